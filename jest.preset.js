@@ -1,0 +1,15 @@
+// Shared jest settings: every project transpiles with swc (decorator metadata on, as NestJS needs)
+// and resolves @clopen/* libs to their sources, so tests never depend on a prior build.
+const path = require('node:path');
+const fs = require('node:fs');
+
+const swcrc = JSON.parse(fs.readFileSync(path.join(__dirname, '.swcrc'), 'utf8'));
+delete swcrc.$schema;
+
+module.exports = {
+  testEnvironment: 'node',
+  transform: { '^.+\\.(t|j)s$': ['@swc/jest', { ...swcrc, swcrc: false }] },
+  moduleFileExtensions: ['ts', 'js', 'json'],
+  moduleNameMapper: { '^@clopen/([^/]+)$': path.join(__dirname, 'libs/$1/src/index.ts') },
+  testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+};
