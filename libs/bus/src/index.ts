@@ -1,0 +1,53 @@
+export {
+  SUBJECTS,
+  describeSubjects,
+  isSubject,
+  subjectSpec,
+  eventSpec,
+  requestSpec,
+  envelopeSchema,
+  type Subject,
+  type EventSubject,
+  type RequestSubject,
+  type SubjectSpec,
+  type EventSpec,
+  type RequestSpec,
+  type SubjectDescription,
+  type EventPayload,
+  type EventInit,
+  type RequestPayload,
+  type RequestInit,
+  type ResponsePayload,
+  type ResponseInit,
+  type EnvelopePayload,
+  type EnvelopeInit,
+} from './subjects';
+export { STREAMS, DUPLICATE_WINDOW_MS, streamConfig, streamNames, streamSubjects, streamOf, subjectMatches, type StreamName, type StreamSpec } from './streams';
+export { namespacedSubject, namespacedStream, stripNamespace, deadLetterSubject } from './namespace';
+export {
+  HEADER,
+  newEnvelope,
+  decodeEnvelope,
+  encodeEnvelope,
+  envelopeHeaders,
+  type Envelope,
+  type EnvelopeContext,
+  type DecodedEnvelope,
+} from './envelope';
+export { BusRequestError, EnvelopeDecodeError, errorReply } from './errors';
+export { Bus, type BusOptions, type BusLogger, type MessageContext, type PublishResult, type RequestHandler, type Responder } from './bus';
+export { OutboxMessage } from './outbox/outbox-message.entity';
+export { Outbox, outboxChannel } from './outbox/outbox';
+export { OutboxRelay, type OutboxRelayOptions } from './outbox/outbox-relay';
+export { ProcessedMessage } from './consumer/processed-message.entity';
+export { consume, durableName, type ConsumeOptions, type ConsumeContext, type ConsumerHandle, type EventHandler } from './consumer/consume';
+export { busTablesMigration, BusTablesMigration } from './migrations/bus-tables.migration';
+export { BusServer, BUS_TRANSPORT, type BusServerOptions } from './nest/bus-server';
+export { BusContext } from './nest/bus-context';
+export { BusExceptionFilter } from './nest/bus-exception.filter';
+
+import { OutboxMessage } from './outbox/outbox-message.entity';
+import { ProcessedMessage } from './consumer/processed-message.entity';
+
+/** Entities every service using the bus registers in its DataSource. */
+export const BUS_ENTITIES = [OutboxMessage, ProcessedMessage];

@@ -1,0 +1,71 @@
+import { DiscardPolicy, RetentionPolicy, StorageType, nanos, type StreamConfig } from 'nats';
+import { namespacedStream, namespacedSubject } from './namespace';
+import { SUBJECTS, type SubjectSpec } from './subjects';
+
+export interface StreamSpec {
+  readonly description: string;
+  /** Explicit capture subjects; when absent the stream captures the events that name it in SUBJECTS. */
+  readonly subjects?: readonly string[];
+}
+
+/** Every JetStream stream. Adding one is adding one line here. */
+export const STREAMS = {
+  STORAGE: { description: 'Facts about models and versions, produced by storage.' },
+  DLQ: { description: 'Messages a consumer gave up on, on dlq.<original subject>.', subjects: ['dlq.>'] },
+} as const satisfies Record<string, StreamSpec>;
+
+export type StreamName = keyof typeof STREAMS;
+
+/** JetStream drops a second message with the same Nats-Msg-Id within this window. */
+export const DUPLICATE_WINDOW_MS = 2 * 60_000;
+
+/** Un-prefixed subjects a stream captures. */
+export function streamSubjects(name: StreamName): string[] {
+  const spec: StreamSpec = STREAMS[name];
+  if (spec.subjects) return [...spec.subjects];
+  return (Object.entries(SUBJECTS) as [string, SubjectSpec][])
+    .filter(([, s]) => s.kind === 'event' && s.stream === name)
+    .map(([subject]) => subject);
+}
+
+/** The stream that stores an event subject. */
+export function streamOf(subject: string): StreamName {
+  const spec = (SUBJECTS as Record<string, SubjectSpec>)[subject];
+  if (!spec || spec.kind !== 'event') throw new Error(`"${subject}" is not an event subject in libs/bus/src/subjects.ts`);
+  return spec.stream;
+}
+
+/** NATS subject wildcard match: `*` one token, `>` the rest. */
+export function subjectMatches(pattern: string, subject: string): boolean {
+  const p = pattern.split('.');
+  const s = subject.split('.');
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === '>') return s.length > i;
+    if (i >= s.length || (p[i] !== '*' && p[i] !== s[i])) return false;
+  }
+  return p.length === s.length;
+}
+
+export function streamConfig(name: StreamName, namespace = ''): Partial<StreamConfig> & { name: string; subjects: string[] } {
+  const subjects = streamSubjects(name);
+  // A stream that captured a request subject would answer every request with a PubAck.
+  for (const [subject, spec] of Object.entries(SUBJECTS) as [string, SubjectSpec][]) {
+    if (spec.kind === 'request' && subjects.some((p) => subjectMatches(p, subject))) {
+      throw new Error(`stream ${name} captures request subject "${subject}"; streams may capture events only`);
+    }
+  }
+  return {
+    name: namespacedStream(namespace, name),
+    description: STREAMS[name].description,
+    subjects: subjects.map((s) => namespacedSubject(namespace, s)),
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    duplicate_window: nanos(DUPLICATE_WINDOW_MS),
+    num_replicas: 1,
+  };
+}
+
+export function streamNames(): StreamName[] {
+  return Object.keys(STREAMS) as StreamName[];
+}

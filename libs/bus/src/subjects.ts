@@ -1,0 +1,105 @@
+import type { DescMessage, MessageInitShape, MessageShape } from '@bufbuild/protobuf';
+import { storageV1 } from '@clopen/proto';
+import type { StreamName } from './streams';
+
+/** A durable fact, published on a JetStream stream. */
+export interface EventSpec {
+  readonly kind: 'event';
+  readonly stream: StreamName;
+  readonly schema: DescMessage;
+  readonly description: string;
+}
+
+/** A query answered over core NATS request/reply; never captured by a stream. */
+export interface RequestSpec {
+  readonly kind: 'request';
+  readonly request: DescMessage;
+  readonly response: DescMessage;
+  readonly description: string;
+}
+
+export type SubjectSpec = EventSpec | RequestSpec;
+
+/**
+ * Every subject on the bus, the one place that says what travels where.
+ * Events: `<context>.<entity>.<past-tense-verb>`; requests: `<context>.<entity>.<verb>`.
+ * Adding a subject is adding one line here (and its proto message).
+ */
+export const SUBJECTS = {
+  'storage.model.registered': { kind: 'event', stream: 'STORAGE', schema: storageV1.ModelRegisteredSchema, description: 'A model owner registered a new model.' },
+  'storage.version.published': { kind: 'event', stream: 'STORAGE', schema: storageV1.VersionPublishedSchema, description: 'A model version and its artefact files were published.' },
+  'storage.model.get': { kind: 'request', request: storageV1.ModelGetRequestSchema, response: storageV1.ModelGetResponseSchema, description: 'Fetch a model by id.' },
+  'storage.version.get': { kind: 'request', request: storageV1.VersionGetRequestSchema, response: storageV1.VersionGetResponseSchema, description: 'Fetch a model version by id.' },
+} as const satisfies Record<string, SubjectSpec>;
+
+type Table = typeof SUBJECTS;
+export type Subject = keyof Table;
+export type EventSubject = { [K in Subject]: Table[K] extends { kind: 'event' } ? K : never }[Subject];
+export type RequestSubject = { [K in Subject]: Table[K] extends { kind: 'request' } ? K : never }[Subject];
+
+type EventSchema<S extends EventSubject> = Table[S] extends { schema: infer D extends DescMessage } ? D : never;
+type RequestSchema<S extends RequestSubject> = Table[S] extends { request: infer D extends DescMessage } ? D : never;
+type ResponseSchema<S extends RequestSubject> = Table[S] extends { response: infer D extends DescMessage } ? D : never;
+
+/** The generated message type published on an event subject. */
+export type EventPayload<S extends EventSubject> = MessageShape<EventSchema<S>>;
+export type RequestPayload<S extends RequestSubject> = MessageShape<RequestSchema<S>>;
+export type ResponsePayload<S extends RequestSubject> = MessageShape<ResponseSchema<S>>;
+/** What a publisher may pass: the message itself or a plain object that `create()` accepts. */
+export type EventInit<S extends EventSubject> = MessageInitShape<EventSchema<S>>;
+export type RequestInit<S extends RequestSubject> = MessageInitShape<RequestSchema<S>>;
+export type ResponseInit<S extends RequestSubject> = MessageInitShape<ResponseSchema<S>>;
+
+/** The message carried in an envelope on this subject: the event, or the request of a query. */
+export type EnvelopePayload<S extends Subject> = S extends EventSubject ? EventPayload<S> : S extends RequestSubject ? RequestPayload<S> : never;
+export type EnvelopeInit<S extends Subject> = S extends EventSubject ? EventInit<S> : S extends RequestSubject ? RequestInit<S> : never;
+
+export function isSubject(subject: string): subject is Subject {
+  return Object.prototype.hasOwnProperty.call(SUBJECTS, subject);
+}
+
+export function subjectSpec(subject: string): SubjectSpec {
+  if (!isSubject(subject)) {
+    throw new Error(`unknown bus subject "${subject}": add it to libs/bus/src/subjects.ts`);
+  }
+  return SUBJECTS[subject];
+}
+
+export function eventSpec(subject: string): EventSpec {
+  const spec = subjectSpec(subject);
+  if (spec.kind !== 'event') throw new Error(`"${subject}" is a request subject, not an event`);
+  return spec;
+}
+
+export function requestSpec(subject: string): RequestSpec {
+  const spec = subjectSpec(subject);
+  if (spec.kind !== 'request') throw new Error(`"${subject}" is an event subject, not a request`);
+  return spec;
+}
+
+/** The schema of the message an envelope on this subject carries. */
+export function envelopeSchema(subject: string): DescMessage {
+  const spec = subjectSpec(subject);
+  return spec.kind === 'event' ? spec.schema : spec.request;
+}
+
+export interface SubjectDescription {
+  subject: string;
+  kind: 'event' | 'request';
+  description: string;
+  /** Event: the stream that stores it. */
+  stream?: string;
+  /** Event: its message; request: the request message. Fully qualified proto names. */
+  messageType: string;
+  /** Request only: the response message. */
+  responseType?: string;
+}
+
+/** The subjects table as plain data, e.g. to generate the AsyncAPI document. */
+export function describeSubjects(): SubjectDescription[] {
+  return (Object.entries(SUBJECTS) as [Subject, SubjectSpec][]).map(([subject, spec]) =>
+    spec.kind === 'event'
+      ? { subject, kind: spec.kind, description: spec.description, stream: spec.stream, messageType: spec.schema.typeName }
+      : { subject, kind: spec.kind, description: spec.description, messageType: spec.request.typeName, responseType: spec.response.typeName },
+  );
+}

@@ -1,0 +1,1 @@
+export { ConfigError, loadConfig, setting, parseBytes, baseSettings, databaseSettings, busSettings, redisSettings, s3Settings } from './config';

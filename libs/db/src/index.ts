@@ -1,0 +1,2 @@
+export { createServiceDataSource, openServiceDataSource } from './data-source';
+export type { ServiceDataSourceOptions, Migration } from './data-source';

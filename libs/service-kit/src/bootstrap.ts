@@ -1,0 +1,216 @@
+import 'reflect-metadata';
+import { Global, Logger as NestLogger, MiddlewareConsumer, Module, type DynamicModule, type INestApplication, type NestModule, type Type } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, NestFactory } from '@nestjs/core';
+import { TerminusModule } from '@nestjs/terminus';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { BUS_ENTITIES, Bus, BusServer, Outbox, OutboxRelay, busTablesMigration } from '@clopen/bus';
+import { ConfigError, baseSettings, databaseSettings, loadConfig } from '@clopen/config';
+import { createServiceDataSource, openServiceDataSource } from '@clopen/db';
+import { Logger, LoggerModule } from 'nestjs-pino';
+import type { DataSource } from 'typeorm';
+import type { z } from 'zod';
+import { ApiKeyGuard } from './auth/api-key.guard';
+import { ApiKeysController } from './auth/api-keys.controller';
+import { ApiKeysService, KIT_OPTIONS } from './auth/api-keys.service';
+import { ApiKey } from './auth/api-key.entity';
+import { CreateApiKeys1764000000000 } from './auth/api-keys.migration';
+import { ErrorFilter } from './errors';
+import { HealthController, READINESS_CHECKS, type ReadinessCheck } from './health/health.controller';
+import { HttpMetricsMiddleware, Metrics, MetricsController } from './metrics/metrics';
+import { ObjectStore, type S3Settings } from './s3';
+
+type BaseConfig = z.infer<z.ZodObject<typeof baseSettings & typeof databaseSettings>>;
+type BusConfig = { NATS_URL: string; BUS_NAMESPACE: string; OUTBOX_RELAY_ENABLED: boolean; OUTBOX_RELAY_INTERVAL_MS: number };
+
+/** What a service is made of; `createService` turns it into a running NestJS app. */
+export interface ServiceDefinition<S extends z.ZodRawShape> {
+  /** Also the PostgreSQL schema and the bus producer name. */
+  name: string;
+  title: string;
+  description: string;
+  settings: S;
+  entities: Function[];
+  migrations: Function[];
+  uses: { bus?: boolean; s3?: boolean };
+  /** Feature modules; the context's objects are injectable by class (DataSource, Bus, Outbox, ObjectStore, Metrics) and CONFIG. */
+  modules: (ctx: ServiceContext<z.infer<z.ZodObject<S>>>) => Array<Type | DynamicModule>;
+}
+
+export interface ServiceContext<C> {
+  name: string;
+  config: C;
+  dataSource: DataSource;
+  bus?: Bus;
+  store?: ObjectStore;
+  metrics: Metrics;
+}
+
+export const CONFIG = Symbol('clopen:config');
+
+export interface RunningService<C> {
+  app: INestApplication;
+  ctx: ServiceContext<C>;
+  /** http://host:port of the REST API once listening. */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** Builds and starts a service: config, database and migrations, bus, S3, HTTP with kit routes. */
+export async function createService<S extends z.ZodRawShape>(def: ServiceDefinition<S>, env: NodeJS.ProcessEnv = process.env): Promise<RunningService<z.infer<z.ZodObject<S>>>> {
+  const config = loadConfig(def.settings, env) as z.infer<z.ZodObject<S>> & BaseConfig;
+  const metrics = new Metrics(def.name);
+  const dataSource = createServiceDataSource({
+    url: config.DATABASE_URL,
+    schema: def.name,
+    // The kit's own tables (API keys; outbox and processed messages when the bus is used) come
+    // first, in the service's schema, so every service has them without listing them.
+    entities: [ApiKey, ...(def.uses.bus ? BUS_ENTITIES : []), ...def.entities],
+    migrations: [CreateApiKeys1764000000000, ...(def.uses.bus ? [busTablesMigration()] : []), ...def.migrations],
+    poolSize: config.DATABASE_POOL_SIZE,
+    applicationName: def.name,
+  });
+  const closers: Array<() => Promise<unknown>> = [];
+  const readiness: ReadinessCheck[] = [{ name: 'postgres', check: () => dataSource.query('SELECT 1') }];
+  try {
+    await openServiceDataSource(dataSource);
+    closers.unshift(() => dataSource.destroy());
+
+    let bus: Bus | undefined;
+    let relay: OutboxRelay | undefined;
+    if (def.uses.bus) {
+      const bc = config as unknown as BusConfig;
+      bus = await Bus.connect({ servers: bc.NATS_URL.split(',').map((s) => s.trim()), producer: def.name, namespace: bc.BUS_NAMESPACE, name: def.name });
+      closers.unshift(() => bus!.close());
+      await bus.ensureStreams();
+      readiness.push({ name: 'nats', check: () => bus!.connection.rtt() });
+      if (bc.OUTBOX_RELAY_ENABLED) {
+        relay = new OutboxRelay(dataSource, bus, { intervalMs: bc.OUTBOX_RELAY_INTERVAL_MS, logger: new NestLogger(`${def.name}:outbox`) });
+      }
+    }
+
+    let store: ObjectStore | undefined;
+    if (def.uses.s3) {
+      const sc = config as unknown as S3Settings;
+      store = new ObjectStore(sc);
+      await store.ensureBucket(sc.S3_REGION);
+      readiness.push({ name: 's3', check: () => store!.ping() });
+    }
+
+    const ctx: ServiceContext<z.infer<z.ZodObject<S>>> = { name: def.name, config, dataSource, bus, store, metrics };
+    const app = await NestFactory.create(rootModule(def, ctx, readiness), { bufferLogs: true, abortOnError: false });
+    app.useLogger(app.get(Logger));
+    app.enableShutdownHooks();
+    const doc = new DocumentBuilder()
+      .setTitle(def.title)
+      .setDescription(def.description)
+      .setVersion('1')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'API key' })
+      .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key' }, 'api-key')
+      .build();
+    SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, doc), { jsonDocumentUrl: 'docs/openapi.json' });
+
+    if (bus) {
+      app.connectMicroservice({ strategy: new BusServer({ bus, dataSource, durablePrefix: def.name }) }, { inheritAppConfig: true });
+      await app.startAllMicroservices();
+    }
+    await app.listen(config.HTTP_PORT, config.HTTP_HOST);
+    relay?.start();
+    if (relay) closers.unshift(() => relay!.stop());
+
+    const address = app.getHttpServer().address();
+    const port = typeof address === 'object' && address ? address.port : config.HTTP_PORT;
+    const host = config.HTTP_HOST === '0.0.0.0' ? '127.0.0.1' : config.HTTP_HOST;
+    let closed = false;
+    return {
+      app,
+      ctx,
+      url: `http://${host}:${port}`,
+      async close() {
+        if (closed) return;
+        closed = true;
+        await app.close();
+        for (const close of closers) await close().catch(() => undefined);
+      },
+    };
+  } catch (e) {
+    for (const close of closers) await close().catch(() => undefined);
+    throw e;
+  }
+}
+
+function rootModule<S extends z.ZodRawShape>(def: ServiceDefinition<S>, ctx: ServiceContext<any>, readiness: ReadinessCheck[]): Type {
+  const config = ctx.config as BaseConfig;
+  const providers = [
+    { provide: CONFIG, useValue: ctx.config },
+    { provide: 'DataSource', useValue: ctx.dataSource },
+    { provide: ctx.dataSource.constructor, useValue: ctx.dataSource },
+    { provide: Metrics, useValue: ctx.metrics },
+    { provide: READINESS_CHECKS, useValue: readiness },
+    { provide: KIT_OPTIONS, useValue: { adminApiKey: config.ADMIN_API_KEY, dataSource: ctx.dataSource } },
+    ...(ctx.bus ? [{ provide: Bus, useValue: ctx.bus }, { provide: Outbox, useValue: new Outbox({ producer: def.name }) }] : []),
+    ...(ctx.store ? [{ provide: ObjectStore, useValue: ctx.store }] : []),
+  ];
+
+  @Global()
+  @Module({ providers, exports: providers.map((p) => p.provide) })
+  class ServiceContextModule {}
+
+  @Module({
+    imports: [
+      ServiceContextModule,
+      LoggerModule.forRoot({
+        pinoHttp: {
+          level: config.LOG_LEVEL,
+          name: def.name,
+          redact: ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie'],
+          autoLogging: { ignore: (req) => /^\/(health|ready|metrics)\b/.test(req.url ?? '') },
+          customProps: (req) => ({ correlationId: req.headers['x-correlation-id'] }),
+        },
+      }),
+      TerminusModule.forRoot({ logger: false }),
+      ...def.modules(ctx),
+    ],
+    controllers: [HealthController, MetricsController, ApiKeysController],
+    providers: [ApiKeysService, { provide: APP_GUARD, useClass: ApiKeyGuard }, { provide: APP_FILTER, useClass: ErrorFilter }],
+  })
+  class ServiceRootModule implements NestModule {
+    configure(consumer: MiddlewareConsumer) {
+      consumer.apply(HttpMetricsMiddleware).forRoutes('*path');
+    }
+  }
+  Object.defineProperty(ServiceRootModule, 'name', { value: `${def.title.replace(/\W/g, '')}RootModule` });
+  return ServiceRootModule;
+}
+
+/**
+ * The whole of a service's main.ts. A bad setting stops the process before anything starts,
+ * with a message naming the setting; SIGTERM drains HTTP, bus and database within the grace period.
+ */
+export async function runService<S extends z.ZodRawShape>(def: ServiceDefinition<S>): Promise<void> {
+  let running: RunningService<unknown>;
+  try {
+    running = await createService(def);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`${def.name}: ${e.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    process.stderr.write(`${def.name}: failed to start: ${e instanceof Error ? e.stack : String(e)}\n`);
+    process.exit(1);
+  }
+  const grace = (running.ctx.config as BaseConfig).SHUTDOWN_GRACE_MS;
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    running.app.get(Logger).log(`${signal}: shutting down`);
+    setTimeout(() => {
+      process.stderr.write(`${def.name}: shutdown took longer than ${grace} ms, exiting\n`);
+      process.exit(1);
+    }, grace).unref();
+    running.close().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  running.app.get(Logger).log(`${def.name} listening on ${running.url} (docs ${running.url}/docs, health ${running.url}/ready, metrics ${running.url}/metrics)`);
+}

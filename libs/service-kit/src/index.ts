@@ -1,0 +1,12 @@
+export { createService, runService, CONFIG } from './bootstrap';
+export type { ServiceDefinition, ServiceContext, RunningService } from './bootstrap';
+export { DomainError, NotFound, InvalidArgument, Conflict, Forbidden, Unauthenticated, PayloadTooLarge, ErrorFilter, toHttpError } from './errors';
+export type { ErrorBody } from './errors';
+export { Public, Roles, CurrentPrincipal, hasRole, ROLES } from './auth/roles';
+export type { Principal, Role } from './auth/roles';
+export { ApiKey } from './auth/api-key.entity';
+export { ApiKeysService } from './auth/api-keys.service';
+export { CreateApiKeys1764000000000 } from './auth/api-keys.migration';
+export { Metrics } from './metrics/metrics';
+export { ObjectStore } from './s3';
+export type { ReadinessCheck } from './health/health.controller';

@@ -1,0 +1,161 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client as PgClient } from 'pg';
+
+/** Where the real dependencies run; the same variables the services read. */
+export const testInfra = {
+  postgresUrl: process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+  natsUrl: process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222',
+  redisUrl: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+};
+
+/** A short random id usable in database names, subjects, stream names and bucket names. */
+export function suiteId(prefix = 't'): string {
+  return `${prefix}${Date.now().toString(36)}${randomBytes(4).toString('hex')}`;
+}
+
+export interface TestDatabase {
+  name: string;
+  url: string;
+  drop(): Promise<void>;
+}
+
+/** A fresh PostgreSQL database for one suite, dropped (with its connections) afterwards. */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const name = suiteId('t_');
+  const admin = new PgClient({ connectionString: testInfra.postgresUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(testInfra.postgresUrl);
+  url.pathname = `/${name}`;
+  return {
+    name,
+    url: url.toString(),
+    async drop() {
+      const c = new PgClient({ connectionString: testInfra.postgresUrl });
+      await c.connect();
+      try {
+        await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      } finally {
+        await c.end();
+      }
+    },
+  };
+}
+
+export interface TestBusNamespace {
+  /** Prefix for subjects and streams, e.g. `t1a2b3c`. */
+  namespace: string;
+  /** Deletes every stream whose name starts with the namespace. */
+  cleanup(): Promise<void>;
+}
+
+export async function createTestBusNamespace(): Promise<TestBusNamespace> {
+  const namespace = suiteId('t').toLowerCase();
+  return {
+    namespace,
+    async cleanup() {
+      const { connect } = await import('nats');
+      const nc = await connect({ servers: testInfra.natsUrl });
+      try {
+        const jsm = await nc.jetstreamManager();
+        for await (const stream of jsm.streams.list()) {
+          if (stream.config.name.startsWith(`${namespace}_`)) await jsm.streams.delete(stream.config.name);
+        }
+      } finally {
+        await nc.close();
+      }
+    },
+  };
+}
+
+export interface TestS3 {
+  endpoint: string;
+  port: number;
+  accessKey: string;
+  secretKey: string;
+  region: string;
+  bucket: string;
+  /** Environment variables a service needs to reach this server and bucket. */
+  env: Record<string, string>;
+  /** Every object key in the bucket (to assert that nothing was left behind). */
+  listKeys(): Promise<string[]>;
+  /** Multipart uploads started and neither completed nor aborted. */
+  listIncompleteUploads(): Promise<string[]>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A real S3 server (s3rver) on a free port with its own directory and bucket.
+ * The same server `npm start` runs; each suite gets its own instance so suites never share state.
+ */
+export async function startTestS3(): Promise<TestS3> {
+  const S3rver = require('s3rver');
+  const { Client } = await import('minio');
+  const directory = mkdtempSync(join(tmpdir(), 'clopen-s3-'));
+  const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, allowMismatchedSignatures: false });
+  const { port } = await server.run();
+  const bucket = suiteId('b').toLowerCase();
+  const accessKey = 'S3RVER';
+  const secretKey = 'S3RVER';
+  const endpoint = `http://127.0.0.1:${port}`;
+  const client = new Client({ endPoint: '127.0.0.1', port, useSSL: false, accessKey, secretKey, region: 'us-east-1', pathStyle: true });
+  await client.makeBucket(bucket, 'us-east-1');
+  return {
+    endpoint,
+    port,
+    accessKey,
+    secretKey,
+    region: 'us-east-1',
+    bucket,
+    env: { S3_ENDPOINT: endpoint, S3_ACCESS_KEY: accessKey, S3_SECRET_KEY: secretKey, S3_BUCKET: bucket, S3_REGION: 'us-east-1' },
+    async listKeys() {
+      const keys: string[] = [];
+      for await (const o of client.listObjectsV2(bucket, '', true)) if (o.name) keys.push(o.name);
+      return keys.sort();
+    },
+    async listIncompleteUploads() {
+      const keys: string[] = [];
+      try {
+        for await (const u of client.listIncompleteUploads(bucket, '', true)) keys.push(u.key);
+      } catch (e) {
+        // s3rver keeps parts of unfinished uploads on disk but does not list them.
+        if (!/not implemented|NotImplemented/i.test(String(e))) throw e;
+      }
+      return keys;
+    },
+    async stop() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      rmSync(directory, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A Redis key prefix for one suite; cleanup deletes its keys. */
+export async function createTestRedisPrefix(): Promise<{ prefix: string; cleanup(): Promise<void> }> {
+  const prefix = `${suiteId('t')}:`;
+  return {
+    prefix,
+    async cleanup() {
+      const { default: Redis } = await import('ioredis');
+      const redis = new Redis(testInfra.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+      await redis.connect();
+      try {
+        let cursor = '0';
+        do {
+          const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
+          if (keys.length) await redis.del(...keys);
+          cursor = next;
+        } while (cursor !== '0');
+      } finally {
+        redis.disconnect();
+      }
+    },
+  };
+}

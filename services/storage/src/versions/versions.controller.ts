@@ -1,0 +1,42 @@
+import { Controller, Get, Param, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { CurrentPrincipal, type Principal } from '@clopen/service-kit';
+import type { Response } from 'express';
+import { pipeline } from 'node:stream/promises';
+import { VersionsService } from './versions.service';
+
+@ApiTags('versions')
+@ApiBearerAuth()
+@Controller('versions')
+export class VersionsController {
+  constructor(private readonly versions: VersionsService) {}
+
+  @Get(':id')
+  get(@Param('id') id: string) {
+    return this.versions.get(id);
+  }
+
+  @Get(':id/lineage')
+  lineage(@Param('id') id: string) {
+    return this.versions.lineage(id);
+  }
+
+  /** A presigned URL that downloads the file straight from S3; it expires after STORAGE_PRESIGN_TTL_SECONDS. */
+  @Get(':id/files/:path/url')
+  url(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Param('path') path: string) {
+    return this.versions.presignedUrl(principal, id, path);
+  }
+
+  /** Streams the file through the service, for callers that cannot reach S3. */
+  @Get(':id/files/:path')
+  async download(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Param('path') path: string, @Res() res: Response) {
+    const { file, body } = await this.versions.openFile(principal, id, path);
+    res.status(200);
+    res.setHeader('Content-Type', file.contentType);
+    res.setHeader('Content-Length', String(file.sizeBytes));
+    res.setHeader('Content-Disposition', `attachment; filename="${file.path}"`);
+    res.setHeader('Digest', `sha-256=${Buffer.from(file.sha256, 'hex').toString('base64')}`);
+    res.setHeader('X-Checksum-Sha256', file.sha256);
+    await pipeline(body, res).catch(() => res.destroy());
+  }
+}

@@ -1,0 +1,63 @@
+import { Bus } from '@clopen/bus';
+import { createService, type RunningService } from '@clopen/service-kit';
+import { createTestBusNamespace, createTestDatabase, startTestS3, testInfra, type TestBusNamespace, type TestDatabase, type TestS3 } from '@clopen/testing';
+import { storageService } from '../src/storage.service';
+
+export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
+
+/** Real PostgreSQL database, NATS namespace and S3 server for one suite, and the env to reach them. */
+export class StorageHarness {
+  db: TestDatabase;
+  ns: TestBusNamespace;
+  s3: TestS3;
+  bus: Bus;
+
+  static async start(): Promise<StorageHarness> {
+    const h = new StorageHarness();
+    [h.db, h.ns, h.s3] = await Promise.all([createTestDatabase(), createTestBusNamespace(), startTestS3()]);
+    h.bus = await Bus.connect({ servers: testInfra.natsUrl, producer: 'storage-test', namespace: h.ns.namespace });
+    await h.bus.ensureStreams();
+    return h;
+  }
+
+  env(extra: Record<string, string> = {}): Record<string, string> {
+    return {
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'warn',
+      HTTP_PORT: '0',
+      HTTP_HOST: '127.0.0.1',
+      ADMIN_API_KEY: ADMIN_KEY,
+      DATABASE_URL: this.db.url,
+      NATS_URL: testInfra.natsUrl,
+      BUS_NAMESPACE: this.ns.namespace,
+      OUTBOX_RELAY_INTERVAL_MS: '100',
+      ...this.s3.env,
+      ...extra,
+    };
+  }
+
+  startService(extra: Record<string, string> = {}): Promise<RunningService<any>> {
+    return createService(storageService, this.env(extra));
+  }
+
+  async stop() {
+    await this.bus?.close();
+    await Promise.allSettled([this.db?.drop(), this.ns?.cleanup(), this.s3?.stop()]);
+  }
+}
+
+export async function api(base: string, key: string | undefined, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    body: body !== undefined ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  let parsed: any = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    /* plain text */
+  }
+  return { status: res.status, body: parsed };
+}
