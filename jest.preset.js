@@ -12,4 +12,5 @@ module.exports = {
   moduleFileExtensions: ['ts', 'js', 'json'],
   moduleNameMapper: { '^@clopen/([^/]+)$': path.join(__dirname, 'libs/$1/src/index.ts') },
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  reporters: ['default', path.join(__dirname, 'tools/jest-summary-reporter.js')],
 };

@@ -1,4 +1,4 @@
-import type { DataSource } from 'typeorm';
+import { IsNull, type DataSource } from 'typeorm';
 import { Bus, decodeEnvelope, Outbox, OutboxMessage, OutboxRelay } from '../src';
 import { createTestDatabase, quietLogger, streamMessages, testNamespace, waitFor } from './support';
 
@@ -26,7 +26,7 @@ describe('transactional outbox (real PostgreSQL + NATS)', () => {
     await bus.jsm.streams.purge(stream());
   });
 
-  const unpublished = () => ds.getRepository(OutboxMessage).countBy({ publishedAt: null as never });
+  const unpublished = () => ds.getRepository(OutboxMessage).countBy({ publishedAt: IsNull() });
 
   it('creates the bus tables in the service schema', async () => {
     const rows: { table_schema: string; table_name: string }[] = await ds.query(

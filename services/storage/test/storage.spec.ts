@@ -129,7 +129,7 @@ describe('storage service', () => {
     });
 
     it('downloads a file through the service and by presigned URL, byte for byte', async () => {
-      const direct = await fetch(`${svc.url}/versions/${baseId}/files/model.safetensors`, { headers: { authorization: `Bearer ${aliceKey}` } });
+      const direct = await fetch(`${svc.url}/versions/${baseId}/files/model.safetensors/content`, { headers: { authorization: `Bearer ${aliceKey}` } });
       expect(direct.status).toBe(200);
       expect(direct.headers.get('x-checksum-sha256')).toBe(sha256(folder[2].data));
       expect(Buffer.from(await direct.arrayBuffer()).equals(folder[2].data)).toBe(true);
@@ -138,6 +138,10 @@ describe('storage service', () => {
       expect(signed.status).toBe(200);
       const viaS3 = await fetch(signed.body.url);
       expect(Buffer.from(await viaS3.arrayBuffer()).equals(folder[2].data)).toBe(true);
+
+      const redirected = await fetch(`${svc.url}/versions/${baseId}/files/model.safetensors`, { headers: { authorization: `Bearer ${aliceKey}` } });
+      expect(redirected.redirected).toBe(true);
+      expect(Buffer.from(await redirected.arrayBuffer()).equals(folder[2].data)).toBe(true);
     });
 
     it('lets only the owner or an admin download', async () => {

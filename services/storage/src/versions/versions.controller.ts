@@ -27,9 +27,18 @@ export class VersionsController {
     return this.versions.presignedUrl(principal, id, path);
   }
 
-  /** Streams the file through the service, for callers that cannot reach S3. */
+  /** Downloads the file: a redirect to a short-lived presigned S3 URL, so bytes never pass through the service. */
   @Get(':id/files/:path')
   async download(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Param('path') path: string, @Res() res: Response) {
+    const { url, sha256 } = await this.versions.presignedUrl(principal, id, path);
+    res.setHeader('X-Checksum-Sha256', sha256);
+    res.setHeader('Cache-Control', 'no-store');
+    res.redirect(302, url);
+  }
+
+  /** Streams the file through the service, for callers that cannot reach S3. */
+  @Get(':id/files/:path/content')
+  async content(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Param('path') path: string, @Res() res: Response) {
     const { file, body } = await this.versions.openFile(principal, id, path);
     res.status(200);
     res.setHeader('Content-Type', file.contentType);

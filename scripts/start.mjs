@@ -1,0 +1,185 @@
+#!/usr/bin/env node
+// `npm start`: installs what is missing, starts the local infrastructure that is not running
+// (PostgreSQL, Redis, NATS JetStream, the S3 server), builds and starts the services, then plays
+// the seed's story step by step. Services keep running until Ctrl-C; `npm start -- --once`
+// stops them after the story.
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const local = join(root, '.local');
+const once = process.argv.includes('--once') || process.env.CLOPEN_START_ONCE === '1';
+const children = [];
+const say = (msg) => console.log(`\x1b[1m${msg}\x1b[0m`);
+const info = (msg) => console.log(`   ${msg}`);
+
+const S3_PORT = Number(process.env.CLOPEN_S3_PORT ?? 9000);
+const BUCKET = 'clopen-artefacts';
+const SERVICES = [{ name: 'storage', port: Number(process.env.CLOPEN_STORAGE_PORT ?? 3001) }];
+
+function portOpen(port) {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('error', () => resolve(false));
+  });
+}
+
+async function waitFor(what, probe, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await probe().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${what} did not come up within ${timeoutMs / 1000} s; see .local/logs/`);
+}
+
+function background(name, args, env = {}) {
+  mkdirSync(join(local, 'logs'), { recursive: true });
+  const log = openSync(join(local, 'logs', `${name}.log`), 'a');
+  const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', log, log] });
+  children.push(child);
+  child.on('exit', (code) => code && !stopping && console.error(`${name} exited with ${code}; see .local/logs/${name}.log`));
+  return child;
+}
+
+let stopping = false;
+function stopAll() {
+  stopping = true;
+  for (const c of children) c.kill('SIGTERM');
+}
+process.on('SIGINT', () => (stopAll(), process.exit(0)));
+process.on('SIGTERM', () => (stopAll(), process.exit(0)));
+
+async function infrastructure() {
+  say('1. Local infrastructure');
+  if (!existsSync(join(root, 'node_modules/.package-lock.json'))) {
+    info('installing dependencies (npm ci)');
+    execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
+  }
+  execFileSync('bash', [join(root, 'scripts/ensure-services.sh')], { stdio: 'inherit' });
+  info('building libs and services (nx run-many -t build)');
+  execFileSync('npx', ['nx', 'run-many', '-t', 'build', '--outputStyle=static'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NX_DAEMON: 'false', NX_TUI: 'false' } });
+
+  if (await portOpen(S3_PORT)) info(`S3 server already running on :${S3_PORT}`);
+  else {
+    background('s3rver', ['tools/s3rver.mjs', '--port', String(S3_PORT), '--dir', join(local, 's3'), '--bucket', BUCKET]);
+    await waitFor('the S3 server', () => portOpen(S3_PORT));
+    info(`S3 server (s3rver) started on http://127.0.0.1:${S3_PORT}, data in .local/s3`);
+  }
+
+  const require = createRequire(import.meta.url);
+  const { Client } = require('pg');
+  const pg = new Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
+  await pg.connect();
+  const { rowCount } = await pg.query("SELECT 1 FROM pg_database WHERE datname = 'clopen'");
+  if (!rowCount) await pg.query('CREATE DATABASE clopen');
+  await pg.end();
+  info('PostgreSQL database "clopen" ready (one schema per service)');
+}
+
+function adminKey() {
+  const file = join(local, 'admin-api-key');
+  mkdirSync(local, { recursive: true });
+  if (!existsSync(file)) writeFileSync(file, `clp_admin_${randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
+  return readFileSync(file, 'utf8').trim();
+}
+
+async function services(admin) {
+  say('2. Services');
+  for (const svc of SERVICES) {
+    const url = `http://127.0.0.1:${svc.port}`;
+    if (!(await portOpen(svc.port))) {
+      background(svc.name, [`services/${svc.name}/dist/main.js`], {
+        NODE_ENV: 'development',
+        LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+        HTTP_PORT: String(svc.port),
+        ADMIN_API_KEY: admin,
+        DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/clopen',
+        NATS_URL: 'nats://127.0.0.1:4222',
+        S3_ENDPOINT: `http://127.0.0.1:${S3_PORT}`,
+        S3_ACCESS_KEY: 'S3RVER',
+        S3_SECRET_KEY: 'S3RVER',
+        S3_BUCKET: BUCKET,
+      });
+    }
+    await waitFor(svc.name, async () => (await fetch(`${url}/ready`)).status === 200);
+    info(`${svc.name.padEnd(10)} ${url}  docs ${url}/docs  ready ${url}/ready  metrics ${url}/metrics`);
+  }
+  info(`admin API key in .local/admin-api-key; logs in .local/logs/`);
+}
+
+async function call(base, key, method, path, body) {
+  const res = await fetch(base + path, {
+    method,
+    headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const json = await res.json().catch(() => ({}));
+  return { status: res.status, body: json };
+}
+
+/** Alice's first model folder: config, tokenizer and small safetensors weights. */
+function aliceFolder() {
+  const require = createRequire(import.meta.url);
+  const { encodeSafetensors } = require(join(root, 'services/storage/dist/artefacts/index.js'));
+  const seeded = (n, seed) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + seed) % 251));
+  return [
+    { path: 'config.json', data: Buffer.from(JSON.stringify({ model_type: 'gpt2', n_embd: 16, n_layer: 2, vocab_size: 64 })) },
+    { path: 'tokenizer.json', data: Buffer.from(JSON.stringify({ version: '1.0', model: { type: 'BPE', vocab: {}, merges: [] } })) },
+    { path: 'model.safetensors', data: encodeSafetensors({ 'wte.weight': { dtype: 'F32', shape: [64, 16], data: seeded(64 * 16 * 4, 7) }, 'lm_head.weight': { dtype: 'F32', shape: [16, 64], data: seeded(16 * 64 * 4, 11) } }) },
+  ];
+}
+
+async function story(admin) {
+  const storage = `http://127.0.0.1:${SERVICES[0].port}`;
+  say('3. The story');
+  const alice = await call(storage, admin, 'POST', '/api-keys', { principalId: 'alice', roles: ['owner'], label: 'npm start' });
+  info(`Alice (model owner) gets an API key ${alice.body.key.slice(0, 10)}…`);
+
+  let model = await call(storage, alice.body.key, 'POST', '/models', { name: 'alice-tiny-gpt', description: 'Alice\'s small base model' });
+  if (model.status === 409) model = { body: (await call(storage, admin, 'GET', '/models?ownerId=alice')).body.find((m) => m.name === 'alice-tiny-gpt') };
+  info(`Alice registers model alice-tiny-gpt: ${model.body.id} (event storage.model.registered)`);
+
+  const files = aliceFolder();
+  const label = `1.0.${Date.now()}`;
+  const metadata = { label, kind: 'base', parents: [], licence: { fee_per_1k_tokens: '0.002', hosts_must_stake: '100' }, files: files.map((f) => ({ path: f.path, size: f.data.length, sha256: createHash('sha256').update(f.data).digest('hex') })) };
+  const form = new FormData();
+  form.append('metadata', JSON.stringify(metadata));
+  for (const f of files) form.append('file', new Blob([f.data]), f.path);
+  const res = await fetch(`${storage}/models/${model.body.id}/versions`, { method: 'POST', headers: { authorization: `Bearer ${alice.body.key}` }, body: form });
+  const version = await res.json();
+  if (res.status !== 201) throw new Error(`publishing failed: ${res.status} ${JSON.stringify(version)}`);
+  info(`Alice publishes version ${label}: ${version.files.length} files, ${version.weights.parameterCount} parameters, manifest ${version.manifestSha256.slice(0, 16)}… (event storage.version.published)`);
+  const url = await call(storage, alice.body.key, 'GET', `/versions/${version.id}/files/model.safetensors/url`);
+  const bytes = Buffer.from(await (await fetch(url.body.url)).arrayBuffer());
+  info(`Alice downloads model.safetensors by presigned URL: sha256 ${createHash('sha256').update(bytes).digest('hex') === url.body.sha256 ? 'matches' : 'DIFFERS'}`);
+
+  const pending = [
+    'Bob and Charlie stake collateral for the model and each receive a differently fingerprinted OML copy (issues #5, #7)',
+    "Dave buys a permission string and queries Bob's host (issue #6)",
+    "Charlie's copy turns up on Eve's unlicensed host; a prover queries fingerprint keys and proves it (issues #4, #6)",
+    "Charlie's collateral is slashed after the appeal window, the prover is paid, Alice claims her fees (issue #7)",
+  ];
+  for (const p of pending) info(`… not built yet: ${p}`);
+}
+
+try {
+  await infrastructure();
+  const admin = adminKey();
+  await services(admin);
+  await story(admin);
+} catch (e) {
+  console.error(`npm start failed: ${e instanceof Error ? e.message : e}`);
+  stopAll();
+  process.exit(1);
+}
+if (once) {
+  stopAll();
+  process.exit(0);
+}
+say('Services are running; press Ctrl-C to stop the ones this command started.');

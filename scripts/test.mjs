@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+// `npm test`: the whole suite against the real PostgreSQL, Redis, NATS JetStream and S3 server.
+// Installs what is missing, starts the shared services that are down, checks the protos, then
+// runs lint, typecheck and every jest project through Nx, and closes with one summary line.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const step = (what) => console.log(`\n== ${what}`);
+const run = (cmd, args, env = {}) => {
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } });
+  return r.status ?? 1;
+};
+
+if (!existsSync(join(root, 'node_modules/.package-lock.json'))) {
+  step('installing dependencies (npm ci)');
+  execFileSync('npm', ['ci'], { cwd: root, stdio: 'inherit' });
+}
+
+step('shared services');
+execFileSync('bash', [join(root, 'scripts/ensure-services.sh')], { stdio: 'inherit' });
+
+step('protobuf: buf lint, breaking changes, generated code up to date');
+if (run('node', ['scripts/proto.mjs', 'check']) !== 0) process.exit(1);
+
+const summaryDir = mkdtempSync(join(tmpdir(), 'clopen-jest-'));
+step('lint, typecheck and tests of every project (nx run-many)');
+const extra = process.argv.slice(2);
+const status = run('npx', ['nx', 'run-many', '-t', 'lint', 'typecheck', 'test', '--parallel=2', '--outputStyle=stream', ...extra], {
+  NX_DAEMON: 'false',
+  NX_NO_CLOUD: 'true',
+  NX_TUI: 'false',
+  CLOPEN_JEST_SUMMARY_DIR: summaryDir,
+});
+
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+for (const f of readdirSync(summaryDir)) {
+  const s = JSON.parse(readFileSync(join(summaryDir, f), 'utf8'));
+  passed += s.passed;
+  failed += s.failed;
+  skipped += s.skipped;
+}
+rmSync(summaryDir, { recursive: true, force: true });
+if (status !== 0 && failed === 0) failed = 1; // lint, typecheck or a crashed suite failed
+console.log(`\ntests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
+process.exit(status === 0 && failed === 0 ? 0 : 1);
