@@ -1,6 +1,6 @@
 import { IsNull, type DataSource } from 'typeorm';
 import { Bus, decodeEnvelope, Outbox, OutboxMessage, OutboxRelay } from '../src';
-import { createTestDatabase, quietLogger, streamMessages, testNamespace, waitFor } from './support';
+import { createTestDatabase, quietLogger, sleep, streamMessages, testNamespace, waitFor } from './support';
 
 describe('transactional outbox (real PostgreSQL + NATS)', () => {
   const ns = testNamespace();
@@ -147,14 +147,24 @@ describe('transactional outbox (real PostgreSQL + NATS)', () => {
     expect(await unpublished()).toBe(0);
   });
 
-  it('stop() waits for the batch in flight', async () => {
+  it('stop() waits for the batch in flight, which commits', async () => {
     await ds.transaction((manager) => outbox.enqueue(manager, 'storage.model.registered', {}));
-    const relay = new OutboxRelay(ds, bus, { logger: quietLogger, intervalMs: 10, listen: false });
+    let entered!: () => void;
+    const inFlight = new Promise<void>((resolve) => (entered = resolve));
+    const slow = Object.create(bus) as Bus;
+    slow.publishEnvelope = async (envelope) => {
+      entered();
+      await sleep(200);
+      return bus.publishEnvelope(envelope);
+    };
+    const relay = new OutboxRelay(ds, slow, { logger: quietLogger, intervalMs: 10, listen: false });
     relay.start();
-    await relay.stop();
-    relay.start();
-    await waitFor(async () => (await unpublished()) === 0, 3_000, 'the row to be relayed');
-    await relay.stop();
+    try {
+      await inFlight;
+    } finally {
+      await relay.stop();
+    }
+    expect(await unpublished()).toBe(0);
     expect((await bus.jsm.streams.info(stream())).state.messages).toBe(1);
   });
 });

@@ -47,17 +47,16 @@ export async function openServiceDataSource(ds: DataSource, { runMigrations = tr
   if (!ds.isInitialized) await ds.initialize();
   const schema = (ds.options as { schema?: string }).schema;
   if (!schema) throw new Error('the DataSource has no schema: create it with createServiceDataSource');
-  await ds.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-  if (runMigrations) {
-    const runner = ds.createQueryRunner();
-    await runner.connect();
-    try {
-      await runner.query('SELECT pg_advisory_lock(hashtext($1))', [`clopen-migrations:${schema}`]);
-      await ds.runMigrations({ transaction: 'each' });
-    } finally {
-      await runner.query('SELECT pg_advisory_unlock(hashtext($1))', [`clopen-migrations:${schema}`]).catch(() => undefined);
-      await runner.release();
-    }
+  const runner = ds.createQueryRunner();
+  await runner.connect();
+  try {
+    // Concurrent CREATE SCHEMA IF NOT EXISTS can still collide in PostgreSQL, so it goes under the lock too.
+    await runner.query('SELECT pg_advisory_lock(hashtext($1))', [`clopen-migrations:${schema}`]);
+    await runner.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+    if (runMigrations) await ds.runMigrations({ transaction: 'each' });
+  } finally {
+    await runner.query('SELECT pg_advisory_unlock(hashtext($1))', [`clopen-migrations:${schema}`]).catch(() => undefined);
+    await runner.release();
   }
   return ds;
 }

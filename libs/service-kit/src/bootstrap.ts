@@ -99,7 +99,6 @@ export async function createService<S extends z.ZodRawShape>(def: ServiceDefinit
     const ctx: ServiceContext<z.infer<z.ZodObject<S>>> = { name: def.name, config, dataSource, bus, store, metrics };
     const app = await NestFactory.create(rootModule(def, ctx, readiness), { bufferLogs: true, abortOnError: false });
     app.useLogger(app.get(Logger));
-    app.enableShutdownHooks();
     const doc = new DocumentBuilder()
       .setTitle(def.title)
       .setDescription(def.description)

@@ -1,5 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Response } from 'express';
+import { throwError } from 'rxjs';
 
 /**
  * Base of every domain failure. Subclasses fix `code` (stable, machine-readable; also the NATS
@@ -51,7 +52,9 @@ export class ErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger('ErrorFilter');
 
   catch(exception: unknown, host: ArgumentsHost) {
-    if (host.getType() !== 'http') throw exception;
+    // On the bus the transport maps errors itself (code → Clopen-Error header, reason → DLQ):
+    // hand it the original error, which Nest's default RPC filter would flatten to "internal".
+    if (host.getType() !== 'http') return throwError(() => exception);
     const res = host.switchToHttp().getResponse<Response>();
     const { status, body } = toHttpError(exception);
     if (status >= 500) this.logger.error(exception instanceof Error ? exception.stack : String(exception));

@@ -23,7 +23,7 @@ export interface BusServerOptions {
   ensureStreams?: boolean;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- Server.on's own signature
+// Server.on's own signature.
 type StatusCallback = Function;
 
 /**
@@ -86,7 +86,7 @@ export class BusServer extends Server implements CustomTransportStrategy {
             maxDeliver: this.options.maxDeliver,
             backoffMs: this.options.backoffMs,
             ackWaitMs: this.options.ackWaitMs,
-            logger: this.logger as never,
+            logger: this.logger,
             handler: async (payload, ctx) => {
               await this.invoke(handler, payload, new BusContext([ctx.envelope, ctx.manager, ctx.subject, ctx.attempt]));
             },
@@ -97,7 +97,7 @@ export class BusServer extends Server implements CustomTransportStrategy {
         this.responders.push(
           bus.reply(
             pattern as RequestSubject,
-            (payload, envelope) => this.invoke(handler, payload, new BusContext([envelope, dataSource.manager, pattern, 1])) as never,
+            (payload, envelope) => this.invoke(handler, payload, new BusContext([envelope, dataSource.manager, pattern, 1])) as Promise<never>,
             { queue: this.options.queue },
           ),
         );

@@ -1,0 +1,106 @@
+import { Controller, Get, Module } from '@nestjs/common';
+import { ConfigError, baseSettings, databaseSettings } from '@clopen/config';
+import { createTestDatabase, type TestDatabase } from '@clopen/testing';
+import { Conflict, CurrentPrincipal, Public, Roles, createService, type Principal, type RunningService, type ServiceDefinition } from '../src';
+
+@Controller('things')
+class ThingsController {
+  @Public()
+  @Get('public')
+  open() {
+    return { ok: true };
+  }
+
+  @Roles('prover')
+  @Get('mine')
+  mine(@CurrentPrincipal() p: Principal) {
+    return { id: p.id, roles: p.roles };
+  }
+
+  @Get('conflict')
+  conflict() {
+    throw new Conflict('thing 7 already exists; pick another name');
+  }
+
+  @Get('crash')
+  crash() {
+    throw new Error('secret internal detail');
+  }
+}
+
+@Module({ controllers: [ThingsController] })
+class ThingsModule {}
+
+const settings = { ...baseSettings, ...databaseSettings };
+const definition: ServiceDefinition<typeof settings> = {
+  name: 'kit_test',
+  title: 'Kit test',
+  description: 'a service for testing the kit',
+  settings,
+  entities: [],
+  migrations: [],
+  uses: {},
+  modules: () => [ThingsModule],
+};
+const ADMIN = 'kit-admin-key-0123456789abcdef';
+
+describe('service kit', () => {
+  let db: TestDatabase;
+  let svc: RunningService<any>;
+  const get = (path: string, key?: string) => fetch(svc.url + path, { headers: key ? { 'x-api-key': key } : {} });
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    svc = await createService(definition, { ADMIN_API_KEY: ADMIN, DATABASE_URL: db.url, HTTP_PORT: '0', HTTP_HOST: '127.0.0.1', LOG_LEVEL: 'silent' });
+  });
+  afterAll(async () => {
+    await svc?.close();
+    await db?.drop();
+  });
+
+  it('refuses to start on bad settings, naming each', async () => {
+    const err = await createService(definition, { HTTP_PORT: 'x', DATABASE_URL: 'mysql://nope' }).catch((e) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.issues.map((i: { setting: string }) => i.setting).sort()).toEqual(['ADMIN_API_KEY', 'DATABASE_URL', 'HTTP_PORT']);
+  });
+
+  it('serves public routes, guards the rest with keys and roles', async () => {
+    expect((await get('/things/public')).status).toBe(200);
+    expect((await get('/things/mine')).status).toBe(401);
+    const issued = await (await fetch(`${svc.url}/api-keys`, { method: 'POST', headers: { 'x-api-key': ADMIN, 'content-type': 'application/json' }, body: JSON.stringify({ principalId: 'pat', roles: ['prover'] }) })).json();
+    expect(issued.key).toMatch(/^clp_/);
+    expect(await (await get('/things/mine', issued.key)).json()).toEqual({ id: 'pat', roles: ['prover'] });
+    const owner = await (await fetch(`${svc.url}/api-keys`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ principalId: 'olga', roles: ['owner'] }) })).json();
+    const denied = await get('/things/mine', owner.key);
+    expect(denied.status).toBe(403);
+    expect((await denied.json()).message).toContain('needs the role prover');
+    const stored = await svc.ctx.dataSource.query('SELECT key_hash FROM kit_test.api_keys');
+    expect(stored.every((r: { key_hash: Buffer }) => !r.key_hash.toString('utf8').includes(issued.key))).toBe(true);
+  });
+
+  it('refuses bad key requests clearly', async () => {
+    const res = await fetch(`${svc.url}/api-keys`, { method: 'POST', headers: { 'x-api-key': ADMIN, 'content-type': 'application/json' }, body: JSON.stringify({ principalId: 'x', roles: ['emperor'] }) });
+    expect(res.status).toBe(400);
+    expect((await res.json()).message).toContain('roles must be');
+  });
+
+  it('maps domain errors once and hides internal ones', async () => {
+    const conflict = await get('/things/conflict', ADMIN);
+    expect(conflict.status).toBe(409);
+    expect(await conflict.json()).toEqual({ error: 'conflict', message: 'thing 7 already exists; pick another name' });
+    const crash = await get('/things/crash', ADMIN);
+    expect(crash.status).toBe(500);
+    expect(JSON.stringify(await crash.json())).not.toContain('secret');
+  });
+
+  it('reports liveness, readiness of its dependencies, metrics and OpenAPI', async () => {
+    expect((await get('/health')).status).toBe(200);
+    expect((await (await get('/ready')).json()).details.postgres.status).toBe('up');
+    const metrics = await (await get('/metrics')).text();
+    expect(metrics).toMatch(/http_request_duration_seconds_count\{.*route="\/things\/conflict".*status="409"/);
+    expect(metrics).toContain('process_resident_memory_bytes');
+    const doc = await (await get('/docs/openapi.json')).json();
+    expect(doc.info.title).toBe('Kit test');
+    expect(Object.keys(doc.paths)).toContain('/api-keys');
+  });
+});
