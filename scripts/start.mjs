@@ -146,15 +146,39 @@ async function story(admin) {
   info(`Alice registers model alice-tiny-gpt: ${model.body.id} (event storage.model.registered)`);
 
   const files = aliceFolder();
-  const label = `1.0.${Date.now()}`;
+  const label = '1.0.0';
   const metadata = { label, kind: 'base', parents: [], licence: { fee_per_1k_tokens: '0.002', hosts_must_stake: '100' }, files: files.map((f) => ({ path: f.path, size: f.data.length, sha256: createHash('sha256').update(f.data).digest('hex') })) };
   const form = new FormData();
   form.append('metadata', JSON.stringify(metadata));
   for (const f of files) form.append('file', new Blob([f.data]), f.path);
   const res = await fetch(`${storage}/models/${model.body.id}/versions`, { method: 'POST', headers: { authorization: `Bearer ${alice.body.key}` }, body: form });
-  const version = await res.json();
-  if (res.status !== 201) throw new Error(`publishing failed: ${res.status} ${JSON.stringify(version)}`);
-  info(`Alice publishes version ${label}: ${version.files.length} files, ${version.weights.parameterCount} parameters, manifest ${version.manifestSha256.slice(0, 16)}… (event storage.version.published)`);
+  let version = await res.json();
+  if (res.status === 409) {
+    version = (await call(storage, alice.body.key, 'GET', `/models/${model.body.id}/versions`)).body.find((v) => v.label === label);
+    info(`Alice published version ${label} on an earlier run (versions are immutable): ${version.id}`);
+  } else if (res.status !== 201) {
+    throw new Error(`publishing failed: ${res.status} ${JSON.stringify(version)}`);
+  } else {
+    info(`Alice publishes version ${label}: ${version.files.length} files, ${version.weights.parameterCount} parameters, manifest ${version.manifestSha256.slice(0, 16)}…`);
+  }
+
+  const require = createRequire(import.meta.url);
+  const { Bus, decodeEnvelope } = require('@clopen/bus');
+  const bus = await Bus.connect({ servers: 'nats://127.0.0.1:4222', producer: 'npm-start' });
+  try {
+    let last;
+    for (let i = 0; i < 50 && !last; i++) {
+      last = await bus.jsm.streams.getMessage('STORAGE', { last_by_subj: 'storage.version.published' }).catch(() => undefined);
+      if (!last) await new Promise((r) => setTimeout(r, 100));
+    }
+    if (!last) throw new Error('storage.version.published never reached JetStream; see .local/logs/storage.log');
+    const { envelope, payload } = decodeEnvelope(last.data, 'storage.version.published');
+    info(`JetStream holds storage.version.published for ${payload.version.label} (event ${envelope.id}, producer ${envelope.producer})`);
+    const viaBus = await bus.request('storage.version.get', { id: version.id });
+    info(`storage.version.get over NATS answers: ${viaBus.version.files.length} files, manifest ${viaBus.version.manifestSha256.slice(0, 16)}…`);
+  } finally {
+    await bus.close();
+  }
   const url = await call(storage, alice.body.key, 'GET', `/versions/${version.id}/files/model.safetensors/url`);
   const bytes = Buffer.from(await (await fetch(url.body.url)).arrayBuffer());
   info(`Alice downloads model.safetensors by presigned URL: sha256 ${createHash('sha256').update(bytes).digest('hex') === url.body.sha256 ? 'matches' : 'DIFFERS'}`);

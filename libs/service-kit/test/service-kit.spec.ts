@@ -67,13 +67,13 @@ describe('service kit', () => {
   it('serves public routes, guards the rest with keys and roles', async () => {
     expect((await get('/things/public')).status).toBe(200);
     expect((await get('/things/mine')).status).toBe(401);
-    const issued = await (await fetch(`${svc.url}/api-keys`, { method: 'POST', headers: { 'x-api-key': ADMIN, 'content-type': 'application/json' }, body: JSON.stringify({ principalId: 'pat', roles: ['prover'] }) })).json();
+    const issued: any = await (await fetch(`${svc.url}/api-keys`, { method: 'POST', headers: { 'x-api-key': ADMIN, 'content-type': 'application/json' }, body: JSON.stringify({ principalId: 'pat', roles: ['prover'] }) })).json();
     expect(issued.key).toMatch(/^clp_/);
     expect(await (await get('/things/mine', issued.key)).json()).toEqual({ id: 'pat', roles: ['prover'] });
-    const owner = await (await fetch(`${svc.url}/api-keys`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ principalId: 'olga', roles: ['owner'] }) })).json();
+    const owner: any = await (await fetch(`${svc.url}/api-keys`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ principalId: 'olga', roles: ['owner'] }) })).json();
     const denied = await get('/things/mine', owner.key);
     expect(denied.status).toBe(403);
-    expect((await denied.json()).message).toContain('needs the role prover');
+    expect(((await denied.json()) as any).message).toContain('needs the role prover');
     const stored = await svc.ctx.dataSource.query('SELECT key_hash FROM kit_test.api_keys');
     expect(stored.every((r: { key_hash: Buffer }) => !r.key_hash.toString('utf8').includes(issued.key))).toBe(true);
   });
@@ -81,7 +81,7 @@ describe('service kit', () => {
   it('refuses bad key requests clearly', async () => {
     const res = await fetch(`${svc.url}/api-keys`, { method: 'POST', headers: { 'x-api-key': ADMIN, 'content-type': 'application/json' }, body: JSON.stringify({ principalId: 'x', roles: ['emperor'] }) });
     expect(res.status).toBe(400);
-    expect((await res.json()).message).toContain('roles must be');
+    expect(((await res.json()) as any).message).toContain('roles must be');
   });
 
   it('maps domain errors once and hides internal ones', async () => {
@@ -95,11 +95,11 @@ describe('service kit', () => {
 
   it('reports liveness, readiness of its dependencies, metrics and OpenAPI', async () => {
     expect((await get('/health')).status).toBe(200);
-    expect((await (await get('/ready')).json()).details.postgres.status).toBe('up');
+    expect(((await (await get('/ready')).json()) as any).details.postgres.status).toBe('up');
     const metrics = await (await get('/metrics')).text();
     expect(metrics).toMatch(/http_request_duration_seconds_count\{.*route="\/things\/conflict".*status="409"/);
     expect(metrics).toContain('process_resident_memory_bytes');
-    const doc = await (await get('/docs/openapi.json')).json();
+    const doc: any = await (await get('/docs/openapi.json')).json();
     expect(doc.info.title).toBe('Kit test');
     expect(Object.keys(doc.paths)).toContain('/api-keys');
   });
