@@ -7,6 +7,7 @@ import { BUS_ENTITIES, Bus, BusServer, Outbox, OutboxRelay, busTablesMigration }
 import { ConfigError, baseSettings, databaseSettings, loadConfig } from '@clopen/config';
 import { createServiceDataSource, openServiceDataSource } from '@clopen/db';
 import { Logger, LoggerModule } from 'nestjs-pino';
+import Redis from 'ioredis';
 import type { DataSource } from 'typeorm';
 import type { z } from 'zod';
 import { ApiKeyGuard } from './auth/api-key.guard';
@@ -20,6 +21,7 @@ import { HttpMetricsMiddleware, Metrics, MetricsController } from './metrics/met
 import { ObjectStore, type S3Settings } from './s3';
 
 type BaseConfig = z.infer<z.ZodObject<typeof baseSettings & typeof databaseSettings>>;
+type RedisConfig = { REDIS_URL: string };
 type BusConfig = { NATS_URL: string; BUS_NAMESPACE: string; OUTBOX_RELAY_ENABLED: boolean; OUTBOX_RELAY_INTERVAL_MS: number };
 
 /** What a service is made of; `createService` turns it into a running NestJS app. */
@@ -31,8 +33,8 @@ export interface ServiceDefinition<S extends z.ZodRawShape> {
   settings: S;
   entities: Function[];
   migrations: Function[];
-  uses: { bus?: boolean; s3?: boolean };
-  /** Feature modules; the context's objects are injectable by class (DataSource, Bus, Outbox, ObjectStore, Metrics) and CONFIG. */
+  uses: { bus?: boolean; s3?: boolean; redis?: boolean };
+  /** Feature modules; the context's objects are injectable by class (DataSource, Bus, Outbox, ObjectStore, Redis, Metrics) and CONFIG. */
   modules: (ctx: ServiceContext<z.infer<z.ZodObject<S>>>) => Array<Type | DynamicModule>;
 }
 
@@ -42,6 +44,8 @@ export interface ServiceContext<C> {
   dataSource: DataSource;
   bus?: Bus;
   store?: ObjectStore;
+  /** Shared connection for queries; BullMQ queues and workers open their own from REDIS_URL. */
+  redis?: Redis;
   metrics: Metrics;
 }
 
@@ -96,7 +100,15 @@ export async function createService<S extends z.ZodRawShape>(def: ServiceDefinit
       readiness.push({ name: 's3', check: () => store!.ping() });
     }
 
-    const ctx: ServiceContext<z.infer<z.ZodObject<S>>> = { name: def.name, config, dataSource, bus, store, metrics };
+    let redis: Redis | undefined;
+    if (def.uses.redis) {
+      redis = new Redis((config as unknown as RedisConfig).REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 3 });
+      await redis.connect();
+      closers.unshift(() => redis!.quit());
+      readiness.push({ name: 'redis', check: () => redis!.ping() });
+    }
+
+    const ctx: ServiceContext<z.infer<z.ZodObject<S>>> = { name: def.name, config, dataSource, bus, store, redis, metrics };
     const app = await NestFactory.create(rootModule(def, ctx, readiness), { bufferLogs: true, abortOnError: false });
     app.useLogger(app.get(Logger));
     const doc = new DocumentBuilder()
@@ -148,6 +160,7 @@ function rootModule<S extends z.ZodRawShape>(def: ServiceDefinition<S>, ctx: Ser
     { provide: KIT_OPTIONS, useValue: { adminApiKey: config.ADMIN_API_KEY, dataSource: ctx.dataSource } },
     ...(ctx.bus ? [{ provide: Bus, useValue: ctx.bus }, { provide: Outbox, useValue: new Outbox({ producer: def.name }) }] : []),
     ...(ctx.store ? [{ provide: ObjectStore, useValue: ctx.store }] : []),
+    ...(ctx.redis ? [{ provide: Redis, useValue: ctx.redis }] : []),
   ];
 
   @Global()

@@ -73,6 +73,8 @@ export function toHttpError(exception: unknown): { status: number; body: ErrorBo
   if (exception instanceof HttpException) {
     const status = exception.getStatus();
     const response = exception.getResponse();
+    // Terminus' 503 carries the state of each dependency: operators need it as it is.
+    if (typeof response === 'object' && response && 'details' in response && 'status' in response) return { status, body: response as unknown as ErrorBody };
     const message = typeof response === 'string' ? response : Array.isArray((response as any).message) ? (response as any).message.join('; ') : String((response as any).message ?? exception.message);
     return { status, body: { error: httpCode(status), message } };
   }

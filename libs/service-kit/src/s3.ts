@@ -7,6 +7,7 @@ export interface S3Settings {
   S3_ACCESS_KEY: string;
   S3_SECRET_KEY: string;
   S3_BUCKET: string;
+  S3_PART_SIZE?: number;
 }
 
 /** The service's bucket: a client for its own traffic and one that signs URLs users can reach. */
@@ -17,7 +18,7 @@ export class ObjectStore {
   readonly bucket: string;
   readonly partSize: number;
 
-  constructor(settings: S3Settings, { partSize = 16 * 1024 * 1024 } = {}) {
+  constructor(settings: S3Settings, { partSize = settings.S3_PART_SIZE ?? 16 * 1024 * 1024 } = {}) {
     this.bucket = settings.S3_BUCKET;
     this.partSize = partSize;
     this.client = makeClient(settings.S3_ENDPOINT, settings, partSize);
@@ -103,6 +104,35 @@ export class ObjectStore {
     if (!keys.length) return;
     await this.client.removeObjects(this.bucket, keys);
     for (const key of keys) await this.client.removeIncompleteUpload(this.bucket, key).catch(() => undefined);
+  }
+
+  /** Objects under a prefix, with their age. */
+  async *listObjects(prefix: string): AsyncIterable<{ key: string; size: number; lastModified: Date }> {
+    for await (const o of this.client.listObjectsV2(this.bucket, prefix, true)) {
+      if (o.name) yield { key: o.name, size: o.size, lastModified: o.lastModified };
+    }
+  }
+
+  /** Multipart uploads started under a prefix and neither completed nor aborted. */
+  async listUnfinishedUploads(prefix: string): Promise<{ key: string; uploadId: string; initiated: Date }[]> {
+    const out: { key: string; uploadId: string; initiated: Date }[] = [];
+    let keyMarker = '';
+    let uploadIdMarker = '';
+    for (;;) {
+      const page = await this.client.listIncompleteUploadsQuery(this.bucket, prefix, keyMarker, uploadIdMarker, '');
+      for (const u of page.uploads) out.push({ key: u.key, uploadId: u.uploadId, initiated: u.initiated });
+      const last = page.uploads.at(-1);
+      // Some servers omit the next markers; continue from the last upload seen, and stop if that makes no progress.
+      const nextKey = page.nextKeyMarker || last?.key || '';
+      const nextId = page.nextUploadIdMarker || last?.uploadId || '';
+      if (!page.isTruncated || (nextKey === keyMarker && nextId === uploadIdMarker)) return out;
+      keyMarker = nextKey;
+      uploadIdMarker = nextId;
+    }
+  }
+
+  abortUpload(key: string, uploadId: string): Promise<void> {
+    return this.client.abortMultipartUpload(this.bucket, key, uploadId);
   }
 
   async ping(): Promise<void> {

@@ -1,6 +1,6 @@
 import { Controller, Get, Module } from '@nestjs/common';
-import { ConfigError, baseSettings, databaseSettings } from '@clopen/config';
-import { createTestDatabase, type TestDatabase } from '@clopen/testing';
+import { ConfigError, baseSettings, databaseSettings, redisSettings } from '@clopen/config';
+import { createTestDatabase, testInfra, type TestDatabase } from '@clopen/testing';
 import { Conflict, CurrentPrincipal, Public, Roles, createService, type Principal, type RunningService, type ServiceDefinition } from '../src';
 
 @Controller('things')
@@ -31,7 +31,7 @@ class ThingsController {
 @Module({ controllers: [ThingsController] })
 class ThingsModule {}
 
-const settings = { ...baseSettings, ...databaseSettings };
+const settings = { ...baseSettings, ...databaseSettings, ...redisSettings };
 const definition: ServiceDefinition<typeof settings> = {
   name: 'kit_test',
   title: 'Kit test',
@@ -39,7 +39,7 @@ const definition: ServiceDefinition<typeof settings> = {
   settings,
   entities: [],
   migrations: [],
-  uses: {},
+  uses: { redis: true },
   modules: () => [ThingsModule],
 };
 const ADMIN = 'kit-admin-key-0123456789abcdef';
@@ -51,7 +51,7 @@ describe('service kit', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    svc = await createService(definition, { ADMIN_API_KEY: ADMIN, DATABASE_URL: db.url, HTTP_PORT: '0', HTTP_HOST: '127.0.0.1', LOG_LEVEL: 'silent' });
+    svc = await createService(definition, { ADMIN_API_KEY: ADMIN, DATABASE_URL: db.url, REDIS_URL: testInfra.redisUrl, HTTP_PORT: '0', HTTP_HOST: '127.0.0.1', LOG_LEVEL: 'silent' });
   });
   afterAll(async () => {
     await svc?.close();
@@ -61,7 +61,7 @@ describe('service kit', () => {
   it('refuses to start on bad settings, naming each', async () => {
     const err = await createService(definition, { HTTP_PORT: 'x', DATABASE_URL: 'mysql://nope' }).catch((e) => e);
     expect(err).toBeInstanceOf(ConfigError);
-    expect(err.issues.map((i: { setting: string }) => i.setting).sort()).toEqual(['ADMIN_API_KEY', 'DATABASE_URL', 'HTTP_PORT']);
+    expect(err.issues.map((i: { setting: string }) => i.setting).sort()).toEqual(['ADMIN_API_KEY', 'DATABASE_URL', 'HTTP_PORT', 'REDIS_URL']);
   });
 
   it('serves public routes, guards the rest with keys and roles', async () => {
@@ -95,12 +95,23 @@ describe('service kit', () => {
 
   it('reports liveness, readiness of its dependencies, metrics and OpenAPI', async () => {
     expect((await get('/health')).status).toBe(200);
-    expect(((await (await get('/ready')).json()) as any).details.postgres.status).toBe('up');
+    const ready: any = await (await get('/ready')).json();
+    expect(ready.details).toEqual({ postgres: { status: 'up' }, redis: { status: 'up' } });
     const metrics = await (await get('/metrics')).text();
     expect(metrics).toMatch(/http_request_duration_seconds_count\{.*route="\/things\/conflict".*status="409"/);
     expect(metrics).toContain('process_resident_memory_bytes');
     const doc: any = await (await get('/docs/openapi.json')).json();
     expect(doc.info.title).toBe('Kit test');
     expect(Object.keys(doc.paths)).toContain('/api-keys');
+  });
+
+  it('reports not ready, naming the dependency, when one is lost', async () => {
+    svc.ctx.redis!.disconnect();
+    const res = await get('/ready');
+    expect(res.status).toBe(503);
+    const body: any = await res.json();
+    expect(body.details.redis.status).toBe('down');
+    expect(body.details.postgres.status).toBe('up');
+    expect((await get('/health')).status).toBe(200);
   });
 });

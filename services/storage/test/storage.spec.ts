@@ -3,6 +3,7 @@ import { storageV1 } from '@clopen/proto';
 import type { RunningService } from '@clopen/service-kit';
 import { eventually, readEvents } from '@clopen/testing';
 import { Client } from 'pg';
+import { encodeSafetensors } from '../src/artefacts';
 import { formFor, metadataFor, postMultipart, sha256, shardedFolder, singleFileFolder, type FolderFile } from './fixtures';
 import { ADMIN_KEY, StorageHarness, api } from './harness';
 
@@ -36,7 +37,7 @@ describe('storage service', () => {
 
   beforeAll(async () => {
     h = await StorageHarness.start();
-    svc = await h.startService({ STORAGE_MAX_FILE_BYTES: '256KiB' });
+    svc = await h.startService({ STORAGE_MAX_FILE_BYTES: '8MiB', S3_PART_SIZE: '5MiB' });
     aliceKey = (await api(svc.url, ADMIN_KEY, 'POST', '/api-keys', { principalId: 'alice', roles: ['owner'] })).body.key;
     bobKey = (await api(svc.url, ADMIN_KEY, 'POST', '/api-keys', { principalId: 'bob', roles: ['owner', 'host'] })).body.key;
     const res = await api(svc.url, aliceKey, 'POST', '/models', { name: 'tiny-gpt', description: 'test model' });
@@ -161,10 +162,20 @@ describe('storage service', () => {
       expect(viaBus.version?.parentVersionIds).toEqual([baseId]);
     });
 
+    it('publishes a file larger than one part through a multipart upload', async () => {
+      const big = encodeSafetensors({ w: { dtype: 'F16', shape: [3.5 * 1024 * 1024], data: Buffer.alloc(7 * 1024 * 1024, 3) } });
+      const files = [folder[0], { path: 'model.safetensors', data: big }];
+      const res = await publish(files, metadataFor(files, { label: '1.0.1-large', kind: 'quantized', parents: [baseId] }));
+      expect(res.body).toMatchObject({ label: '1.0.1-large' });
+      const got = await fetch(`${svc.url}/versions/${res.body.id}/files/model.safetensors`, { headers: { authorization: `Bearer ${aliceKey}` } });
+      expect(sha256(Buffer.from(await got.arrayBuffer()))).toBe(sha256(big));
+      expect(await h.s3.listIncompleteUploads()).toEqual([]);
+    });
+
     it('refuses a label that already exists, removing what it uploaded', async () => {
       const res = await publish(folder, metadataFor(folder, { label: '1.0.0', kind: 'base' }));
       expect(res.status).toBe(409);
-      expect(await h.s3.listKeys()).toHaveLength(3 + 4);
+      expect(await h.s3.listKeys()).toHaveLength(3 + 4 + 2);
     });
 
     it('refuses uploads by someone who does not own the model', async () => {
@@ -186,6 +197,15 @@ describe('storage service', () => {
       await expectNothingStoredFor('bad-sum');
     });
 
+    it('a wrong checksum on a file large enough for a multipart upload, which is aborted', async () => {
+      const big = encodeSafetensors({ w: { dtype: 'U8', shape: [7 * 1024 * 1024], data: Buffer.alloc(7 * 1024 * 1024, 7) } });
+      const files = [folder[0], { path: 'model.safetensors', data: big }];
+      const res = await publish(files, metadataFor(files, { label: 'big-bad-sum', kind: 'base' }, { 'model.safetensors': { sha256: 'b'.repeat(64) } }));
+      expect(res.status).toBe(400);
+      expect(res.body.error).toBe('checksum_mismatch');
+      await expectNothingStoredFor('big-bad-sum');
+    });
+
     it('a corrupt safetensors header', async () => {
       const corrupt = Buffer.from(weights.data);
       corrupt.write('[', 8);
@@ -205,7 +225,7 @@ describe('storage service', () => {
     });
 
     it('an oversize file, declared or not', async () => {
-      const big = { path: 'model.safetensors', data: Buffer.alloc(300 * 1024) };
+      const big = { path: 'model.safetensors', data: Buffer.alloc(9 * 1024 * 1024) };
       const files = [folder[0], big];
       const declared = await publish(files, metadataFor(files, { label: 'big', kind: 'base' }));
       expect(declared.status).toBe(413);
@@ -260,9 +280,27 @@ describe('storage service', () => {
       await expectNothingStoredFor('late');
     });
 
+    it('sweeps what a process that died mid-upload left behind, and nothing else', async () => {
+      const { Client: Minio } = await import('minio');
+      const m = new Minio({ endPoint: '127.0.0.1', port: h.s3.port, useSSL: false, accessKey: h.s3.accessKey, secretKey: h.s3.secretKey, pathStyle: true });
+      const dead = `models/${modelId}/versions/0193a000-0000-7000-8000-0000000000aa`;
+      await m.putObject(h.s3.bucket, `${dead}/config.json`, Buffer.from('{}'));
+      await m.initiateNewMultipartUpload(h.s3.bucket, `${dead}/model.safetensors`, {});
+      const before = await h.s3.listKeys();
+      expect(await h.s3.listIncompleteUploads()).toEqual([`${dead}/model.safetensors`]);
+      await new Promise((r) => setTimeout(r, 1100));
+
+      expect((await api(svc.url, aliceKey, 'POST', '/admin/sweep-orphans?olderThanMinutes=0')).status).toBe(403);
+      const res = await api(svc.url, ADMIN_KEY, 'POST', '/admin/sweep-orphans?olderThanMinutes=0');
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({ removedObjects: [`${dead}/config.json`], abortedUploads: [`${dead}/model.safetensors`] });
+      expect(await h.s3.listKeys()).toEqual(before.filter((k) => !k.startsWith(dead)));
+      expect(await h.s3.listIncompleteUploads()).toEqual([]);
+    });
+
     it('announced nothing for any refused upload', async () => {
       const events = await readEvents(h.bus, 'storage.version.published');
-      expect(events.map((e) => e.payload.version?.label).sort()).toEqual(['1.0.0', '1.1.0-ft']);
+      expect(events.map((e) => e.payload.version?.label).sort()).toEqual(['1.0.0', '1.0.1-large', '1.1.0-ft']);
     });
   });
 });
