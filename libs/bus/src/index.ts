@@ -45,6 +45,7 @@ export { busTablesMigration, BusTablesMigration } from './migrations/bus-tables.
 export { BusServer, BUS_TRANSPORT, type BusServerOptions } from './nest/bus-server';
 export { BusContext } from './nest/bus-context';
 export { BusExceptionFilter } from './nest/bus-exception.filter';
+export { readEvents, streamMessages } from './inspect';
 
 import { OutboxMessage } from './outbox/outbox-message.entity';
 import { ProcessedMessage } from './consumer/processed-message.entity';

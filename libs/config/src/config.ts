@@ -108,6 +108,9 @@ export const s3Settings = {
   S3_ACCESS_KEY: z.string().min(3),
   S3_SECRET_KEY: z.string().min(3),
   S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name'),
-  /** Multipart part size: memory held per upload is about three parts. S3 needs at least 5 MiB. */
-  S3_PART_SIZE: setting.bytes.refine((n) => n >= 5 * 1024 * 1024 && n <= 5 * 1024 ** 3, 'must be between 5MiB and 5GiB').default('16MiB'),
+  /**
+   * Multipart part size: an upload holds about three parts in memory, so this bounds memory per
+   * concurrent upload. S3 needs at least 5 MiB; files over 10,000 parts get larger parts.
+   */
+  S3_PART_SIZE: setting.bytes.refine((n) => n >= 5 * 1024 * 1024 && n <= 5 * 1024 ** 3, 'must be between 5MiB and 5GiB').default('8MiB'),
 };

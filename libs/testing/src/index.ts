@@ -1,4 +1,3 @@
 export { testInfra, suiteId, createTestDatabase, createTestBusNamespace, startTestS3, createTestRedisPrefix } from './infra';
 export type { TestDatabase, TestBusNamespace, TestS3 } from './infra';
 export { eventually } from './wait';
-export { readEvents } from './events';

@@ -56,7 +56,7 @@ export interface TestBusNamespace {
   cleanup(): Promise<void>;
 }
 
-export async function createTestBusNamespace(): Promise<TestBusNamespace> {
+export function createTestBusNamespace(): TestBusNamespace {
   const namespace = suiteId('t').toLowerCase();
   return {
     namespace,

@@ -1,4 +1,5 @@
-import { eventually, readEvents } from '@clopen/testing';
+import { readEvents } from '@clopen/bus';
+import { eventually } from '@clopen/testing';
 import { ADMIN_KEY, StorageHarness, api } from './harness';
 import { spawnStorage, type ServiceProcess } from './process';
 

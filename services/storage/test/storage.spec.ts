@@ -1,7 +1,7 @@
-import { BusRequestError } from '@clopen/bus';
+import { BusRequestError, readEvents } from '@clopen/bus';
 import { storageV1 } from '@clopen/proto';
 import type { RunningService } from '@clopen/service-kit';
-import { eventually, readEvents } from '@clopen/testing';
+import { eventually } from '@clopen/testing';
 import { Client } from 'pg';
 import { encodeSafetensors } from '../src/artefacts';
 import { formFor, metadataFor, postMultipart, sha256, shardedFolder, singleFileFolder, type FolderFile } from './fixtures';

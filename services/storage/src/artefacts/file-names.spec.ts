@@ -1,4 +1,4 @@
-import { ArtefactRejected } from './artefact.errors';
+import { rejection } from '../../test/rejection';
 import {
   assertSafeFileName,
   classifyArtefact,
@@ -10,15 +10,6 @@ import {
   shardFileName,
 } from './file-names';
 
-function rejection(run: () => unknown): ArtefactRejected {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof ArtefactRejected) return error;
-    throw error;
-  }
-  throw new Error('expected ArtefactRejected, nothing was thrown');
-}
 
 describe('assertSafeFileName', () => {
   it.each([

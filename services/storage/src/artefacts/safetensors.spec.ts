@@ -1,4 +1,4 @@
-import { ArtefactRejected } from './artefact.errors';
+import { rejection } from '../../test/rejection';
 import {
   SafetensorsParser,
   encodeSafetensors,
@@ -30,15 +30,6 @@ function feed(bytes: Buffer, chunkSize: number, declaredSize?: number): Safetens
   return parser.end();
 }
 
-function rejection(run: () => unknown): ArtefactRejected {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof ArtefactRejected) return error;
-    throw error;
-  }
-  throw new Error('expected ArtefactRejected, nothing was thrown');
-}
 
 const valid = encodeSafetensors(
   {

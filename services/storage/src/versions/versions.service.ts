@@ -190,7 +190,7 @@ export class VersionsService {
             stream.pipe(inspector);
             const key = objectKey(modelId, versionId, path);
             keys.push(key);
-            await this.store.putStream(key, inspector, { contentType: contentTypeOf(path) });
+            await this.store.putStream(key, inspector, { contentType: contentTypeOf(path), expectedSize: declared.size });
             inspected.push(inspector.result);
             current = undefined;
           } catch (e) {
