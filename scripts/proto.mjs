@@ -9,13 +9,22 @@ import { join } from 'node:path';
 const root = new URL('..', import.meta.url).pathname;
 const buf = join(root, 'node_modules/.bin/buf');
 const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit', ...opts });
+/** Runs a check; on failure, says what failed (the tool already printed why) and stops. */
+const check = (what, cmd, args) => {
+  try {
+    run(cmd, args);
+  } catch {
+    console.error(`proto check failed: ${what}`);
+    process.exit(1);
+  }
+};
 const git = (args) => execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
 
 const mode = process.argv[2];
 if (mode === 'generate') {
   run(buf, ['generate']);
 } else if (mode === 'check') {
-  run(buf, ['lint']);
+  check('buf lint', buf, ['lint']);
   // Breaking changes are judged against main's tip when we are on another branch, else against
   // the last commit before HEAD that touched proto/ (so a commit on main cannot break main).
   let against = null;
@@ -28,7 +37,7 @@ if (mode === 'generate') {
   } catch { /* no history yet */ }
   if (against) {
     console.log(`buf breaking against ${against.slice(0, 12)}`);
-    run(buf, ['breaking', '--against', `.git#ref=${against},subdir=proto`, 'proto']);
+    check(`breaking change against ${against.slice(0, 12)}: add fields and messages instead of changing or removing them`, buf, ['breaking', '--against', `.git#ref=${against},subdir=proto`, 'proto']);
   } else {
     console.log('buf breaking skipped: no earlier commit with protos');
   }
