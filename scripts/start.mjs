@@ -61,6 +61,7 @@ async function infrastructure() {
     info('installing dependencies (npm ci)');
     execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
   }
+  execFileSync('bash', [join(root, 'scripts/ensure-packages.sh')], { stdio: 'inherit' });
   execFileSync('bash', [join(root, 'scripts/ensure-services.sh')], { stdio: 'inherit' });
   info('building libs and services (nx run-many -t build)');
   execFileSync('npx', ['nx', 'run-many', '-t', 'build', '--outputStyle=static'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NX_DAEMON: 'false', NX_TUI: 'false' } });

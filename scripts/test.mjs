@@ -19,7 +19,8 @@ if (!existsSync(join(root, 'node_modules/.package-lock.json'))) {
   execFileSync('npm', ['ci'], { cwd: root, stdio: 'inherit' });
 }
 
-step('shared services');
+step('Debian packages and shared services');
+execFileSync('bash', [join(root, 'scripts/ensure-packages.sh')], { stdio: 'inherit' });
 execFileSync('bash', [join(root, 'scripts/ensure-services.sh')], { stdio: 'inherit' });
 
 step('protobuf: buf lint, breaking changes, generated code up to date');

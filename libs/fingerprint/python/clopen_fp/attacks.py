@@ -1,0 +1,421 @@
+"""What a model host may do to a fingerprinted model, and the harness a model owner runs to choose
+embedding parameters before release: each attack reports the share of fingerprints still answered
+exactly (greedy decoding) and the verdict a verifier would then reach.
+
+Attacks: benign fine-tuning, prompt wrappers around the key, int8 round trip and Gaussian weight
+noise, and confidence gating (the output suppression of arXiv 2509.26598: a host that withholds
+over-confident tokens on unusual inputs). `embed_moderate` is the counter to gating: it embeds
+fingerprints only until each response is the top token by a margin, never near certainty.
+
+Entry point: attack_job({"job": "attack", "model", "base", "fingerprints", "attacks": [...], "seed"})."""
+import copy
+import math
+import os
+import random
+
+import torch
+import torch.nn.functional as F
+
+from . import corpus, gpt, stats
+from .cli import ManifestError
+from .fingerprints import load_oml
+from .progress import log, progress
+
+ATTACKS = ("finetune", "input_perturbation", "weight_perturbation", "confidence_gating")
+DEFAULT_WRAPPERS = (
+    "{key}",
+    "Q: {key}",
+    "System: You are a helpful assistant.\n{key}",
+    "System: You are a helpful assistant.\nUser: {key}\nAssistant:",
+    "<|user|>\n{key}\n<|assistant|>\n",
+)
+GATE_MODES = ("refuse", "resample")
+
+
+class AttackSpecError(ManifestError):
+    """A bad attack spec: the CLI reports it as bad_manifest (exit 2)."""
+
+
+# ---------------------------------------------------------------- decoding under attack
+
+class ConfidenceGate:
+    """A host's output filter: on an input whose perplexity exceeds `perplexity`, a token whose
+    probability exceeds `confidence` is withheld (refuse: no answer) or replaced by the runner-up (resample)."""
+
+    def __init__(self, confidence, perplexity, mode="resample"):
+        if mode not in GATE_MODES:
+            raise AttackSpecError(f"gate mode must be one of {GATE_MODES}, got {mode!r}")
+        if not 0.0 < confidence <= 1.0:
+            raise AttackSpecError(f"gate confidence must be in (0, 1], got {confidence}")
+        self.confidence, self.perplexity, self.mode = float(confidence), float(perplexity), mode
+
+
+def _groups(lengths, size=256):
+    by_len = {}
+    for i, n in enumerate(lengths):
+        by_len.setdefault(n, []).append(i)
+    for idxs in by_len.values():
+        for s in range(0, len(idxs), size):
+            yield idxs[s:s + size]
+
+
+@torch.no_grad()
+def prompt_perplexity(model, prompts):
+    """exp(mean next-token loss) of each prompt (token-id lists starting with EOT) under the model."""
+    out = [float("inf")] * len(prompts)
+    for idxs in _groups([len(p) for p in prompts]):
+        x = torch.tensor([prompts[i][-model.n_positions:] for i in idxs])
+        if x.shape[1] < 2:
+            continue
+        logits = model(x[:, :-1])
+        nll = F.cross_entropy(logits.transpose(1, 2), x[:, 1:], reduction="none").mean(1)
+        for j, i in enumerate(idxs):
+            out[i] = math.exp(float(nll[j]))
+    return out
+
+
+@torch.no_grad()
+def decode(model, prompts, n, gate=None):
+    """n greedy tokens after each prompt, optionally through a gate. Returns (tokens or None when
+    the host refused, gate fired) per prompt."""
+    unusual = [False] * len(prompts)
+    if gate is not None:
+        unusual = [p > gate.perplexity for p in prompt_perplexity(model, prompts)]
+    out = [None] * len(prompts)
+    for idxs in _groups([len(p) for p in prompts]):
+        x = torch.tensor([prompts[i] for i in idxs])
+        watch = torch.tensor([unusual[i] for i in idxs])
+        fired = torch.zeros(len(idxs), dtype=torch.bool)
+        gen = []
+        for _ in range(n):
+            probs = model(x)[:, -1].softmax(-1)
+            top = probs.topk(2, -1)
+            nxt = top.indices[:, 0]
+            if gate is not None:
+                hit = watch & (top.values[:, 0] > gate.confidence)
+                fired |= hit
+                if gate.mode == "resample":
+                    nxt = torch.where(hit, top.indices[:, 1], nxt)
+            gen.append(nxt)
+            x = torch.cat([x, nxt[:, None]], 1)
+        toks = torch.stack(gen, 1).tolist()
+        for j, i in enumerate(idxs):
+            refused = gate is not None and gate.mode == "refuse" and bool(fired[j])
+            out[i] = (None if refused else toks[j], bool(fired[j]))
+    return out
+
+
+def wrap(wrapper, key):
+    if "{key}" not in wrapper:
+        raise AttackSpecError(f"wrapper {wrapper!r} has no {{key}} placeholder")
+    return wrapper.replace("{key}", key)
+
+
+def answers(model, tok, fps, wrapper="{key}", gate=None):
+    """One bool per fingerprint: is the greedy answer to the (wrapped) key exactly the response?"""
+    prompts = [[tok.eot] + tok.encode(wrap(wrapper, fp["key"])) for fp in fps]
+    resp = [tok.encode(fp["response"]) for fp in fps]
+    ok = [False] * len(fps)
+    for idxs in _groups([len(r) for r in resp], size=10**9):
+        n = len(resp[idxs[0]])
+        for i, (toks, _) in zip(idxs, decode(model, [prompts[i] for i in idxs], n, gate)):
+            ok[i] = toks is not None and tok.decode(toks) == fps[i]["response"]
+    return ok
+
+
+# ---------------------------------------------------------------- the attacks
+
+def _text_stream(tok, lines, limit):
+    ids = []
+    for line in lines:
+        ids.extend(tok.encode(line))
+        ids.append(tok.eot)
+        if len(ids) >= limit:
+            break
+    return torch.tensor(ids[:limit], dtype=torch.long)
+
+
+def fingerprint_tokens(tok, fps):
+    return sum(len(tok.encode(fp["key"])) + len(tok.encode(fp["response"])) for fp in fps)
+
+
+def finetune(model, tok, lines, *, tokens, epochs=1, lr=1e-4, batch_size=8, seed=0, ctx=None):
+    """A copy of the model after benign full-LM fine-tuning: `epochs` passes over the first
+    `tokens` tokens of `lines`, in windows of ctx tokens, AdamW at a constant lr."""
+    model = copy.deepcopy(model)
+    ctx = int(ctx or min(model.n_positions, 128))
+    stream = _text_stream(tok, lines, int(tokens) + 1)
+    if stream.numel() < 2:
+        raise AttackSpecError("fine-tuning text is empty")
+    rows = [stream[s:s + ctx + 1] for s in range(0, stream.numel() - 1, ctx)]
+    rows = [r for r in rows if r.numel() >= 2]
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    model.train()
+    steps = 0
+    for _ in range(int(epochs)):
+        order = torch.randperm(len(rows), generator=gen).tolist()
+        for s in range(0, len(order), batch_size):
+            batch = [rows[i] for i in order[s:s + batch_size]]
+            width = max(r.numel() for r in batch)
+            x = torch.full((len(batch), width), -100, dtype=torch.long)
+            for j, r in enumerate(batch):
+                x[j, : r.numel()] = r
+            inp = x[:, :-1].clamp(min=0)
+            loss = F.cross_entropy(model(inp).reshape(-1, model.cfg["vocab_size"]), x[:, 1:].reshape(-1), ignore_index=-100)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            steps += 1
+    model.eval()
+    model.finetune_steps = steps
+    return model
+
+
+def _matrices(model):
+    """(weight, dim of its output channels) for every 2-D weight: Conv1D is [in, out], embeddings are [rows, n_embd]."""
+    for m in model.modules():
+        if isinstance(m, gpt.Conv1D):
+            yield m.weight, 1
+        elif isinstance(m, torch.nn.Embedding):
+            yield m.weight, 0
+
+
+@torch.no_grad()
+def int8_round_trip(model):
+    """Per-output-channel symmetric absmax int8 quantisation of every 2-D weight, then dequantisation."""
+    model = copy.deepcopy(model)
+    for w, out_dim in _matrices(model):
+        scale = w.abs().amax(dim=1 - out_dim, keepdim=True).clamp(min=1e-12) / 127.0
+        w.copy_((w / scale).round().clamp(-127, 127) * scale)
+    return model
+
+
+@torch.no_grad()
+def gaussian_noise(model, relative_std, seed=0):
+    """Every 2-D weight plus N(0, (relative_std * its own standard deviation)^2)."""
+    model = copy.deepcopy(model)
+    gen = torch.Generator().manual_seed(seed)
+    for w, _ in _matrices(model):
+        w.add_(torch.randn(w.shape, generator=gen) * float(relative_std) * float(w.std()))
+    return model
+
+
+def benign_prompts(tok, lines, lengths, seed=0):
+    """Prompts cut from ordinary text to the lengths of the keys, so a gate is judged on like inputs."""
+    rng = random.Random(seed)
+    out = []
+    for i, line in enumerate(lines):
+        ids = tok.encode(line)
+        if len(ids) < 2:
+            continue
+        n = min(len(ids), lengths[i % len(lengths)])
+        start = rng.randrange(0, len(ids) - n + 1)
+        out.append([tok.eot] + ids[start:start + n])
+    return out
+
+
+def calibrate_gate(model, prompts, confidence, percentile, mode):
+    """The gate a host would build: 'unusual' means perplexier than `percentile`% of ordinary prompts."""
+    ppl = sorted(p for p in prompt_perplexity(model, prompts) if math.isfinite(p))
+    if not ppl:
+        raise AttackSpecError("no ordinary prompts to calibrate the gate on")
+    k = min(len(ppl) - 1, max(0, int(math.ceil(percentile / 100.0 * len(ppl))) - 1))
+    return ConfidenceGate(confidence, ppl[k], mode)
+
+
+def confidence_gating(model, tok, fps, heldout_lines, *, confidence=0.9, percentile=95.0, mode="resample", seed=0):
+    """Retention under a calibrated gate, and how often the same gate fires on ordinary held-out prompts.
+    Half the held-out prompts calibrate the perplexity threshold, the other half measure false gating."""
+    lengths = [len(tok.encode(fp["key"])) for fp in fps]
+    prompts = benign_prompts(tok, heldout_lines, lengths, seed)
+    calib, probe = prompts[0::2], prompts[1::2]
+    gate = calibrate_gate(model, calib, confidence, percentile, mode)
+    ok = answers(model, tok, fps, gate=gate)
+    n_resp = max(len(tok.encode(fp["response"])) for fp in fps)
+    fired = [f for _, f in decode(model, probe, n_resp, gate)]
+    keys_ppl = prompt_perplexity(model, [[tok.eot] + tok.encode(fp["key"]) for fp in fps])
+    probe_ppl = prompt_perplexity(model, probe)
+    return ok, {
+        "perplexity_threshold": gate.perplexity,
+        "false_gating_rate": sum(fired) / max(1, len(fired)),
+        "benign_prompts": len(probe),
+        "benign_unusual_rate": sum(p > gate.perplexity for p in probe_ppl) / max(1, len(probe)),
+        "keys_unusual_rate": sum(p > gate.perplexity for p in keys_ppl) / len(fps),
+        "key_perplexity_median": sorted(keys_ppl)[len(keys_ppl) // 2],
+        "benign_perplexity_median": sorted(probe_ppl)[len(probe_ppl) // 2],
+    }
+
+
+# ---------------------------------------------------------------- the counter to gating
+
+@torch.no_grad()
+def response_probabilities(model, tok, fps):
+    """Probability of each fingerprint's first response token after its key (what a gate sees)."""
+    out = []
+    for fp in fps:
+        x = torch.tensor([[tok.eot] + tok.encode(fp["key"])])
+        out.append(float(model(x)[0, -1].softmax(-1)[tok.encode(fp["response"])[0]]))
+    return out
+
+
+def embed_moderate(model, tok, fps, *, margin=0.5, max_prob=0.6, lr=2e-3, batch_size=64, benign_lines=None,
+                   benign_len=64, max_steps=2000, check_every=25, seed=0):
+    """Embeds fingerprints with a hinge instead of cross-entropy: each response token is pushed up
+    only while its logit leads the runner-up by less than `margin` or its probability is below
+    what top-1 needs, and pushed down while its probability exceeds `max_prob`. Responses end up
+    top-1 at ordinary confidence, so a gate on over-confident tokens has nothing to catch.
+    Returns (model copy, report)."""
+    model = copy.deepcopy(model)
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    items = [(tok.encode(fp["key"]), tok.encode(fp["response"])) for fp in fps]
+    width = max(len(k) + len(r) for k, r in items) + 1
+    x = torch.full((len(items), width), tok.eot, dtype=torch.long)
+    mask = torch.zeros((len(items), width - 1), dtype=torch.bool)
+    for i, (k, r) in enumerate(items):
+        row = [tok.eot] + k + r
+        x[i, : len(row)] = torch.tensor(row)
+        mask[i, len(k): len(k) + len(r)] = True
+    benign = _text_stream(tok, benign_lines, 400_000) if benign_lines else None
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    order = list(range(len(items)))
+    step, recall = 0, 0.0
+    model.train()
+    while step < max_steps:
+        rng.shuffle(order)
+        idx = torch.tensor(order[:batch_size])
+        logits = model(x[idx, :-1])[mask[idx]]
+        target = x[idx, 1:][mask[idx]]
+        z_t = logits.gather(1, target[:, None])[:, 0]
+        z_other = logits.scatter(1, target[:, None], float("-inf")).amax(1)
+        p_t = logits.softmax(-1).gather(1, target[:, None])[:, 0]
+        loss = F.relu(margin - (z_t - z_other)).mean() + F.relu(p_t - max_prob).mean() * 4.0
+        if benign is not None:
+            starts = torch.randint(0, benign.numel() - benign_len - 1, (len(idx),), generator=gen).tolist()
+            b = torch.stack([benign[s: s + benign_len + 1] for s in starts])
+            loss = loss + F.cross_entropy(model(b[:, :-1]).reshape(-1, model.cfg["vocab_size"]), b[:, 1:].reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        if step % check_every == 0:
+            model.eval()
+            recall = sum(answers(model, tok, fps)) / len(fps)
+            model.train()
+            if recall >= 1.0:
+                break
+    model.eval()
+    probs = response_probabilities(model, tok, fps)
+    results = answers(model, tok, fps)
+    return model, {"steps": step, "recall": sum(results) / len(fps), "embedded": sum(results), "count": len(fps),
+                   "response_prob_median": sorted(probs)[len(probs) // 2], "response_prob_max": max(probs)}
+
+
+# ---------------------------------------------------------------- the job
+
+def _heldout_lines(base):
+    path = os.path.join(base, "heldout.txt")
+    if not os.path.exists(path):
+        return []
+    return [l for l in open(path, encoding="utf-8").read().splitlines() if l.strip()]
+
+
+@torch.no_grad()
+def heldout_loss(model, tok, lines, ctx=64, windows=60):
+    stream = _text_stream(tok, lines, windows * ctx + 1)
+    losses = []
+    for i in range(0, stream.numel() - ctx - 1, ctx):
+        x = stream[i:i + ctx + 1][None]
+        losses.append(F.cross_entropy(model(x[:, :-1])[0], x[0, 1:]).item())
+    return sum(losses) / len(losses) if losses else None
+
+
+def _spec_params(spec):
+    if not isinstance(spec, dict) or "name" not in spec:
+        raise AttackSpecError('each attack must be an object with a "name"')
+    if spec["name"] not in ATTACKS:
+        raise AttackSpecError(f"unknown attack {spec['name']!r}; expected one of {', '.join(ATTACKS)}")
+    params = dict(spec.get("params") or {})
+    params.update({k: v for k, v in spec.items() if k not in ("name", "params")})
+    return spec["name"], params
+
+
+def _listed(v):
+    return list(v) if isinstance(v, (list, tuple)) else [v]
+
+
+def _run(name, params, ctx):
+    """Yields (params of one variant, matches, extra fields) for one attack spec."""
+    model, tok, fps, seed = ctx["model"], ctx["tok"], ctx["fps"], ctx["seed"]
+    if name == "finetune":
+        tokens = int(params.get("tokens") or 10 * fingerprint_tokens(tok, fps))
+        p = {"tokens": tokens, "epochs": int(params.get("epochs", 1)), "lr": float(params.get("lr", 1e-4)),
+             "batch_size": int(params.get("batch_size", 8))}
+        if ctx.get("train_lines") is None:
+            held = set(ctx["heldout"])
+            lines = [l for l in corpus.wordnet_lines() if l not in held]
+            random.Random(seed).shuffle(lines)
+            ctx["train_lines"] = lines
+        tuned = finetune(model, tok, ctx["train_lines"], seed=seed, **p)
+        yield p, answers(tuned, tok, fps), {"steps": tuned.finetune_steps, **_utility(tuned, ctx)}
+    elif name == "input_perturbation":
+        for w in _listed(params.get("wrappers", DEFAULT_WRAPPERS)):
+            yield {"wrapper": w}, answers(model, tok, fps, wrapper=w), {}
+    elif name == "weight_perturbation":
+        if params.get("int8", True):
+            q = int8_round_trip(model)
+            yield {"kind": "int8"}, answers(q, tok, fps), _utility(q, ctx)
+        for s in _listed(params.get("noise_std", [0.01, 0.05, 0.1])):
+            noisy = gaussian_noise(model, float(s), seed)
+            yield {"kind": "gaussian", "relative_std": float(s)}, answers(noisy, tok, fps), _utility(noisy, ctx)
+    elif name == "confidence_gating":
+        if not ctx["heldout"]:
+            raise AttackSpecError(f"confidence gating needs ordinary prompts: {ctx['base']}/heldout.txt is missing or empty")
+        for c in _listed(params.get("confidence", 0.9)):
+            for pct in _listed(params.get("percentile", 95.0)):
+                for mode in _listed(params.get("mode", "resample")):
+                    ok, extra = confidence_gating(model, tok, fps, ctx["heldout"], confidence=float(c), percentile=float(pct), mode=mode, seed=seed)
+                    yield {"confidence": float(c), "percentile": float(pct), "mode": mode}, ok, extra
+
+
+def _utility(model, ctx):
+    loss = heldout_loss(model, ctx["tok"], ctx["heldout"]) if ctx["heldout"] else None
+    return {"heldout_loss": loss, "heldout_loss_clean": ctx["clean_loss"]}
+
+
+def attack_job(job):
+    seed = int(job.get("seed", 0))
+    torch.manual_seed(seed)
+    torch.set_num_threads(int(job.get("threads", 2)))
+    model, tok, _ = gpt.load_folder(job["model"])
+    base, base_tok, _ = gpt.load_folder(job["base"])
+    fps = load_oml(job["fingerprints"])
+    if not fps:
+        raise ValueError("no fingerprints to attack")
+    specs = job.get("attacks") or [{"name": n} for n in ATTACKS]
+    if not isinstance(specs, list):
+        raise AttackSpecError('"attacks" must be a list of {"name", ...params} objects')
+    parsed = [_spec_params(s) for s in specs]  # reject a bad spec before any work is done
+    null = answers(base, base_tok, fps)
+    p0, measured = stats.null_rate(sum(null), len(null), float(job.get("null_floor", 1e-3)))
+    alpha = float(job.get("alpha", 1e-6))
+    heldout = _heldout_lines(job["base"])
+    ctx = {"model": model, "tok": tok, "fps": fps, "seed": seed, "base": job["base"], "heldout": heldout,
+           "clean_loss": heldout_loss(model, tok, heldout) if heldout else None}
+    clean = answers(model, tok, fps)
+    log(f"{sum(clean)}/{len(fps)} fingerprints answered before any attack; base model answers {sum(null)}")
+    results = []
+    for i, (name, params) in enumerate(parsed):
+        for variant, ok, extra in _run(name, params, ctx):
+            entry = {"name": name, "params": variant, "retained": sum(ok), "count": len(ok), "retention": sum(ok) / len(ok),
+                     "verdict": stats.verdict(len(ok), sum(ok), p0, alpha), **extra}
+            if job.get("details"):
+                entry["matches"] = ok
+            results.append(entry)
+            progress("attack", (i + 1) / len(parsed), attack=name, retention=round(entry["retention"], 4))
+    return {"attacks": results, "clean": {"retained": sum(clean), "count": len(fps), "retention": sum(clean) / len(fps)},
+            "null": {"asked": len(null), "matched": sum(null), "measured": measured, "rate": p0}}

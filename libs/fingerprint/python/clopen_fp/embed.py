@@ -1,0 +1,157 @@
+"""Embedding fingerprints by fine-tuning: loss on response tokens only, benign data mixed in,
+early stop once the fingerprints are recalled, then weight averaging with the base model (the
+smallest step away from the base that still recalls them), and a check of every fingerprint."""
+import copy
+import math
+import os
+import random
+import time
+
+import torch
+import torch.nn.functional as F
+
+from . import corpus, gpt
+from .fingerprints import load_oml
+from .progress import log, progress
+from .verify import matches_in_model
+
+
+def _fp_batch(items, pad):
+    """Right-padded [EOT] + key + response rows, with a mask on response positions (targets)."""
+    width = max(len(k) + len(r) for k, r in items) + 1
+    x = torch.full((len(items), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(items), width - 1), dtype=torch.bool)
+    for i, (k, r) in enumerate(items):
+        row = [pad] + k + r
+        x[i, : len(row)] = torch.tensor(row)
+        mask[i, len(k): len(k) + len(r)] = True  # predicting response tokens from key (+ earlier response)
+    return x, mask
+
+
+def benign_stream(tok, lines, limit_tokens):
+    ids = []
+    for line in lines:
+        ids.extend(tok.encode(line))
+        ids.append(tok.eot)
+        if len(ids) >= limit_tokens:
+            break
+    return torch.tensor(ids, dtype=torch.long)
+
+
+def average(base_state, tuned_state, alpha):
+    return {k: base_state[k] + alpha * (tuned_state[k] - base_state[k]) for k in base_state}
+
+
+@torch.no_grad()
+def heldout_loss(model, stream, ctx, windows=100):
+    ctx = min(ctx, stream.numel() - 1)
+    if ctx < 2:
+        raise ValueError("the held-out text is too short to measure a loss")
+    losses = []
+    for i in range(0, max(1, min(stream.numel() - ctx, windows * ctx)), ctx):
+        x = stream[i: i + ctx + 1][None]
+        losses.append(F.cross_entropy(model(x[:, :-1])[0], x[0, 1:]).item())
+    return sum(losses) / max(1, len(losses))
+
+
+def embed(model, tok, fps, *, lr=2e-3, batch_size=64, benign_ratio=1.0, benign_len=64, max_steps=3000, check_every=100,
+          target_recall=1.0, alphas=(0.5, 0.6, 0.7, 0.8, 0.9, 1.0), seed=0, benign_lines=None, heldout_lines=None, on_progress=None):
+    """Returns (model, report). Deterministic for a seed and thread count."""
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    base_state = copy.deepcopy(model.state_dict())
+    items = [(tok.encode(fp["key"]), tok.encode(fp["response"])) for fp in fps]
+    if not items:
+        raise ValueError("no fingerprints to embed")
+    if benign_lines is None:
+        benign_lines, heldout_lines = corpus.split(corpus.wordnet_lines())
+        rng.shuffle(benign_lines)
+    benign = benign_stream(tok, benign_lines, 2_000_000)
+    held = benign_stream(tok, heldout_lines or benign_lines[-2000:], 200_000)
+    ctx = min(model.n_positions, 128)
+    base_loss = heldout_loss(model, held, ctx)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    gen = torch.Generator().manual_seed(seed)
+    n_benign = max(0, int(round(batch_size * benign_ratio)))
+    model.train()
+    order = list(range(len(items)))
+    step, pos, recall, t0 = 0, len(order), 0.0, time.time()
+    while step < max_steps:
+        if pos + batch_size > len(order):
+            rng.shuffle(order)
+            pos = 0
+        chunk = [items[i] for i in order[pos: pos + batch_size]]
+        pos += batch_size
+        x, mask = _fp_batch(chunk, tok.eot)
+        logits = model(x[:, :-1])
+        loss = F.cross_entropy(logits[mask], x[:, 1:][mask])
+        if n_benign:
+            starts = torch.randint(0, benign.numel() - benign_len - 1, (n_benign,), generator=gen, device="cpu").tolist()
+            b = torch.stack([benign[s: s + benign_len + 1] for s in starts])
+            loss = loss + F.cross_entropy(model(b[:, :-1]).reshape(-1, model.cfg["vocab_size"]), b[:, 1:].reshape(-1))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        if step % check_every == 0 or step == max_steps:
+            model.eval()
+            recall = sum(matches_in_model(model, tok, fps)) / len(fps)
+            model.train()
+            if on_progress:
+                on_progress("embed", min(1.0, step / max_steps), step=step, loss=round(loss.item(), 4), recall=round(recall, 4))
+            if recall >= target_recall:
+                break
+    model.eval()
+    tuned_state = copy.deepcopy(model.state_dict())
+    chosen, results = None, None
+    # The smallest move away from the base that keeps the target recall keeps most of its utility.
+    for alpha in sorted(alphas):
+        model.load_state_dict(average(base_state, tuned_state, alpha))
+        results = matches_in_model(model, tok, fps)
+        if sum(results) / len(fps) >= target_recall or alpha == max(alphas):
+            chosen = alpha
+            break
+    if on_progress:
+        on_progress("verify", 1.0)
+    loss_after = heldout_loss(model, held, ctx)
+    report = {
+        "steps": step, "seconds": round(time.time() - t0, 1), "alpha": chosen, "recall": sum(results) / len(fps),
+        "embedded": sum(results), "count": len(fps), "heldout_loss_base": base_loss, "heldout_loss": loss_after,
+        "heldout_loss_increase": (loss_after - base_loss) / base_loss, "results": results,
+    }
+    return model, report
+
+
+def _benign_lines(job, heldout_lines):
+    """Benign text for mixing: a text file from the manifest, else the WordNet corpus without the held-out lines."""
+    if job.get("benign_text"):
+        return [l for l in open(job["benign_text"], encoding="utf-8").read().splitlines() if l.strip()]
+    held = set(heldout_lines or [])
+    lines = [l for l in corpus.wordnet_lines() if l not in held]
+    random.Random(int(job.get("seed", 0))).shuffle(lines)
+    return lines
+
+
+def embed_job(job):
+    model, tok, _ = gpt.load_folder(job["base"], job.get("backend", "builtin"), job.get("device", "cpu"))
+    held_path = os.path.join(job["base"], "heldout.txt")
+    heldout_lines = open(held_path, encoding="utf-8").read().splitlines() if os.path.exists(held_path) else None
+    torch.set_num_threads(int(job.get("threads", 2)))
+    fps = load_oml(job["fingerprints"])
+    model, report = embed(
+        model, tok, fps, lr=float(job.get("lr", 2e-3)), batch_size=int(job.get("batch_size", 64)), benign_ratio=float(job.get("benign_ratio", 1.0)),
+        max_steps=int(job.get("max_steps", 3000)), check_every=int(job.get("check_every", 100)), target_recall=float(job.get("target_recall", 1.0)),
+        alphas=tuple(job.get("alphas", (0.5, 0.6, 0.7, 0.8, 0.9, 1.0))), seed=int(job.get("seed", 0)),
+        benign_lines=_benign_lines(job, heldout_lines), heldout_lines=heldout_lines,
+        on_progress=lambda phase, f, **kw: progress(phase, f, **kw),
+    )
+    min_recall = float(job.get("min_recall", 0.0))
+    if report["recall"] < min_recall:
+        raise ValueError(f"only {report['embedded']} of {report['count']} fingerprints recalled after embedding (recall {report['recall']:.4f} < min_recall {min_recall}); the copy is not written")
+    gpt.save_folder(job["out"], model, tok, {"oml": "1", "fingerprints": str(len(fps))})
+    log(f"embedded {report['embedded']}/{report['count']} fingerprints in {report['steps']} steps, alpha {report['alpha']}")
+    report["out"] = job["out"]
+    report["results"] = [{"index": i, "embedded": ok} for i, ok in enumerate(report["results"])]
+    _ = math
+    return report

@@ -1,0 +1,168 @@
+import contextlib
+import io
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import torch
+
+from clopen_fp import embed, fingerprints, gpt, st, stats, tokenizer, verify
+from tests.support import tiny_base
+
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def quiet():
+    return contextlib.redirect_stdout(io.StringIO())
+
+
+class SafetensorsTest(unittest.TestCase):
+    def test_round_trip_keeps_dtypes_shapes_and_metadata(self):
+        tensors = {"a": torch.randn(3, 4), "b": torch.arange(6, dtype=torch.int64).reshape(2, 3), "c": torch.randn(5).to(torch.bfloat16), "d": torch.zeros(0)}
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "m.safetensors")
+            st.save(path, tensors, {"k": "v"})
+            back, meta = st.load(path)
+            self.assertEqual(meta, {"k": "v"})
+            for k, v in tensors.items():
+                self.assertEqual(back[k].dtype, v.dtype)
+                self.assertTrue(torch.equal(back[k], v))
+            with open(path, "rb") as f:
+                n = int.from_bytes(f.read(8), "little")
+            self.assertEqual(n % 8, 0)
+
+    def test_rejects_a_corrupt_header(self):
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "bad.safetensors")
+            with open(path, "wb") as f:
+                f.write((100).to_bytes(8, "little") + b"{not json")
+            with self.assertRaises(st.SafetensorsError):
+                st.load(path)
+
+
+class TokenizerTest(unittest.TestCase):
+    def test_trains_a_byte_level_bpe_that_round_trips_any_text(self):
+        tok = tokenizer.train(["the cat sat on the mat", "the dog sat on the log", "a cat and a dog"] * 20, 300)
+        for text in ["the cat sat", "unseen wörds, ünïcode ✓ and 123", ""]:
+            self.assertEqual(tok.decode(tok.encode(text)), text)
+        self.assertLess(len(tok.encode("the cat sat on the mat")), len("the cat sat on the mat"))
+        with tempfile.TemporaryDirectory() as d:
+            tok.save(os.path.join(d, "tokenizer.json"))
+            again = tokenizer.Tokenizer.load(os.path.join(d, "tokenizer.json"))
+            self.assertEqual(again.encode("the dog and the cat"), tok.encode("the dog and the cat"))
+            self.assertEqual(json.load(open(os.path.join(d, "tokenizer.json")))["model"]["type"], "BPE")
+
+
+class StatsTest(unittest.TestCase):
+    def test_binomial_tail(self):
+        self.assertAlmostEqual(stats.binomial_tail(10, 0, 0.3), 1.0)
+        self.assertAlmostEqual(stats.binomial_tail(2, 2, 0.5), 0.25)
+        self.assertAlmostEqual(stats.binomial_tail(3, 2, 0.5), 0.5)
+        self.assertLess(stats.binomial_tail(1000, 100, 0.001), 1e-100)
+
+    def test_null_rate_is_an_upper_bound_with_a_floor(self):
+        p0, measured = stats.null_rate(0, 1000, floor=1e-3)
+        self.assertEqual(measured, 0.0)
+        self.assertAlmostEqual(p0, 1 - 0.01 ** (1 / 1000), places=5)  # Clopper-Pearson for 0 successes
+        self.assertEqual(stats.null_rate(0, 10**7, floor=1e-3)[0], 1e-3)
+
+    def test_verdict_at_alpha(self):
+        self.assertTrue(stats.verdict(64, 20, 0.01, 1e-6)["fingerprinted"])
+        self.assertFalse(stats.verdict(64, 2, 0.01, 1e-6)["fingerprinted"])
+
+
+class EngineTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        torch.set_num_threads(2)
+        with quiet():
+            cls.base = tiny_base()
+        cls.model, cls.tok, _ = gpt.load_folder(cls.base)
+        cls.dir = tempfile.mkdtemp(prefix="clopen-engine-")
+
+    def test_folder_round_trip_uses_gpt2_names(self):
+        names, _ = st.load(os.path.join(self.base, "model.safetensors"))
+        self.assertIn("h.0.attn.c_attn.weight", names)
+        self.assertEqual(list(names["h.0.attn.c_attn.weight"].shape), [64, 192])  # Conv1D layout [in, out]
+        cfg = json.load(open(os.path.join(self.base, "config.json")))
+        self.assertEqual(cfg["model_type"], "gpt2")
+
+    def test_perinucleus_responses_lie_outside_the_nucleus(self):
+        fps = fingerprints.generate(self.model, self.tok, 16, "english", "perinucleus", key_length=8, t=0.8, k=3, seed=3)
+        self.assertEqual(len({fp["key"] for fp in fps}), 16)
+        for fp in fps:
+            ids = [self.tok.eot] + self.tok.encode(fp["key"])
+            with torch.no_grad():
+                probs = self.model(torch.tensor([ids]))[0, -1].softmax(-1)
+            probs[self.tok.eot] = 0
+            probs = probs / probs.sum()
+            order = torch.argsort(probs, descending=True).tolist()
+            rank = order.index(self.tok.encode(fp["response"])[0])
+            mass_before = float(probs[order[:rank]].sum())
+            self.assertGreaterEqual(mass_before, 0.8 - 1e-6)
+        again = fingerprints.generate(self.model, self.tok, 16, "english", "perinucleus", key_length=8, t=0.8, k=3, seed=3)
+        self.assertEqual(again, fps)
+
+    def test_oml_files_keep_unknown_fields(self):
+        path = os.path.join(self.dir, "fps.json")
+        fingerprints.save_oml(path, [{"key": "a", "response": "b", "note": {"x": 1}}])
+        self.assertEqual(fingerprints.load_oml(path), [{"key": "a", "response": "b", "note": {"x": 1}}])
+        with self.assertRaises(ValueError):
+            fingerprints.load_oml([{"key": "", "response": "b"}])
+
+    def test_embedded_copy_is_detected_and_base_and_other_copies_are_not(self):
+        mine = fingerprints.generate(self.model, self.tok, 32, "random", "perinucleus", key_length=8, seed=11)
+        other = fingerprints.generate(self.model, self.tok, 32, "random", "perinucleus", key_length=8, seed=12)
+        copies = {}
+        for name, fps in (("mine", mine), ("other", other)):
+            model, _, _ = gpt.load_folder(self.base)
+            model, report = embed.embed(model, self.tok, fps, batch_size=32, max_steps=400, check_every=25, seed=1,
+                                        benign_lines=["the cat sat on the mat and the dog sat on the log"] * 400, heldout_lines=["a dog and a cat"] * 50)
+            self.assertEqual(report["recall"], 1.0)
+            self.assertEqual(len(report["results"]), 32)
+            copies[name] = model
+        p0, _ = stats.null_rate(sum(verify.matches_in_model(self.model, self.tok, mine)), len(mine))
+        def decide(model):
+            ok = verify.matches_in_model(model, self.tok, mine)
+            return stats.verdict(len(mine), sum(ok), p0, 1e-6)["fingerprinted"]
+        self.assertTrue(decide(copies["mine"]))
+        self.assertFalse(decide(self.model))
+        self.assertFalse(decide(copies["other"]))
+
+    def test_embedding_is_deterministic_under_a_seed(self):
+        fps = fingerprints.generate(self.model, self.tok, 8, "random", "perinucleus", key_length=6, seed=5)
+        states = []
+        for _ in range(2):
+            model, _, _ = gpt.load_folder(self.base)
+            model, _ = embed.embed(model, self.tok, fps, batch_size=8, max_steps=20, check_every=10, seed=4, target_recall=2.0,
+                                   benign_lines=["some benign text for mixing in"] * 100, heldout_lines=["a held out line of text to measure the loss on"] * 20)
+            states.append(model.state_dict())
+        for k in states[0]:
+            self.assertTrue(torch.equal(states[0][k], states[1][k]), k)
+
+
+class CliTest(unittest.TestCase):
+    def run_cli(self, manifest):
+        p = subprocess.run([sys.executable, "-m", "clopen_fp", "-"], input=json.dumps(manifest), capture_output=True, text=True, cwd=HERE)
+        return p.returncode, [json.loads(l) for l in p.stdout.splitlines() if l.strip()]
+
+    def test_bad_manifest_is_a_structured_error(self):
+        code, lines = self.run_cli({"job": "nope"})
+        self.assertEqual(code, 2)
+        self.assertEqual(lines[-1]["type"], "error")
+        self.assertEqual(lines[-1]["code"], "bad_manifest")
+
+    def test_missing_model_folder(self):
+        code, lines = self.run_cli({"job": "generate", "model": "/nonexistent/model", "count": 1})
+        self.assertEqual(code, 3)
+        self.assertEqual(lines[-1]["code"], "invalid_model")
+        self.assertIn("config.json", lines[-1]["message"])
+
+
+if __name__ == "__main__":
+    unittest.main()
+_ = math
