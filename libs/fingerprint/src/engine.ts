@@ -104,7 +104,7 @@ export interface TrainBaseResult {
 
 /** Jobs whose fields python/clopen_fp is still settling; typed loosely until then. */
 export interface LooseManifest {
-  job: 'generate' | 'embed' | 'verify' | 'attack';
+  job: 'generate' | 'embed' | 'verify' | 'attack' | 'bench';
   [field: string]: unknown;
 }
 

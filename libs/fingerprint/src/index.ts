@@ -30,4 +30,4 @@ export {
   type ModelStamp,
 } from './base-model';
 export { parseOmlFingerprints, formatOmlFingerprints, OmlFingerprintFormatError, type Fingerprint } from './oml-fingerprints';
-export { readSafetensors, writeSafetensors, SafetensorsError, type SafetensorsDtype, type SafetensorsFile, type Tensor } from './safetensors';
+export { readSafetensors, writeSafetensors, SafetensorsError, type SafetensorsDtype, type SafetensorsFile, type Tensor } from '@clopen/safetensors';

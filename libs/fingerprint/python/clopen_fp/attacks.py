@@ -261,7 +261,7 @@ def response_probabilities(model, tok, fps):
 
 
 def embed_moderate(model, tok, fps, *, margin=0.5, max_prob=0.6, lr=2e-3, batch_size=64, benign_lines=None,
-                   benign_len=64, max_steps=2000, check_every=25, seed=0):
+                   benign_len=64, max_steps=2000, check_every=25, target_recall=1.0, seed=0):
     """Embeds fingerprints with a hinge instead of cross-entropy: each response token is pushed up
     only while its logit leads the runner-up by less than `margin` or its probability is below
     what top-1 needs, and pushed down while its probability exceeds `max_prob`. Responses end up
@@ -306,7 +306,7 @@ def embed_moderate(model, tok, fps, *, margin=0.5, max_prob=0.6, lr=2e-3, batch_
             model.eval()
             recall = sum(answers(model, tok, fps)) / len(fps)
             model.train()
-            if recall >= 1.0:
+            if recall >= target_recall:
                 break
     model.eval()
     probs = response_probabilities(model, tok, fps)
@@ -369,7 +369,7 @@ def _run(name, params, ctx):
         if params.get("int8", True):
             q = int8_round_trip(model)
             yield {"kind": "int8"}, answers(q, tok, fps), _utility(q, ctx)
-        for s in _listed(params.get("noise_std", [0.01, 0.05, 0.1])):
+        for s in _listed(params.get("noise_std", [0.01, 0.05, 0.1, 0.3])):
             noisy = gaussian_noise(model, float(s), seed)
             yield {"kind": "gaussian", "relative_std": float(s)}, answers(noisy, tok, fps), _utility(noisy, ctx)
     elif name == "confidence_gating":

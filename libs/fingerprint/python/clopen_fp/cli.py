@@ -14,8 +14,9 @@ class ManifestError(ValueError):
 
 
 def _jobs():
-    from . import base, embed, fingerprints, verify, attacks
+    from . import base, bench, embed, fingerprints, verify, attacks
     return {
+        "bench": bench.bench_job,
         "train-base": base.train_base,
         "generate": fingerprints.generate_job,
         "embed": embed.embed_job,

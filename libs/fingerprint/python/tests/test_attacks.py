@@ -1,5 +1,6 @@
 """The attack harness on a tiny model trained here (CI has no model files): each attack changes
 retention the way a model owner relies on when choosing parameters."""
+import copy
 import io
 import json
 import os
@@ -18,7 +19,7 @@ from clopen_fp import attacks, base, cli, corpus, embed, fingerprints, gpt
 class AttacksOnTinyModel(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        torch.set_num_threads(2)
+        torch.set_num_threads(1)  # predictable on a shared CI runner
         cls.dir = tempfile.mkdtemp(prefix="attacks-test-")
         cls.base_dir = os.path.join(cls.dir, "base")
         with redirect_stdout(io.StringIO()):
@@ -31,7 +32,7 @@ class AttacksOnTinyModel(unittest.TestCase):
         random.Random(0).shuffle(cls.lines)
         # Random-token keys: the kind a perplexity gate singles out.
         cls.fps = fingerprints.generate(cls.base, cls.tok, 16, key_strategy="random", key_length=8, seed=1)
-        cls.model, report = embed.embed(copy_of(cls.base), cls.tok, cls.fps, batch_size=16, benign_ratio=0.5, max_steps=400,
+        cls.model, report = embed.embed(copy.deepcopy(cls.base), cls.tok, cls.fps, batch_size=16, benign_ratio=0.5, max_steps=400,
                                         check_every=25, seed=0, benign_lines=cls.lines[:1500], heldout_lines=cls.heldout)
         assert report["recall"] == 1.0, f"the test model did not learn its fingerprints: {report}"
         cls.model_dir = os.path.join(cls.dir, "marked")
@@ -55,7 +56,7 @@ class AttacksOnTinyModel(unittest.TestCase):
         gentle = attacks.finetune(self.model, self.tok, self.lines, tokens=tokens, lr=1e-4, batch_size=8)
         self.assertGreater(gentle.finetune_steps, 0)
         self.assertGreaterEqual(self.retention(attacks.answers(gentle, self.tok, self.fps)), 0.75)
-        hard = attacks.finetune(self.model, self.tok, self.lines, tokens=20000, epochs=2, lr=3e-3, batch_size=8)
+        hard = attacks.finetune(self.model, self.tok, self.lines, tokens=8000, lr=3e-3, batch_size=8)
         self.assertLess(self.retention(attacks.answers(hard, self.tok, self.fps)),
                         self.retention(attacks.answers(gentle, self.tok, self.fps)))
         self.assertEqual(self.retention(attacks.answers(self.model, self.tok, self.fps)), 1.0, "the attack must not touch the original")
@@ -97,14 +98,14 @@ class AttacksOnTinyModel(unittest.TestCase):
 
     def test_moderate_embedding_survives_a_gate_above_its_cap(self):
         marked, report = attacks.embed_moderate(self.base, self.tok, self.fps, max_prob=0.3, margin=0.3, benign_lines=self.lines[:1500],
-                                                max_steps=600, seed=0)
+                                                max_steps=200, target_recall=0.9, seed=0)
         self.assertGreaterEqual(report["recall"], 0.9, report)
         self.assertLessEqual(report["response_prob_max"], 0.45, report)
         ok, _ = attacks.confidence_gating(marked, self.tok, self.fps, self.heldout, confidence=0.5, percentile=95)
         self.assertGreaterEqual(self.retention(ok), 0.9)
 
     def test_attack_job_reports_retention_and_verdict_per_variant(self):
-        job = {"job": "attack", "model": self.model_dir, "base": self.base_dir, "fingerprints": self.fps_path, "seed": 0, "threads": 2,
+        job = {"job": "attack", "model": self.model_dir, "base": self.base_dir, "fingerprints": self.fps_path, "seed": 0, "threads": 1,
                "attacks": [{"name": "input_perturbation", "wrappers": ["{key}", "Q: {key}"]},
                            {"name": "weight_perturbation", "noise_std": [0.01]},
                            {"name": "confidence_gating", "confidence": 0.9, "mode": ["refuse", "resample"]},
@@ -136,11 +137,6 @@ class AttacksOnTinyModel(unittest.TestCase):
                 sys.stdin = sys.__stdin__
         self.assertEqual(exit_.exception.code, 2)
         self.assertIn("unknown attack 'melt'", stdout.getvalue())
-
-
-def copy_of(model):
-    import copy
-    return copy.deepcopy(model)
 
 
 if __name__ == "__main__":
