@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { encodeSafetensors } from '@clopen/safetensors';
 import { ArtefactRejected, httpStatusOf } from './artefact.errors';
 import { ArtefactInspector, type ArtefactInspectorOptions, type InspectedArtefact } from './artefact-inspector';
-import { encodeSafetensors } from './safetensors';
 
 const MiB = 1024 * 1024;
 
@@ -167,6 +167,11 @@ describe('ArtefactInspector', () => {
     const error = await rejectionOf(upload({ path: 'model.safetensors' }, weights.subarray(0, weights.length - 3)));
 
     expect(error.code).toBe('truncated');
+    expect(error.path).toBe('model.safetensors');
+    expect(error.message).toBe(
+      `artefact model.safetensors is truncated: its header describes ${weights.length} bytes but only ` +
+        `${weights.length - 3} arrived; re-upload the complete file`,
+    );
   });
 
   it('surfaces safetensors corruption as a stream error while the bytes flow', async () => {
@@ -176,6 +181,22 @@ describe('ArtefactInspector', () => {
 
     expect(error.code).toBe('corrupt_safetensors');
     expect(error.path).toBe('model-00001-of-00002.safetensors');
+    expect(error.message).toBe(
+      `artefact model-00001-of-00002.safetensors is not a valid safetensors file: the file continues past the end ` +
+        `of its last tensor (${weights.length} bytes); re-export it with the safetensors library and re-upload`,
+    );
+  });
+
+  it('refuses a safetensors header that disagrees with the declared size before the data arrives', async () => {
+    const inspector = new ArtefactInspector({ path: 'model.safetensors', declaredSize: 40, maxBytes: MiB });
+    const failed = new Promise<unknown>((resolve) => inspector.on('error', resolve));
+
+    inspector.write(weights.subarray(0, 8));
+
+    const error = await failed;
+    expect(error).toBeInstanceOf(ArtefactRejected);
+    expect(error).toMatchObject({ code: 'corrupt_safetensors', path: 'model.safetensors' });
+    expect((error as Error).message).toContain('is larger than the declared file size 40');
   });
 
   it.each([

@@ -1,8 +1,8 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
+import { SafetensorsError, SafetensorsParser, type SafetensorsTensor } from '@clopen/safetensors';
 import { ArtefactRejected } from './artefact.errors';
 import { classifyArtefact, isParsedJsonFile, isSafetensorsFile, type ArtefactKind } from './file-names';
-import { SafetensorsParser, type SafetensorsTensor } from './safetensors';
 
 export const DEFAULT_MAX_JSON_BYTES = 16 * 1024 * 1024;
 
@@ -130,7 +130,7 @@ export class ArtefactInspector extends Transform {
         this.jsonChunks.push(chunk);
       }
     } catch (error) {
-      callback(error as Error);
+      callback(this.rejectionFrom(error));
       return;
     }
     callback(null, chunk);
@@ -140,7 +140,7 @@ export class ArtefactInspector extends Transform {
     try {
       this.inspected = this.finishInspection();
     } catch (error) {
-      callback(error as Error);
+      callback(this.rejectionFrom(error));
       return;
     }
     callback();
@@ -172,6 +172,18 @@ export class ArtefactInspector extends Transform {
       this.jsonChunks = undefined;
     }
     return result;
+  }
+
+  /** The safetensors parser's verdict, phrased as this upload's rejection; other errors pass unchanged. */
+  private rejectionFrom(error: unknown): Error {
+    if (!(error instanceof SafetensorsError)) return error as Error;
+    return error.code === 'truncated'
+      ? this.reject('truncated', `artefact ${this.path} is truncated: ${error.reason}; re-upload the complete file`)
+      : this.reject(
+          'corrupt_safetensors',
+          `artefact ${this.path} is not a valid safetensors file: ${error.reason}; ` +
+            're-export it with the safetensors library and re-upload',
+        );
   }
 
   private parseJson(bytes: Buffer): unknown {

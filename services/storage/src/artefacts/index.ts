@@ -18,6 +18,7 @@ export {
 export {
   DEFAULT_MAX_SAFETENSORS_HEADER_BYTES,
   SAFETENSORS_DTYPE_SIZES,
+  SafetensorsError,
   SafetensorsParser,
   elementCount,
   encodeSafetensors,
@@ -25,11 +26,11 @@ export {
   parseSafetensorsHeader,
   type SafetensorsDtype,
   type SafetensorsHeader,
-  type SafetensorsInput,
+  type Tensor as SafetensorsInput,
   type SafetensorsParserOptions,
   type SafetensorsSummary,
   type SafetensorsTensor,
-} from './safetensors';
+} from '@clopen/safetensors';
 export {
   ArtefactInspector,
   DEFAULT_MAX_JSON_BYTES,

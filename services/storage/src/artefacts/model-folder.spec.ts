@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { encodeSafetensors, type Tensor } from '@clopen/safetensors';
 import { ArtefactRejected } from './artefact.errors';
 import { ArtefactInspector, type InspectedArtefact } from './artefact-inspector';
-import { encodeSafetensors, type SafetensorsInput } from './safetensors';
 import { validateModelFolder } from './model-folder';
 
 type Folder = Record<string, Buffer>;
@@ -34,7 +34,7 @@ function json(value: unknown): Buffer {
   return Buffer.from(JSON.stringify(value));
 }
 
-function tensor(dtype: SafetensorsInput['dtype'], shape: number[], bytesPerElement: number): SafetensorsInput {
+function tensor(dtype: Tensor['dtype'], shape: number[], bytesPerElement: number): Tensor {
   const elements = shape.reduce((a, b) => a * b, 1);
   return { dtype, shape, data: Buffer.alloc(elements * bytesPerElement, 7) };
 }

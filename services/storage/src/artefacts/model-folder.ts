@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { elementCount, type SafetensorsDtype } from '@clopen/safetensors';
 import { ArtefactRejected } from './artefact.errors';
 import type { InspectedArtefact, InspectedSafetensors } from './artefact-inspector';
 import {
@@ -10,7 +11,6 @@ import {
   shardFileName,
   type ArtefactKind,
 } from './file-names';
-import { elementCount, type SafetensorsDtype } from './safetensors';
 
 export interface ManifestFile {
   path: string;
