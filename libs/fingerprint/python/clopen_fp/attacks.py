@@ -16,7 +16,7 @@ import random
 import torch
 import torch.nn.functional as F
 
-from . import corpus, gpt, stats
+from . import embed, corpus, gpt, stats
 from .cli import ManifestError
 from .fingerprints import load_oml
 from .progress import log, progress
@@ -262,56 +262,15 @@ def response_probabilities(model, tok, fps):
 
 def embed_moderate(model, tok, fps, *, margin=0.5, max_prob=0.6, lr=2e-3, batch_size=64, benign_lines=None,
                    benign_len=64, max_steps=2000, check_every=25, target_recall=1.0, seed=0):
-    """Embeds fingerprints with a hinge instead of cross-entropy: each response token is pushed up
-    only while its logit leads the runner-up by less than `margin` or its probability is below
-    what top-1 needs, and pushed down while its probability exceeds `max_prob`. Responses end up
-    top-1 at ordinary confidence, so a gate on over-confident tokens has nothing to catch.
-    Returns (model copy, report)."""
-    model = copy.deepcopy(model)
-    torch.manual_seed(seed)
-    rng = random.Random(seed)
-    items = [(tok.encode(fp["key"]), tok.encode(fp["response"])) for fp in fps]
-    width = max(len(k) + len(r) for k, r in items) + 1
-    x = torch.full((len(items), width), tok.eot, dtype=torch.long)
-    mask = torch.zeros((len(items), width - 1), dtype=torch.bool)
-    for i, (k, r) in enumerate(items):
-        row = [tok.eot] + k + r
-        x[i, : len(row)] = torch.tensor(row)
-        mask[i, len(k): len(k) + len(r)] = True
-    benign = _text_stream(tok, benign_lines, 400_000) if benign_lines else None
-    gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
-    order = list(range(len(items)))
-    step, recall = 0, 0.0
-    model.train()
-    while step < max_steps:
-        rng.shuffle(order)
-        idx = torch.tensor(order[:batch_size])
-        logits = model(x[idx, :-1])[mask[idx]]
-        target = x[idx, 1:][mask[idx]]
-        z_t = logits.gather(1, target[:, None])[:, 0]
-        z_other = logits.scatter(1, target[:, None], float("-inf")).amax(1)
-        p_t = logits.softmax(-1).gather(1, target[:, None])[:, 0]
-        loss = F.relu(margin - (z_t - z_other)).mean() + F.relu(p_t - max_prob).mean() * 4.0
-        if benign is not None:
-            starts = torch.randint(0, benign.numel() - benign_len - 1, (len(idx),), generator=gen).tolist()
-            b = torch.stack([benign[s: s + benign_len + 1] for s in starts])
-            loss = loss + F.cross_entropy(model(b[:, :-1]).reshape(-1, model.cfg["vocab_size"]), b[:, 1:].reshape(-1))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        step += 1
-        if step % check_every == 0:
-            model.eval()
-            recall = sum(answers(model, tok, fps)) / len(fps)
-            model.train()
-            if recall >= target_recall:
-                break
-    model.eval()
-    probs = response_probabilities(model, tok, fps)
-    results = answers(model, tok, fps)
-    return model, {"steps": step, "recall": sum(results) / len(fps), "embedded": sum(results), "count": len(fps),
+    """The counter to confidence gating: embed.embed with a hinge (`response_margin`, `max_response_prob`),
+    so responses end up top-1 at ordinary confidence and a gate on over-confident tokens has nothing
+    to catch. Returns (model copy, report with the responses' probabilities)."""
+    lines = benign_lines or ["."]
+    tuned, report = embed.embed(copy.deepcopy(model), tok, fps, lr=lr, batch_size=batch_size, benign_ratio=1.0 if benign_lines else 0.0,
+                                benign_len=benign_len, max_steps=max_steps, check_every=check_every, target_recall=target_recall,
+                                seed=seed, benign_lines=lines, heldout_lines=lines, response_margin=margin, max_response_prob=max_prob)
+    probs = response_probabilities(tuned, tok, fps)
+    return tuned, {"steps": report["steps"], "recall": report["recall"], "embedded": report["embedded"], "count": report["count"],
                    "response_prob_median": sorted(probs)[len(probs) // 2], "response_prob_max": max(probs)}
 
 

@@ -28,6 +28,17 @@ def _fp_batch(items, pad):
     return x, mask
 
 
+def hinge_loss(logits, target, margin, max_prob=None):
+    """relu(margin - (z_target - best other z)), plus a push down where p_target exceeds max_prob."""
+    z_t = logits.gather(1, target[:, None])[:, 0]
+    z_other = logits.scatter(1, target[:, None], float("-inf")).amax(1)
+    loss = F.relu(margin - (z_t - z_other)).mean()
+    if max_prob is not None:
+        p_t = logits.softmax(-1).gather(1, target[:, None])[:, 0]
+        loss = loss + 4.0 * F.relu(p_t - max_prob).mean()
+    return loss
+
+
 def benign_stream(tok, lines, limit_tokens):
     ids = []
     for line in lines:
@@ -46,7 +57,7 @@ def average(base_state, tuned_state, alpha):
 def heldout_loss(model, stream, ctx, windows=100):
     ctx = min(ctx, stream.numel() - 1)
     if ctx < 2:
-        raise ValueError("the held-out text is too short to measure a loss")
+        return None  # too little held-out text to measure a loss
     losses = []
     for i in range(0, max(1, min(stream.numel() - ctx, windows * ctx)), ctx):
         x = stream[i: i + ctx + 1][None]
@@ -55,8 +66,16 @@ def heldout_loss(model, stream, ctx, windows=100):
 
 
 def embed(model, tok, fps, *, lr=2e-3, batch_size=64, benign_ratio=1.0, benign_len=64, max_steps=3000, check_every=100,
-          target_recall=1.0, alphas=(0.5, 0.6, 0.7, 0.8, 0.9, 1.0), seed=0, benign_lines=None, heldout_lines=None, on_progress=None):
-    """Returns (model, report). Deterministic for a seed and thread count."""
+          target_recall=1.0, alphas=(0.5, 0.6, 0.7, 0.8, 0.9, 1.0), seed=0, benign_lines=None, heldout_lines=None, on_progress=None,
+          response_margin=None, max_response_prob=None):
+    """Returns (model, report). Deterministic for a seed and thread count.
+
+    With `response_margin` (the counter to confidence gating), responses are trained with a hinge
+    instead of cross-entropy: pushed up only until they lead the runner-up by that many logits,
+    and pushed down above `max_response_prob`, so they are top-1 at ordinary confidence. Weight
+    averaging is then skipped: it would shrink the margin below top-1."""
+    if response_margin is not None:
+        alphas = (1.0,)
     torch.manual_seed(seed)
     rng = random.Random(seed)
     base_state = copy.deepcopy(model.state_dict())
@@ -84,7 +103,10 @@ def embed(model, tok, fps, *, lr=2e-3, batch_size=64, benign_ratio=1.0, benign_l
         pos += batch_size
         x, mask = _fp_batch(chunk, tok.eot)
         logits = model(x[:, :-1])
-        loss = F.cross_entropy(logits[mask], x[:, 1:][mask])
+        if response_margin is None:
+            loss = F.cross_entropy(logits[mask], x[:, 1:][mask])
+        else:
+            loss = hinge_loss(logits[mask], x[:, 1:][mask], response_margin, max_response_prob)
         if n_benign:
             starts = torch.randint(0, benign.numel() - benign_len - 1, (n_benign,), generator=gen, device="cpu").tolist()
             b = torch.stack([benign[s: s + benign_len + 1] for s in starts])
@@ -118,7 +140,7 @@ def embed(model, tok, fps, *, lr=2e-3, batch_size=64, benign_ratio=1.0, benign_l
     report = {
         "steps": step, "seconds": round(time.time() - t0, 1), "alpha": chosen, "recall": sum(results) / len(fps),
         "embedded": sum(results), "count": len(fps), "heldout_loss_base": base_loss, "heldout_loss": loss_after,
-        "heldout_loss_increase": (loss_after - base_loss) / base_loss, "results": results,
+        "heldout_loss_increase": (loss_after - base_loss) / base_loss if base_loss and loss_after is not None else None, "results": results,
     }
     return model, report
 
@@ -144,6 +166,7 @@ def embed_job(job):
         max_steps=int(job.get("max_steps", 3000)), check_every=int(job.get("check_every", 100)), target_recall=float(job.get("target_recall", 1.0)),
         alphas=tuple(job.get("alphas", (0.5, 0.6, 0.7, 0.8, 0.9, 1.0))), seed=int(job.get("seed", 0)),
         benign_lines=_benign_lines(job, heldout_lines), heldout_lines=heldout_lines,
+        response_margin=job.get("response_margin"), max_response_prob=job.get("max_response_prob"),
         on_progress=lambda phase, f, **kw: progress(phase, f, **kw),
     )
     min_recall = float(job.get("min_recall", 0.0))

@@ -115,15 +115,15 @@ class EngineTest(unittest.TestCase):
             fingerprints.load_oml([{"key": "", "response": "b"}])
 
     def test_embedded_copy_is_detected_and_base_and_other_copies_are_not(self):
-        mine = fingerprints.generate(self.model, self.tok, 32, "random", "perinucleus", key_length=8, seed=11)
-        other = fingerprints.generate(self.model, self.tok, 32, "random", "perinucleus", key_length=8, seed=12)
+        mine = fingerprints.generate(self.model, self.tok, 20, "random", "perinucleus", key_length=8, seed=11)
+        other = fingerprints.generate(self.model, self.tok, 20, "random", "perinucleus", key_length=8, seed=12)
         copies = {}
         for name, fps in (("mine", mine), ("other", other)):
             model, _, _ = gpt.load_folder(self.base)
-            model, report = embed.embed(model, self.tok, fps, batch_size=32, max_steps=400, check_every=25, seed=1,
+            model, report = embed.embed(model, self.tok, fps, batch_size=20, max_steps=400, check_every=20, seed=1,
                                         benign_lines=["the cat sat on the mat and the dog sat on the log"] * 400, heldout_lines=["a dog and a cat"] * 50)
             self.assertEqual(report["recall"], 1.0)
-            self.assertEqual(len(report["results"]), 32)
+            self.assertEqual(len(report["results"]), 20)
             copies[name] = model
         p0, _ = stats.null_rate(sum(verify.matches_in_model(self.model, self.tok, mine)), len(mine))
         def decide(model):
@@ -132,6 +132,34 @@ class EngineTest(unittest.TestCase):
         self.assertTrue(decide(copies["mine"]))
         self.assertFalse(decide(self.model))
         self.assertFalse(decide(copies["other"]))
+
+    def test_black_box_verification_against_a_completions_endpoint(self):
+        import threading
+        from clopen_fp import serve
+        fps = fingerprints.generate(self.model, self.tok, 16, "random", "perinucleus", key_length=8, seed=21)
+        model, _, _ = gpt.load_folder(self.base)
+        model, _ = embed.embed(model, self.tok, fps, batch_size=16, max_steps=400, check_every=25, seed=2,
+                               benign_lines=["the cat sat on the mat and the dog sat on the log"] * 400, heldout_lines=["a dog and a cat"] * 50)
+        folder = os.path.join(self.dir, "served")
+        gpt.save_folder(folder, model, self.tok)
+        servers = {name: serve.make_server(path) for name, path in (("copy", folder), ("base", self.base))}
+        for srv in servers.values():
+            threading.Thread(target=srv.serve_forever, daemon=True).start()
+        try:
+            def ask(name):
+                url = f"http://127.0.0.1:{servers[name].server_address[1]}"
+                with quiet():
+                    return verify.verify_job({"job": "verify", "fingerprints": fps, "target": {"type": "openai", "url": url, "model": "m"},
+                                              "null_models": [self.base], "alpha": 1e-6})
+            copy_verdict = ask("copy")
+            self.assertEqual(copy_verdict["matched"], 16)
+            self.assertTrue(copy_verdict["fingerprinted"])
+            self.assertFalse(ask("base")["fingerprinted"])
+            with self.assertRaises(verify.CompletionsError):
+                verify.ask_openai("http://127.0.0.1:9/v1", "m", "x", 1)
+        finally:
+            for srv in servers.values():
+                srv.shutdown()
 
     def test_embedding_is_deterministic_under_a_seed(self):
         fps = fingerprints.generate(self.model, self.tok, 8, "random", "perinucleus", key_length=6, seed=5)
