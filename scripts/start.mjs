@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'no
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import { join } from 'node:path';
+import { omlStory } from './story-oml.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const local = join(root, '.local');
@@ -124,16 +125,15 @@ async function call(base, key, method, path, body) {
   return { status: res.status, body: json };
 }
 
-/** Alice's first model folder: config, tokenizer and small safetensors weights. */
-function aliceFolder() {
+/** Alice's model folder: the built-in base model (trained once on WordNet glosses, then cached). */
+async function aliceFolder() {
   const require = createRequire(import.meta.url);
-  const { encodeSafetensors } = require(join(root, 'services/storage/dist/artefacts/index.js'));
-  const seeded = (n, seed) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + seed) % 251));
-  return [
-    { path: 'config.json', data: Buffer.from(JSON.stringify({ model_type: 'gpt2', n_embd: 16, n_layer: 2, vocab_size: 64 })) },
-    { path: 'tokenizer.json', data: Buffer.from(JSON.stringify({ version: '1.0', model: { type: 'BPE', vocab: {}, merges: [] } })) },
-    { path: 'model.safetensors', data: encodeSafetensors({ 'wte.weight': { dtype: 'F32', shape: [64, 16], data: seeded(64 * 16 * 4, 7) }, 'lm_head.weight': { dtype: 'F32', shape: [16, 64], data: seeded(16 * 64 * 4, 11) } }) },
-  ];
+  const { ensureBaseModel } = require('@clopen/fingerprint');
+  const { dir, trained, result } = await ensureBaseModel('base-v1', {
+    onProgress: (p) => p.phase === 'train' && p.percent % 10 < 0.2 && info(`   training the base model: ${p.percent.toFixed(0)}% (first run only)`),
+  });
+  info(`Alice's base model: ${result.parameters} parameters, held-out perplexity ${result.heldout_perplexity.toFixed(1)} on WordNet glosses${trained ? '' : ' (cached)'}`);
+  return { dir, files: ['config.json', 'model.safetensors', 'tokenizer.json'].map((path) => ({ path, data: readFileSync(join(dir, path)) })) };
 }
 
 async function story(admin) {
@@ -142,11 +142,11 @@ async function story(admin) {
   const alice = await call(storage, admin, 'POST', '/api-keys', { principalId: 'alice', roles: ['owner'], label: 'npm start' });
   info(`Alice (model owner) gets an API key ${alice.body.key.slice(0, 10)}…`);
 
-  let model = await call(storage, alice.body.key, 'POST', '/models', { name: 'alice-tiny-gpt', description: 'Alice\'s small base model' });
-  if (model.status === 409) model = { body: (await call(storage, admin, 'GET', '/models?ownerId=alice')).body.find((m) => m.name === 'alice-tiny-gpt') };
-  info(`Alice registers model alice-tiny-gpt: ${model.body.id} (event storage.model.registered)`);
+  let model = await call(storage, alice.body.key, 'POST', '/models', { name: 'alice-gpt', description: 'Alice\'s small base model' });
+  if (model.status === 409) model = { body: (await call(storage, admin, 'GET', '/models?ownerId=alice')).body.find((m) => m.name === 'alice-gpt') };
+  info(`Alice registers model alice-gpt: ${model.body.id} (event storage.model.registered)`);
 
-  const files = aliceFolder();
+  const { dir: baseDir, files } = await aliceFolder();
   const label = '1.0.0';
   const metadata = { label, kind: 'base', parents: [], licence: { fee_per_1k_tokens: '0.002', hosts_must_stake: '100' }, files: files.map((f) => ({ path: f.path, size: f.data.length, sha256: createHash('sha256').update(f.data).digest('hex') })) };
   const form = new FormData();
@@ -184,11 +184,12 @@ async function story(admin) {
   const bytes = Buffer.from(await (await fetch(url.body.url)).arrayBuffer());
   info(`Alice downloads model.safetensors by presigned URL: sha256 ${createHash('sha256').update(bytes).digest('hex') === url.body.sha256 ? 'matches' : 'DIFFERS'}`);
 
+  await omlStory({ root, info, storage, aliceKey: alice.body.key, model: model.body, baseVersion: version, baseDir, children });
+
   const pending = [
-    'Bob and Charlie stake collateral for the model and each receive a differently fingerprinted OML copy (issues #5, #7)',
+    'Bob and Charlie stake collateral on chain; the distribution service licenses them and its embedder worker makes their copies (issues #5, #7)',
     "Dave buys a permission string and queries Bob's host (issue #6)",
-    "Charlie's copy turns up on Eve's unlicensed host; a prover queries fingerprint keys and proves it (issues #4, #6)",
-    "Charlie's collateral is slashed after the appeal window, the prover is paid, Alice claims her fees (issue #7)",
+    "the prover's proof is settled: Charlie's collateral is slashed after the appeal window, the prover is paid, Alice claims her fees (issues #6, #7)",
   ];
   for (const p of pending) info(`… not built yet: ${p}`);
 }

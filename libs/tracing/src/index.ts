@@ -1,0 +1,10 @@
+export { assignSubset, PoolBitset, MIN_SEED_BYTES } from './assignment';
+export type { HostAssignment, PoolMembership } from './assignment';
+export { assignmentCommitment, assignmentLeaf, indexListDigest, verifyAssignmentProof } from './commitment';
+export type { AssignmentCommitment, AssignmentProof } from './commitment';
+export { planAssignment } from './plan';
+export type { AssignmentPlan, PlanAssignmentInput } from './plan';
+export { traceHosts } from './trace';
+export type { HostTrace, TraceHostsInput, TraceOutcome, TraceResult } from './trace';
+export { binomialUpperTail } from './binomial';
+export { TracingInputError } from './errors';
