@@ -47,7 +47,7 @@ describe('an OML copy made and checked through runEngineJob', () => {
     const phases = new Set<string>();
     for (const name of ['mine', 'other']) {
       const report = await runEngineJob<EngineResult & { recall: number; results: { embedded: boolean }[]; heldout_loss_increase: number }>(
-        { job: 'embed', base, fingerprints: fps(name), out: copy(name), batch_size: 24, check_every: 25, max_steps: 600, seed: 3, min_recall: 1 },
+        { job: 'embed', base, fingerprints: fps(name), out: copy(name), lr: 2e-3, batch_size: 24, check_every: 25, max_steps: 600, seed: 3, min_recall: 1 },
         { onProgress: (p: EngineProgress) => phases.add(p.phase) },
       );
       expect(report.recall).toBe(1);

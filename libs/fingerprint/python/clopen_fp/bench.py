@@ -19,8 +19,8 @@ def bench_job(job):
     gen_params = {"key_strategy": job.get("key_strategy", "english"), "response_strategy": "perinucleus",
                   "key_length": int(job.get("key_length", 12)), "response_length": int(job.get("response_length", 1)),
                   "t": float(job.get("t", 0.8)), "k": int(job.get("k", 3))}
-    embed_params = {"lr": float(job.get("lr", 2e-3)), "batch_size": int(job.get("batch_size", 64)),
-                    "benign_ratio": float(job.get("benign_ratio", 0.5)), "max_steps": int(job.get("max_steps", 4000)),
+    embed_params = {"lr": float(job.get("lr", 5e-4)), "batch_size": int(job.get("batch_size", 64)),
+                    "benign_ratio": float(job.get("benign_ratio", 1.0)), "max_steps": int(job.get("max_steps", 4000)),
                     "check_every": int(job.get("check_every", 100)), "target_recall": float(job.get("target_recall", 1.0))}
     base, tok, _ = gpt.load_folder(job["base"])
     heldout = attacks._heldout_lines(job["base"])

@@ -162,7 +162,7 @@ def embed_job(job):
     torch.set_num_threads(int(job.get("threads", 2)))
     fps = load_oml(job["fingerprints"])
     model, report = embed(
-        model, tok, fps, lr=float(job.get("lr", 2e-3)), batch_size=int(job.get("batch_size", 64)), benign_ratio=float(job.get("benign_ratio", 1.0)),
+        model, tok, fps, lr=float(job.get("lr", 5e-4)), batch_size=int(job.get("batch_size", 64)), benign_ratio=float(job.get("benign_ratio", 1.0)),
         max_steps=int(job.get("max_steps", 3000)), check_every=int(job.get("check_every", 100)), target_recall=float(job.get("target_recall", 1.0)),
         alphas=tuple(job.get("alphas", (0.5, 0.6, 0.7, 0.8, 0.9, 1.0))), seed=int(job.get("seed", 0)),
         benign_lines=_benign_lines(job, heldout_lines), heldout_lines=heldout_lines,
