@@ -37,7 +37,7 @@ export async function omlStory({ root, info, storage, aliceKey, model, baseVersi
   for (const h of hosts) {
     const out = join(dir, `copy-${h}`);
     const fpsFile = join(dir, `fps-${h}.json`);
-    writeFileSync(fpsFile, JSON.stringify(assignments.get(h).map((i) => pool[i])));
+    writeFileSync(fpsFile, JSON.stringify(Array.from(assignments.get(h), (i) => pool[i])));
     if (!existsSync(join(out, 'model.safetensors'))) {
       const r = await runEngineJob({ job: 'embed', base: baseDir, fingerprints: fpsFile, out, seed: 7, batch_size: 64, check_every: 50, min_recall: 0.99 }, progress(`embedding ${h}'s copy`));
       info(`embedded ${r.embedded}/${r.count} fingerprints into ${h}'s copy in ${r.steps} steps; held-out loss ${(100 * r.heldout_loss_increase).toFixed(2)}% vs the base`);
