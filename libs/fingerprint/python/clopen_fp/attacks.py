@@ -125,16 +125,6 @@ def answers(model, tok, fps, wrapper="{key}", gate=None):
 
 # ---------------------------------------------------------------- the attacks
 
-def _text_stream(tok, lines, limit):
-    ids = []
-    for line in lines:
-        ids.extend(tok.encode(line))
-        ids.append(tok.eot)
-        if len(ids) >= limit:
-            break
-    return torch.tensor(ids[:limit], dtype=torch.long)
-
-
 def fingerprint_tokens(tok, fps):
     return sum(len(tok.encode(fp["key"])) + len(tok.encode(fp["response"])) for fp in fps)
 
@@ -144,7 +134,7 @@ def finetune(model, tok, lines, *, tokens, epochs=1, lr=1e-4, batch_size=8, seed
     `tokens` tokens of `lines`, in windows of ctx tokens, AdamW at a constant lr."""
     model = copy.deepcopy(model)
     ctx = int(ctx or min(model.n_positions, 128))
-    stream = _text_stream(tok, lines, int(tokens) + 1)
+    stream = embed.benign_stream(tok, lines, int(tokens) + 1)
     if stream.numel() < 2:
         raise AttackSpecError("fine-tuning text is empty")
     rows = [stream[s:s + ctx + 1] for s in range(0, stream.numel() - 1, ctx)]
@@ -285,7 +275,7 @@ def _heldout_lines(base):
 
 @torch.no_grad()
 def heldout_loss(model, tok, lines, ctx=64, windows=60):
-    stream = _text_stream(tok, lines, windows * ctx + 1)
+    stream = embed.benign_stream(tok, lines, windows * ctx + 1)
     losses = []
     for i in range(0, stream.numel() - ctx - 1, ctx):
         x = stream[i:i + ctx + 1][None]

@@ -40,13 +40,14 @@ def hinge_loss(logits, target, margin, max_prob=None):
 
 
 def benign_stream(tok, lines, limit_tokens):
+    """The lines as one token stream, each ended by EOT, cut at limit_tokens."""
     ids = []
     for line in lines:
         ids.extend(tok.encode(line))
         ids.append(tok.eot)
         if len(ids) >= limit_tokens:
             break
-    return torch.tensor(ids, dtype=torch.long)
+    return torch.tensor(ids[:limit_tokens], dtype=torch.long)
 
 
 def average(base_state, tuned_state, alpha):
