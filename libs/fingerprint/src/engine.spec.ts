@@ -1,7 +1,8 @@
+import { engineError } from '../test/engine-error';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { EngineError, enginePythonPath, runEngineJob, type EngineProgress } from './engine';
+import { enginePythonPath, runEngineJob, type EngineProgress } from './engine';
 
 /** Stand-in interpreters: shell scripts that speak (or break) the engine's stdout protocol. */
 describe('runEngineJob protocol handling', () => {
@@ -17,16 +18,6 @@ describe('runEngineJob protocol handling', () => {
     writeFileSync(file, `#!/bin/sh\n${script}\n`);
     chmodSync(file, 0o755);
     return file;
-  }
-
-  async function engineError(promise: Promise<unknown>): Promise<EngineError> {
-    try {
-      await promise;
-    } catch (error) {
-      expect(error).toBeInstanceOf(EngineError);
-      return error as EngineError;
-    }
-    throw new Error('expected an EngineError');
   }
 
   const manifest = { job: 'generate', model: '/m', count: 1 } as const;

@@ -1,10 +1,10 @@
+import { engineError } from './engine-error';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
   BASE_MODEL_CONFIGS,
   checkEngine,
-  EngineError,
   ensureBaseModel,
   enginePythonPath,
   MODEL_STAMP,
@@ -20,16 +20,6 @@ import {
  * Training competes for the CPU with whatever else runs, hence the generous limits.
  */
 jest.setTimeout(300_000);
-
-async function engineError(promise: Promise<unknown>): Promise<EngineError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(EngineError);
-    return error as EngineError;
-  }
-  throw new Error('expected an EngineError');
-}
 
 function isAlive(pid: number): boolean {
   try {
