@@ -11,6 +11,8 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { omlStory } from './story-oml.mjs';
 
+const require = createRequire(import.meta.url);
+
 const root = new URL('..', import.meta.url).pathname;
 const local = join(root, '.local');
 const once = process.argv.includes('--once') || process.env.CLOPEN_START_ONCE === '1';
@@ -74,7 +76,6 @@ async function infrastructure() {
     info(`S3 server (s3rver) started on http://127.0.0.1:${S3_PORT}, data in .local/s3`);
   }
 
-  const require = createRequire(import.meta.url);
   const { Client } = require('pg');
   const pg = new Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/postgres' });
   await pg.connect();
@@ -127,7 +128,6 @@ async function call(base, key, method, path, body) {
 
 /** Alice's model folder: the built-in base model (trained once on WordNet glosses, then cached). */
 async function aliceFolder() {
-  const require = createRequire(import.meta.url);
   const { ensureBaseModel } = require('@clopen/fingerprint');
   const { dir, trained, result } = await ensureBaseModel('base-v1', {
     onProgress: (p) => p.phase === 'train' && p.percent % 10 < 0.2 && info(`   training the base model: ${p.percent.toFixed(0)}% (first run only)`),
@@ -163,7 +163,6 @@ async function story(admin) {
     info(`Alice publishes version ${label}: ${version.files.length} files, ${version.weights.parameterCount} parameters, manifest ${version.manifestSha256.slice(0, 16)}…`);
   }
 
-  const require = createRequire(import.meta.url);
   const { Bus, decodeEnvelope } = require('@clopen/bus');
   const bus = await Bus.connect({ servers: 'nats://127.0.0.1:4222', producer: 'npm-start' });
   try {

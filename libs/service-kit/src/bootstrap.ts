@@ -153,7 +153,6 @@ function rootModule<S extends z.ZodRawShape>(def: ServiceDefinition<S>, ctx: Ser
   const config = ctx.config as BaseConfig;
   const providers = [
     { provide: CONFIG, useValue: ctx.config },
-    { provide: 'DataSource', useValue: ctx.dataSource },
     { provide: ctx.dataSource.constructor, useValue: ctx.dataSource },
     { provide: Metrics, useValue: ctx.metrics },
     { provide: READINESS_CHECKS, useValue: readiness },

@@ -163,8 +163,8 @@ def greedy(model, ids, n):
 
 
 @torch.no_grad()
-def greedy_batch(model, prompts, n, pad_id):
-    """Greedy decoding of many prompts at once (left-padded; positions shift, so only for equal-length prompts)."""
+def greedy_batch(model, prompts, n):
+    """Greedy decoding of many prompts at once: prompts are batched by length, so no padding is needed."""
     groups = {}
     for i, p in enumerate(prompts):
         groups.setdefault(len(p), []).append(i)
@@ -181,5 +181,4 @@ def greedy_batch(model, prompts, n, pad_id):
             g = torch.stack(gen, 1).tolist()
             for j, i in enumerate(chunk):
                 out[i] = g[j]
-    _ = pad_id
     return out

@@ -24,7 +24,7 @@ def matches_in_model(model, tok, fps):
         by_len.setdefault(len(r), []).append(i)
     ok = [False] * len(fps)
     for n, idxs in by_len.items():
-        gen = gpt.greedy_batch(model, [keys[i] for i in idxs], n, tok.eot)
+        gen = gpt.greedy_batch(model, [keys[i] for i in idxs], n)
         for i, g in zip(idxs, gen):
             ok[i] = tok.decode(g) == fps[i]["response"]
     return ok
