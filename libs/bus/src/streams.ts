@@ -11,6 +11,7 @@ export interface StreamSpec {
 /** Every JetStream stream. Adding one is adding one line here. */
 export const STREAMS = {
   STORAGE: { description: 'Facts about models and versions, produced by storage.' },
+  DISTRIBUTION: { description: 'Facts about licences, fingerprint pools, assignments, copies and traces, produced by distribution and its embedder.' },
   DLQ: { description: 'Messages a consumer gave up on, on dlq.<original subject>.', subjects: ['dlq.>'] },
 } as const satisfies Record<string, StreamSpec>;
 

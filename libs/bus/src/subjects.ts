@@ -1,5 +1,5 @@
 import type { DescMessage, MessageInitShape, MessageShape } from '@bufbuild/protobuf';
-import { storageV1 } from '@clopen/proto';
+import { distributionV1, storageV1 } from '@clopen/proto';
 import type { StreamName } from './streams';
 
 /** A durable fact, published on a JetStream stream. */
@@ -28,6 +28,13 @@ export type SubjectSpec = EventSpec | RequestSpec;
 export const SUBJECTS = {
   'storage.model.registered': { kind: 'event', stream: 'STORAGE', schema: storageV1.ModelRegisteredSchema, description: 'A model owner registered a new model.' },
   'storage.version.published': { kind: 'event', stream: 'STORAGE', schema: storageV1.VersionPublishedSchema, description: 'A model version and its artefact files were published.' },
+  'distribution.licence.granted': { kind: 'event', stream: 'DISTRIBUTION', schema: distributionV1.LicenceGrantedSchema, description: 'A host was licensed for a model version; its copy will be produced.' },
+  'distribution.licence.ended': { kind: 'event', stream: 'DISTRIBUTION', schema: distributionV1.LicenceEndedSchema, description: 'A licence ended (unstake, slash or an admin); its copy is no longer delivered.' },
+  'distribution.pool.generated': { kind: 'event', stream: 'DISTRIBUTION', schema: distributionV1.PoolGeneratedSchema, description: "A model version's fingerprint pool was generated; carries a Merkle root over its entries, never the entries." },
+  'distribution.assignment.committed': { kind: 'event', stream: 'DISTRIBUTION', schema: distributionV1.AssignmentCommittedSchema, description: "A host's subset of the pool was fixed; the Merkle root over all hosts' hashed assignments, for the chain." },
+  'distribution.embedding.progressed': { kind: 'event', stream: 'DISTRIBUTION', schema: distributionV1.EmbeddingProgressedSchema, description: "Progress of the job producing a host's OML copy: phase, percent, and its end (completed, failed, cancelled)." },
+  'distribution.copy.delivered': { kind: 'event', stream: 'DISTRIBUTION', schema: distributionV1.CopyDeliveredSchema, description: 'A licensed host was handed short-lived download URLs for its own copy.' },
+  'distribution.trace.completed': { kind: 'event', stream: 'DISTRIBUTION', schema: distributionV1.TraceCompletedSchema, description: "A suspect model's answers were scored against every licensed host; the accused and their scores." },
   'storage.model.get': { kind: 'request', request: storageV1.ModelGetRequestSchema, response: storageV1.ModelGetResponseSchema, description: 'Fetch a model by id.' },
   'storage.version.get': { kind: 'request', request: storageV1.VersionGetRequestSchema, response: storageV1.VersionGetResponseSchema, description: 'Fetch a model version by id.' },
 } as const satisfies Record<string, SubjectSpec>;

@@ -1,5 +1,5 @@
 import { assignSubset } from './assignment';
-import { assignmentCommitment, assignmentLeaf, verifyAssignmentProof } from './commitment';
+import { assignmentCommitment, assignmentLeaf, poolEntriesRoot, verifyAssignmentProof } from './commitment';
 
 const seed = Buffer.alloc(32, 3);
 const hostIds = ['host-c', 'host-a', 'host-e', 'host-b', 'host-d'];
@@ -44,5 +44,18 @@ describe('assignmentCommitment', () => {
     expect(() => commitment.proof('host-z')).toThrow('not in this assignment commitment');
     expect(() => assignmentCommitment([['x', [1]], ['x', [2]]])).toThrow('appears twice');
     expect(() => assignmentCommitment([['x', [2, 1]]])).toThrow('strictly increasing');
+  });
+});
+
+describe('poolEntriesRoot', () => {
+  it('changes with any entry and with their order', () => {
+    const pool = [{ key: 'a b c', response: ' x' }, { key: 'd e', response: ' y' }, { key: 'f', response: ' z' }];
+    const root = poolEntriesRoot(pool);
+    expect(root).toMatch(/^0x[0-9a-f]{64}$/);
+    expect(poolEntriesRoot([...pool])).toBe(root);
+    expect(poolEntriesRoot([pool[1], pool[0], pool[2]])).not.toBe(root);
+    expect(poolEntriesRoot([pool[0], pool[1], { key: 'f', response: ' w' }])).not.toBe(root);
+    // Length prefixes keep "ab"+"c" apart from "a"+"bc".
+    expect(poolEntriesRoot([{ key: 'ab', response: 'c' }])).not.toBe(poolEntriesRoot([{ key: 'a', response: 'bc' }]));
   });
 });

@@ -61,10 +61,7 @@ export function indexListDigest(indices: ArrayLike<number>): Buffer {
 /** The Merkle leaf of one host: its id bound to the digest of its index list. */
 export function assignmentLeaf(hostId: string, indices: ArrayLike<number>): Buffer {
   if (typeof hostId !== 'string' || hostId.length === 0) throw new TracingInputError('hostId must be a non-empty string');
-  const id = Buffer.from(hostId, 'utf8');
-  const length = Buffer.alloc(4);
-  length.writeUInt32BE(id.length, 0);
-  return createHash('sha256').update(Buffer.of(0x00)).update(length).update(id).update(indexListDigest(indices)).digest();
+  return createHash('sha256').update(Buffer.of(0x00)).update(lengthPrefixed(hostId)).update(indexListDigest(indices)).digest();
 }
 
 function node(left: Buffer, right: Buffer): Buffer {
@@ -73,6 +70,37 @@ function node(left: Buffer, right: Buffer): Buffer {
 
 function compareIds(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+}
+
+function lengthPrefixed(text: string): Buffer {
+  const bytes = Buffer.from(text, 'utf8');
+  const length = Buffer.alloc(4);
+  length.writeUInt32BE(bytes.length, 0);
+  return Buffer.concat([length, bytes]);
+}
+
+/** Root over leaves in the given order; an odd node is carried up unchanged. */
+function merkleLevels(leaves: Buffer[]): Buffer[][] {
+  const levels: Buffer[][] = [leaves];
+  while (levels[levels.length - 1].length > 1) {
+    const below = levels[levels.length - 1];
+    const above: Buffer[] = [];
+    for (let i = 0; i < below.length; i += 2) above.push(i + 1 < below.length ? node(below[i], below[i + 1]) : below[i]);
+    levels.push(above);
+  }
+  return levels;
+}
+
+/**
+ * Commits to a fingerprint pool without revealing it: the Merkle root over
+ * sha256(0x02 ‖ len ‖ key ‖ len ‖ response) in pool order. Publishing it lets a later proof show that
+ * a key and its response were in the pool from the start.
+ */
+export function poolEntriesRoot(entries: readonly { key: string; response: string }[]): string {
+  if (entries.length === 0) throw new TracingInputError('a pool commitment needs at least one entry');
+  const leaves = entries.map((e) => createHash('sha256').update(Buffer.of(0x02)).update(lengthPrefixed(e.key)).update(lengthPrefixed(e.response)).digest());
+  const levels = merkleLevels(leaves);
+  return hex(levels[levels.length - 1][0]);
 }
 
 /** Commits to every host's assignment (hostId → sorted pool indices). */
@@ -86,13 +114,7 @@ export function assignmentCommitment(
     if (entries[i][0] === entries[i - 1][0]) throw new TracingInputError(`host ${entries[i][0]} appears twice in the assignments`);
   }
   const hostIds = entries.map(([hostId]) => hostId);
-  const levels: Buffer[][] = [entries.map(([hostId, indices]) => assignmentLeaf(hostId, indices))];
-  while (levels[levels.length - 1].length > 1) {
-    const below = levels[levels.length - 1];
-    const above: Buffer[] = [];
-    for (let i = 0; i < below.length; i += 2) above.push(i + 1 < below.length ? node(below[i], below[i + 1]) : below[i]);
-    levels.push(above);
-  }
+  const levels = merkleLevels(entries.map(([hostId, indices]) => assignmentLeaf(hostId, indices)));
   const positions = new Map(hostIds.map((hostId, index) => [hostId, index]));
 
   return {

@@ -1,6 +1,6 @@
 export { assignSubset, PoolBitset, MIN_SEED_BYTES } from './assignment';
 export type { HostAssignment, PoolMembership } from './assignment';
-export { assignmentCommitment, assignmentLeaf, indexListDigest, verifyAssignmentProof } from './commitment';
+export { assignmentCommitment, assignmentLeaf, indexListDigest, poolEntriesRoot, verifyAssignmentProof } from './commitment';
 export type { AssignmentCommitment, AssignmentProof } from './commitment';
 export { planAssignment } from './plan';
 export type { AssignmentPlan, PlanAssignmentInput } from './plan';

@@ -1,6 +1,6 @@
-import { Controller, Get, Param, Res } from '@nestjs/common';
+import { Controller, Get, Param, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { CurrentPrincipal, type Principal } from '@clopen/service-kit';
+import { CurrentPrincipal, InvalidArgument, type Principal } from '@clopen/service-kit';
 import type { Response } from 'express';
 import { pipeline } from 'node:stream/promises';
 import { VersionsService } from './versions.service';
@@ -21,10 +21,10 @@ export class VersionsController {
     return this.versions.lineage(id);
   }
 
-  /** A presigned URL that downloads the file straight from S3; it expires after STORAGE_PRESIGN_TTL_SECONDS. */
+  /** A presigned URL that downloads the file straight from S3; it expires after `ttlSeconds`, at most STORAGE_PRESIGN_TTL_SECONDS. */
   @Get(':id/files/:path/url')
-  url(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Param('path') path: string) {
-    return this.versions.presignedUrl(principal, id, path);
+  url(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Param('path') path: string, @Query('ttlSeconds') ttlSeconds?: string) {
+    return this.versions.presignedUrl(principal, id, path, ttlSeconds === undefined ? undefined : positiveSeconds(ttlSeconds));
   }
 
   /** Downloads the file: a redirect to a short-lived presigned S3 URL, so bytes never pass through the service. */
@@ -48,4 +48,10 @@ export class VersionsController {
     res.setHeader('X-Checksum-Sha256', file.sha256);
     await pipeline(body, res).catch(() => res.destroy());
   }
+}
+
+function positiveSeconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgument(`ttlSeconds must be a whole number of seconds ≥ 1, got "${value}"`);
+  return n;
 }

@@ -284,9 +284,10 @@ export class VersionsService {
     return file;
   }
 
-  async presignedUrl(principal: Principal, versionId: string, path: string): Promise<{ url: string; expiresAt: Date; sha256: string; size: number }> {
+  /** `ttlSeconds` asks for a shorter life than STORAGE_PRESIGN_TTL_SECONDS (e.g. a delivery to a host); never a longer one. */
+  async presignedUrl(principal: Principal, versionId: string, path: string, ttlSeconds?: number): Promise<{ url: string; expiresAt: Date; sha256: string; size: number }> {
     const file = await this.fileForRead(principal, versionId, path);
-    const ttl = this.config.STORAGE_PRESIGN_TTL_SECONDS;
+    const ttl = Math.min(ttlSeconds ?? Infinity, this.config.STORAGE_PRESIGN_TTL_SECONDS);
     const url = await this.store.signer.presignedGetObject(this.store.bucket, file.objectKey, ttl);
     return { url, expiresAt: new Date(Date.now() + ttl * 1000), sha256: file.sha256, size: file.sizeBytes };
   }

@@ -1,0 +1,20 @@
+export { KeyRing, SealError, keyRingSetting } from './key-ring';
+export {
+  EMBEDDING_QUEUE,
+  CANCEL_MARK_SECONDS,
+  cancelChannel,
+  cancelKey,
+  copyContext,
+  copyJobId,
+  jobOptions,
+  poolContext,
+  poolJobId,
+  redisConnection,
+  type EmbedCopyJob,
+  type EmbedCopyResult,
+  type EmbeddingJobName,
+  type EmbeddingProgress,
+  type EngineStrategy,
+  type GeneratePoolJob,
+  type GeneratePoolResult,
+} from './jobs';

@@ -1,0 +1,1 @@
+export { StorageClient, StorageRequestError, type StoredVersion, type NewVersion, type PresignedFile } from './storage-client';

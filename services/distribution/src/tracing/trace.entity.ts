@@ -1,0 +1,73 @@
+import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
+import type { TraceOutcome } from '@clopen/tracing';
+
+/** Keys of a pool handed to a prover to ask a suspect model; each key is handed out once. */
+@Entity({ name: 'challenges' })
+export class Challenge {
+  @PrimaryColumn('uuid')
+  id: string;
+
+  @Column('uuid', { name: 'pool_id' })
+  poolId: string;
+
+  @Column('uuid', { name: 'version_id' })
+  versionId: string;
+
+  @Column('text', { name: 'prover_id' })
+  proverId: string;
+
+  @Column('int', { array: true })
+  indices: number[];
+
+  @Column('uuid', { name: 'trace_id', nullable: true })
+  traceId: string | null;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt: Date;
+}
+
+export interface HostScoreRecord {
+  licenceId: string;
+  hostAddress: string;
+  answeredHeld: number;
+  score: number;
+  pValue: number;
+  accused: boolean;
+}
+
+/** A suspect model's answers to a challenge, scored against every licensed host. */
+@Entity({ name: 'traces' })
+export class Trace {
+  @PrimaryColumn('uuid')
+  id: string;
+
+  @Column('uuid', { name: 'challenge_id', unique: true })
+  challengeId: string;
+
+  @Column('uuid', { name: 'version_id' })
+  versionId: string;
+
+  @Column('text', { name: 'requested_by' })
+  requestedBy: string;
+
+  @Column('int', { name: 'keys_asked' })
+  keysAsked: number;
+
+  @Column('int', { name: 'keys_answered' })
+  keysAnswered: number;
+
+  @Column('text')
+  outcome: TraceOutcome;
+
+  @Column('double precision', { name: 'false_accusation' })
+  falseAccusation: number;
+
+  @Column('jsonb')
+  scores: HostScoreRecord[];
+
+  @Column('text', { array: true })
+  accused: string[];
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt: Date;
+}
