@@ -10,3 +10,4 @@ export { CreateApiKeys1764000000000 } from './auth/api-keys.migration';
 export { Metrics } from './metrics/metrics';
 export { ObjectStore } from './s3';
 export type { ReadinessCheck } from './health/health.controller';
+export { parseInput } from './validation';

@@ -25,8 +25,22 @@ def _jobs():
     }
 
 
+def _die_with_parent():
+    """A worker killed with SIGKILL cannot stop its engine; on Linux the kernel does it for us."""
+    try:
+        import ctypes
+        import os
+        import signal
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # the parent died before prctl took effect
+            sys.exit(1)
+    except (OSError, AttributeError):
+        pass
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    _die_with_parent()
     try:
         if len(argv) != 1:
             raise ManifestError("usage: python3 -m clopen_fp MANIFEST.json (or - for stdin)")

@@ -1,0 +1,95 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, QueryFailedError, type FindOptionsWhere } from 'typeorm';
+import { v7 as uuidv7 } from 'uuid';
+import { getAddress, isAddress } from 'viem';
+import { z } from 'zod';
+import { Outbox } from '@clopen/bus';
+import { storageV1, timestampFromDate } from '@clopen/proto';
+import { parseInput } from '@clopen/service-kit';
+import { BadHostAddress, LicenceExists, LicenceNotFound, OmlVersionRefused } from '../distribution.errors';
+import { EmbeddingService } from '../embedding/embedding.service';
+import { Catalogue } from '../storage/catalogue';
+import { Licence, type LicenceOrigin } from './licence.entity';
+import { toLicenceMessage } from './licences.events';
+
+export const GrantLicenceInput = z.object({ versionId: z.string().uuid(), hostAddress: z.string() }).strict();
+export const EndLicenceInput = z.object({ reason: z.string().min(1).max(500) }).strict();
+export const ListLicencesQuery = z.object({ versionId: z.string().uuid().optional(), host: z.string().optional(), status: z.enum(['active', 'ended']).optional() });
+
+export function hostAddressOf(value: unknown): `0x${string}` {
+  if (typeof value !== 'string' || !isAddress(value, { strict: false })) throw new BadHostAddress(value);
+  return getAddress(value);
+}
+
+/** Licences: a host × model version, granted on confirmed collateral (or by an admin), ended on unstake or slash. */
+@Injectable()
+export class LicencesService {
+  constructor(
+    private readonly db: DataSource,
+    private readonly outbox: Outbox,
+    private readonly catalogue: Catalogue,
+    private readonly embedding: EmbeddingService,
+  ) {}
+
+  async grant(body: unknown, origin: LicenceOrigin): Promise<Licence> {
+    const input = parseInput(GrantLicenceInput, body);
+    const hostAddress = hostAddressOf(input.hostAddress);
+    const version = await this.catalogue.version(input.versionId);
+    if (version.kind === storageV1.VersionKind.OML) throw new OmlVersionRefused(version.id);
+    let licence: Licence;
+    try {
+      licence = await this.db.transaction(async (m) => {
+        const l = await m.getRepository(Licence).save(
+          m.getRepository(Licence).create({ id: uuidv7(), modelId: version.modelId, versionId: version.id, hostAddress, origin, status: 'active', endedReason: null, endedAt: null }),
+        );
+        await this.outbox.enqueue(m, 'distribution.licence.granted', { licence: toLicenceMessage(l) });
+        await this.embedding.open(m, l);
+        return l;
+      });
+    } catch (e) {
+      if (e instanceof QueryFailedError && (e as { code?: string }).code === '23505') {
+        const existing = await this.db.getRepository(Licence).findOneBy({ versionId: version.id, hostAddress, status: 'active' });
+        throw new LicenceExists(hostAddress, version.id, existing?.id ?? 'unknown');
+      }
+      throw e;
+    }
+    await this.embedding.submit(licence.id);
+    return licence;
+  }
+
+  async end(id: string, body: unknown): Promise<Licence> {
+    const { reason } = parseInput(EndLicenceInput, body);
+    const licence = await this.db.transaction(async (m) => {
+      const l = await m.getRepository(Licence).findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
+      if (!l) throw new LicenceNotFound(id);
+      if (l.status === 'ended') return l;
+      l.status = 'ended';
+      l.endedReason = reason;
+      l.endedAt = new Date();
+      await m.getRepository(Licence).save(l);
+      await this.outbox.enqueue(m, 'distribution.licence.ended', { licence: toLicenceMessage(l), reason, endedAt: timestampFromDate(l.endedAt) });
+      return l;
+    });
+    await this.embedding.cancelIfRunning(id, `licence ended: ${reason}`);
+    return licence;
+  }
+
+  async get(id: string): Promise<Licence> {
+    const l = await this.db.getRepository(Licence).findOneBy({ id });
+    if (!l) throw new LicenceNotFound(id);
+    return l;
+  }
+
+  list(query: unknown): Promise<Licence[]> {
+    const q = parseInput(ListLicencesQuery, query, 'query');
+    const where: FindOptionsWhere<Licence> = {};
+    if (q.versionId) where.versionId = q.versionId;
+    if (q.host) where.hostAddress = hostAddressOf(q.host);
+    if (q.status) where.status = q.status;
+    return this.db.getRepository(Licence).find({ where, order: { createdAt: 'ASC' }, take: 1000 });
+  }
+
+  forHost(hostAddress: string): Promise<Licence[]> {
+    return this.db.getRepository(Licence).find({ where: { hostAddress }, order: { createdAt: 'ASC' } });
+  }
+}
