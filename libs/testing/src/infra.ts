@@ -88,6 +88,8 @@ export interface TestS3 {
   listKeys(): Promise<string[]>;
   /** Multipart uploads started and neither completed nor aborted. */
   listIncompleteUploads(): Promise<string[]>;
+  /** Overwrites an object behind the services' back, e.g. to corrupt an artefact. */
+  putObject(key: string, data: Buffer): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -121,6 +123,9 @@ export async function startTestS3(): Promise<TestS3> {
     },
     async listIncompleteUploads() {
       return server.incompleteUploads(bucket).map((u: { key: string }) => u.key);
+    },
+    async putObject(key: string, data: Buffer) {
+      await client.putObject(bucket, key, data, data.length);
     },
     async stop() {
       await server.close();
