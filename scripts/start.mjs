@@ -22,7 +22,12 @@ const info = (msg) => console.log(`   ${msg}`);
 
 const S3_PORT = Number(process.env.CLOPEN_S3_PORT ?? 9000);
 const BUCKET = 'clopen-artefacts';
-const SERVICES = [{ name: 'storage', port: Number(process.env.CLOPEN_STORAGE_PORT ?? 3001) }];
+const SERVICES = [
+  { name: 'storage', port: Number(process.env.CLOPEN_STORAGE_PORT ?? 3001) },
+  { name: 'distribution', port: Number(process.env.CLOPEN_DISTRIBUTION_PORT ?? 3002) },
+  { name: 'embedder', port: Number(process.env.CLOPEN_EMBEDDER_PORT ?? 3003) },
+];
+const url = (name) => `http://127.0.0.1:${SERVICES.find((s) => s.name === name).port}`;
 
 function portOpen(port) {
   return new Promise((resolve) => {
@@ -85,33 +90,38 @@ async function infrastructure() {
   info('PostgreSQL database "clopen" ready (one schema per service)');
 }
 
-function adminKey() {
-  const file = join(local, 'admin-api-key');
+/** A local secret, made once and kept in .local (mode 0600). */
+function localSecret(name, make) {
+  const file = join(local, name);
   mkdirSync(local, { recursive: true });
-  if (!existsSync(file)) writeFileSync(file, `clp_admin_${randomBytes(24).toString('base64url')}\n`, { mode: 0o600 });
+  if (!existsSync(file)) writeFileSync(file, `${make()}\n`, { mode: 0o600 });
   return readFileSync(file, 'utf8').trim();
 }
+const adminKey = () => localSecret('admin-api-key', () => `clp_admin_${randomBytes(24).toString('base64url')}`);
+const keyRing = (name, id) => localSecret(name, () => `${id}:${randomBytes(32).toString('base64')}`);
 
 async function services(admin) {
   say('2. Services');
+  const shared = {
+    NODE_ENV: 'development',
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+    ADMIN_API_KEY: admin,
+    DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/clopen',
+    NATS_URL: 'nats://127.0.0.1:4222',
+    REDIS_URL: 'redis://127.0.0.1:6379',
+  };
+  // Job secrets are sealed under a key ring distribution and the embedders share; pools at rest under distribution's own.
+  const jobKeys = keyRing('embedding-job-keys', 'job1');
+  const own = {
+    storage: { S3_ENDPOINT: `http://127.0.0.1:${S3_PORT}`, S3_ACCESS_KEY: 'S3RVER', S3_SECRET_KEY: 'S3RVER', S3_BUCKET: BUCKET },
+    distribution: { STORAGE_URL: url('storage'), STORAGE_API_KEY: admin, EMBEDDING_JOB_KEYS: jobKeys, DISTRIBUTION_POOL_KEYS: keyRing('distribution-pool-keys', 'pool1') },
+    embedder: { STORAGE_URL: url('storage'), STORAGE_API_KEY: admin, EMBEDDING_JOB_KEYS: jobKeys },
+  };
   for (const svc of SERVICES) {
-    const url = `http://127.0.0.1:${svc.port}`;
-    if (!(await portOpen(svc.port))) {
-      background(svc.name, [`services/${svc.name}/dist/main.js`], {
-        NODE_ENV: 'development',
-        LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
-        HTTP_PORT: String(svc.port),
-        ADMIN_API_KEY: admin,
-        DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/clopen',
-        NATS_URL: 'nats://127.0.0.1:4222',
-        S3_ENDPOINT: `http://127.0.0.1:${S3_PORT}`,
-        S3_ACCESS_KEY: 'S3RVER',
-        S3_SECRET_KEY: 'S3RVER',
-        S3_BUCKET: BUCKET,
-      });
-    }
-    await waitFor(svc.name, async () => (await fetch(`${url}/ready`)).status === 200);
-    info(`${svc.name.padEnd(10)} ${url}  docs ${url}/docs  ready ${url}/ready  metrics ${url}/metrics`);
+    const base = url(svc.name);
+    if (!(await portOpen(svc.port))) background(svc.name, [`services/${svc.name}/dist/main.js`], { ...shared, ...own[svc.name], HTTP_PORT: String(svc.port) });
+    await waitFor(svc.name, async () => (await fetch(`${base}/ready`)).status === 200);
+    info(`${svc.name.padEnd(12)} ${base}  docs ${base}/docs  ready ${base}/ready  metrics ${base}/metrics`);
   }
   info(`admin API key in .local/admin-api-key; logs in .local/logs/`);
 }
@@ -137,7 +147,7 @@ async function aliceFolder() {
 }
 
 async function story(admin) {
-  const storage = `http://127.0.0.1:${SERVICES[0].port}`;
+  const storage = url('storage');
   say('3. The story');
   const alice = await call(storage, admin, 'POST', '/api-keys', { principalId: 'alice', roles: ['owner'], label: 'npm start' });
   info(`Alice (model owner) gets an API key ${alice.body.key.slice(0, 10)}…`);
@@ -146,7 +156,7 @@ async function story(admin) {
   if (model.status === 409) model = { body: (await call(storage, admin, 'GET', '/models?ownerId=alice')).body.find((m) => m.name === 'alice-gpt') };
   info(`Alice registers model alice-gpt: ${model.body.id} (event storage.model.registered)`);
 
-  const { dir: baseDir, files } = await aliceFolder();
+  const { files } = await aliceFolder();
   const label = '1.0.0';
   const metadata = { label, kind: 'base', parents: [], licence: { fee_per_1k_tokens: '0.002', hosts_must_stake: '100' }, files: files.map((f) => ({ path: f.path, size: f.data.length, sha256: createHash('sha256').update(f.data).digest('hex') })) };
   const form = new FormData();
@@ -183,10 +193,10 @@ async function story(admin) {
   const bytes = Buffer.from(await (await fetch(url.body.url)).arrayBuffer());
   info(`Alice downloads model.safetensors by presigned URL: sha256 ${createHash('sha256').update(bytes).digest('hex') === url.body.sha256 ? 'matches' : 'DIFFERS'}`);
 
-  await omlStory({ root, info, storage, aliceKey: alice.body.key, model: model.body, baseVersion: version, baseDir, children });
+  await omlStory({ root, info, call, admin, distribution: url('distribution'), baseVersion: version, children });
 
   const pending = [
-    'Bob and Charlie stake collateral on chain; the distribution service licenses them and its embedder worker makes their copies (issues #5, #7)',
+    'Bob and Charlie stake collateral on chain, which licenses them instead of an admin (issue #7)',
     "Dave buys a permission string and queries Bob's host (issue #6)",
     "the prover's proof is settled: Charlie's collateral is slashed after the appeal window, the prover is paid, Alice claims her fees (issues #6, #7)",
   ];

@@ -1,90 +1,126 @@
-// The OML part of the seed's story: Alice's base model gets a fingerprint pool; Bob and Charlie
-// each get a copy holding a different subset; Charlie's copy turns up on Eve's unlicensed host; a
-// prover asks Eve's host pool keys through its completions API and the answers trace Charlie.
-// Uses the built libs (@clopen/fingerprint, @clopen/tracing); engine work is cached in .local/story.
+// The OML part of the seed's story, through the services: Alice has distribution generate her
+// version's fingerprint pool; Bob and Charlie are licensed and the embedder worker makes each his
+// own copy; each host fetches its copy with a signed request; Charlie's copy turns up on Eve's
+// unlicensed host; a prover takes a challenge, asks Eve's host, and distribution traces Charlie.
+// Host keys and the last trace are kept in .local/story so a second run continues the story.
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
 const require = createRequire(import.meta.url);
 
-export async function omlStory({ root, info, storage, aliceKey, model, baseVersion, baseDir, children }) {
-  const { runEngineJob, enginePythonPath } = require('@clopen/fingerprint');
-  const tracing = require('@clopen/tracing');
+export async function omlStory({ root, info, call, admin, distribution, baseVersion, children }) {
+  const { enginePythonPath, ENGINE_PYTHON_DIR } = require('@clopen/fingerprint');
+  const { signHostRequest, HOST_AUTH_HEADER } = require('@clopen/host-auth');
+  const { generatePrivateKey, privateKeyToAccount } = require('viem/accounts');
   const dir = join(root, '.local/story');
   mkdirSync(dir, { recursive: true });
-  const progress = (what) => ({ onProgress: (p) => p.percent % 25 < 1 && info(`   ${what}: ${p.phase} ${p.percent.toFixed(0)}%`) });
 
-  // The pool: perinucleus responses to English-like keys sampled from Alice's model.
-  const POOL = 192;
-  const poolFile = join(dir, 'pool.json');
-  if (!existsSync(poolFile)) await runEngineJob({ job: 'generate', model: baseDir, count: POOL, key_strategy: 'english', key_length: 12, seed: 2026, out: poolFile }, progress('pool'));
-  const pool = JSON.parse(readFileSync(poolFile, 'utf8'));
-  info(`Alice's fingerprint pool: ${pool.length} key/response pairs (perinucleus responses, t=0.8, k=3), sha256 ${createHash('sha256').update(readFileSync(poolFile)).digest('hex').slice(0, 16)}…`);
+  const keysFile = join(dir, 'host-keys.json');
+  if (!existsSync(keysFile)) writeFileSync(keysFile, JSON.stringify({ bob: generatePrivateKey(), charlie: generatePrivateKey() }), { mode: 0o600 });
+  const hosts = Object.fromEntries(Object.entries(JSON.parse(readFileSync(keysFile, 'utf8'))).map(([n, k]) => [n, privateKeyToAccount(k)]));
+  const name = (n) => n[0].toUpperCase() + n.slice(1);
+  const issue = async (principalId, roles) => (await call(distribution, admin, 'POST', '/api-keys', { principalId, roles, label: 'npm start' })).body.key;
+  const aliceKey = await issue('alice', ['owner']);
+  const proverKey = await issue('paula', ['prover']);
 
-  // Assignments: each host's copy holds each pool entry independently with probability p.
-  const plan = tracing.planAssignment({ hosts: 64, coalition: 1, falseAccusation: 1e-6, recall: 0.9, nullRate: 1e-3 });
-  const seedFile = join(dir, 'assignment-seed');
-  if (!existsSync(seedFile)) writeFileSync(seedFile, randomBytes(32).toString('hex'), { mode: 0o600 });
-  const seed = Buffer.from(readFileSync(seedFile, 'utf8'), 'hex');
-  const hosts = ['bob', 'charlie'];
-  const assignments = new Map(hosts.map((h) => [h, tracing.assignSubset(seed, h, pool.length, plan.p)]));
-  for (const h of hosts) info(`${h[0].toUpperCase() + h.slice(1)} is licensed: his copy will hold ${assignments.get(h).length} of ${pool.length} fingerprints (inclusion p=${plan.p.toFixed(2)})`);
+  // The pool: sized so a leak by any one of up to 8 hosts is traced with P[false accusation] ≤ 1e-6.
+  let pool = await call(distribution, aliceKey, 'POST', `/versions/${baseVersion.id}/pool`, { hosts: 8, coalition: 1, keyStrategy: 'english' });
+  if (pool.status === 409) info('Alice created her fingerprint pool on an earlier run (a pool is generated once per version)');
+  else if (pool.status !== 202) throw new Error(`pool: ${pool.status} ${JSON.stringify(pool.body)}`);
+  else info(`Alice asks distribution for a fingerprint pool sized for 8 hosts: ${pool.body.size} fingerprints, each copy holds each with p=${pool.body.inclusionProbability.toFixed(2)}; the embedder generates it`);
+  pool = await until(async () => {
+    const p = (await call(distribution, aliceKey, 'GET', `/versions/${baseVersion.id}/pool`)).body;
+    if (p.status === 'failed') throw new Error(`pool generation failed: ${p.failure}`);
+    return p.status === 'ready' && p;
+  });
+  info(`pool ready: ${pool.size} perinucleus fingerprints, sealed at rest (AES-256-GCM); public commitment ${pool.entriesRoot.slice(0, 18)}… (event distribution.pool.generated)`);
 
-  const copies = {};
-  for (const h of hosts) {
-    const out = join(dir, `copy-${h}`);
-    const fpsFile = join(dir, `fps-${h}.json`);
-    writeFileSync(fpsFile, JSON.stringify(Array.from(assignments.get(h), (i) => pool[i])));
-    if (!existsSync(join(out, 'model.safetensors'))) {
-      const r = await runEngineJob({ job: 'embed', base: baseDir, fingerprints: fpsFile, out, seed: 7, batch_size: 64, check_every: 50, min_recall: 0.99 }, progress(`embedding ${h}'s copy`));
-      info(`embedded ${r.embedded}/${r.count} fingerprints into ${h}'s copy in ${r.steps} steps; held-out loss ${(100 * r.heldout_loss_increase).toFixed(2)}% vs the base`);
-    }
-    copies[h] = out;
-    const version = await publishCopy({ storage, aliceKey, model, baseVersion, folder: out, label: `oml-${h}` });
-    info(`${h}'s OML copy is stored as version ${version.label} (${version.id}), parent ${baseVersion.label}`);
+  const licences = {};
+  for (const [n, account] of Object.entries(hosts)) {
+    let l = await call(distribution, admin, 'POST', '/licences', { versionId: baseVersion.id, hostAddress: account.address });
+    if (l.status === 409) l = { body: (await call(distribution, admin, 'GET', `/licences?versionId=${baseVersion.id}&host=${account.address}&status=active`)).body[0] };
+    else if (l.status !== 201) throw new Error(`licence: ${l.status} ${JSON.stringify(l.body)}`);
+    licences[n] = l.body.id;
+    info(`${name(n)} (host ${account.address}) is licensed for alice-gpt 1.0.0: licence ${l.body.id} (an admin grants it until chain collateral does, issue #7)`);
   }
+  for (const [n, id] of Object.entries(licences)) {
+    let shown = -1;
+    const done = await until(async () => {
+      const s = (await call(distribution, admin, 'GET', `/licences/${id}/embedding`)).body;
+      if (s.state === 'failed' || s.state === 'cancelled') throw new Error(`${n}'s copy ${s.state}: ${s.reason}`);
+      if (s.state === 'running' && Math.floor(s.percent / 25) > shown) {
+        shown = Math.floor(s.percent / 25);
+        info(`   embedder: ${n}'s copy ${s.phase} ${s.percent.toFixed(0)}%`);
+      }
+      return s.state === 'completed' && s;
+    }, 60 * 60_000);
+    info(`${name(n)}'s copy: ${done.embedded}/${done.fingerprintCount} of his fingerprints verified on the written model; stored as OML version ${done.copyVersionId.slice(0, 8)}… (parent 1.0.0)`);
+  }
+
+  const signedGet = async (account, path) => {
+    const header = await signHostRequest(account, { method: 'GET', path });
+    const res = await fetch(distribution + path, { headers: { [HOST_AUTH_HEADER]: header } });
+    return { status: res.status, body: await res.json() };
+  };
+  const copies = {};
+  for (const [n, account] of Object.entries(hosts)) {
+    const d = await signedGet(account, `/host/licences/${licences[n]}/copy`);
+    if (d.status !== 200) throw new Error(`${n}'s delivery: ${d.status} ${JSON.stringify(d.body)}`);
+    copies[n] = join(dir, `copy-${n}`);
+    mkdirSync(copies[n], { recursive: true });
+    for (const f of d.body.files) writeFileSync(join(copies[n], f.path), Buffer.from(await (await fetch(f.url)).arrayBuffer()));
+    info(`${name(n)} signs a request with his host key and downloads his copy by URLs valid until ${new Date(d.body.expiresAt).toISOString().slice(11, 19)} UTC (delivery ${d.body.deliveryId.slice(0, 8)}…, event distribution.copy.delivered)`);
+  }
+  const stolen = await signedGet(hosts.bob, `/host/licences/${licences.charlie}/copy`);
+  info(`Bob asks for Charlie's copy: ${stolen.status} (${stolen.body.message})`);
 
   // Eve serves Charlie's copy without a licence.
   const port = 8000 + Math.floor(Math.random() * 500) + 100;
-  const eve = spawn(enginePythonPath(), ['-m', 'clopen_fp.serve', '--model', copies.charlie, '--port', String(port)], {
-    cwd: join(root, 'libs/fingerprint/python'),
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const eve = spawn(enginePythonPath(), ['-m', 'clopen_fp.serve', '--model', copies.charlie, '--port', String(port)], { cwd: ENGINE_PYTHON_DIR, stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(eve);
   await new Promise((resolve, reject) => {
     eve.stdout.once('data', resolve);
     eve.once('exit', (c) => reject(new Error(`Eve's host exited with ${c}`)));
   });
-  const eveUrl = `http://127.0.0.1:${port}`;
-  info(`Eve serves a model at ${eveUrl}/v1/completions with no licence`);
+  const eveUrl = `http://127.0.0.1:${port}/v1/completions`;
+  info(`Eve serves a model at ${eveUrl} with no licence`);
 
-  // A prover asks Eve's host keys from the pool, as an end user would.
-  const asked = pool.map((_, i) => i);
-  const verdict = await runEngineJob({ job: 'verify', fingerprints: poolFile, target: { type: 'openai', url: eveUrl, model: 'eve' }, null_models: [baseDir], alpha: 1e-6 });
-  info(`the prover asked ${verdict.asked} pool keys; Eve's host answered ${verdict.matched} with the secret response (null rate ${verdict.null_rate.toExponential(1)}, p-value ${verdict.p_value.toExponential(2)}): fingerprinted = ${verdict.fingerprinted}`);
-  const traced = tracing.traceHosts({ asked, answered: verdict.matches, assignments, p: plan.p, recall: 0.9, nullRate: 1e-3, falseAccusation: 1e-6, hosts: hosts.length });
-  for (const t of traced.hosts ?? traced) {
-    info(`tracing: ${t.hostId} holds ${t.answeredHeld}/${t.answered} of the answered keys, p-value ${Number(t.pValue).toExponential(2)} → ${t.accused ? 'ACCUSED' : 'not accused'}`);
+  const challenge = await call(distribution, proverKey, 'POST', `/versions/${baseVersion.id}/challenges`, {});
+  const traceFile = join(dir, 'trace-id');
+  let trace;
+  if (challenge.status === 201) {
+    info(`a prover takes a challenge: ${challenge.body.keys.length} pool keys never handed out before (the responses stay in distribution)`);
+    const responses = [];
+    for (const { index, key } of challenge.body.keys) {
+      const r = await (await fetch(eveUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'eve', prompt: key, max_tokens: 4, temperature: 0 }) })).json();
+      responses.push({ index, output: r.choices[0].text });
+    }
+    info(`the prover asks Eve's host each key, as an end user would, and submits the ${responses.length} outputs`);
+    trace = (await call(distribution, proverKey, 'POST', `/challenges/${challenge.body.challengeId}/trace`, { responses })).body;
+    writeFileSync(traceFile, trace.id);
+  } else if (existsSync(traceFile)) {
+    info(`no fresh challenge (${challenge.body.message}); showing the trace of an earlier run`);
+    trace = (await call(distribution, admin, 'GET', `/traces/${readFileSync(traceFile, 'utf8').trim()}`)).body;
+  } else {
+    throw new Error(`challenge: ${challenge.status} ${JSON.stringify(challenge.body)}`);
   }
+  info(`Eve's host answered ${trace.keysAnswered} of ${trace.keysAsked} keys with the secret response`);
+  for (const s of trace.scores) {
+    const who = Object.entries(hosts).find(([, a]) => a.address === s.hostAddress)?.[0] ?? s.hostAddress;
+    info(`tracing: ${name(who)} holds ${s.answeredHeld} of the answered keys, p-value ${Number(s.pValue).toExponential(2)} → ${s.accused ? 'ACCUSED' : 'not accused'}`);
+  }
+  info(`trace ${trace.id.slice(0, 8)}…: ${trace.outcome}, false-accusation bound ${trace.falseAccusation} (event distribution.trace.completed)`);
   eve.kill('SIGTERM');
 }
 
-async function publishCopy({ storage, aliceKey, model, baseVersion, folder, label }) {
-  const names = ['config.json', 'model.safetensors', 'tokenizer.json'];
-  const files = names.map((n) => ({ path: n, data: readFileSync(join(folder, n)) }));
-  const metadata = { label, kind: 'oml', parents: [baseVersion.id], licence: baseVersion.licence, files: files.map((f) => ({ path: f.path, size: f.data.length, sha256: createHash('sha256').update(f.data).digest('hex') })) };
-  const form = new FormData();
-  form.append('metadata', JSON.stringify(metadata));
-  for (const f of files) form.append('file', new Blob([f.data]), f.path);
-  const res = await fetch(`${storage}/models/${model.id}/versions`, { method: 'POST', headers: { authorization: `Bearer ${aliceKey}` }, body: form });
-  if (res.status === 409) {
-    const all = await (await fetch(`${storage}/models/${model.id}/versions`, { headers: { authorization: `Bearer ${aliceKey}` } })).json();
-    return all.find((v) => v.label === label);
+async function until(probe, timeoutMs = 10 * 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error('timed out; see .local/logs/');
+    await new Promise((r) => setTimeout(r, 500));
   }
-  const body = await res.json();
-  if (res.status !== 201) throw new Error(`storing ${label} failed: ${res.status} ${JSON.stringify(body)}`);
-  return body;
 }
