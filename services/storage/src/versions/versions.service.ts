@@ -161,6 +161,8 @@ export class VersionsService {
               if (f.size > maxFileBytes) throw new UploadRejected('file_too_large', `file ${f.path} is ${f.size} bytes; the limit is ${maxFileBytes} bytes (STORAGE_MAX_FILE_BYTES)`, 413);
             }
             await this.assertParentsExist(parsed.parents);
+            // Fail before any byte is stored; the unique constraint still decides a race.
+            if (await this.db.getRepository(ModelVersion).existsBy({ modelId, label: parsed.label })) throw new VersionLabelTaken(modelId, parsed.label);
             metadata = parsed;
           } catch (e) {
             fail(e);
