@@ -1,4 +1,4 @@
-export { testInfra, suiteId, createTestDatabase, createTestBusNamespace, startTestS3, createTestRedisPrefix } from './infra';
+export { testInfra, suiteId, createTestDatabase, createTestBusNamespace, startTestS3, createTestRedisPrefix, serviceEnv, TEST_ADMIN_KEY } from './infra';
 export type { TestDatabase, TestBusNamespace, TestS3 } from './infra';
 export { eventually } from './wait';
 export { spawnService, freePort, type ServiceProcess } from './process';

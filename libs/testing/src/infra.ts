@@ -156,3 +156,23 @@ export async function createTestRedisPrefix(): Promise<{ prefix: string; cleanup
     },
   };
 }
+
+/** The bootstrap admin key every test service starts with. */
+export const TEST_ADMIN_KEY = 'test-admin-key-0123456789abcdef';
+
+/** The environment a service under test needs to reach a suite's real dependencies. */
+export function serviceEnv(parts: { db: TestDatabase; ns: TestBusNamespace; s3?: TestS3 }): Record<string, string> {
+  return {
+    NODE_ENV: 'test',
+    LOG_LEVEL: 'warn',
+    HTTP_PORT: '0',
+    HTTP_HOST: '127.0.0.1',
+    ADMIN_API_KEY: TEST_ADMIN_KEY,
+    DATABASE_URL: parts.db.url,
+    NATS_URL: testInfra.natsUrl,
+    BUS_NAMESPACE: parts.ns.namespace,
+    OUTBOX_RELAY_INTERVAL_MS: '100',
+    REDIS_URL: testInfra.redisUrl,
+    ...(parts.s3?.env ?? {}),
+  };
+}

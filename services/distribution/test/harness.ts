@@ -9,6 +9,8 @@ import {
   createTestDatabase,
   createTestRedisPrefix,
   eventually,
+  serviceEnv,
+  TEST_ADMIN_KEY,
   spawnService,
   startTestS3,
   testInfra,
@@ -20,7 +22,7 @@ import {
 import type { LocalAccount } from 'viem';
 import { distributionService } from '../src/distribution.service';
 
-export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
+export const ADMIN_KEY = TEST_ADMIN_KEY;
 
 /**
  * One suite's platform slice on real dependencies: PostgreSQL (a database; each service its
@@ -56,19 +58,7 @@ export class DistributionHarness {
   }
 
   env(): Record<string, string> {
-    return {
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'warn',
-      HTTP_PORT: '0',
-      HTTP_HOST: '127.0.0.1',
-      ADMIN_API_KEY: ADMIN_KEY,
-      DATABASE_URL: this.db.url,
-      NATS_URL: testInfra.natsUrl,
-      BUS_NAMESPACE: this.ns.namespace,
-      OUTBOX_RELAY_INTERVAL_MS: '100',
-      REDIS_URL: testInfra.redisUrl,
-      ...this.s3.env,
-    };
+    return serviceEnv(this);
   }
 
   distributionEnv(): Record<string, string> {

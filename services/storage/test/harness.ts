@@ -1,9 +1,9 @@
 import { Bus } from '@clopen/bus';
 import { createService, type RunningService } from '@clopen/service-kit';
-import { createTestBusNamespace, createTestDatabase, startTestS3, testInfra, type TestBusNamespace, type TestDatabase, type TestS3 } from '@clopen/testing';
+import { TEST_ADMIN_KEY, createTestBusNamespace, createTestDatabase, serviceEnv, startTestS3, testInfra, type TestBusNamespace, type TestDatabase, type TestS3 } from '@clopen/testing';
 import { storageService } from '../src/storage.service';
 
-export const ADMIN_KEY = 'test-admin-key-0123456789abcdef';
+export const ADMIN_KEY = TEST_ADMIN_KEY;
 
 /** Real PostgreSQL database, NATS namespace and S3 server for one suite, and the env to reach them. */
 export class StorageHarness {
@@ -21,19 +21,7 @@ export class StorageHarness {
   }
 
   env(extra: Record<string, string> = {}): Record<string, string> {
-    return {
-      NODE_ENV: 'test',
-      LOG_LEVEL: 'warn',
-      HTTP_PORT: '0',
-      HTTP_HOST: '127.0.0.1',
-      ADMIN_API_KEY: ADMIN_KEY,
-      DATABASE_URL: this.db.url,
-      NATS_URL: testInfra.natsUrl,
-      BUS_NAMESPACE: this.ns.namespace,
-      OUTBOX_RELAY_INTERVAL_MS: '100',
-      ...this.s3.env,
-      ...extra,
-    };
+    return { ...serviceEnv(this), ...extra };
   }
 
   startService(extra: Record<string, string> = {}): Promise<RunningService<any>> {
