@@ -6,6 +6,9 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { z } from 'zod';
+import { ENGINE_PYTHON_DIR } from '../../libs/fingerprint/src/engine';
+import { distributionSettings } from '../../services/distribution/src/distribution.settings';
+import { embedderSettings } from '../../services/embedder/src/embedder.settings';
 import { storageSettings } from '../../services/storage/src/storage.settings';
 
 const root = resolve(__dirname, '../..');
@@ -14,17 +17,55 @@ const readYaml = (path: string) => parse(read(path), { merge: true }); // compos
 
 type Shape = Record<string, z.ZodTypeAny>;
 
-/** Every deployed service, by its folder name in services/. A new service adds one line. */
-const services: { name: string; settings: Shape }[] = [{ name: 'storage', settings: storageSettings }];
+interface DeployedService {
+  /** Folder name in services/, and the name of its compose service, Deployment and image. */
+  name: string;
+  settings: Shape;
+  /** api: takes traffic through a Service and scales on CPU; worker: drains a queue, no Service, HPA optional. */
+  role: 'api' | 'worker';
+  /** Debian packages the image installs beyond node (the `case` in docker/Dockerfile's runtime stage). */
+  debianPackages?: string[];
+  /** A setting naming the scratch directory: a volume of at least minBytes (given the effective settings). */
+  workDir?: { setting: string; minBytes: (setting: (name: string) => unknown) => number };
+  /** Compute threads per job: set explicitly (a default counts the host's CPUs) so threads x jobs = the CPU limit. */
+  cpuThreads?: { threads: string; concurrency: string };
+}
+
+/** Every deployed service. A new service adds one entry. */
+const services: DeployedService[] = [
+  { name: 'storage', settings: storageSettings, role: 'api' },
+  { name: 'distribution', settings: distributionSettings, role: 'api' },
+  {
+    name: 'embedder',
+    settings: embedderSettings,
+    role: 'worker',
+    debianPackages: ['python3-torch', 'libopenblas0-pthread', 'wordnet-base'],
+    // a job holds the downloaded base and the copy it writes
+    workDir: { setting: 'EMBEDDER_WORK_DIR', minBytes: (setting) => 2 * (setting('EMBEDDER_MAX_MODEL_BYTES') as number) },
+    cpuThreads: { threads: 'EMBEDDER_THREADS', concurrency: 'EMBEDDER_CONCURRENCY' },
+  },
+];
 
 /** Settings whose values are credentials: they come from a Secret / .env, never a manifest. */
-const SECRET_SETTINGS = ['ADMIN_API_KEY', 'DATABASE_URL', 'S3_ACCESS_KEY', 'S3_SECRET_KEY'];
+const SECRET_SETTINGS = [
+  'ADMIN_API_KEY',
+  'DATABASE_URL',
+  'S3_ACCESS_KEY',
+  'S3_SECRET_KEY',
+  'STORAGE_API_KEY',
+  'DISTRIBUTION_POOL_KEYS',
+  'EMBEDDING_JOB_KEYS',
+];
 /** Names that look like credentials must be in SECRET_SETTINGS (REDIS_URL may carry a password too). */
-const looksSecret = (name: string) => /(_KEY|SECRET|PASSWORD|TOKEN)$/.test(name) || name === 'DATABASE_URL';
+const looksSecret = (name: string) => /(_KEYS?|SECRET|PASSWORD|TOKEN)$/.test(name) || name === 'DATABASE_URL';
 /** Read by node itself, not by the service's settings. */
 const RUNTIME_VARIABLES = ['NODE_OPTIONS'];
 /** Stands in for a secret's value when a whole environment is validated. */
-const secretStandIn = (name: string) => (name === 'DATABASE_URL' ? 'postgres://clopen:secret@postgres:5432/clopen' : 's'.repeat(32));
+function secretStandIn(name: string): string {
+  if (name === 'DATABASE_URL') return 'postgres://clopen:secret@postgres:5432/clopen';
+  if (name.endsWith('_KEYS')) return `k1:${Buffer.alloc(32, 7).toString('base64')}`; // an AES-256 key ring
+  return 's'.repeat(32);
+}
 
 const isRequired = (schema: z.ZodTypeAny) => !schema.safeParse(undefined).success;
 const requiredSettings = (shape: Shape) => Object.keys(shape).filter((k) => isRequired(shape[k]));
@@ -41,6 +82,32 @@ function expectValidEnvironment(shape: Shape, env: Record<string, string>, where
 }
 /** All settings of all services: a shared ConfigMap key must be read by at least one of them. */
 const allSettingNames = new Set(services.flatMap((s) => Object.keys(s.settings)));
+
+/** Kubernetes quantities: memory in bytes ("384Mi", "8Gi"), CPU in cores ("500m", "4"). */
+const BINARY: Record<string, number> = { '': 1, Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, k: 1e3, M: 1e6, G: 1e9, T: 1e12 };
+function bytesOf(quantity: string | undefined): number {
+  const m = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|M|G|T)?$/.exec(quantity ?? '');
+  if (!m) throw new Error(`not a memory quantity: ${quantity}`);
+  return Number(m[1]) * BINARY[m[2] ?? ''];
+}
+function coresOf(quantity: string | number | undefined): number {
+  const m = /^(\d+(?:\.\d+)?)(m)?$/.exec(String(quantity ?? ''));
+  if (!m) throw new Error(`not a CPU quantity: ${quantity}`);
+  return m[2] ? Number(m[1]) / 1000 : Number(m[1]);
+}
+
+/** The URLs in an environment, with the port a client uses when the URL names none. */
+const DEFAULT_PORTS: Record<string, number> = { 'http:': 80, 'https:': 443, 'redis:': 6379, 'rediss:': 6379, 'nats:': 4222, 'postgres:': 5432, 'postgresql:': 5432 };
+function urlsIn(env: Record<string, string>): { name: string; host: string; port: number }[] {
+  return Object.entries(env).flatMap(([name, value]) =>
+    value.split(',').flatMap((part) => {
+      if (!/^[a-z]+:\/\//.test(part.trim())) return [];
+      const url = new URL(part.trim());
+      return [{ name, host: url.hostname, port: url.port ? Number(url.port) : DEFAULT_PORTS[url.protocol] }];
+    }),
+  );
+}
+const deployedNames = new Set(services.map((s) => s.name));
 
 // ---------------------------------------------------------------------------------------------
 // Kubernetes helpers
@@ -62,7 +129,7 @@ interface Container {
   lifecycle?: { preStop?: { exec?: { command: string[] }; sleep?: { seconds: number } } };
   securityContext?: { readOnlyRootFilesystem?: boolean; allowPrivilegeEscalation?: boolean; runAsNonRoot?: boolean; runAsUser?: number };
   volumeMounts?: { name: string; mountPath: string }[];
-  resources?: { limits?: { memory?: string } };
+  resources?: { requests?: { cpu?: string; memory?: string }; limits?: { cpu?: string; memory?: string } };
 }
 interface Probe {
   httpGet?: { path: string; port: number | string };
@@ -148,7 +215,7 @@ function preStopSeconds(container: Container): number {
 }
 
 /** Checks every Deployment of `service` must pass, in the base and in each rendered overlay. */
-function checkDeployment(objects: K8sObject[], service: { name: string; settings: Shape }, where: string) {
+function checkDeployment(objects: K8sObject[], service: DeployedService, where: string) {
   const deployment = find(objects, 'Deployment', service.name);
   const pod = deployment.spec.template.spec;
   const container: Container = pod.containers.find((c: Container) => c.name === service.name);
@@ -193,15 +260,44 @@ function checkDeployment(objects: K8sObject[], service: { name: string; settings
   expect(security.readOnlyRootFilesystem).toBe(true);
   expect(container.volumeMounts?.map((m) => m.mountPath)).toContain('/tmp');
 
-  // the heap cap, when set, leaves room under the memory limit
+  // CPU and memory requested and capped; the heap cap, when set, leaves room under the memory limit
+  const { requests, limits } = container.resources ?? {};
+  expect(coresOf(requests?.cpu)).toBeLessThanOrEqual(coresOf(limits?.cpu));
+  expect(bytesOf(requests?.memory)).toBeLessThanOrEqual(bytesOf(limits?.memory));
   const heap = /--max-old-space-size=(\d+)/.exec(env.NODE_OPTIONS ?? '');
-  const limit = /^(\d+)Mi$/.exec(container.resources?.limits?.memory ?? '');
-  expect(limit).not.toBeNull();
-  if (heap) expect(Number(heap[1])).toBeLessThan(Number(limit![1]));
+  if (heap) expect(Number(heap[1]) * 2 ** 20).toBeLessThan(bytesOf(limits?.memory));
 
-  // the Service reaches the named container port
-  const svc = find(objects, 'Service', service.name);
-  for (const p of svc.spec.ports) expect(portOf(container, p.targetPort)).toBe(httpPort);
+  // compute threads fill the CPU limit exactly: more would thrash under the quota, fewer idle
+  if (service.cpuThreads) {
+    const { threads, concurrency } = service.cpuThreads;
+    expect({ [threads]: threads in env }).toEqual({ [threads]: true });
+    const used = (effective(service.settings, env, threads) as number) * (effective(service.settings, env, concurrency) as number);
+    expect(used).toBe(Math.max(1, Math.floor(coresOf(limits?.cpu))));
+  }
+
+  // the scratch directory is a volume of its own, bounded, and large enough for one job per slot
+  if (service.workDir) {
+    const path = effective(service.settings, env, service.workDir.setting) as string;
+    const mount = container.volumeMounts?.find((m) => m.mountPath === path);
+    expect({ [service.workDir.setting]: path, mounted: !!mount }).toEqual({ [service.workDir.setting]: path, mounted: true });
+    const volume = pod.volumes.find((v: { name: string }) => v.name === mount!.name);
+    expect(volume.emptyDir).toBeDefined();
+    const jobs = service.cpuThreads ? (effective(service.settings, env, service.cpuThreads.concurrency) as number) : 1;
+    const needed = jobs * service.workDir.minBytes((name) => effective(service.settings, env, name));
+    expect(bytesOf(volume.emptyDir.sizeLimit)).toBeGreaterThanOrEqual(needed);
+  }
+
+  // another deployed service is reached through its Service and port (e.g. STORAGE_URL → storage:80)
+  for (const url of urlsIn(env).filter((u) => deployedNames.has(u.host))) {
+    const ports = find(objects, 'Service', url.host).spec.ports.map((p: { port: number }) => p.port);
+    expect({ ...url, ports }).toEqual({ ...url, ports: expect.arrayContaining([url.port]) });
+  }
+
+  // the Service reaches the named container port; a worker takes no traffic and needs none
+  if (service.role === 'api') {
+    const svc = find(objects, 'Service', service.name);
+    for (const p of svc.spec.ports) expect(portOf(container, p.targetPort)).toBe(httpPort);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -283,6 +379,39 @@ describe.each(services)('docker/compose.yaml: $name', (service) => {
     const graceMs = effective(service.settings, env, 'SHUTDOWN_GRACE_MS') as number;
     expect(seconds(definition.stop_grace_period)).toBeGreaterThan(graceMs / 1000);
   });
+
+  it('reaches the services its URLs name, on the ports they listen on, and waits for them', () => {
+    for (const url of urlsIn(Object.fromEntries(Object.entries(env).map(([k, v]) => [k, interpolate(v)]))).filter((u) => u.host in compose.services)) {
+      expect({ ...url, dependsOn: url.host in (definition.depends_on ?? {}) }).toEqual({ ...url, dependsOn: true });
+      const target = compose.services[url.host];
+      const deployed = services.find((s) => s.name === url.host);
+      const listens = deployed
+        ? [effective(deployed.settings, asMap(target.environment), 'HTTP_PORT')]
+        : (target.ports ?? []).map((p: string) => Number(String(p).split(':').pop()));
+      expect({ ...url, listens }).toEqual({ ...url, listens: expect.arrayContaining([url.port]) });
+    }
+  });
+
+  it('caps memory, and CPU where compute threads are set', () => {
+    expect(definition.mem_limit).toMatch(/^\d+[mg]$/);
+    if (service.cpuThreads) {
+      const { threads, concurrency } = service.cpuThreads;
+      expect(threads in env).toBe(true);
+      const used = (effective(service.settings, env, threads) as number) * (effective(service.settings, env, concurrency) as number);
+      expect(used).toBe(Math.max(1, Math.floor(Number(definition.cpus))));
+    }
+  });
+
+  it('keeps its scratch directory, if it has one, on a named volume', () => {
+    if (!service.workDir) {
+      expect(definition.volumes ?? []).toEqual([]);
+      return;
+    }
+    const path = effective(service.settings, env, service.workDir!.setting);
+    const volume = (definition.volumes as string[]).map((v) => v.split(':')).find(([, target]) => target === path);
+    expect(volume).toBeDefined();
+    expect(volume![0] in (compose.volumes ?? {})).toBe(true);
+  });
 });
 
 describe('k8s kustomizations', () => {
@@ -334,10 +463,12 @@ describe.each(services)('k8s base: $name', (service) => {
     checkDeployment(objects, service, 'k8s/base');
   });
 
-  it('rolls out without losing capacity and scales on CPU', () => {
+  it('rolls out without losing capacity and scales (an api on CPU; a worker by replicas, HPA optional)', () => {
     const deployment = find(objects, 'Deployment', service.name);
     expect(deployment.spec.strategy.rollingUpdate.maxUnavailable).toBe(0);
     expect(find(objects, 'PodDisruptionBudget', service.name).spec.selector.matchLabels).toEqual(deployment.spec.selector.matchLabels);
+    const hasHpa = objects.some((o) => o.kind === 'HorizontalPodAutoscaler' && o.metadata.name === service.name);
+    if (service.role === 'worker' && !hasHpa) return;
     const hpa = find(objects, 'HorizontalPodAutoscaler', service.name);
     expect(hpa.spec.scaleTargetRef).toMatchObject({ kind: 'Deployment', name: service.name });
     expect(hpa.spec.metrics.map((m: { resource?: { name: string } }) => m.resource?.name)).toContain('cpu');
@@ -351,7 +482,21 @@ describe.each(services)('k8s base: $name', (service) => {
     checkDeployment(objects, service, `k8s/${overlay}`);
     expect(objects.filter((o) => o.kind === 'Secret').map((o) => o.metadata.name)).toEqual([]);
   });
+
+  it('has a Service for every in-namespace host the shared config names (e.g. redis in local, storage everywhere)', () => {
+    const objects = render(overlay);
+    const urls = urlsIn(find(objects, 'ConfigMap', 'clopen-common').data ?? {}).filter((u) => !u.host.includes('.') && u.host !== 'localhost');
+    for (const url of urls) {
+      const service = objects.find((o) => o.kind === 'Service' && o.metadata.name === url.host);
+      const ports = service?.spec.ports.map((p: { port: number }) => p.port) ?? [];
+      expect({ ...url, ports }).toEqual({ ...url, ports: expect.arrayContaining([url.port]) });
+    }
+  });
 });
+
+const usesEngine = Object.fromEntries(
+  services.filter((s) => '@clopen/fingerprint' in (JSON.parse(read(`services/${s.name}/package.json`)).dependencies ?? {})).map((s) => [s.name, true]),
+);
 
 describe.each(services)('docker/Dockerfile: $name', (service) => {
   // instructions, with line continuations joined and comments dropped
@@ -363,6 +508,8 @@ describe.each(services)('docker/Dockerfile: $name', (service) => {
   const finalStage = instructions.slice(instructions.map((l) => l.startsWith('FROM ')).lastIndexOf(true));
   const last = (op: string) => [...finalStage].reverse().find((l) => l.startsWith(`${op} `))?.slice(op.length + 1);
   const pkg = JSON.parse(read(`services/${service.name}/package.json`));
+  const build = instructions.find((l) => l.includes('nx run-many -t build'))!;
+  const copied = build.slice(build.indexOf('cp -a --parents')).split(/\s+/).map((w) => w.replace(/"/g, ''));
 
   it('starts the compiled entry point named by the service package.json', () => {
     const cmd: string[] = JSON.parse(last('CMD')!);
@@ -385,8 +532,32 @@ describe.each(services)('docker/Dockerfile: $name', (service) => {
     expect(last('HEALTHCHECK')).toContain('/health');
   });
 
+  it('installs exactly its Debian packages in the runtime stage, without recommends', () => {
+    // RUN case "${SERVICE}" in embedder) packages="…" ;; *) packages="" ;; esac && … apt-get install … ${packages}
+    const run = finalStage.find((l) => /^RUN case "\$\{SERVICE\}" in /.test(l));
+    expect(run).toBeDefined();
+    const branches = [...run!.matchAll(/([\w*|-]+)\)\s*packages="([^"]*)"/g)].map(([, pattern, list]) => ({ patterns: pattern.split('|'), packages: list.split(/\s+/).filter(Boolean) }));
+    const branch = branches.find((b) => b.patterns.includes(service.name)) ?? branches.find((b) => b.patterns.includes('*'));
+    expect(branch?.packages.sort()).toEqual([...(service.debianPackages ?? [])].sort());
+    expect(run).toMatch(/apt-get install -y --no-install-recommends \$\{packages\}/);
+    expect(run).toContain('rm -rf /var/lib/apt/lists/*');
+  });
+
+  it('ships the Python engine, where libs/fingerprint resolves it, exactly when it runs it', () => {
+    if (!(service.name in usesEngine)) {
+      expect(service.debianPackages ?? []).not.toContain('python3-torch');
+      return;
+    }
+    expect(service.debianPackages).toContain('python3-torch');
+    // src/ and dist/ are siblings (swc --strip-leading-paths), so ENGINE_PYTHON_DIR is the same from either
+    const inImage = join('libs/fingerprint/dist', relative(join(root, 'libs/fingerprint/src'), ENGINE_PYTHON_DIR));
+    expect(inImage).toBe(join('libs/fingerprint/python'));
+    const engine = copied.find((path) => path.startsWith(`${inImage}/`) && existsSync(join(root, path, '__main__.py')));
+    expect({ copies: `${inImage}/<package with __main__.py>`, found: engine }).toEqual({ copies: expect.any(String), found: expect.any(String) });
+    expect(read('docker/Dockerfile.dockerignore').split('\n')).toContain('**/__pycache__');
+  });
+
   it('builds every lib the runtime resolves through node_modules/@clopen/* from dist/', () => {
-    const build = instructions.find((l) => l.includes('nx run-many -t build'));
     expect(build).toContain('tag:type:lib');
     for (const lib of readdirSync(join(root, 'libs')).filter((d) => existsSync(join(root, 'libs', d, 'project.json')))) {
       expect({ lib, tags: readYaml(`libs/${lib}/project.json`).tags }).toEqual({ lib, tags: expect.arrayContaining(['type:lib']) });

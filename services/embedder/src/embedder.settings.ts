@@ -1,4 +1,4 @@
-import { cpus, tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { baseSettings, busSettings, databaseSettings, redisSettings, setting, type loadConfig } from '@clopen/config';
@@ -17,8 +17,8 @@ export const embedderSettings = {
   BULLMQ_PREFIX: z.string().regex(/^[A-Za-z0-9_:-]+$/, 'must be letters, digits, _, : or -').default('clopen'),
   /** Jobs one worker process runs at once; scale out with more workers instead. */
   EMBEDDER_CONCURRENCY: setting.positiveInt.max(64).default(1),
-  /** torch threads per job; defaults to the CPUs divided among the concurrent jobs. */
-  EMBEDDER_THREADS: setting.positiveInt.max(256).default(Math.max(1, cpus().length)),
+  /** torch threads per job; defaults to the CPUs this process may use (set it to the container's CPU limit: a quota is not seen here). */
+  EMBEDDER_THREADS: setting.positiveInt.max(256).default(availableParallelism()),
   /** Where jobs download base models and write copies; each job's folder is removed when it ends. */
   EMBEDDER_WORK_DIR: z.string().min(1).default(join(tmpdir(), 'clopen-embedder')),
   /** Largest base version (all files) this worker accepts: it needs that much disk twice over. */
