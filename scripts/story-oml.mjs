@@ -60,7 +60,7 @@ export async function omlStory({ root, info, call, admin, distribution, baseVers
   }
 
   const signedGet = async (account, path) => {
-    const header = await signHostRequest(account, { method: 'GET', path });
+    const header = await signHostRequest(account, { audience: 'distribution', method: 'GET', path });
     const res = await fetch(distribution + path, { headers: { [HOST_AUTH_HEADER]: header } });
     return { status: res.status, body: await res.json() };
   };

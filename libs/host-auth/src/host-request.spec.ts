@@ -6,7 +6,7 @@ import { MemoryNonceStore } from './nonce-store';
 
 const NOW = new Date('2031-05-04T12:00:00Z');
 const NOW_S = Math.floor(NOW.getTime() / 1000);
-const request = { method: 'post', path: '/v1/usage?epoch=3', body: '{"tokens":42}' };
+const request = { audience: 'distribution', method: 'post', path: '/v1/usage?epoch=3', body: '{"tokens":42}' };
 
 function decode(header: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(header, 'base64url').toString('utf8'));
@@ -52,10 +52,10 @@ describe('host request signatures', () => {
   });
 
   it('verifies bodiless and binary-body requests', async () => {
-    const get = { method: 'GET', path: '/v1/licences?host=me' };
+    const get = { audience: 'distribution', method: 'GET', path: '/v1/licences?host=me' };
     await verifyHostRequest(await signHostRequest(account, { ...get, now: NOW }), { ...get, now: NOW, nonceStore });
     const bytes = new Uint8Array([0, 1, 2, 255]);
-    const put = { method: 'PUT', path: '/v1/blob', body: bytes };
+    const put = { audience: 'distribution', method: 'PUT', path: '/v1/blob', body: bytes };
     await verifyHostRequest(await signHostRequest(account, { ...put, now: NOW }), { ...put, body: Buffer.from(bytes), now: NOW, nonceStore });
   });
 
@@ -112,9 +112,10 @@ describe('host request signatures', () => {
     await verifyHostRequest(await signHostRequest(account, { ...request, ttlSeconds: 300, now: NOW }), { ...request, now: NOW, nonceStore });
   });
 
-  it('rejects a tampered method, path, query or body', async () => {
+  it('rejects a tampered method, path, query or body, and a request meant for another service', async () => {
     const header = await signHostRequest(account, { ...request, now: NOW });
     const tampered = [
+      { ...request, audience: 'access' },
       { ...request, method: 'PUT' },
       { ...request, path: '/v1/usage' },
       { ...request, path: '/v1/usage?epoch=4' },
@@ -152,10 +153,11 @@ describe('host request signatures', () => {
 
 describe('hostAuthMessage', () => {
   it('is the documented text', () => {
-    const message = hostAuthMessage({ method: 'post', path: '/v1/usage?epoch=3', nonce: '00112233445566778899aabbccddeeff', expiresAt: 1_900_000_000, bodySha256: bodySha256() });
+    const message = hostAuthMessage({ audience: 'distribution', method: 'post', path: '/v1/usage?epoch=3', nonce: '00112233445566778899aabbccddeeff', expiresAt: 1_900_000_000, bodySha256: bodySha256() });
     expect(message).toBe(
       [
         'Clopen host request',
+        'audience: distribution',
         'method: POST',
         'path: /v1/usage?epoch=3',
         'body-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
@@ -166,6 +168,6 @@ describe('hostAuthMessage', () => {
   });
 
   it('refuses a field with a line break', () => {
-    expect(() => hostAuthMessage({ method: 'GET', path: '/a\nmethod: PUT', nonce: 'n', expiresAt: 1, bodySha256: bodySha256() })).toThrow(HostAuthError);
+    expect(() => hostAuthMessage({ audience: 'distribution', method: 'GET', path: '/a\nmethod: PUT', nonce: 'n', expiresAt: 1, bodySha256: bodySha256() })).toThrow(HostAuthError);
   });
 });

@@ -17,6 +17,8 @@ const NONCE_PATTERN = /^[0-9a-f]{32}$/;
 const SIGNATURE_PATTERN = /^0x[0-9a-fA-F]{130}$/;
 
 export interface HostRequest {
+  /** The service the request is for, e.g. "distribution"; the verifier checks its own name. */
+  audience: string;
   method: string;
   /** Path with the query string exactly as sent (Express: `req.originalUrl`). */
   path: string;
@@ -62,7 +64,7 @@ export async function signHostRequest(account: LocalAccount, options: SignHostRe
   }
   const nonce = randomBytes(16).toString('hex');
   const expiresAt = unixSeconds(options.now ?? new Date()) + ttlSeconds;
-  const message = hostAuthMessage({ method: options.method, path: options.path, nonce, expiresAt, bodySha256: bodySha256(options.body) });
+  const message = hostAuthMessage({ audience: options.audience, method: options.method, path: options.path, nonce, expiresAt, bodySha256: bodySha256(options.body) });
   const signature = await account.signMessage({ message });
   const header: HostAuthHeader = { address: account.address, nonce, expiresAt, signature };
   return Buffer.from(JSON.stringify(header), 'utf8').toString('base64url');
@@ -116,7 +118,7 @@ export async function verifyHostRequest(header: string | undefined, options: Ver
     );
   }
 
-  const message = hostAuthMessage({ method: options.method, path: options.path, nonce, expiresAt, bodySha256: bodySha256(options.body) });
+  const message = hostAuthMessage({ audience: options.audience, method: options.method, path: options.path, nonce, expiresAt, bodySha256: bodySha256(options.body) });
   let valid: boolean;
   try {
     valid = await verifyMessage({ address, message, signature });
@@ -127,7 +129,7 @@ export async function verifyHostRequest(header: string | undefined, options: Ver
   if (!valid) {
     throw new HostAuthError(
       'bad_signature',
-      `host signature does not match ${getAddress(address)} for ${options.method.toUpperCase()} ${options.path}; sign the exact method, path with query and body sent, with that address's key`,
+      `host signature does not match ${getAddress(address)} for ${options.method.toUpperCase()} ${options.path}; sign the exact audience (${options.audience}), method, path with query and body sent, with that address's key`,
     );
   }
 

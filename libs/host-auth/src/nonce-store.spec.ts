@@ -49,7 +49,7 @@ describe('RedisNonceStore (real Redis)', () => {
 
   it('rejects a replay across two verifiers sharing Redis', async () => {
     const account = privateKeyToAccount(generatePrivateKey());
-    const request = { method: 'POST', path: '/v1/usage', body: '{}' };
+    const request = { audience: 'distribution', method: 'POST', path: '/v1/usage', body: '{}' };
     const header = await signHostRequest(account, request);
     const verified = await verifyHostRequest(header, { ...request, nonceStore: new RedisNonceStore(redis, prefix) });
     expect(verified.address).toBe(account.address);

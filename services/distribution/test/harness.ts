@@ -174,7 +174,7 @@ export async function call(base: string, key: string | undefined, method: string
 
 /** A GET signed by a host's key, as the host SDK sends it. */
 export async function hostGet(base: string, account: LocalAccount, path: string): Promise<{ status: number; body: any; header: string }> {
-  const header = await signHostRequest(account, { method: 'GET', path });
+  const header = await signHostRequest(account, { audience: 'distribution', method: 'GET', path });
   const res = await call(base, undefined, 'GET', path, undefined, { 'x-clopen-host-auth': header });
   return { ...res, header };
 }

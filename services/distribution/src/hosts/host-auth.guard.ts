@@ -23,6 +23,7 @@ export class HostAuthGuard implements CanActivate {
     const req = context.switchToHttp().getRequest<HostRequest>();
     try {
       const host = await verifyHostRequest(req.header(HOST_AUTH_HEADER), {
+        audience: 'distribution',
         method: req.method,
         path: req.originalUrl,
         body: req.rawBody ?? '',
