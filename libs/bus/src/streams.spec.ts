@@ -6,6 +6,15 @@ describe('streams', () => {
     expect(streamSubjects('STORAGE').sort()).toEqual(['storage.model.registered', 'storage.version.published']);
   });
 
+  it('each event lives in the stream of its context', () => {
+    for (const name of ['STORAGE', 'DISTRIBUTION'] as const) {
+      const subjects = streamSubjects(name);
+      expect(subjects.length).toBeGreaterThan(0);
+      for (const s of subjects) expect(s.startsWith(`${name.toLowerCase()}.`)).toBe(true);
+    }
+    expect(streamSubjects('DISTRIBUTION')).toContain('distribution.trace.completed');
+  });
+
   it('no stream captures a request subject (it would answer requests with PubAcks)', () => {
     const requests = (Object.entries(SUBJECTS) as [string, SubjectSpec][]).filter(([, s]) => s.kind === 'request').map(([k]) => k);
     for (const name of streamNames()) {
