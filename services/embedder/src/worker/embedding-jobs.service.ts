@@ -106,6 +106,8 @@ export class EmbeddingJobsService {
         this.engineOptions(signal, (p) => (p.phase === 'verify' ? progress.phase('embed', 1) : progress.phase('embed', p.percent / 100))),
       );
       const embedded = await this.verify(out, fpsFile, signal, progress, d.minRecall, what);
+      // A cancel whose message this worker missed (a Redis reconnect) still stops the copy here.
+      await this.checkCancelled(job);
       progress.phase('upload', 0);
       const files = (await readdir(out)).filter((f) => !f.startsWith('.')).sort();
       let copy: StoredVersion;
