@@ -41,6 +41,19 @@ export class EmbeddingQueue implements OnModuleDestroy {
     return (await this.queue.getJob(jobId)) ?? undefined;
   }
 
+  /**
+   * A job with its state, read so that a finished job comes with its result: a job object read
+   * while it ran has none, so one found finished is read again.
+   */
+  async settled(jobId: string): Promise<{ job: Job; state: string } | undefined> {
+    const job = await this.job(jobId);
+    if (!job) return undefined;
+    const state = await job.getState();
+    if (state !== 'completed' && state !== 'failed') return { job, state };
+    const finished = await this.job(jobId);
+    return finished ? { job: finished, state } : undefined;
+  }
+
   /** Stops a job: a waiting one is removed; a running one is told through Redis and its worker aborts it. */
   async cancel(jobId: string): Promise<void> {
     await this.redis.set(cancelKey(this.config.BULLMQ_PREFIX, jobId), '1', 'EX', CANCEL_MARK_SECONDS);

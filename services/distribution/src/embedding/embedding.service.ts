@@ -163,13 +163,13 @@ export class EmbeddingService implements OnApplicationBootstrap, OnModuleDestroy
     const licenceId = jobId.slice('copy-'.length);
     const row = await this.db.getRepository(EmbeddingJob).findOneBy({ licenceId });
     if (!row || FINAL_STATES.includes(row.state) || row.state === 'waiting_for_pool') return;
-    const job = await this.queue.job(jobId);
-    if (!job) {
+    const found = await this.queue.settled(jobId);
+    if (!found) {
       // Lost from Redis (flushed, or removed by hand): put it back.
       await this.submit(licenceId);
       return;
     }
-    const state = await job.getState();
+    const { job, state } = found;
     if (state === 'completed') {
       const r = job.returnvalue as EmbedCopyResult;
       await this.finish(licenceId, 'completed', { copyVersionId: r.copyVersionId, embedded: r.embedded, fingerprintCount: r.count, attempts: job.attemptsMade });
@@ -187,9 +187,9 @@ export class EmbeddingService implements OnApplicationBootstrap, OnModuleDestroy
   private async syncPool(poolId: string): Promise<void> {
     const pool = await this.db.getRepository(FingerprintPool).findOneBy({ id: poolId });
     if (!pool || pool.status !== 'generating') return;
-    const job = await this.queue.job(poolJobId(poolId));
-    if (!job) return this.pools.enqueue(pool);
-    const state = await job.getState();
+    const found = await this.queue.settled(poolJobId(poolId));
+    if (!found) return this.pools.enqueue(pool);
+    const { job, state } = found;
     if (state === 'completed') {
       await this.pools.recordGenerated(poolId, job.returnvalue as GeneratePoolResult);
       await this.startWaiting(pool.versionId);
