@@ -78,6 +78,9 @@ describe('distribution: licence → pool → per-host copy → delivery → trac
     expect(dup.status).toBe(409);
     expect(dup.body.message).toContain(licences.bob);
 
+    const metrics = await (await fetch(`${h.url}/metrics`)).text();
+    expect(metrics).toMatch(/embedding_queue_jobs\{[^}]*state="(waiting|active)"[^}]*\} [1-9]/);
+
     const progressSeen = await eventually(async () => {
       const s = await call(h.url, ADMIN_KEY, 'GET', `/licences/${licences.bob}/embedding`);
       return (s.body.state === 'running' || s.body.state === 'completed') && s.body;

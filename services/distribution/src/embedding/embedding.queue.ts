@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import Redis from 'ioredis';
-import { CONFIG } from '@clopen/service-kit';
+import { CONFIG, Metrics } from '@clopen/service-kit';
 import {
   CANCEL_MARK_SECONDS,
   EMBEDDING_QUEUE,
@@ -22,12 +22,17 @@ export class EmbeddingQueue implements OnModuleDestroy {
   readonly events: QueueEvents;
   private readonly log = new Logger(EmbeddingQueue.name);
 
-  constructor(@Inject(CONFIG) private readonly config: DistributionConfig, private readonly redis: Redis) {
+  constructor(@Inject(CONFIG) private readonly config: DistributionConfig, private readonly redis: Redis, metrics: Metrics) {
     const connection = redisConnection(config.REDIS_URL);
     this.queue = new Queue(EMBEDDING_QUEUE, { connection, prefix: config.BULLMQ_PREFIX });
     this.events = new QueueEvents(EMBEDDING_QUEUE, { connection, prefix: config.BULLMQ_PREFIX });
     this.queue.on('error', (e) => this.log.warn(`queue: ${e.message}`));
     this.events.on('error', (e) => this.log.warn(`queue events: ${e.message}`));
+    // What operators scale embedders on (e.g. KEDA): jobs waiting, running, delayed for a retry, failed.
+    metrics.gauge('embedding_queue_jobs', `Jobs in the ${EMBEDDING_QUEUE} queue by state`, ['state'], async (g) => {
+      const counts = await this.queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'prioritized');
+      for (const [state, n] of Object.entries(counts)) g.set({ state }, n);
+    });
   }
 
   /** Adds a job unless one with this id exists (BullMQ ignores a duplicate id), so adding twice is safe. */
