@@ -2,3 +2,4 @@ export { testInfra, suiteId, createTestDatabase, createTestBusNamespace, startTe
 export type { TestDatabase, TestBusNamespace, TestS3 } from './infra';
 export { eventually } from './wait';
 export { spawnService, freePort, type ServiceProcess } from './process';
+export { api } from './http';

@@ -5,6 +5,7 @@ import { signHostRequest } from '@clopen/host-auth';
 import { createService, type RunningService } from '@clopen/service-kit';
 import { StorageClient, type StoredVersion } from '@clopen/storage-client';
 import {
+  api as call,
   createTestBusNamespace,
   createTestDatabase,
   createTestRedisPrefix,
@@ -23,6 +24,7 @@ import type { LocalAccount } from 'viem';
 import { distributionService } from '../src/distribution.service';
 
 export const ADMIN_KEY = TEST_ADMIN_KEY;
+export { api as call } from '@clopen/testing';
 
 /**
  * One suite's platform slice on real dependencies: PostgreSQL (a database; each service its
@@ -156,21 +158,6 @@ export class DistributionHarness {
   }
 }
 
-export async function call(base: string, key: string | undefined, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  let parsed: any = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    /* plain text */
-  }
-  return { status: res.status, body: parsed };
-}
 
 /** A GET signed by a host's key, as the host SDK sends it. */
 export async function hostGet(base: string, account: LocalAccount, path: string): Promise<{ status: number; body: any; header: string }> {

@@ -4,6 +4,7 @@ import { TEST_ADMIN_KEY, createTestBusNamespace, createTestDatabase, serviceEnv,
 import { storageService } from '../src/storage.service';
 
 export const ADMIN_KEY = TEST_ADMIN_KEY;
+export { api } from '@clopen/testing';
 
 /** Real PostgreSQL database, NATS namespace and S3 server for one suite, and the env to reach them. */
 export class StorageHarness {
@@ -34,18 +35,3 @@ export class StorageHarness {
   }
 }
 
-export async function api(base: string, key: string | undefined, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-  });
-  const text = await res.text();
-  let parsed: any = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    /* plain text */
-  }
-  return { status: res.status, body: parsed };
-}
