@@ -27,7 +27,7 @@ const SERVICES = [
   { name: 'distribution', port: Number(process.env.CLOPEN_DISTRIBUTION_PORT ?? 3002) },
   { name: 'embedder', port: Number(process.env.CLOPEN_EMBEDDER_PORT ?? 3003) },
 ];
-const url = (name) => `http://127.0.0.1:${SERVICES.find((s) => s.name === name).port}`;
+const serviceUrl = (name) => `http://127.0.0.1:${SERVICES.find((s) => s.name === name).port}`;
 
 function portOpen(port) {
   return new Promise((resolve) => {
@@ -114,11 +114,11 @@ async function services(admin) {
   const jobKeys = keyRing('embedding-job-keys', 'job1');
   const own = {
     storage: { S3_ENDPOINT: `http://127.0.0.1:${S3_PORT}`, S3_ACCESS_KEY: 'S3RVER', S3_SECRET_KEY: 'S3RVER', S3_BUCKET: BUCKET },
-    distribution: { STORAGE_URL: url('storage'), STORAGE_API_KEY: admin, EMBEDDING_JOB_KEYS: jobKeys, DISTRIBUTION_POOL_KEYS: keyRing('distribution-pool-keys', 'pool1') },
-    embedder: { STORAGE_URL: url('storage'), STORAGE_API_KEY: admin, EMBEDDING_JOB_KEYS: jobKeys },
+    distribution: { STORAGE_URL: serviceUrl('storage'), STORAGE_API_KEY: admin, EMBEDDING_JOB_KEYS: jobKeys, DISTRIBUTION_POOL_KEYS: keyRing('distribution-pool-keys', 'pool1') },
+    embedder: { STORAGE_URL: serviceUrl('storage'), STORAGE_API_KEY: admin, EMBEDDING_JOB_KEYS: jobKeys },
   };
   for (const svc of SERVICES) {
-    const base = url(svc.name);
+    const base = serviceUrl(svc.name);
     if (!(await portOpen(svc.port))) background(svc.name, [`services/${svc.name}/dist/main.js`], { ...shared, ...own[svc.name], HTTP_PORT: String(svc.port) });
     await waitFor(svc.name, async () => (await fetch(`${base}/ready`)).status === 200);
     info(`${svc.name.padEnd(12)} ${base}  docs ${base}/docs  ready ${base}/ready  metrics ${base}/metrics`);
@@ -147,7 +147,7 @@ async function aliceFolder() {
 }
 
 async function story(admin) {
-  const storage = url('storage');
+  const storage = serviceUrl('storage');
   say('3. The story');
   const alice = await call(storage, admin, 'POST', '/api-keys', { principalId: 'alice', roles: ['owner'], label: 'npm start' });
   info(`Alice (model owner) gets an API key ${alice.body.key.slice(0, 10)}…`);
@@ -193,7 +193,7 @@ async function story(admin) {
   const bytes = Buffer.from(await (await fetch(url.body.url)).arrayBuffer());
   info(`Alice downloads model.safetensors by presigned URL: sha256 ${createHash('sha256').update(bytes).digest('hex') === url.body.sha256 ? 'matches' : 'DIFFERS'}`);
 
-  await omlStory({ root, info, call, admin, distribution: url('distribution'), baseVersion: version, children });
+  await omlStory({ root, info, call, admin, distribution: serviceUrl('distribution'), baseVersion: version, children });
 
   const pending = [
     'Bob and Charlie stake collateral on chain, which licenses them instead of an admin (issue #7)',

@@ -46,13 +46,14 @@ export async function omlStory({ root, info, call, admin, distribution, baseVers
     info(`${name(n)} (host ${account.address}) is licensed for alice-gpt 1.0.0: licence ${l.body.id} (an admin grants it until chain collateral does, issue #7)`);
   }
   for (const [n, id] of Object.entries(licences)) {
-    let shown = -1;
+    let shown = '';
     const done = await until(async () => {
       const s = (await call(distribution, admin, 'GET', `/licences/${id}/embedding`)).body;
       if (s.state === 'failed' || s.state === 'cancelled') throw new Error(`${n}'s copy ${s.state}: ${s.reason}`);
-      if (s.state === 'running' && Math.floor(s.percent / 25) > shown) {
-        shown = Math.floor(s.percent / 25);
-        info(`   embedder: ${n}'s copy ${s.phase} ${s.percent.toFixed(0)}%`);
+      const step = `${s.phase}:${Math.floor(s.percent / 20)}`;
+      if (s.state === 'running' && step !== shown) {
+        shown = step;
+        info(`   embedder: ${n}'s copy, ${s.phase} ${s.percent.toFixed(0)}% (GET /licences/{id}/embedding)`);
       }
       return s.state === 'completed' && s;
     }, 60 * 60_000);
