@@ -7,7 +7,7 @@ describe('streams', () => {
   });
 
   it('each event lives in the stream of its context', () => {
-    for (const name of ['STORAGE', 'DISTRIBUTION'] as const) {
+    for (const name of ['STORAGE', 'DISTRIBUTION', 'ACCESS'] as const) {
       const subjects = streamSubjects(name);
       expect(subjects.length).toBeGreaterThan(0);
       for (const s of subjects) expect(s.startsWith(`${name.toLowerCase()}.`)).toBe(true);

@@ -1,5 +1,5 @@
 import type { DescMessage, MessageInitShape, MessageShape } from '@bufbuild/protobuf';
-import { distributionV1, storageV1 } from '@clopen/proto';
+import { accessV1, distributionV1, storageV1 } from '@clopen/proto';
 import type { StreamName } from './streams';
 
 /** A durable fact, published on a JetStream stream. */
@@ -35,6 +35,8 @@ export const SUBJECTS = {
   'distribution.embedding.progressed': { kind: 'event', stream: 'DISTRIBUTION', schema: distributionV1.EmbeddingProgressedSchema, description: "Progress of the job producing a host's OML copy: phase, percent, and its end (completed, failed, cancelled)." },
   'distribution.copy.delivered': { kind: 'event', stream: 'DISTRIBUTION', schema: distributionV1.CopyDeliveredSchema, description: 'A licensed host was handed short-lived download URLs for its own copy.' },
   'distribution.trace.completed': { kind: 'event', stream: 'DISTRIBUTION', schema: distributionV1.TraceCompletedSchema, description: "A suspect model's answers were scored against every licensed host; the accused and their scores." },
+  'access.grant.issued': { kind: 'event', stream: 'ACCESS', schema: accessV1.GrantIssuedSchema, description: 'An end user bought access to a model: a grant bound to their key was signed.' },
+  'access.grant.revoked': { kind: 'event', stream: 'ACCESS', schema: accessV1.GrantRevokedSchema, description: 'A grant was revoked; hosts following this subject refuse it within seconds.' },
   'storage.model.get': { kind: 'request', request: storageV1.ModelGetRequestSchema, response: storageV1.ModelGetResponseSchema, description: 'Fetch a model by id.' },
   'storage.version.get': { kind: 'request', request: storageV1.VersionGetRequestSchema, response: storageV1.VersionGetResponseSchema, description: 'Fetch a model version by id.' },
 } as const satisfies Record<string, SubjectSpec>;

@@ -5,3 +5,4 @@ export type { PermissionVerifierOptions, RevocationList, VerifiedPermission } fr
 export { PermissionError } from './errors';
 export type { PermissionFailure } from './errors';
 export { publicKeyFromRaw, privateKeyFromSeed, rawPublicKey, generateUserKey } from './keys';
+export { RevocationFeed } from './revocations';

@@ -2,7 +2,7 @@
 export * as busV1 from './gen/clopen/bus/v1/envelope_pb';
 export * as storageV1 from './gen/clopen/storage/v1/storage_pb';
 export * as distributionV1 from './gen/clopen/distribution/v1/distribution_pb';
-export * as accessV1 from './gen/clopen/access/v1/permission_pb';
+export * as accessV1 from './access';
 export { create, toBinary, fromBinary, toJson, fromJson } from '@bufbuild/protobuf';
 export type { DescMessage, MessageShape } from '@bufbuild/protobuf';
 export { timestampFromDate, timestampDate } from '@bufbuild/protobuf/wkt';

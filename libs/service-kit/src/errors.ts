@@ -39,6 +39,11 @@ export class PayloadTooLarge extends DomainError {
   readonly code = 'payload_too_large';
   readonly status = HttpStatus.PAYLOAD_TOO_LARGE;
 }
+/** A service this one depends on did not answer; the caller may retry. */
+export class Unavailable extends DomainError {
+  readonly code = 'unavailable';
+  readonly status = HttpStatus.SERVICE_UNAVAILABLE;
+}
 
 export interface ErrorBody {
   error: string;

@@ -1,6 +1,6 @@
 export { createService, runService, CONFIG } from './bootstrap';
 export type { ServiceDefinition, ServiceContext, RunningService } from './bootstrap';
-export { DomainError, NotFound, InvalidArgument, Conflict, Forbidden, Unauthenticated, PayloadTooLarge, ErrorFilter, toHttpError } from './errors';
+export { DomainError, NotFound, InvalidArgument, Conflict, Forbidden, Unauthenticated, PayloadTooLarge, Unavailable, ErrorFilter, toHttpError } from './errors';
 export type { ErrorBody } from './errors';
 export { Public, Roles, CurrentPrincipal, hasRole, ROLES } from './auth/roles';
 export type { Principal, Role } from './auth/roles';

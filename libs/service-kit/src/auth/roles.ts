@@ -1,6 +1,7 @@
 import { SetMetadata, createParamDecorator, type ExecutionContext } from '@nestjs/common';
 
-export const ROLES = ['admin', 'owner', 'host', 'prover'] as const;
+/** admin: operators; owner: publishes models; host: serves them; prover: catches leaks; user: buys access (grants). */
+export const ROLES = ['admin', 'owner', 'host', 'prover', 'user'] as const;
 export type Role = (typeof ROLES)[number];
 
 /** Who called: the principal an API key belongs to. */

@@ -1,0 +1,25 @@
+import { z } from 'zod';
+import { baseSettings, busSettings, databaseSettings, setting, type loadConfig } from '@clopen/config';
+import { IssuerKeyRing } from './issuers/issuer-key-ring';
+
+export const accessSettings = {
+  ...baseSettings,
+  ...databaseSettings,
+  ...busSettings,
+  /**
+   * ed25519 issuer keys, `id:base64seed[,…]` (32-byte seeds): the first signs new grants; the
+   * others only stay published so hosts keep accepting the grants they signed until those expire.
+   */
+  ACCESS_ISSUER_KEYS: z.string().transform((spec, ctx) => {
+    try {
+      return IssuerKeyRing.parse(spec);
+    } catch (e) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, message: (e as Error).message });
+      return z.NEVER;
+    }
+  }),
+  /** Longest grant a user can buy. */
+  ACCESS_GRANT_MAX_DAYS: setting.positiveInt.max(3650).default(365),
+};
+
+export type AccessConfig = ReturnType<typeof loadConfig<typeof accessSettings>>;
