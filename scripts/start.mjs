@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'no
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import { join } from 'node:path';
+import { accessStory } from './story-access.mjs';
 import { omlStory } from './story-oml.mjs';
 
 const require = createRequire(import.meta.url);
@@ -26,6 +27,7 @@ const SERVICES = [
   { name: 'storage', port: Number(process.env.CLOPEN_STORAGE_PORT ?? 3001) },
   { name: 'distribution', port: Number(process.env.CLOPEN_DISTRIBUTION_PORT ?? 3002) },
   { name: 'embedder', port: Number(process.env.CLOPEN_EMBEDDER_PORT ?? 3003) },
+  { name: 'access', port: Number(process.env.CLOPEN_ACCESS_PORT ?? 3004) },
 ];
 const serviceUrl = (name) => `http://127.0.0.1:${SERVICES.find((s) => s.name === name).port}`;
 
@@ -116,6 +118,7 @@ async function services(admin) {
     storage: { S3_ENDPOINT: `http://127.0.0.1:${S3_PORT}`, S3_ACCESS_KEY: 'S3RVER', S3_SECRET_KEY: 'S3RVER', S3_BUCKET: BUCKET },
     distribution: { STORAGE_URL: serviceUrl('storage'), STORAGE_API_KEY: admin, EMBEDDING_JOB_KEYS: jobKeys, DISTRIBUTION_POOL_KEYS: keyRing('distribution-pool-keys', 'pool1') },
     embedder: { STORAGE_URL: serviceUrl('storage'), STORAGE_API_KEY: admin, EMBEDDING_JOB_KEYS: jobKeys },
+    access: { ACCESS_ISSUER_KEYS: localSecret('access-issuer-keys', () => `issuer1:${randomBytes(32).toString('base64')}`) },
   };
   for (const svc of SERVICES) {
     const base = serviceUrl(svc.name);
@@ -193,11 +196,12 @@ async function story(admin) {
   const bytes = Buffer.from(await (await fetch(url.body.url)).arrayBuffer());
   info(`Alice downloads model.safetensors by presigned URL: sha256 ${createHash('sha256').update(bytes).digest('hex') === url.body.sha256 ? 'matches' : 'DIFFERS'}`);
 
-  await omlStory({ root, info, call, admin, distribution: serviceUrl('distribution'), baseVersion: version, children });
+  const hosts = await omlStory({ root, info, call, admin, distribution: serviceUrl('distribution'), baseVersion: version, children });
+  await accessStory({ info, call, admin, access: serviceUrl('access'), modelId: model.body.id, ...hosts });
 
   const pending = [
     'Bob and Charlie stake collateral on chain, which licenses them instead of an admin (issue #7)',
-    "Dave buys a permission string and queries Bob's host (issue #6)",
+    "Bob's host serves Dave through the host gateway and reports usage receipts; epochs close with Merkle roots (issue #6)",
     "the prover's proof is settled: Charlie's collateral is slashed after the appeal window, the prover is paid, Alice claims her fees (issues #6, #7)",
   ];
   for (const p of pending) info(`… not built yet: ${p}`);

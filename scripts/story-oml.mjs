@@ -114,6 +114,7 @@ export async function omlStory({ root, info, call, admin, distribution, baseVers
   }
   info(`trace ${trace.id.slice(0, 8)}…: ${trace.outcome}, false-accusation bound ${trace.falseAccusation} (event distribution.trace.completed)`);
   eve.kill('SIGTERM');
+  return { bob: hosts.bob.address, charlie: hosts.charlie.address };
 }
 
 async function until(probe, timeoutMs = 10 * 60_000) {
