@@ -7,6 +7,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { z } from 'zod';
 import { ENGINE_PYTHON_DIR } from '../../libs/fingerprint/src/engine';
+import { accessSettings } from '../../services/access/src/access.settings';
 import { distributionSettings } from '../../services/distribution/src/distribution.settings';
 import { embedderSettings } from '../../services/embedder/src/embedder.settings';
 import { storageSettings } from '../../services/storage/src/storage.settings';
@@ -35,6 +36,7 @@ interface DeployedService {
 const services: DeployedService[] = [
   { name: 'storage', settings: storageSettings, role: 'api' },
   { name: 'distribution', settings: distributionSettings, role: 'api' },
+  { name: 'access', settings: accessSettings, role: 'api' },
   {
     name: 'embedder',
     settings: embedderSettings,
@@ -55,6 +57,7 @@ const SECRET_SETTINGS = [
   'STORAGE_API_KEY',
   'DISTRIBUTION_POOL_KEYS',
   'EMBEDDING_JOB_KEYS',
+  'ACCESS_ISSUER_KEYS',
 ];
 /** Names that look like credentials must be in SECRET_SETTINGS (REDIS_URL may carry a password too). */
 const looksSecret = (name: string) => /(_KEYS?|SECRET|PASSWORD|TOKEN)$/.test(name) || name === 'DATABASE_URL';
@@ -63,7 +66,7 @@ const RUNTIME_VARIABLES = ['NODE_OPTIONS'];
 /** Stands in for a secret's value when a whole environment is validated. */
 function secretStandIn(name: string): string {
   if (name === 'DATABASE_URL') return 'postgres://clopen:secret@postgres:5432/clopen';
-  if (name.endsWith('_KEYS')) return `k1:${Buffer.alloc(32, 7).toString('base64')}`; // an AES-256 key ring
+  if (name.endsWith('_KEYS')) return `k1:${Buffer.alloc(32, 7).toString('base64')}`; // an AES-256 key ring, or ed25519 seeds
   return 's'.repeat(32);
 }
 
@@ -330,6 +333,23 @@ const seconds = (duration: string) => {
 
 // ---------------------------------------------------------------------------------------------
 
+/** Folders in services/ that are not deployed: end-to-end suites over the whole platform. */
+const NOT_DEPLOYED = ['platform-e2e'];
+
+describe('the list of deployed services', () => {
+  it('names every service in services/ (a folder with src/main.ts)', () => {
+    const onDisk = readdirSync(join(root, 'services'))
+      .filter((name) => !NOT_DEPLOYED.includes(name))
+      .filter((name) => existsSync(join(root, 'services', name, 'src', 'main.ts')));
+    expect(onDisk.length).toBeGreaterThan(0);
+    expect(onDisk.filter((name) => !deployedNames.has(name))).toEqual([]);
+  });
+
+  it('names only services that exist', () => {
+    expect([...deployedNames].filter((name) => !existsSync(join(root, 'services', name, 'src', 'main.ts')))).toEqual([]);
+  });
+});
+
 describe('the list of secret settings', () => {
   it.each(services)('covers every credential-like setting of $name', ({ settings }) => {
     expect(Object.keys(settings).filter(looksSecret).filter((k) => !SECRET_SETTINGS.includes(k))).toEqual([]);
@@ -411,6 +431,22 @@ describe.each(services)('docker/compose.yaml: $name', (service) => {
     const volume = (definition.volumes as string[]).map((v) => v.split(':')).find(([, target]) => target === path);
     expect(volume).toBeDefined();
     expect(volume![0] in (compose.volumes ?? {})).toBe(true);
+  });
+});
+
+describe('docker/compose.yaml: published ports', () => {
+  it('never publish the same host port twice (a range counts every port in it)', () => {
+    const owners = new Map<string, string[]>();
+    for (const [name, definition] of Object.entries<{ ports?: (string | number)[] }>(compose.services)) {
+      for (const mapping of definition.ports ?? []) {
+        // [ip:]host[-host]:container
+        const parts = String(mapping).split(':');
+        const ip = parts.length > 2 ? parts[0] : '0.0.0.0';
+        const [from, to = from] = parts[parts.length - 2].split('-').map(Number);
+        for (let port = from; port <= to; port++) owners.set(`${ip}:${port}`, [...(owners.get(`${ip}:${port}`) ?? []), name]);
+      }
+    }
+    expect([...owners].filter(([, names]) => names.length > 1)).toEqual([]);
   });
 });
 
