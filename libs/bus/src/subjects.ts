@@ -37,6 +37,8 @@ export const SUBJECTS = {
   'distribution.trace.completed': { kind: 'event', stream: 'DISTRIBUTION', schema: distributionV1.TraceCompletedSchema, description: "A suspect model's answers were scored against every licensed host; the accused and their scores." },
   'access.grant.issued': { kind: 'event', stream: 'ACCESS', schema: accessV1.GrantIssuedSchema, description: 'An end user bought access to a model: a grant bound to their key was signed.' },
   'access.grant.revoked': { kind: 'event', stream: 'ACCESS', schema: accessV1.GrantRevokedSchema, description: 'A grant was revoked; hosts following this subject refuse it within seconds.' },
+  'access.usage.reported': { kind: 'event', stream: 'ACCESS', schema: accessV1.UsageReportedSchema, description: 'A batch of usage receipts from a host or partner: each signed by the host, carrying the user\'s request signature.' },
+  'access.usage.rejected': { kind: 'event', stream: 'ACCESS', schema: accessV1.UsageRejectedSchema, description: 'A usage receipt that was not counted, and why.' },
   'storage.model.get': { kind: 'request', request: storageV1.ModelGetRequestSchema, response: storageV1.ModelGetResponseSchema, description: 'Fetch a model by id.' },
   'storage.version.get': { kind: 'request', request: storageV1.VersionGetRequestSchema, response: storageV1.VersionGetResponseSchema, description: 'Fetch a model version by id.' },
 } as const satisfies Record<string, SubjectSpec>;

@@ -1,4 +1,4 @@
-export { PERMISSION_HEADER, issueGrant, permissionString, requestDigest, decodePermission, grantSigningBytes, userPublicKeyBytes } from './permission';
+export { PERMISSION_HEADER, issueGrant, permissionString, requestDigest, requestDigestOfHash, decodePermission, grantSigningBytes, userPublicKeyBytes } from './permission';
 export type { GrantInit, SignedGrant, RequestBinding, DecodedPermission } from './permission';
 export { PermissionVerifier } from './verifier';
 export type { PermissionVerifierOptions, RevocationList, VerifiedPermission } from './verifier';
@@ -6,3 +6,6 @@ export { PermissionError } from './errors';
 export type { PermissionFailure } from './errors';
 export { publicKeyFromRaw, privateKeyFromSeed, rawPublicKey, generateUserKey } from './keys';
 export { RevocationFeed } from './revocations';
+export { signReceipt, receiptSigningBytes } from './receipts';
+export type { ServedRequest } from './receipts';
+export { verifyEd25519 } from './ed25519';

@@ -66,8 +66,12 @@ export interface RequestBinding {
  * body's hash. Changing any of them, or sending the string to another host, breaks the signature.
  */
 export function requestDigest(grantId: string, counter: bigint, { host, model, body }: RequestBinding): Buffer {
-  const bodyHash = createHash('sha256').update(body).digest('hex');
-  return createHash('sha256').update(`clopen-request-v1\n${grantId}\n${counter}\n${host.toLowerCase()}\n${model}\n${bodyHash}`).digest();
+  return requestDigestOfHash(grantId, counter, host, model, createHash('sha256').update(body).digest());
+}
+
+/** The same digest from the body's sha256, as a usage receipt carries it. */
+export function requestDigestOfHash(grantId: string, counter: bigint, host: string, model: string, bodySha256: Uint8Array): Buffer {
+  return createHash('sha256').update(`clopen-request-v1\n${grantId}\n${counter}\n${host.toLowerCase()}\n${model}\n${Buffer.from(bodySha256).toString('hex')}`).digest();
 }
 
 /** The header value for one request, signed with the user's key. */

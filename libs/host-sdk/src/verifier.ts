@@ -27,6 +27,8 @@ export interface VerifiedPermission {
   userId: string;
   modelId: string;
   counter: bigint;
+  /** The user's signature of this request, which the host's usage receipt carries. */
+  userSignature: Uint8Array;
   /** Left after this request; null when not limited. */
   requestsLeft: bigint | null;
   tokensLeft: bigint | null;
@@ -94,6 +96,7 @@ export class PermissionVerifier {
       userId: g.userId,
       modelId: g.modelId,
       counter,
+      userSignature: message.userSignature,
       requestsLeft: quota?.requests ? quota.requests - known.requests : null,
       tokensLeft: quota?.tokens ? quota.tokens - known.tokens : null,
     };

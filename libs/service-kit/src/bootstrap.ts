@@ -109,7 +109,7 @@ export async function createService<S extends z.ZodRawShape>(def: ServiceDefinit
     }
 
     const ctx: ServiceContext<z.infer<z.ZodObject<S>>> = { name: def.name, config, dataSource, bus, store, redis, metrics };
-    const app = await NestFactory.create(rootModule(def, ctx, readiness), { bufferLogs: true, abortOnError: false });
+    const app = await NestFactory.create(rootModule(def, ctx, readiness), { bufferLogs: true, abortOnError: false, rawBody: true });
     app.useLogger(app.get(Logger));
     const doc = new DocumentBuilder()
       .setTitle(def.title)

@@ -1,7 +1,26 @@
 import { Module } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { CONFIG, HOST_AUTH, HostAuthGuard, type HostAuthOptions } from '@clopen/service-kit';
+import type { AccessConfig } from './access.settings';
 import { GrantsController } from './grants/grants.controller';
 import { GrantsService } from './grants/grants.service';
+import { HostsController } from './hosts/hosts.controller';
+import { PgNonceStore } from './hosts/pg-nonce-store';
 import { IssuersController } from './issuers/issuers.controller';
+import { UsageHandlers } from './usage/usage.handlers';
+import { UsageService } from './usage/usage.service';
 
-@Module({ controllers: [GrantsController, IssuersController], providers: [GrantsService] })
+@Module({
+  controllers: [GrantsController, IssuersController, HostsController, UsageHandlers],
+  providers: [
+    GrantsService,
+    UsageService,
+    HostAuthGuard,
+    {
+      provide: HOST_AUTH,
+      inject: [DataSource, CONFIG],
+      useFactory: (db: DataSource, config: AccessConfig): HostAuthOptions => ({ audience: 'access', nonceStore: new PgNonceStore(db), maxTtlSeconds: config.HOST_AUTH_MAX_TTL_SECONDS }),
+    },
+  ],
+})
 export class AccessModule {}

@@ -2,6 +2,9 @@ import type { ServiceDefinition } from '@clopen/service-kit';
 import { accessSettings } from './access.settings';
 import { AccessModule } from './access.module';
 import { Grant } from './grants/grant.entity';
+import { ServingKey } from './hosts/serving-key.entity';
+import { Usage1764300000001 } from './migrations/1764300000001-usage';
+import { UsageReceiptRecord } from './usage/usage-receipt.entity';
 import { CreateAccess1764300000000 } from './migrations/1764300000000-create-access';
 
 export const accessService: ServiceDefinition<typeof accessSettings> = {
@@ -9,8 +12,8 @@ export const accessService: ServiceDefinition<typeof accessSettings> = {
   title: 'Clopen access',
   description: 'Permission grants for end users (signed by rotating issuer keys, revocable); usage receipts, epochs and provers follow.',
   settings: accessSettings,
-  entities: [Grant],
-  migrations: [CreateAccess1764300000000],
+  entities: [Grant, ServingKey, UsageReceiptRecord],
+  migrations: [CreateAccess1764300000000, Usage1764300000001],
   uses: { bus: true },
   modules: () => [AccessModule],
 };

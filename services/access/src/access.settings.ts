@@ -18,6 +18,8 @@ export const accessSettings = {
       return z.NEVER;
     }
   }),
+  /** Longest validity a host may give a signed request (host-auth). */
+  HOST_AUTH_MAX_TTL_SECONDS: setting.positiveInt.max(3600).default(300),
   /** Longest grant a user can buy. */
   ACCESS_GRANT_MAX_DAYS: setting.positiveInt.max(3650).default(365),
 };

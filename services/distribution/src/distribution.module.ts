@@ -1,8 +1,11 @@
 import { Module } from '@nestjs/common';
+import Redis from 'ioredis';
+import { RedisNonceStore } from '@clopen/host-auth';
+import { CONFIG, HOST_AUTH, HostAuthGuard, type HostAuthOptions } from '@clopen/service-kit';
+import type { DistributionConfig } from './distribution.settings';
 import { DeliveryService } from './delivery/delivery.service';
 import { EmbeddingQueue } from './embedding/embedding.queue';
 import { EmbeddingService } from './embedding/embedding.service';
-import { HostAuthGuard } from './hosts/host-auth.guard';
 import { HostController } from './hosts/host.controller';
 import { LicencesController } from './licences/licences.controller';
 import { LicencesService } from './licences/licences.service';
@@ -15,6 +18,25 @@ import { TracingService } from './tracing/tracing.service';
 
 @Module({
   controllers: [PoolsController, LicencesController, HostController, TracingController],
-  providers: [Catalogue, EmbeddingQueue, PoolsService, AssignmentsService, EmbeddingService, LicencesService, DeliveryService, TracingService, HostAuthGuard],
+  providers: [
+    Catalogue,
+    EmbeddingQueue,
+    PoolsService,
+    AssignmentsService,
+    EmbeddingService,
+    LicencesService,
+    DeliveryService,
+    TracingService,
+    HostAuthGuard,
+    {
+      provide: HOST_AUTH,
+      inject: [Redis, CONFIG],
+      useFactory: (redis: Redis, config: DistributionConfig): HostAuthOptions => ({
+        audience: 'distribution',
+        nonceStore: new RedisNonceStore(redis, `${config.BULLMQ_PREFIX}:host-nonce:`),
+        maxTtlSeconds: config.HOST_AUTH_MAX_TTL_SECONDS,
+      }),
+    },
+  ],
 })
 export class DistributionModule {}

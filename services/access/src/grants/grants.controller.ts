@@ -1,6 +1,8 @@
 import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentPrincipal, Roles, type Principal } from '@clopen/service-kit';
+import { DataSource } from 'typeorm';
+import { UsageService } from '../usage/usage.service';
 import { GrantsService, grantView } from './grants.service';
 
 @ApiTags('grants')
@@ -8,7 +10,7 @@ import { GrantsService, grantView } from './grants.service';
 @Roles('user')
 @Controller('grants')
 export class GrantsController {
-  constructor(private readonly grants: GrantsService) {}
+  constructor(private readonly grants: GrantsService, private readonly usage: UsageService, private readonly db: DataSource) {}
 
   @Post()
   @ApiOperation({
@@ -22,6 +24,13 @@ export class GrantsController {
   @Get(':id')
   async get(@CurrentPrincipal() principal: Principal, @Param('id', ParseUUIDPipe) id: string) {
     return grantView(await this.grants.get(principal, id));
+  }
+
+  @Get(':id/usage')
+  @ApiOperation({ summary: 'Requests and tokens counted from host receipts so far' })
+  async usageOf(@CurrentPrincipal() principal: Principal, @Param('id', ParseUUIDPipe) id: string) {
+    const g = await this.grants.get(principal, id);
+    return this.usage.totals(this.db.manager, g.id);
   }
 
   @Post(':id/revoke')

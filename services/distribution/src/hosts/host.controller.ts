@@ -1,11 +1,10 @@
 import { Controller, Get, Param, ParseUUIDPipe, UseGuards } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HOST_AUTH_HEADER } from '@clopen/host-auth';
-import { Public } from '@clopen/service-kit';
+import { CurrentHost, HostAuthGuard, Public } from '@clopen/service-kit';
 import { DeliveryService } from '../delivery/delivery.service';
 import { EmbeddingService } from '../embedding/embedding.service';
 import { LicencesService } from '../licences/licences.service';
-import { CurrentHost, HostAuthGuard } from './host-auth.guard';
 
 /** What a host sees: its own licences and copies, authenticated by its EVM key. */
 @ApiTags('host')

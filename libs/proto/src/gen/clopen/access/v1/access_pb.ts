@@ -4,6 +4,8 @@
 
 import type { GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
+import type { UsageReceipt } from "./permission_pb";
+import { file_clopen_access_v1_permission } from "./permission_pb";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
@@ -12,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file clopen/access/v1/access.proto.
  */
 export const file_clopen_access_v1_access: GenFile = /*@__PURE__*/
-  fileDesc("Ch1jbG9wZW4vYWNjZXNzL3YxL2FjY2Vzcy5wcm90bxIQY2xvcGVuLmFjY2Vzcy52MSLGAQoLR3JhbnRJc3N1ZWQSEAoIZ3JhbnRfaWQYASABKAkSEAoIbW9kZWxfaWQYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRINCgVob3N0cxgEIAMoCRIWCg5xdW90YV9yZXF1ZXN0cxgFIAEoBBIUCgxxdW90YV90b2tlbnMYBiABKAQSLgoKZXhwaXJlc19hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNaXNzdWVyX2tleV9pZBgIIAEoCSKQAQoMR3JhbnRSZXZva2VkEhAKCGdyYW50X2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCRIuCgpyZXZva2VkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpleHBpcmVzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcGIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("Ch1jbG9wZW4vYWNjZXNzL3YxL2FjY2Vzcy5wcm90bxIQY2xvcGVuLmFjY2Vzcy52MSLGAQoLR3JhbnRJc3N1ZWQSEAoIZ3JhbnRfaWQYASABKAkSEAoIbW9kZWxfaWQYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRINCgVob3N0cxgEIAMoCRIWCg5xdW90YV9yZXF1ZXN0cxgFIAEoBBIUCgxxdW90YV90b2tlbnMYBiABKAQSLgoKZXhwaXJlc19hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNaXNzdWVyX2tleV9pZBgIIAEoCSKQAQoMR3JhbnRSZXZva2VkEhAKCGdyYW50X2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCRIuCgpyZXZva2VkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpleHBpcmVzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJBCg1Vc2FnZVJlcG9ydGVkEjAKCHJlY2VpcHRzGAEgAygLMh4uY2xvcGVuLmFjY2Vzcy52MS5Vc2FnZVJlY2VpcHQiaQoNVXNhZ2VSZWplY3RlZBIQCghncmFudF9pZBgBIAEoCRIPCgdjb3VudGVyGAIgASgEEhQKDGhvc3RfYWRkcmVzcxgDIAEoCRIOCgZyZWFzb24YBCABKAkSDwoHbWVzc2FnZRgFIAEoCWIGcHJvdG8z", [file_clopen_access_v1_permission, file_google_protobuf_timestamp]);
 
 /**
  * access.grant.issued: an end user bought access; the grant as signed (no secret in it).
@@ -103,4 +105,64 @@ export type GrantRevoked = Message<"clopen.access.v1.GrantRevoked"> & {
  */
 export const GrantRevokedSchema: GenMessage<GrantRevoked> = /*@__PURE__*/
   messageDesc(file_clopen_access_v1_access, 1);
+
+/**
+ * access.usage.reported: a batch of receipts from a host or a partner integration.
+ *
+ * @generated from message clopen.access.v1.UsageReported
+ */
+export type UsageReported = Message<"clopen.access.v1.UsageReported"> & {
+  /**
+   * @generated from field: repeated clopen.access.v1.UsageReceipt receipts = 1;
+   */
+  receipts: UsageReceipt[];
+};
+
+/**
+ * Describes the message clopen.access.v1.UsageReported.
+ * Use `create(UsageReportedSchema)` to create a new message.
+ */
+export const UsageReportedSchema: GenMessage<UsageReported> = /*@__PURE__*/
+  messageDesc(file_clopen_access_v1_access, 2);
+
+/**
+ * access.usage.rejected: a receipt that was not counted, and why.
+ *
+ * @generated from message clopen.access.v1.UsageRejected
+ */
+export type UsageRejected = Message<"clopen.access.v1.UsageRejected"> & {
+  /**
+   * @generated from field: string grant_id = 1;
+   */
+  grantId: string;
+
+  /**
+   * @generated from field: uint64 counter = 2;
+   */
+  counter: bigint;
+
+  /**
+   * @generated from field: string host_address = 3;
+   */
+  hostAddress: string;
+
+  /**
+   * "bad_host_signature", "bad_user_signature", "unknown_grant", "unknown_host_key", "from_the_future", "malformed", ...
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+
+  /**
+   * @generated from field: string message = 5;
+   */
+  message: string;
+};
+
+/**
+ * Describes the message clopen.access.v1.UsageRejected.
+ * Use `create(UsageRejectedSchema)` to create a new message.
+ */
+export const UsageRejectedSchema: GenMessage<UsageRejected> = /*@__PURE__*/
+  messageDesc(file_clopen_access_v1_access, 3);
 

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file clopen/access/v1/permission.proto.
  */
 export const file_clopen_access_v1_permission: GenFile = /*@__PURE__*/
-  fileDesc("CiFjbG9wZW4vYWNjZXNzL3YxL3Blcm1pc3Npb24ucHJvdG8SEGNsb3Blbi5hY2Nlc3MudjEiKQoFUXVvdGESEAoIcmVxdWVzdHMYASABKAQSDgoGdG9rZW5zGAIgASgEIsUBCgVHcmFudBIKCgJpZBgBIAEoCRIQCghtb2RlbF9pZBgCIAEoCRINCgVob3N0cxgDIAMoCRIXCg91c2VyX3B1YmxpY19rZXkYBCABKAwSJgoFcXVvdGEYBSABKAsyFy5jbG9wZW4uYWNjZXNzLnYxLlF1b3RhEhIKCm5vdF9iZWZvcmUYBiABKAMSEgoKZXhwaXJlc19hdBgHIAEoAxIVCg1pc3N1ZXJfa2V5X2lkGAggASgJEg8KB3VzZXJfaWQYCSABKAkiZAoQUGVybWlzc2lvblN0cmluZxINCgVncmFudBgBIAEoDBIYChBpc3N1ZXJfc2lnbmF0dXJlGAIgASgMEg8KB2NvdW50ZXIYAyABKAQSFgoOdXNlcl9zaWduYXR1cmUYBCABKAxiBnByb3RvMw");
+  fileDesc("CiFjbG9wZW4vYWNjZXNzL3YxL3Blcm1pc3Npb24ucHJvdG8SEGNsb3Blbi5hY2Nlc3MudjEiKQoFUXVvdGESEAoIcmVxdWVzdHMYASABKAQSDgoGdG9rZW5zGAIgASgEIsUBCgVHcmFudBIKCgJpZBgBIAEoCRIQCghtb2RlbF9pZBgCIAEoCRINCgVob3N0cxgDIAMoCRIXCg91c2VyX3B1YmxpY19rZXkYBCABKAwSJgoFcXVvdGEYBSABKAsyFy5jbG9wZW4uYWNjZXNzLnYxLlF1b3RhEhIKCm5vdF9iZWZvcmUYBiABKAMSEgoKZXhwaXJlc19hdBgHIAEoAxIVCg1pc3N1ZXJfa2V5X2lkGAggASgJEg8KB3VzZXJfaWQYCSABKAkiZAoQUGVybWlzc2lvblN0cmluZxINCgVncmFudBgBIAEoDBIYChBpc3N1ZXJfc2lnbmF0dXJlGAIgASgMEg8KB2NvdW50ZXIYAyABKAQSFgoOdXNlcl9zaWduYXR1cmUYBCABKAwi2wEKC1JlY2VpcHRCb2R5EhAKCGdyYW50X2lkGAEgASgJEg8KB2NvdW50ZXIYAiABKAQSFAoMaG9zdF9hZGRyZXNzGAMgASgJEhAKCG1vZGVsX2lkGAQgASgJEhEKCXRva2Vuc19pbhgFIAEoDRISCgp0b2tlbnNfb3V0GAYgASgNEhYKDnJlcXVlc3Rfc2hhMjU2GAcgASgMEhYKDnVzZXJfc2lnbmF0dXJlGAggASgMEhcKD3Jlc3BvbnNlX3NoYTI1NhgJIAEoDBIRCglzZXJ2ZWRfYXQYCiABKAMiSQoMVXNhZ2VSZWNlaXB0EgwKBGJvZHkYASABKAwSEwoLaG9zdF9rZXlfaWQYAiABKAkSFgoOaG9zdF9zaWduYXR1cmUYAyABKAxiBnByb3RvMw");
 
 /**
  * What an end user bought: requests or tokens (0 = not limited).
@@ -151,4 +151,111 @@ export type PermissionString = Message<"clopen.access.v1.PermissionString"> & {
  */
 export const PermissionStringSchema: GenMessage<PermissionString> = /*@__PURE__*/
   messageDesc(file_clopen_access_v1_permission, 2);
+
+/**
+ * What a host attests for one served request. The host signs these bytes with its serving key.
+ *
+ * @generated from message clopen.access.v1.ReceiptBody
+ */
+export type ReceiptBody = Message<"clopen.access.v1.ReceiptBody"> & {
+  /**
+   * @generated from field: string grant_id = 1;
+   */
+  grantId: string;
+
+  /**
+   * @generated from field: uint64 counter = 2;
+   */
+  counter: bigint;
+
+  /**
+   * EIP-55 address of the host that served.
+   *
+   * @generated from field: string host_address = 3;
+   */
+  hostAddress: string;
+
+  /**
+   * @generated from field: string model_id = 4;
+   */
+  modelId: string;
+
+  /**
+   * @generated from field: uint32 tokens_in = 5;
+   */
+  tokensIn: number;
+
+  /**
+   * @generated from field: uint32 tokens_out = 6;
+   */
+  tokensOut: number;
+
+  /**
+   * sha256 of the request body as received, and the user's signature over the request digest
+   * (see libs/host-sdk), which the access service recomputes from the fields above: proof that the
+   * user asked for this request, on this host, with this counter.
+   *
+   * @generated from field: bytes request_sha256 = 7;
+   */
+  requestSha256: Uint8Array;
+
+  /**
+   * @generated from field: bytes user_signature = 8;
+   */
+  userSignature: Uint8Array;
+
+  /**
+   * sha256 of the response body as sent.
+   *
+   * @generated from field: bytes response_sha256 = 9;
+   */
+  responseSha256: Uint8Array;
+
+  /**
+   * Unix milliseconds.
+   *
+   * @generated from field: int64 served_at = 10;
+   */
+  servedAt: bigint;
+};
+
+/**
+ * Describes the message clopen.access.v1.ReceiptBody.
+ * Use `create(ReceiptBodySchema)` to create a new message.
+ */
+export const ReceiptBodySchema: GenMessage<ReceiptBody> = /*@__PURE__*/
+  messageDesc(file_clopen_access_v1_permission, 3);
+
+/**
+ * @generated from message clopen.access.v1.UsageReceipt
+ */
+export type UsageReceipt = Message<"clopen.access.v1.UsageReceipt"> & {
+  /**
+   * A serialized ReceiptBody, exactly as signed.
+   *
+   * @generated from field: bytes body = 1;
+   */
+  body: Uint8Array;
+
+  /**
+   * Which of the host's registered serving keys signed it.
+   *
+   * @generated from field: string host_key_id = 2;
+   */
+  hostKeyId: string;
+
+  /**
+   * ed25519 over "clopen-receipt-v1\n" followed by `body`.
+   *
+   * @generated from field: bytes host_signature = 3;
+   */
+  hostSignature: Uint8Array;
+};
+
+/**
+ * Describes the message clopen.access.v1.UsageReceipt.
+ * Use `create(UsageReceiptSchema)` to create a new message.
+ */
+export const UsageReceiptSchema: GenMessage<UsageReceipt> = /*@__PURE__*/
+  messageDesc(file_clopen_access_v1_permission, 4);
 

@@ -1,34 +1,37 @@
 import { CanActivate, ExecutionContext, Inject, Injectable, createParamDecorator } from '@nestjs/common';
 import type { Request } from 'express';
-import Redis from 'ioredis';
-import { HOST_AUTH_HEADER, HostAuthError, RedisNonceStore, verifyHostRequest } from '@clopen/host-auth';
-import { CONFIG, Unauthenticated } from '@clopen/service-kit';
-import type { DistributionConfig } from '../distribution.settings';
+import { HOST_AUTH_HEADER, HostAuthError, verifyHostRequest, type NonceStore } from '@clopen/host-auth';
+import { Unauthenticated } from '../errors';
+
+/** Provide this in a service module to use HostAuthGuard: the audience is the service's name. */
+export const HOST_AUTH = Symbol('clopen:host-auth');
+
+export interface HostAuthOptions {
+  audience: string;
+  nonceStore: NonceStore;
+  maxTtlSeconds: number;
+}
 
 type HostRequest = Request & { hostAddress?: `0x${string}`; rawBody?: Buffer };
 
 /**
  * Host routes are authenticated by the host's own key: an EIP-191 signature over the request with
- * a single-use nonce and an expiry (@clopen/host-auth). No API key, no shared secret.
+ * a single-use nonce and an expiry (@clopen/host-auth). Use with @Public() (no API key).
  */
 @Injectable()
 export class HostAuthGuard implements CanActivate {
-  private readonly nonces: RedisNonceStore;
-
-  constructor(redis: Redis, @Inject(CONFIG) private readonly config: DistributionConfig) {
-    this.nonces = new RedisNonceStore(redis, `${config.BULLMQ_PREFIX}:host-nonce:`);
-  }
+  constructor(@Inject(HOST_AUTH) private readonly options: HostAuthOptions) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const req = context.switchToHttp().getRequest<HostRequest>();
     try {
       const host = await verifyHostRequest(req.header(HOST_AUTH_HEADER), {
-        audience: 'distribution',
+        audience: this.options.audience,
         method: req.method,
         path: req.originalUrl,
         body: req.rawBody ?? '',
-        maxTtlSeconds: this.config.HOST_AUTH_MAX_TTL_SECONDS,
-        nonceStore: this.nonces,
+        maxTtlSeconds: this.options.maxTtlSeconds,
+        nonceStore: this.options.nonceStore,
       });
       req.hostAddress = host.address;
       return true;
