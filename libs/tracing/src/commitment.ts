@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { TracingInputError, requireCount } from './errors';
+import { MerkleTree, verifyMerkleProof } from '@clopen/merkle';
+import { TracingInputError } from './errors';
 import { requireSortedIndices } from './assignment';
 
 /**
@@ -41,15 +42,6 @@ export type AssignmentCommitment = {
   proof(hostId: string): AssignmentProof;
 };
 
-const hex = (bytes: Buffer) => `0x${bytes.toString('hex')}`;
-
-function fromHex(name: string, value: string): Buffer {
-  if (typeof value !== 'string' || !/^0x[0-9a-fA-F]{64}$/.test(value)) {
-    throw new TracingInputError(`${name} must be a 0x-prefixed 32-byte hex string`);
-  }
-  return Buffer.from(value.slice(2), 'hex');
-}
-
 /** sha256 of a host's sorted pool indices, each as a big-endian uint32. */
 export function indexListDigest(indices: ArrayLike<number>): Buffer {
   requireSortedIndices('indices', indices);
@@ -64,10 +56,6 @@ export function assignmentLeaf(hostId: string, indices: ArrayLike<number>): Buff
   return createHash('sha256').update(Buffer.of(0x00)).update(lengthPrefixed(hostId)).update(indexListDigest(indices)).digest();
 }
 
-function node(left: Buffer, right: Buffer): Buffer {
-  return createHash('sha256').update(Buffer.of(0x01)).update(left).update(right).digest();
-}
-
 function compareIds(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
@@ -79,18 +67,6 @@ function lengthPrefixed(text: string): Buffer {
   return Buffer.concat([length, bytes]);
 }
 
-/** Root over leaves in the given order; an odd node is carried up unchanged. */
-function merkleLevels(leaves: Buffer[]): Buffer[][] {
-  const levels: Buffer[][] = [leaves];
-  while (levels[levels.length - 1].length > 1) {
-    const below = levels[levels.length - 1];
-    const above: Buffer[] = [];
-    for (let i = 0; i < below.length; i += 2) above.push(i + 1 < below.length ? node(below[i], below[i + 1]) : below[i]);
-    levels.push(above);
-  }
-  return levels;
-}
-
 /**
  * Commits to a fingerprint pool without revealing it: the Merkle root over
  * sha256(0x02 ‖ len ‖ key ‖ len ‖ response) in pool order. Publishing it lets a later proof show that
@@ -99,8 +75,7 @@ function merkleLevels(leaves: Buffer[]): Buffer[][] {
 export function poolEntriesRoot(entries: readonly { key: string; response: string }[]): string {
   if (entries.length === 0) throw new TracingInputError('a pool commitment needs at least one entry');
   const leaves = entries.map((e) => createHash('sha256').update(Buffer.of(0x02)).update(lengthPrefixed(e.key)).update(lengthPrefixed(e.response)).digest());
-  const levels = merkleLevels(leaves);
-  return hex(levels[levels.length - 1][0]);
+  return new MerkleTree(leaves).root;
 }
 
 /** Commits to every host's assignment (hostId → sorted pool indices). */
@@ -114,24 +89,16 @@ export function assignmentCommitment(
     if (entries[i][0] === entries[i - 1][0]) throw new TracingInputError(`host ${entries[i][0]} appears twice in the assignments`);
   }
   const hostIds = entries.map(([hostId]) => hostId);
-  const levels = merkleLevels(entries.map(([hostId, indices]) => assignmentLeaf(hostId, indices)));
+  const tree = new MerkleTree(entries.map(([hostId, indices]) => assignmentLeaf(hostId, indices)));
   const positions = new Map(hostIds.map((hostId, index) => [hostId, index]));
 
   return {
-    root: hex(levels[levels.length - 1][0]),
+    root: tree.root,
     hostIds,
     proof(hostId: string): AssignmentProof {
       const leafIndex = positions.get(hostId);
       if (leafIndex === undefined) throw new TracingInputError(`host ${hostId} is not in this assignment commitment`);
-      const siblings: string[] = [];
-      let index = leafIndex;
-      for (let level = 0; level < levels.length - 1; level += 1) {
-        const width = levels[level].length;
-        if (index % 2 === 1) siblings.push(hex(levels[level][index - 1]));
-        else if (index + 1 < width) siblings.push(hex(levels[level][index + 1]));
-        index >>= 1;
-      }
-      return { hostId, leafIndex, leafCount: hostIds.length, siblings };
+      return { hostId, ...tree.proof(leafIndex) };
     },
   };
 }
@@ -143,21 +110,7 @@ export function assignmentCommitment(
  */
 export function verifyAssignmentProof(root: string, indices: ArrayLike<number>, proof: AssignmentProof): boolean {
   try {
-    const expected = fromHex('root', root);
-    requireCount('leafCount', proof.leafCount, 1);
-    requireCount('leafIndex', proof.leafIndex, 0);
-    if (proof.leafIndex >= proof.leafCount) return false;
-    let hash = assignmentLeaf(proof.hostId, indices);
-    let index = proof.leafIndex;
-    let width = proof.leafCount;
-    let used = 0;
-    while (width > 1) {
-      if (index % 2 === 1) hash = node(fromHex('sibling', proof.siblings[used++]), hash);
-      else if (index + 1 < width) hash = node(hash, fromHex('sibling', proof.siblings[used++]));
-      index >>= 1;
-      width = Math.ceil(width / 2);
-    }
-    return used === proof.siblings.length && hash.equals(expected);
+    return verifyMerkleProof(root, assignmentLeaf(proof.hostId, indices), proof);
   } catch (error) {
     if (error instanceof TracingInputError) return false;
     throw error;
