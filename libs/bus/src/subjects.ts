@@ -39,6 +39,7 @@ export const SUBJECTS = {
   'access.grant.revoked': { kind: 'event', stream: 'ACCESS', schema: accessV1.GrantRevokedSchema, description: 'A grant was revoked; hosts following this subject refuse it within seconds.' },
   'access.usage.reported': { kind: 'event', stream: 'ACCESS', schema: accessV1.UsageReportedSchema, description: 'A batch of usage receipts from a host or partner: each signed by the host, carrying the user\'s request signature.' },
   'access.usage.rejected': { kind: 'event', stream: 'ACCESS', schema: accessV1.UsageRejectedSchema, description: 'A usage receipt that was not counted, and why.' },
+  'access.epoch.closed': { kind: 'event', stream: 'ACCESS', schema: accessV1.EpochClosedSchema, description: 'An epoch of usage closed: totals per (model, host, user) and the Merkle root over its receipts.' },
   'storage.model.get': { kind: 'request', request: storageV1.ModelGetRequestSchema, response: storageV1.ModelGetResponseSchema, description: 'Fetch a model by id.' },
   'storage.version.get': { kind: 'request', request: storageV1.VersionGetRequestSchema, response: storageV1.VersionGetResponseSchema, description: 'Fetch a model version by id.' },
 } as const satisfies Record<string, SubjectSpec>;

@@ -2,6 +2,8 @@ import { Module } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { CONFIG, HOST_AUTH, HostAuthGuard, type HostAuthOptions } from '@clopen/service-kit';
 import type { AccessConfig } from './access.settings';
+import { EpochsController } from './epochs/epochs.controller';
+import { EpochsService } from './epochs/epochs.service';
 import { GrantsController } from './grants/grants.controller';
 import { GrantsService } from './grants/grants.service';
 import { HostsController } from './hosts/hosts.controller';
@@ -11,10 +13,11 @@ import { UsageHandlers } from './usage/usage.handlers';
 import { UsageService } from './usage/usage.service';
 
 @Module({
-  controllers: [GrantsController, IssuersController, HostsController, UsageHandlers],
+  controllers: [GrantsController, IssuersController, HostsController, UsageHandlers, EpochsController],
   providers: [
     GrantsService,
     UsageService,
+    EpochsService,
     HostAuthGuard,
     {
       provide: HOST_AUTH,

@@ -1,7 +1,9 @@
 import type { ServiceDefinition } from '@clopen/service-kit';
 import { accessSettings } from './access.settings';
 import { AccessModule } from './access.module';
+import { Epoch } from './epochs/epoch.entity';
 import { Grant } from './grants/grant.entity';
+import { Epochs1764300000002 } from './migrations/1764300000002-epochs';
 import { ServingKey } from './hosts/serving-key.entity';
 import { Usage1764300000001 } from './migrations/1764300000001-usage';
 import { UsageReceiptRecord } from './usage/usage-receipt.entity';
@@ -12,8 +14,8 @@ export const accessService: ServiceDefinition<typeof accessSettings> = {
   title: 'Clopen access',
   description: 'Permission grants for end users (signed by rotating issuer keys, revocable); usage receipts, epochs and provers follow.',
   settings: accessSettings,
-  entities: [Grant, ServingKey, UsageReceiptRecord],
-  migrations: [CreateAccess1764300000000, Usage1764300000001],
+  entities: [Grant, ServingKey, UsageReceiptRecord, Epoch],
+  migrations: [CreateAccess1764300000000, Usage1764300000001, Epochs1764300000002],
   uses: { bus: true },
   modules: () => [AccessModule],
 };

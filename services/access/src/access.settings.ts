@@ -20,6 +20,8 @@ export const accessSettings = {
   }),
   /** Longest validity a host may give a signed request (host-auth). */
   HOST_AUTH_MAX_TTL_SECONDS: setting.positiveInt.max(3600).default(300),
+  /** How often usage is committed: each epoch's receipts get one Merkle root for the chain. */
+  ACCESS_EPOCH_SECONDS: setting.positiveInt.default(3600),
   /** Longest grant a user can buy. */
   ACCESS_GRANT_MAX_DAYS: setting.positiveInt.max(3650).default(365),
 };

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Bus, readEvents } from '@clopen/bus';
 import { signHostRequest } from '@clopen/host-auth';
 import { PermissionVerifier, generateUserKey, permissionString, publicKeyFromRaw, rawPublicKey, signReceipt, userPublicKeyBytes } from '@clopen/host-sdk';
+import { verifyMerkleProof } from '@clopen/merkle';
 import { accessV1, create, fromBinary, toBinary } from '@clopen/proto';
 import { createService, type RunningService } from '@clopen/service-kit';
 import {
@@ -21,6 +22,7 @@ import {
 } from '@clopen/testing';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { accessService } from '../src/access.service';
+import { receiptLeaf } from '../src/epochs/epochs.service';
 
 jest.setTimeout(120_000);
 
@@ -119,5 +121,24 @@ describe('access: usage receipts', () => {
     }, { timeoutMs: 10_000 });
     expect(rejected.map((e) => e.payload.reason).sort()).toEqual(['bad_host_signature', 'bad_host_signature', 'bad_user_signature', 'from_the_future', 'malformed', 'unknown_host_key']);
     expect((await usage()).requests).toBe(before);
+  });
+
+  it('closes an epoch: one root over its receipts, totals per model, host and user, and proofs that verify', async () => {
+    const closed = await api(access.url, TEST_ADMIN_KEY, 'POST', '/admin/epochs/close');
+    expect(closed.status).toBe(201);
+    expect(closed.body).toMatchObject({ number: 1, receiptCount: 4, root: expect.stringMatching(/^0x[0-9a-f]{64}$/) });
+    expect((await api(access.url, TEST_ADMIN_KEY, 'POST', '/admin/epochs/close')).status).toBe(409);
+    const [event] = await eventually(async () => (await readEvents(bus, 'access.epoch.closed')).length === 1 && readEvents(bus, 'access.epoch.closed'));
+    expect(event.payload).toMatchObject({ epoch: 1n, receiptRoot: closed.body.root, receiptCount: 4n });
+    expect(event.payload.totals).toEqual([expect.objectContaining({ modelId, hostAddress: bob.address, userId: 'dave', requests: 4n, tokensIn: 20n, tokensOut: 28n })]);
+
+    const hostKey = (await api(access.url, TEST_ADMIN_KEY, 'POST', '/api-keys', { principalId: bob.address, roles: ['host'] })).body.key;
+    const p = await api(access.url, hostKey, 'GET', `/epochs/proof?grantId=${grant.id}&counter=2`);
+    expect(p.status).toBe(200);
+    const leaf = receiptLeaf(Buffer.from(p.body.receipt, 'base64url'));
+    expect(`0x${leaf.toString('hex')}`).toBe(p.body.leaf);
+    expect(verifyMerkleProof(closed.body.root, leaf, p.body.proof)).toBe(true);
+    expect(verifyMerkleProof(closed.body.root, receiptLeaf(Buffer.from('forged')), p.body.proof)).toBe(false);
+    expect((await api(access.url, hostKey, 'GET', `/epochs/proof?grantId=${grant.id}&counter=999`)).status).toBe(404);
   });
 });

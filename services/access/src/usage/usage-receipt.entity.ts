@@ -33,4 +33,8 @@ export class UsageReceiptRecord {
 
   @CreateDateColumn({ name: 'received_at', type: 'timestamptz' })
   receivedAt: Date;
+
+  /** The epoch that committed it; null while its epoch is open. */
+  @Column('int', { nullable: true })
+  epoch: number | null;
 }

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file clopen/access/v1/access.proto.
  */
 export const file_clopen_access_v1_access: GenFile = /*@__PURE__*/
-  fileDesc("Ch1jbG9wZW4vYWNjZXNzL3YxL2FjY2Vzcy5wcm90bxIQY2xvcGVuLmFjY2Vzcy52MSLGAQoLR3JhbnRJc3N1ZWQSEAoIZ3JhbnRfaWQYASABKAkSEAoIbW9kZWxfaWQYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRINCgVob3N0cxgEIAMoCRIWCg5xdW90YV9yZXF1ZXN0cxgFIAEoBBIUCgxxdW90YV90b2tlbnMYBiABKAQSLgoKZXhwaXJlc19hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNaXNzdWVyX2tleV9pZBgIIAEoCSKQAQoMR3JhbnRSZXZva2VkEhAKCGdyYW50X2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCRIuCgpyZXZva2VkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpleHBpcmVzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJBCg1Vc2FnZVJlcG9ydGVkEjAKCHJlY2VpcHRzGAEgAygLMh4uY2xvcGVuLmFjY2Vzcy52MS5Vc2FnZVJlY2VpcHQiaQoNVXNhZ2VSZWplY3RlZBIQCghncmFudF9pZBgBIAEoCRIPCgdjb3VudGVyGAIgASgEEhQKDGhvc3RfYWRkcmVzcxgDIAEoCRIOCgZyZWFzb24YBCABKAkSDwoHbWVzc2FnZRgFIAEoCWIGcHJvdG8z", [file_clopen_access_v1_permission, file_google_protobuf_timestamp]);
+  fileDesc("Ch1jbG9wZW4vYWNjZXNzL3YxL2FjY2Vzcy5wcm90bxIQY2xvcGVuLmFjY2Vzcy52MSLGAQoLR3JhbnRJc3N1ZWQSEAoIZ3JhbnRfaWQYASABKAkSEAoIbW9kZWxfaWQYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRINCgVob3N0cxgEIAMoCRIWCg5xdW90YV9yZXF1ZXN0cxgFIAEoBBIUCgxxdW90YV90b2tlbnMYBiABKAQSLgoKZXhwaXJlc19hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNaXNzdWVyX2tleV9pZBgIIAEoCSKQAQoMR3JhbnRSZXZva2VkEhAKCGdyYW50X2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCRIuCgpyZXZva2VkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpleHBpcmVzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJBCg1Vc2FnZVJlcG9ydGVkEjAKCHJlY2VpcHRzGAEgAygLMh4uY2xvcGVuLmFjY2Vzcy52MS5Vc2FnZVJlY2VpcHQiaQoNVXNhZ2VSZWplY3RlZBIQCghncmFudF9pZBgBIAEoCRIPCgdjb3VudGVyGAIgASgEEhQKDGhvc3RfYWRkcmVzcxgDIAEoCRIOCgZyZWFzb24YBCABKAkSDwoHbWVzc2FnZRgFIAEoCSJ+CgpFcG9jaFRvdGFsEhAKCG1vZGVsX2lkGAEgASgJEhQKDGhvc3RfYWRkcmVzcxgCIAEoCRIPCgd1c2VyX2lkGAMgASgJEhAKCHJlcXVlc3RzGAQgASgEEhEKCXRva2Vuc19pbhgFIAEoBBISCgp0b2tlbnNfb3V0GAYgASgEItUBCgtFcG9jaENsb3NlZBINCgVlcG9jaBgBIAEoBBIuCgpzdGFydGVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMcmVjZWlwdF9yb290GAQgASgJEhUKDXJlY2VpcHRfY291bnQYBSABKAQSLAoGdG90YWxzGAYgAygLMhwuY2xvcGVuLmFjY2Vzcy52MS5FcG9jaFRvdGFsYgZwcm90bzM", [file_clopen_access_v1_permission, file_google_protobuf_timestamp]);
 
 /**
  * access.grant.issued: an end user bought access; the grant as signed (no secret in it).
@@ -165,4 +165,92 @@ export type UsageRejected = Message<"clopen.access.v1.UsageRejected"> & {
  */
 export const UsageRejectedSchema: GenMessage<UsageRejected> = /*@__PURE__*/
   messageDesc(file_clopen_access_v1_access, 3);
+
+/**
+ * @generated from message clopen.access.v1.EpochTotal
+ */
+export type EpochTotal = Message<"clopen.access.v1.EpochTotal"> & {
+  /**
+   * @generated from field: string model_id = 1;
+   */
+  modelId: string;
+
+  /**
+   * @generated from field: string host_address = 2;
+   */
+  hostAddress: string;
+
+  /**
+   * @generated from field: string user_id = 3;
+   */
+  userId: string;
+
+  /**
+   * @generated from field: uint64 requests = 4;
+   */
+  requests: bigint;
+
+  /**
+   * @generated from field: uint64 tokens_in = 5;
+   */
+  tokensIn: bigint;
+
+  /**
+   * @generated from field: uint64 tokens_out = 6;
+   */
+  tokensOut: bigint;
+};
+
+/**
+ * Describes the message clopen.access.v1.EpochTotal.
+ * Use `create(EpochTotalSchema)` to create a new message.
+ */
+export const EpochTotalSchema: GenMessage<EpochTotal> = /*@__PURE__*/
+  messageDesc(file_clopen_access_v1_access, 4);
+
+/**
+ * access.epoch.closed: the receipts counted in an epoch, committed by one Merkle root (for the chain's UsageLedger).
+ *
+ * @generated from message clopen.access.v1.EpochClosed
+ */
+export type EpochClosed = Message<"clopen.access.v1.EpochClosed"> & {
+  /**
+   * @generated from field: uint64 epoch = 1;
+   */
+  epoch: bigint;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp started_at = 2;
+   */
+  startedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp ended_at = 3;
+   */
+  endedAt?: Timestamp | undefined;
+
+  /**
+   * Merkle root (libs/merkle) over sha256(0x00 ‖ receipt) of every receipt, ordered by (grant id, counter).
+   *
+   * @generated from field: string receipt_root = 4;
+   */
+  receiptRoot: string;
+
+  /**
+   * @generated from field: uint64 receipt_count = 5;
+   */
+  receiptCount: bigint;
+
+  /**
+   * @generated from field: repeated clopen.access.v1.EpochTotal totals = 6;
+   */
+  totals: EpochTotal[];
+};
+
+/**
+ * Describes the message clopen.access.v1.EpochClosed.
+ * Use `create(EpochClosedSchema)` to create a new message.
+ */
+export const EpochClosedSchema: GenMessage<EpochClosed> = /*@__PURE__*/
+  messageDesc(file_clopen_access_v1_access, 5);
 
