@@ -2,10 +2,12 @@
  * npm run bench:access — permission checks per second on one core: for grants seen for the first
  * time (issuer signature, then the user's) and for a known grant (only the user's per-request
  * signature). Requests are signed beforehand, so only the host's side is timed.
- * Metrics: checks_per_s_new (goal ≥ 5k), checks_per_s_known (goal ≥ 10k).
+ * Metrics: checks_per_s_new (goal ≥ 5k), checks_per_s_known (goal ≥ 10k), and merkle_1m_seconds
+ * (goal ≤ 2 s): an epoch's root and 1,000 inclusion proofs over 1M receipts.
  */
-import { generateKeyPairSync } from 'node:crypto';
-import { PermissionVerifier, generateUserKey, issueGrant, permissionString, userPublicKeyBytes } from '../src';
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import { PermissionVerifier, generateUserKey, issueGrant, permissionString, userPublicKeyBytes } from '@clopen/host-sdk';
+import { MerkleTree, verifyMerkleProof } from '@clopen/merkle';
 
 const N = Number(process.env.BENCH_CHECKS ?? 20_000);
 const HOST = '0x1737C8D529A6692bDFA1baaFA3106C1028F29ACc';
@@ -38,3 +40,12 @@ const v = verifier();
 v.verify(known[0], { model: MODEL, body });
 emit('checks_per_s_new', rate(fresh, verifier()), 'checks/s');
 emit('checks_per_s_known', rate(known.slice(1), v), 'checks/s');
+
+// An epoch of 1M receipts: leaves hashed beforehand (ingest stores them), then the root and proofs.
+const leaves = Array.from({ length: Number(process.env.BENCH_RECEIPTS ?? 1_000_000) }, (_, i) => createHash('sha256').update(`receipt ${i}`).digest());
+const t = process.hrtime.bigint();
+const tree = new MerkleTree(leaves);
+const proofs = Array.from({ length: 1000 }, (_, i) => tree.proof((i * 997) % leaves.length));
+const seconds = Number(process.hrtime.bigint() - t) / 1e9;
+if (!proofs.every((p) => verifyMerkleProof(tree.root, leaves[p.leafIndex], p))) throw new Error('a proof does not verify');
+emit('merkle_1m_seconds', seconds, 's');
