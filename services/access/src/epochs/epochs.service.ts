@@ -44,7 +44,7 @@ export class EpochsService implements OnApplicationBootstrap, OnModuleDestroy {
       const [{ count, first }] = await m.query('SELECT count(*)::int AS count, min(received_at) AS first FROM usage_receipts WHERE epoch IS NULL AND received_at < $1', [endedAt]);
       if (!count) return null;
       const number = (last?.number ?? 0) + 1;
-      const leaves = await this.leaves(m, null, endedAt);
+      const leaves = await this.openLeaves(m, endedAt);
       const epoch = m.getRepository(Epoch).create({ number, startedAt: last?.ended_at ?? first, endedAt, receiptCount: count, root: new MerkleTree(leaves).root });
       await m.getRepository(Epoch).insert(epoch);
       await m.query('UPDATE usage_receipts SET epoch = $1 WHERE epoch IS NULL AND received_at < $2', [number, endedAt]);
@@ -72,18 +72,17 @@ export class EpochsService implements OnApplicationBootstrap, OnModuleDestroy {
     if (!row) throw new NotFound(`no receipt for grant ${grantId}, counter ${counter}`);
     if (row.epoch === null) throw new NotFound(`the receipt of grant ${grantId}, counter ${counter} is in the open epoch; ask again once it closes`);
     const epoch = await this.db.getRepository(Epoch).findOneByOrFail({ number: row.epoch });
-    const keys: { grant_id: string; counter: string }[] = await this.db.query('SELECT grant_id, counter FROM usage_receipts WHERE epoch = $1 ORDER BY grant_id, counter', [epoch.number]);
-    const index = keys.findIndex((k) => k.grant_id === grantId && k.counter === counter);
-    const tree = new MerkleTree(await this.leaves(this.db.manager, epoch.number));
+    // One pass over the epoch's receipts gives both the leaves and this receipt's position.
+    const rows: { grant_id: string; counter: string; receipt: string }[] = await this.db.query('SELECT grant_id, counter, receipt FROM usage_receipts WHERE epoch = $1 ORDER BY grant_id, counter', [epoch.number]);
+    const index = rows.findIndex((r) => r.grant_id === grantId && r.counter === counter);
+    const tree = new MerkleTree(rows.map((r) => receiptLeaf(Buffer.from(r.receipt, 'base64url'))));
     const receipt = Buffer.from(row.receipt, 'base64url');
     return { epoch: epoch.number, root: epoch.root, receipt: row.receipt, leaf: `0x${receiptLeaf(receipt).toString('hex')}`, proof: tree.proof(index) };
   }
 
-  private async leaves(m: EntityManager, epoch: number | null, before?: Date): Promise<Buffer[]> {
-    const rows: { receipt: string }[] =
-      epoch === null
-        ? await m.query('SELECT receipt FROM usage_receipts WHERE epoch IS NULL AND received_at < $1 ORDER BY grant_id, counter', [before])
-        : await m.query('SELECT receipt FROM usage_receipts WHERE epoch = $1 ORDER BY grant_id, counter', [epoch]);
+  /** Leaves of the receipts an epoch ending at `before` commits, in root order. */
+  private async openLeaves(m: EntityManager, before: Date): Promise<Buffer[]> {
+    const rows: { receipt: string }[] = await m.query('SELECT receipt FROM usage_receipts WHERE epoch IS NULL AND received_at < $1 ORDER BY grant_id, counter', [before]);
     return rows.map((r) => receiptLeaf(Buffer.from(r.receipt, 'base64url')));
   }
 }
