@@ -15,7 +15,7 @@ import { Bus } from '@clopen/bus';
 import { KeyRing } from '@clopen/embedding-jobs';
 import { ensureBaseModel, isBaseModelName } from '@clopen/fingerprint';
 import { StorageClient } from '@clopen/storage-client';
-import { createTestBusNamespace, createTestDatabase, createTestRedisPrefix, eventually, spawnService, startTestS3, testInfra, type ServiceProcess } from '@clopen/testing';
+import { api, createTestBusNamespace, createTestDatabase, createTestRedisPrefix, eventually, spawnService, startTestS3, testInfra, type ServiceProcess } from '@clopen/testing';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 
 const COPIES = Number(process.env.BENCH_COPIES ?? 2);
@@ -27,15 +27,11 @@ const ADMIN_KEY = 'bench-admin-key-0123456789abcdef';
 const emit = (metric: string, value: number, unit: string) => console.log(JSON.stringify({ bench: 'embedding', metric, value: Math.round(value * 1000) / 1000, unit }));
 const log = (msg: string) => process.stderr.write(`[bench:embedding] ${msg}\n`);
 
+/** The test client's call, failing the bench on any error answer. */
 async function call(base: string, method: string, path: string, body?: unknown): Promise<any> {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${ADMIN_KEY}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const parsed = await res.json().catch(() => undefined);
-  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(parsed)}`);
-  return parsed;
+  const res = await api(base, ADMIN_KEY, method, path, body);
+  if (res.status >= 400) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body;
 }
 
 async function main() {
