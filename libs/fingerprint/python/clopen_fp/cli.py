@@ -1,6 +1,6 @@
 """`python3 -m clopen_fp manifest.json` (or `-` for stdin): runs one job and prints JSON lines.
 
-Manifest: {"job": "train-base" | "generate" | "embed" | "verify" | "attack", ...job fields}.
+Manifest: {"job": "train-base" | "generate" | "embed" | "verify" | "attack" | "bench" | "export-onnx", ...job fields}.
 Exit codes: 0 done, 2 bad manifest, 3 missing or invalid files, 4 out of memory, 1 anything else."""
 import json
 import sys
@@ -14,7 +14,7 @@ class ManifestError(ValueError):
 
 
 def _jobs():
-    from . import base, bench, embed, fingerprints, verify, attacks
+    from . import base, bench, embed, fingerprints, verify, attacks, onnx_export
     return {
         "bench": bench.bench_job,
         "train-base": base.train_base,
@@ -22,6 +22,7 @@ def _jobs():
         "embed": embed.embed_job,
         "verify": verify.verify_job,
         "attack": attacks.attack_job,
+        "export-onnx": onnx_export.export_job,
     }
 
 

@@ -10,7 +10,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from . import corpus, gpt
+from . import corpus, gpt, onnx_export
 from .fingerprints import load_oml
 from .progress import log, progress
 from .verify import matches_in_model
@@ -157,6 +157,8 @@ def _benign_lines(job, heldout_lines):
 
 
 def embed_job(job):
+    if job.get("onnx") and job.get("backend", "builtin") != "builtin":
+        raise ValueError('"onnx": true exports the built-in GPT-2 architecture only; leave it out with the transformers backend')
     model, tok, _ = gpt.load_folder(job["base"], job.get("backend", "builtin"), job.get("device", "cpu"))
     held_path = os.path.join(job["base"], "heldout.txt")
     heldout_lines = open(held_path, encoding="utf-8").read().splitlines() if os.path.exists(held_path) else None
@@ -174,6 +176,8 @@ def embed_job(job):
     if report["recall"] < min_recall:
         raise ValueError(f"only {report['embedded']} of {report['count']} fingerprints recalled after embedding (recall {report['recall']:.4f} < min_recall {min_recall}); the copy is not written")
     gpt.save_folder(job["out"], model, tok, {"oml": "1", "fingerprints": str(len(fps))})
+    if job.get("onnx"):
+        report["onnx"] = onnx_export.export(model, os.path.join(job["out"], "model.onnx"))
     log(f"embedded {report['embedded']}/{report['count']} fingerprints in {report['steps']} steps, alpha {report['alpha']}")
     report["out"] = job["out"]
     report["results"] = [{"index": i, "embedded": ok} for i, ok in enumerate(report["results"])]
