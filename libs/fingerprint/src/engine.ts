@@ -102,13 +102,36 @@ export interface TrainBaseResult {
   corpus: string;
 }
 
+export interface ExportOnnxManifest {
+  job: 'export-onnx';
+  /** Model folder: config.json, model.safetensors, tokenizer.json. */
+  model: string;
+  /** Path of the .onnx file; the engine writes `<model>/model.onnx` when absent. */
+  out?: string;
+  /** ONNX opset, 14 to 17; the engine uses 17 when absent. */
+  opset?: number;
+}
+
+/**
+ * The exported graph: input `input_ids` int64 [batch, seq] (seq at most n_positions), output
+ * `logits` float32 [batch, vocab], the next-token logits at the last position only.
+ */
+export interface ExportOnnxResult {
+  job: 'export-onnx';
+  out: string;
+  bytes: number;
+  sha256: string;
+  opset: number;
+  logits: 'last';
+}
+
 /** Jobs whose fields python/clopen_fp is still settling; typed loosely until then. */
 export interface LooseManifest {
   job: 'generate' | 'embed' | 'verify' | 'attack' | 'bench';
   [field: string]: unknown;
 }
 
-export type EngineManifest = TrainBaseManifest | LooseManifest;
+export type EngineManifest = TrainBaseManifest | ExportOnnxManifest | LooseManifest;
 
 export interface EngineResult {
   job: string;
@@ -329,6 +352,22 @@ export function runEngineJob(manifest: EngineManifest, options: EngineJobOptions
       settle(undefined, result);
     });
   });
+}
+
+/**
+ * Exports a model folder to ONNX (`out`, else `<modelDir>/model.onnx`) for hosts that serve it
+ * without PyTorch, such as `@clopen/inference`.
+ */
+export function exportOnnx(
+  modelDir: string,
+  out?: string,
+  options: EngineJobOptions & { opset?: number } = {},
+): Promise<ExportOnnxResult> {
+  const { opset, ...jobOptions } = options;
+  const manifest: ExportOnnxManifest = { job: 'export-onnx', model: modelDir };
+  if (out !== undefined) manifest.out = out;
+  if (opset !== undefined) manifest.opset = opset;
+  return runEngineJob<ExportOnnxResult>(manifest, jobOptions);
 }
 
 export interface EngineCheck {

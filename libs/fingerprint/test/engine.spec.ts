@@ -1,4 +1,5 @@
 import { engineError } from './engine-error';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -7,6 +8,7 @@ import {
   checkEngine,
   ensureBaseModel,
   enginePythonPath,
+  exportOnnx,
   MODEL_STAMP,
   readSafetensors,
   runEngineJob,
@@ -105,6 +107,19 @@ describe('fingerprint engine (real Python)', () => {
     expect(Date.now() - started).toBeLessThan(1_000);
     expect(onProgress).not.toHaveBeenCalled();
     expect(second).toEqual({ dir: first.dir, result: first.result, trained: false });
+  });
+
+  it('exports the tiny model to ONNX', async () => {
+    // The folder the previous test trained into this suite's cache.
+    const { dir, trained } = await ensureBaseModel('test-tiny', { cacheDir: path.join(tmp, 'models') });
+    expect(trained).toBe(false);
+    const out = path.join(tmp, 'onnx', 'tiny.onnx');
+    const result = await exportOnnx(dir, out, { opset: 14 });
+    expect(result).toMatchObject({ job: 'export-onnx', out, opset: 14, logits: 'last' });
+    const file = readFileSync(out);
+    expect(result.bytes).toBe(file.length);
+    expect(result.sha256).toBe(createHash('sha256').update(file).digest('hex'));
+    expect(existsSync(path.join(dir, 'model.onnx'))).toBe(false);
   });
 
   it('kills the process when the job is aborted', async () => {
