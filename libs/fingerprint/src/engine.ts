@@ -116,7 +116,7 @@ export interface ExportOnnxManifest {
  * The exported graph: input `input_ids` int64 [batch, seq] (seq at most n_positions), output
  * `logits` float32 [batch, vocab], the next-token logits at the last position only.
  */
-export interface ExportOnnxResult {
+export interface ExportOnnxResult extends EngineResult {
   job: 'export-onnx';
   out: string;
   bytes: number;
