@@ -40,6 +40,7 @@ export { OutboxMessage } from './outbox/outbox-message.entity';
 export { Outbox, outboxChannel } from './outbox/outbox';
 export { OutboxRelay, type OutboxRelayOptions } from './outbox/outbox-relay';
 export { ProcessedMessage } from './consumer/processed-message.entity';
+export { consumeBatches, type ConsumeBatchesOptions, type BatchHandler, type BatchItem } from './consumer/consume-batches';
 export { consume, durableName, type ConsumeOptions, type ConsumeContext, type ConsumerHandle, type EventHandler } from './consumer/consume';
 export { busTablesMigration, BusTablesMigration } from './migrations/bus-tables.migration';
 export { BusServer, BUS_TRANSPORT, type BusServerOptions } from './nest/bus-server';

@@ -40,8 +40,11 @@ export const SUBJECTS = {
   'access.usage.reported': { kind: 'event', stream: 'ACCESS', schema: accessV1.UsageReportedSchema, description: 'A batch of usage receipts from a host or partner: each signed by the host, carrying the user\'s request signature.' },
   'access.usage.rejected': { kind: 'event', stream: 'ACCESS', schema: accessV1.UsageRejectedSchema, description: 'A usage receipt that was not counted, and why.' },
   'access.epoch.closed': { kind: 'event', stream: 'ACCESS', schema: accessV1.EpochClosedSchema, description: 'An epoch of usage closed: totals per (model, host, user) and the Merkle root over its receipts.' },
+  'access.violation.proven': { kind: 'event', stream: 'ACCESS', schema: accessV1.ViolationProvenSchema, description: "A prover's proof held: a host served without permission, or a copy was served where it was not licensed; the accused, the evidence hash and the statistics." },
   'storage.model.get': { kind: 'request', request: storageV1.ModelGetRequestSchema, response: storageV1.ModelGetResponseSchema, description: 'Fetch a model by id.' },
   'storage.version.get': { kind: 'request', request: storageV1.VersionGetRequestSchema, response: storageV1.VersionGetResponseSchema, description: 'Fetch a model version by id.' },
+  'distribution.challenge.open': { kind: 'request', request: distributionV1.ChallengeOpenRequestSchema, response: distributionV1.ChallengeOpenResponseSchema, description: "Fingerprint keys of a version's pool never handed out before, for a registered prover's challenge." },
+  'distribution.challenge.trace': { kind: 'request', request: distributionV1.ChallengeTraceRequestSchema, response: distributionV1.ChallengeTraceResponseSchema, description: "Scores a suspect's outputs for a challenge against every licensed host's copy." },
 } as const satisfies Record<string, SubjectSpec>;
 
 type Table = typeof SUBJECTS;

@@ -51,6 +51,7 @@ export const setting = {
   url,
   port: z.coerce.number({ message: 'must be a port number' }).int().min(0).max(65535),
   positiveInt: z.coerce.number({ message: 'must be a number' }).int().positive(),
+  nonNegativeInt: z.coerce.number({ message: 'must be a number' }).int().min(0),
   bytes: z
     .string()
     .regex(/^\d+(\.\d+)?\s*(B|KB|KiB|MB|MiB|GB|GiB|TB|TiB)?$/i, 'must be a size like 500MiB or 2GiB')

@@ -39,3 +39,27 @@ export function signReceipt(servingKey: KeyObject, hostKeyId: string, served: Se
   );
   return create(accessV1.UsageReceiptSchema, { body, hostKeyId, hostSignature: sign(null, receiptSigningBytes(body), servingKey) });
 }
+
+const BATCH_CONTEXT = Buffer.from('clopen-receipt-batch-v1\n');
+
+/** What a host signs for a batch of its own receipts: context, host address, then each body's sha256 in order. */
+export function batchSigningBytes(hostAddress: string, bodies: readonly Uint8Array[]): Buffer {
+  const parts: Buffer[] = [BATCH_CONTEXT, Buffer.from(`${hostAddress}\n`)];
+  for (const body of bodies) parts.push(createHash('sha256').update(body).digest());
+  return Buffer.concat(parts);
+}
+
+/**
+ * A batch of one host's receipts, signed once by its serving key. The receipts go without their
+ * own signatures (those went to the users in the responses), so the access service verifies one
+ * host signature per batch and one user signature per receipt.
+ */
+export function signReceiptBatch(servingKey: KeyObject, hostKeyId: string, hostAddress: string, receipts: readonly accessV1.UsageReceipt[]): accessV1.UsageReported {
+  const bodies = receipts.map((r) => r.body);
+  return create(accessV1.UsageReportedSchema, {
+    receipts: bodies.map((body) => create(accessV1.UsageReceiptSchema, { body, hostKeyId })),
+    hostAddress,
+    hostKeyId,
+    batchSignature: sign(null, batchSigningBytes(hostAddress, bodies), servingKey),
+  });
+}

@@ -9,14 +9,15 @@ import { GrantsService } from './grants/grants.service';
 import { HostsController } from './hosts/hosts.controller';
 import { PgNonceStore } from './hosts/pg-nonce-store';
 import { IssuersController } from './issuers/issuers.controller';
-import { UsageHandlers } from './usage/usage.handlers';
+import { UsageIngestor } from './usage/usage.ingestor';
 import { UsageService } from './usage/usage.service';
 
 @Module({
-  controllers: [GrantsController, IssuersController, HostsController, UsageHandlers, EpochsController],
+  controllers: [GrantsController, IssuersController, HostsController, EpochsController],
   providers: [
     GrantsService,
     UsageService,
+    UsageIngestor,
     EpochsService,
     HostAuthGuard,
     {

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { baseSettings, busSettings, databaseSettings, setting, type loadConfig } from '@clopen/config';
 import { IssuerKeyRing } from './issuers/issuer-key-ring';
@@ -22,6 +23,10 @@ export const accessSettings = {
   HOST_AUTH_MAX_TTL_SECONDS: setting.positiveInt.max(3600).default(300),
   /** How often usage is committed: each epoch's receipts get one Merkle root for the chain. */
   ACCESS_EPOCH_SECONDS: setting.positiveInt.default(3600),
+  /** Worker threads verifying receipt signatures (0: on the event loop). Default: one per core. */
+  ACCESS_VERIFY_THREADS: setting.nonNegativeInt.max(64).default(availableParallelism()),
+  /** `access.usage.reported` messages pulled and ingested in one transaction. */
+  ACCESS_INGEST_BATCH_MESSAGES: setting.positiveInt.max(1000).default(32),
   /** Longest grant a user can buy. */
   ACCESS_GRANT_MAX_DAYS: setting.positiveInt.max(3650).default(365),
 };

@@ -61,17 +61,8 @@ export async function consume<S extends EventSubject>(options: ConsumeOptions<S>
   const delayFor = (attempt: number): number =>
     typeof backoff === 'number' ? backoff : (backoff[Math.min(attempt - 1, backoff.length - 1)] ?? 1_000);
 
-  const deadLetter = async (msg: JsMsg, subject: string, envelope: Envelope | undefined, reason: string, attempts: number): Promise<void> => {
-    const hdrs = envelope ? envelopeHeaders(envelope) : natsHeaders();
-    hdrs.set(HEADER.deadReason, headerValue(reason));
-    hdrs.set(HEADER.deadConsumer, durable);
-    hdrs.set(HEADER.deadAttempts, String(attempts));
-    // Id per (message, consumer): dead-lettering again after a crash is de-duplicated.
-    const id = envelope?.id ? `${envelope.id}:${durable}` : `${msg.info.stream}:${msg.seq}:${durable}`;
-    await bus.publishRaw(bus.subject(deadLetterSubject(subject)), msg.data, id, hdrs);
-    msg.term();
-    logger.warn(`${durable} dead-lettered ${subject} ${envelope?.id ?? `seq ${msg.seq}`} after ${attempts} attempt(s): ${reason}`);
-  };
+  const deadLetter = (msg: JsMsg, subject: string, envelope: Envelope | undefined, reason: string, attempts: number) =>
+    deadLetterMessage({ bus, durable, logger }, msg, subject, envelope, reason, attempts);
 
   const handle = async (msg: JsMsg, subject: S): Promise<void> => {
     const attempt = msg.info.redeliveryCount;
@@ -113,25 +104,7 @@ export async function consume<S extends EventSubject>(options: ConsumeOptions<S>
   for (const subject of subjects) {
     const stream = bus.stream(streamOf(subject));
     const name = durableName(durable, subject);
-    const config: Partial<ConsumerConfig> = {
-      durable_name: name,
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
-      filter_subject: bus.subject(subject),
-      ack_wait: nanos(options.ackWaitMs ?? 30_000),
-      // Retries are counted here, not by the server, so a failed DLQ publish is retried rather than dropped.
-      max_deliver: -1,
-    };
-    const exists = await bus.jsm.consumers.info(stream, name).then(
-      () => true,
-      (err: NatsError) => {
-        if (err.api_error?.err_code === 10014 || /consumer not found/i.test(err.message)) return false;
-        throw err;
-      },
-    );
-    if (exists) await bus.jsm.consumers.update(stream, name, { ack_wait: config.ack_wait, max_deliver: config.max_deliver });
-    else await bus.jsm.consumers.add(stream, config);
-
+    await ensureDurable(bus, subject, name, options.ackWaitMs);
     const consumer = await bus.js.consumers.get(stream, name);
     const messages = await consumer.consume({ max_messages: 16 });
     const done = (async () => {
@@ -156,7 +129,50 @@ export async function consume<S extends EventSubject>(options: ConsumeOptions<S>
   };
 }
 
-function errorText(err: unknown): string {
+/** Sends a message a consumer gave up on to dlq.<subject> with why, and terminates it. */
+export async function deadLetterMessage(
+  { bus, durable, logger }: { bus: Bus; durable: string; logger: BusLogger },
+  msg: JsMsg,
+  subject: string,
+  envelope: Envelope | undefined,
+  reason: string,
+  attempts: number,
+): Promise<void> {
+  const hdrs = envelope ? envelopeHeaders(envelope) : natsHeaders();
+  hdrs.set(HEADER.deadReason, headerValue(reason));
+  hdrs.set(HEADER.deadConsumer, durable);
+  hdrs.set(HEADER.deadAttempts, String(attempts));
+  // Id per (message, consumer): dead-lettering again after a crash is de-duplicated.
+  const id = envelope?.id ? `${envelope.id}:${durable}` : `${msg.info.stream}:${msg.seq}:${durable}`;
+  await bus.publishRaw(bus.subject(deadLetterSubject(subject)), msg.data, id, hdrs);
+  msg.term();
+  logger.warn(`${durable} dead-lettered ${subject} ${envelope?.id ?? `seq ${msg.seq}`} after ${attempts} attempt(s): ${reason}`);
+}
+
+/** Creates the durable pull consumer of one subject, or updates the settings a restart may change. */
+export async function ensureDurable(bus: Bus, subject: EventSubject, name: string, ackWaitMs = 30_000): Promise<void> {
+  const stream = bus.stream(streamOf(subject));
+  const config: Partial<ConsumerConfig> = {
+    durable_name: name,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    filter_subject: bus.subject(subject),
+    ack_wait: nanos(ackWaitMs),
+    // Retries are counted here, not by the server, so a failed DLQ publish is retried rather than dropped.
+    max_deliver: -1,
+  };
+  const exists = await bus.jsm.consumers.info(stream, name).then(
+    () => true,
+    (err: NatsError) => {
+      if (err.api_error?.err_code === 10014 || /consumer not found/i.test(err.message)) return false;
+      throw err;
+    },
+  );
+  if (exists) await bus.jsm.consumers.update(stream, name, { ack_wait: config.ack_wait, max_deliver: config.max_deliver });
+  else await bus.jsm.consumers.add(stream, config);
+}
+
+export function errorText(err: unknown): string {
   if (err instanceof Error) return err.message || err.name;
   if (typeof err === 'object' && err !== null && typeof (err as { message?: unknown }).message === 'string') return (err as { message: string }).message;
   return String(err);

@@ -37,4 +37,8 @@ export class UsageReceiptRecord {
   /** The epoch that committed it; null while its epoch is open. */
   @Column('int', { nullable: true })
   epoch: number | null;
+
+  /** The signed batch it arrived in (usage_batches), when the host signed the batch rather than the receipt. */
+  @Column('uuid', { name: 'batch_id', nullable: true })
+  batchId: string | null;
 }

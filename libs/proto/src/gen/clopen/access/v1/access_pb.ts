@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file clopen/access/v1/access.proto.
  */
 export const file_clopen_access_v1_access: GenFile = /*@__PURE__*/
-  fileDesc("Ch1jbG9wZW4vYWNjZXNzL3YxL2FjY2Vzcy5wcm90bxIQY2xvcGVuLmFjY2Vzcy52MSLGAQoLR3JhbnRJc3N1ZWQSEAoIZ3JhbnRfaWQYASABKAkSEAoIbW9kZWxfaWQYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRINCgVob3N0cxgEIAMoCRIWCg5xdW90YV9yZXF1ZXN0cxgFIAEoBBIUCgxxdW90YV90b2tlbnMYBiABKAQSLgoKZXhwaXJlc19hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNaXNzdWVyX2tleV9pZBgIIAEoCSKQAQoMR3JhbnRSZXZva2VkEhAKCGdyYW50X2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCRIuCgpyZXZva2VkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpleHBpcmVzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJBCg1Vc2FnZVJlcG9ydGVkEjAKCHJlY2VpcHRzGAEgAygLMh4uY2xvcGVuLmFjY2Vzcy52MS5Vc2FnZVJlY2VpcHQiaQoNVXNhZ2VSZWplY3RlZBIQCghncmFudF9pZBgBIAEoCRIPCgdjb3VudGVyGAIgASgEEhQKDGhvc3RfYWRkcmVzcxgDIAEoCRIOCgZyZWFzb24YBCABKAkSDwoHbWVzc2FnZRgFIAEoCSJ+CgpFcG9jaFRvdGFsEhAKCG1vZGVsX2lkGAEgASgJEhQKDGhvc3RfYWRkcmVzcxgCIAEoCRIPCgd1c2VyX2lkGAMgASgJEhAKCHJlcXVlc3RzGAQgASgEEhEKCXRva2Vuc19pbhgFIAEoBBISCgp0b2tlbnNfb3V0GAYgASgEItUBCgtFcG9jaENsb3NlZBINCgVlcG9jaBgBIAEoBBIuCgpzdGFydGVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMcmVjZWlwdF9yb290GAQgASgJEhUKDXJlY2VpcHRfY291bnQYBSABKAQSLAoGdG90YWxzGAYgAygLMhwuY2xvcGVuLmFjY2Vzcy52MS5FcG9jaFRvdGFsYgZwcm90bzM", [file_clopen_access_v1_permission, file_google_protobuf_timestamp]);
+  fileDesc("Ch1jbG9wZW4vYWNjZXNzL3YxL2FjY2Vzcy5wcm90bxIQY2xvcGVuLmFjY2Vzcy52MSLGAQoLR3JhbnRJc3N1ZWQSEAoIZ3JhbnRfaWQYASABKAkSEAoIbW9kZWxfaWQYAiABKAkSDwoHdXNlcl9pZBgDIAEoCRINCgVob3N0cxgEIAMoCRIWCg5xdW90YV9yZXF1ZXN0cxgFIAEoBBIUCgxxdW90YV90b2tlbnMYBiABKAQSLgoKZXhwaXJlc19hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNaXNzdWVyX2tleV9pZBgIIAEoCSKQAQoMR3JhbnRSZXZva2VkEhAKCGdyYW50X2lkGAEgASgJEg4KBnJlYXNvbhgCIAEoCRIuCgpyZXZva2VkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIuCgpleHBpcmVzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKFAQoNVXNhZ2VSZXBvcnRlZBIwCghyZWNlaXB0cxgBIAMoCzIeLmNsb3Blbi5hY2Nlc3MudjEuVXNhZ2VSZWNlaXB0EhQKDGhvc3RfYWRkcmVzcxgCIAEoCRITCgtob3N0X2tleV9pZBgDIAEoCRIXCg9iYXRjaF9zaWduYXR1cmUYBCABKAwiaQoNVXNhZ2VSZWplY3RlZBIQCghncmFudF9pZBgBIAEoCRIPCgdjb3VudGVyGAIgASgEEhQKDGhvc3RfYWRkcmVzcxgDIAEoCRIOCgZyZWFzb24YBCABKAkSDwoHbWVzc2FnZRgFIAEoCSJ+CgpFcG9jaFRvdGFsEhAKCG1vZGVsX2lkGAEgASgJEhQKDGhvc3RfYWRkcmVzcxgCIAEoCRIPCgd1c2VyX2lkGAMgASgJEhAKCHJlcXVlc3RzGAQgASgEEhEKCXRva2Vuc19pbhgFIAEoBBISCgp0b2tlbnNfb3V0GAYgASgEItUBCgtFcG9jaENsb3NlZBINCgVlcG9jaBgBIAEoBBIuCgpzdGFydGVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMcmVjZWlwdF9yb290GAQgASgJEhUKDXJlY2VpcHRfY291bnQYBSABKAQSLAoGdG90YWxzGAYgAygLMhwuY2xvcGVuLmFjY2Vzcy52MS5FcG9jaFRvdGFsIkIKC0FjY3VzZWRIb3N0EhQKDGhvc3RfYWRkcmVzcxgBIAEoCRIMCgRyb2xlGAIgASgJEg8KB3BfdmFsdWUYAyABKAEizQIKD1Zpb2xhdGlvblByb3ZlbhIUCgx2aW9sYXRpb25faWQYASABKAkSFAoMY2hhbGxlbmdlX2lkGAIgASgJEhAKCG1vZGVsX2lkGAMgASgJEhAKCGVuZHBvaW50GAQgASgJEg4KBnByb3ZlchgFIAEoCRIMCgRraW5kGAYgASgJEi4KB2FjY3VzZWQYByADKAsyHS5jbG9wZW4uYWNjZXNzLnYxLkFjY3VzZWRIb3N0EhcKD2V2aWRlbmNlX3NoYTI1NhgIIAEoCRIPCgdxdWVyaWVzGAkgASgNEhIKCmtleXNfYXNrZWQYCiABKA0SFQoNa2V5c19hbnN3ZXJlZBgLIAEoDRIbChN1bnBlcm1pdHRlZF9hbnN3ZXJzGAwgASgNEhAKCHRyYWNlX2lkGA0gASgJEhgKEGZhbHNlX2FjY3VzYXRpb24YDiABKAFiBnByb3RvMw", [file_clopen_access_v1_permission, file_google_protobuf_timestamp]);
 
 /**
  * access.grant.issued: an end user bought access; the grant as signed (no secret in it).
@@ -116,6 +116,27 @@ export type UsageReported = Message<"clopen.access.v1.UsageReported"> & {
    * @generated from field: repeated clopen.access.v1.UsageReceipt receipts = 1;
    */
   receipts: UsageReceipt[];
+
+  /**
+   * A host reporting its own receipts signs the batch once instead of each receipt (the ingest
+   * then checks one host signature per batch and one user signature per receipt): ed25519 by the
+   * serving key `host_key_id` of `host_address` over "clopen-receipt-batch-v1\n", the host address,
+   * "\n", then sha256 of every receipt body in order. Every body must name that host. Empty: each
+   * receipt carries its own host signature (a partner forwarding receipts of several hosts).
+   *
+   * @generated from field: string host_address = 2;
+   */
+  hostAddress: string;
+
+  /**
+   * @generated from field: string host_key_id = 3;
+   */
+  hostKeyId: string;
+
+  /**
+   * @generated from field: bytes batch_signature = 4;
+   */
+  batchSignature: Uint8Array;
 };
 
 /**
@@ -253,4 +274,132 @@ export type EpochClosed = Message<"clopen.access.v1.EpochClosed"> & {
  */
 export const EpochClosedSchema: GenMessage<EpochClosed> = /*@__PURE__*/
   messageDesc(file_clopen_access_v1_access, 5);
+
+/**
+ * @generated from message clopen.access.v1.AccusedHost
+ */
+export type AccusedHost = Message<"clopen.access.v1.AccusedHost"> & {
+  /**
+   * @generated from field: string host_address = 1;
+   */
+  hostAddress: string;
+
+  /**
+   * "served_without_permission": this host signed answers to requests that carried no valid
+   * permission string. "copy_licensee": the answers carry the fingerprints of this host's copy,
+   * served where it was not licensed. "serving_host": this host signed answers from a copy that is
+   * not its own.
+   *
+   * @generated from field: string role = 2;
+   */
+  role: string;
+
+  /**
+   * The p-value of the fingerprint evidence against this host (tracing's), 0 when the evidence is signatures.
+   *
+   * @generated from field: double p_value = 3;
+   */
+  pValue: number;
+};
+
+/**
+ * Describes the message clopen.access.v1.AccusedHost.
+ * Use `create(AccusedHostSchema)` to create a new message.
+ */
+export const AccusedHostSchema: GenMessage<AccusedHost> = /*@__PURE__*/
+  messageDesc(file_clopen_access_v1_access, 6);
+
+/**
+ * access.violation.proven: a prover's proof was checked and holds.
+ *
+ * @generated from message clopen.access.v1.ViolationProven
+ */
+export type ViolationProven = Message<"clopen.access.v1.ViolationProven"> & {
+  /**
+   * @generated from field: string violation_id = 1;
+   */
+  violationId: string;
+
+  /**
+   * @generated from field: string challenge_id = 2;
+   */
+  challengeId: string;
+
+  /**
+   * @generated from field: string model_id = 3;
+   */
+  modelId: string;
+
+  /**
+   * The endpoint the prover queried.
+   *
+   * @generated from field: string endpoint = 4;
+   */
+  endpoint: string;
+
+  /**
+   * EVM address of the registered prover.
+   *
+   * @generated from field: string prover = 5;
+   */
+  prover: string;
+
+  /**
+   * "served_without_permission" or "unlicensed_copy".
+   *
+   * @generated from field: string kind = 6;
+   */
+  kind: string;
+
+  /**
+   * @generated from field: repeated clopen.access.v1.AccusedHost accused = 7;
+   */
+  accused: AccusedHost[];
+
+  /**
+   * sha256 of the proof as submitted (requests, responses, host signatures), kept by the access service.
+   *
+   * @generated from field: string evidence_sha256 = 8;
+   */
+  evidenceSha256: string;
+
+  /**
+   * @generated from field: uint32 queries = 9;
+   */
+  queries: number;
+
+  /**
+   * @generated from field: uint32 keys_asked = 10;
+   */
+  keysAsked: number;
+
+  /**
+   * @generated from field: uint32 keys_answered = 11;
+   */
+  keysAnswered: number;
+
+  /**
+   * @generated from field: uint32 unpermitted_answers = 12;
+   */
+  unpermittedAnswers: number;
+
+  /**
+   * The trace that scored the answers (distribution), when keys were answered.
+   *
+   * @generated from field: string trace_id = 13;
+   */
+  traceId: string;
+
+  /**
+   * @generated from field: double false_accusation = 14;
+   */
+  falseAccusation: number;
+};
+
+/**
+ * Describes the message clopen.access.v1.ViolationProven.
+ * Use `create(ViolationProvenSchema)` to create a new message.
+ */
+export const ViolationProvenSchema: GenMessage<ViolationProven> = /*@__PURE__*/
+  messageDesc(file_clopen_access_v1_access, 7);
 

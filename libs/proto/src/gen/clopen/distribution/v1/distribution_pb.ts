@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file clopen/distribution/v1/distribution.proto.
  */
 export const file_clopen_distribution_v1_distribution: GenFile = /*@__PURE__*/
-  fileDesc("CiljbG9wZW4vZGlzdHJpYnV0aW9uL3YxL2Rpc3RyaWJ1dGlvbi5wcm90bxIWY2xvcGVuLmRpc3RyaWJ1dGlvbi52MSK4AQoHTGljZW5jZRIKCgJpZBgBIAEoCRIQCghtb2RlbF9pZBgCIAEoCRISCgp2ZXJzaW9uX2lkGAMgASgJEhQKDGhvc3RfYWRkcmVzcxgEIAEoCRI1CgZvcmlnaW4YBSABKA4yJS5jbG9wZW4uZGlzdHJpYnV0aW9uLnYxLkxpY2VuY2VPcmlnaW4SLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiQgoOTGljZW5jZUdyYW50ZWQSMAoHbGljZW5jZRgBIAEoCzIfLmNsb3Blbi5kaXN0cmlidXRpb24udjEuTGljZW5jZSJ+CgxMaWNlbmNlRW5kZWQSMAoHbGljZW5jZRgBIAEoCzIfLmNsb3Blbi5kaXN0cmlidXRpb24udjEuTGljZW5jZRIOCgZyZWFzb24YAiABKAkSLAoIZW5kZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIsoBCg1Qb29sR2VuZXJhdGVkEg8KB3Bvb2xfaWQYASABKAkSEgoKdmVyc2lvbl9pZBgCIAEoCRIMCgRzaXplGAMgASgNEhQKDGtleV9zdHJhdGVneRgEIAEoCRIZChFyZXNwb25zZV9zdHJhdGVneRgFIAEoCRIRCgljb2FsaXRpb24YBiABKA0SDQoFaG9zdHMYByABKA0SHQoVaW5jbHVzaW9uX3Byb2JhYmlsaXR5GAggASgBEhQKDGVudHJpZXNfcm9vdBgJIAEoCSKkAQoTQXNzaWdubWVudENvbW1pdHRlZBIPCgdwb29sX2lkGAEgASgJEhIKCnZlcnNpb25faWQYAiABKAkSEgoKbGljZW5jZV9pZBgDIAEoCRIUCgxob3N0X2FkZHJlc3MYBCABKAkSDAoEbGVhZhgFIAEoCRIXCg9hc3NpZ25tZW50X3Jvb3QYBiABKAkSFwoPaG9zdHNfY29tbWl0dGVkGAcgASgNIvQBChNFbWJlZGRpbmdQcm9ncmVzc2VkEg4KBmpvYl9pZBgBIAEoCRISCgpsaWNlbmNlX2lkGAIgASgJEhIKCnZlcnNpb25faWQYAyABKAkSFAoMaG9zdF9hZGRyZXNzGAQgASgJEjUKBXN0YXRlGAUgASgOMiYuY2xvcGVuLmRpc3RyaWJ1dGlvbi52MS5FbWJlZGRpbmdTdGF0ZRINCgVwaGFzZRgGIAEoCRIPCgdwZXJjZW50GAcgASgBEg8KB2F0dGVtcHQYCCABKA0SDgoGcmVhc29uGAkgASgJEhcKD2NvcHlfdmVyc2lvbl9pZBgKIAEoCSKmAQoNQ29weURlbGl2ZXJlZBITCgtkZWxpdmVyeV9pZBgBIAEoCRISCgpsaWNlbmNlX2lkGAIgASgJEhQKDGhvc3RfYWRkcmVzcxgDIAEoCRIXCg9jb3B5X3ZlcnNpb25faWQYBCABKAkSDQoFZmlsZXMYBSADKAkSLgoKZXhwaXJlc19hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAifQoJSG9zdFNjb3JlEhQKDGhvc3RfYWRkcmVzcxgBIAEoCRISCgpsaWNlbmNlX2lkGAIgASgJEhUKDWFuc3dlcmVkX2hlbGQYAyABKA0SDQoFc2NvcmUYBCABKAESDwoHcF92YWx1ZRgFIAEoARIPCgdhY2N1c2VkGAYgASgIItABCg5UcmFjZUNvbXBsZXRlZBIQCgh0cmFjZV9pZBgBIAEoCRISCgp2ZXJzaW9uX2lkGAIgASgJEhIKCmtleXNfYXNrZWQYAyABKA0SFQoNa2V5c19hbnN3ZXJlZBgEIAEoDRIPCgdvdXRjb21lGAUgASgJEhgKEGZhbHNlX2FjY3VzYXRpb24YBiABKAESMQoGc2NvcmVzGAcgAygLMiEuY2xvcGVuLmRpc3RyaWJ1dGlvbi52MS5Ib3N0U2NvcmUSDwoHYWNjdXNlZBgIIAMoCSpjCg1MaWNlbmNlT3JpZ2luEh4KGkxJQ0VOQ0VfT1JJR0lOX1VOU1BFQ0lGSUVEEAASGAoUTElDRU5DRV9PUklHSU5fQURNSU4QARIYChRMSUNFTkNFX09SSUdJTl9DSEFJThACKsQBCg5FbWJlZGRpbmdTdGF0ZRIfChtFTUJFRERJTkdfU1RBVEVfVU5TUEVDSUZJRUQQABIaChZFTUJFRERJTkdfU1RBVEVfUVVFVUVEEAESGwoXRU1CRURESU5HX1NUQVRFX1JVTk5JTkcQAhIdChlFTUJFRERJTkdfU1RBVEVfQ09NUExFVEVEEAMSGgoWRU1CRURESU5HX1NUQVRFX0ZBSUxFRBAEEh0KGUVNQkVERElOR19TVEFURV9DQU5DRUxMRUQQBWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("CiljbG9wZW4vZGlzdHJpYnV0aW9uL3YxL2Rpc3RyaWJ1dGlvbi5wcm90bxIWY2xvcGVuLmRpc3RyaWJ1dGlvbi52MSK4AQoHTGljZW5jZRIKCgJpZBgBIAEoCRIQCghtb2RlbF9pZBgCIAEoCRISCgp2ZXJzaW9uX2lkGAMgASgJEhQKDGhvc3RfYWRkcmVzcxgEIAEoCRI1CgZvcmlnaW4YBSABKA4yJS5jbG9wZW4uZGlzdHJpYnV0aW9uLnYxLkxpY2VuY2VPcmlnaW4SLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiQgoOTGljZW5jZUdyYW50ZWQSMAoHbGljZW5jZRgBIAEoCzIfLmNsb3Blbi5kaXN0cmlidXRpb24udjEuTGljZW5jZSJ+CgxMaWNlbmNlRW5kZWQSMAoHbGljZW5jZRgBIAEoCzIfLmNsb3Blbi5kaXN0cmlidXRpb24udjEuTGljZW5jZRIOCgZyZWFzb24YAiABKAkSLAoIZW5kZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIsoBCg1Qb29sR2VuZXJhdGVkEg8KB3Bvb2xfaWQYASABKAkSEgoKdmVyc2lvbl9pZBgCIAEoCRIMCgRzaXplGAMgASgNEhQKDGtleV9zdHJhdGVneRgEIAEoCRIZChFyZXNwb25zZV9zdHJhdGVneRgFIAEoCRIRCgljb2FsaXRpb24YBiABKA0SDQoFaG9zdHMYByABKA0SHQoVaW5jbHVzaW9uX3Byb2JhYmlsaXR5GAggASgBEhQKDGVudHJpZXNfcm9vdBgJIAEoCSKkAQoTQXNzaWdubWVudENvbW1pdHRlZBIPCgdwb29sX2lkGAEgASgJEhIKCnZlcnNpb25faWQYAiABKAkSEgoKbGljZW5jZV9pZBgDIAEoCRIUCgxob3N0X2FkZHJlc3MYBCABKAkSDAoEbGVhZhgFIAEoCRIXCg9hc3NpZ25tZW50X3Jvb3QYBiABKAkSFwoPaG9zdHNfY29tbWl0dGVkGAcgASgNIvQBChNFbWJlZGRpbmdQcm9ncmVzc2VkEg4KBmpvYl9pZBgBIAEoCRISCgpsaWNlbmNlX2lkGAIgASgJEhIKCnZlcnNpb25faWQYAyABKAkSFAoMaG9zdF9hZGRyZXNzGAQgASgJEjUKBXN0YXRlGAUgASgOMiYuY2xvcGVuLmRpc3RyaWJ1dGlvbi52MS5FbWJlZGRpbmdTdGF0ZRINCgVwaGFzZRgGIAEoCRIPCgdwZXJjZW50GAcgASgBEg8KB2F0dGVtcHQYCCABKA0SDgoGcmVhc29uGAkgASgJEhcKD2NvcHlfdmVyc2lvbl9pZBgKIAEoCSKmAQoNQ29weURlbGl2ZXJlZBITCgtkZWxpdmVyeV9pZBgBIAEoCRISCgpsaWNlbmNlX2lkGAIgASgJEhQKDGhvc3RfYWRkcmVzcxgDIAEoCRIXCg9jb3B5X3ZlcnNpb25faWQYBCABKAkSDQoFZmlsZXMYBSADKAkSLgoKZXhwaXJlc19hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAifQoJSG9zdFNjb3JlEhQKDGhvc3RfYWRkcmVzcxgBIAEoCRISCgpsaWNlbmNlX2lkGAIgASgJEhUKDWFuc3dlcmVkX2hlbGQYAyABKA0SDQoFc2NvcmUYBCABKAESDwoHcF92YWx1ZRgFIAEoARIPCgdhY2N1c2VkGAYgASgIItABCg5UcmFjZUNvbXBsZXRlZBIQCgh0cmFjZV9pZBgBIAEoCRISCgp2ZXJzaW9uX2lkGAIgASgJEhIKCmtleXNfYXNrZWQYAyABKA0SFQoNa2V5c19hbnN3ZXJlZBgEIAEoDRIPCgdvdXRjb21lGAUgASgJEhgKEGZhbHNlX2FjY3VzYXRpb24YBiABKAESMQoGc2NvcmVzGAcgAygLMiEuY2xvcGVuLmRpc3RyaWJ1dGlvbi52MS5Ib3N0U2NvcmUSDwoHYWNjdXNlZBgIIAMoCSJIChRDaGFsbGVuZ2VPcGVuUmVxdWVzdBISCgp2ZXJzaW9uX2lkGAEgASgJEg4KBnByb3ZlchgCIAEoCRIMCgRrZXlzGAMgASgNIioKDENoYWxsZW5nZUtleRINCgVpbmRleBgBIAEoDRILCgNrZXkYAiABKAkidQoVQ2hhbGxlbmdlT3BlblJlc3BvbnNlEhQKDGNoYWxsZW5nZV9pZBgBIAEoCRISCgp2ZXJzaW9uX2lkGAIgASgJEjIKBGtleXMYAyADKAsyJC5jbG9wZW4uZGlzdHJpYnV0aW9uLnYxLkNoYWxsZW5nZUtleSIwCg9DaGFsbGVuZ2VPdXRwdXQSDQoFaW5kZXgYASABKA0SDgoGb3V0cHV0GAIgASgJInkKFUNoYWxsZW5nZVRyYWNlUmVxdWVzdBIUCgxjaGFsbGVuZ2VfaWQYASABKAkSDgoGcHJvdmVyGAIgASgJEjoKCXJlc3BvbnNlcxgDIAMoCzInLmNsb3Blbi5kaXN0cmlidXRpb24udjEuQ2hhbGxlbmdlT3V0cHV0Ik8KFkNoYWxsZW5nZVRyYWNlUmVzcG9uc2USNQoFdHJhY2UYASABKAsyJi5jbG9wZW4uZGlzdHJpYnV0aW9uLnYxLlRyYWNlQ29tcGxldGVkKmMKDUxpY2VuY2VPcmlnaW4SHgoaTElDRU5DRV9PUklHSU5fVU5TUEVDSUZJRUQQABIYChRMSUNFTkNFX09SSUdJTl9BRE1JThABEhgKFExJQ0VOQ0VfT1JJR0lOX0NIQUlOEAIqxAEKDkVtYmVkZGluZ1N0YXRlEh8KG0VNQkVERElOR19TVEFURV9VTlNQRUNJRklFRBAAEhoKFkVNQkVERElOR19TVEFURV9RVUVVRUQQARIbChdFTUJFRERJTkdfU1RBVEVfUlVOTklORxACEh0KGUVNQkVERElOR19TVEFURV9DT01QTEVURUQQAxIaChZFTUJFRERJTkdfU1RBVEVfRkFJTEVEEAQSHQoZRU1CRURESU5HX1NUQVRFX0NBTkNFTExFRBAFYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * A host's right to serve one model version. Secrets never appear here.
@@ -445,6 +445,156 @@ export type TraceCompleted = Message<"clopen.distribution.v1.TraceCompleted"> & 
  */
 export const TraceCompletedSchema: GenMessage<TraceCompleted> = /*@__PURE__*/
   messageDesc(file_clopen_distribution_v1_distribution, 8);
+
+/**
+ * distribution.challenge.open: pool keys never handed out before, for a registered prover (asked by access).
+ *
+ * @generated from message clopen.distribution.v1.ChallengeOpenRequest
+ */
+export type ChallengeOpenRequest = Message<"clopen.distribution.v1.ChallengeOpenRequest"> & {
+  /**
+   * @generated from field: string version_id = 1;
+   */
+  versionId: string;
+
+  /**
+   * The prover's id (its EVM address); the trace can only be asked by the same prover.
+   *
+   * @generated from field: string prover = 2;
+   */
+  prover: string;
+
+  /**
+   * 0: what one trace needs.
+   *
+   * @generated from field: uint32 keys = 3;
+   */
+  keys: number;
+};
+
+/**
+ * Describes the message clopen.distribution.v1.ChallengeOpenRequest.
+ * Use `create(ChallengeOpenRequestSchema)` to create a new message.
+ */
+export const ChallengeOpenRequestSchema: GenMessage<ChallengeOpenRequest> = /*@__PURE__*/
+  messageDesc(file_clopen_distribution_v1_distribution, 9);
+
+/**
+ * @generated from message clopen.distribution.v1.ChallengeKey
+ */
+export type ChallengeKey = Message<"clopen.distribution.v1.ChallengeKey"> & {
+  /**
+   * @generated from field: uint32 index = 1;
+   */
+  index: number;
+
+  /**
+   * @generated from field: string key = 2;
+   */
+  key: string;
+};
+
+/**
+ * Describes the message clopen.distribution.v1.ChallengeKey.
+ * Use `create(ChallengeKeySchema)` to create a new message.
+ */
+export const ChallengeKeySchema: GenMessage<ChallengeKey> = /*@__PURE__*/
+  messageDesc(file_clopen_distribution_v1_distribution, 10);
+
+/**
+ * @generated from message clopen.distribution.v1.ChallengeOpenResponse
+ */
+export type ChallengeOpenResponse = Message<"clopen.distribution.v1.ChallengeOpenResponse"> & {
+  /**
+   * @generated from field: string challenge_id = 1;
+   */
+  challengeId: string;
+
+  /**
+   * @generated from field: string version_id = 2;
+   */
+  versionId: string;
+
+  /**
+   * @generated from field: repeated clopen.distribution.v1.ChallengeKey keys = 3;
+   */
+  keys: ChallengeKey[];
+};
+
+/**
+ * Describes the message clopen.distribution.v1.ChallengeOpenResponse.
+ * Use `create(ChallengeOpenResponseSchema)` to create a new message.
+ */
+export const ChallengeOpenResponseSchema: GenMessage<ChallengeOpenResponse> = /*@__PURE__*/
+  messageDesc(file_clopen_distribution_v1_distribution, 11);
+
+/**
+ * @generated from message clopen.distribution.v1.ChallengeOutput
+ */
+export type ChallengeOutput = Message<"clopen.distribution.v1.ChallengeOutput"> & {
+  /**
+   * @generated from field: uint32 index = 1;
+   */
+  index: number;
+
+  /**
+   * @generated from field: string output = 2;
+   */
+  output: string;
+};
+
+/**
+ * Describes the message clopen.distribution.v1.ChallengeOutput.
+ * Use `create(ChallengeOutputSchema)` to create a new message.
+ */
+export const ChallengeOutputSchema: GenMessage<ChallengeOutput> = /*@__PURE__*/
+  messageDesc(file_clopen_distribution_v1_distribution, 12);
+
+/**
+ * distribution.challenge.trace: the suspect's outputs for a challenge's keys, to be scored.
+ *
+ * @generated from message clopen.distribution.v1.ChallengeTraceRequest
+ */
+export type ChallengeTraceRequest = Message<"clopen.distribution.v1.ChallengeTraceRequest"> & {
+  /**
+   * @generated from field: string challenge_id = 1;
+   */
+  challengeId: string;
+
+  /**
+   * @generated from field: string prover = 2;
+   */
+  prover: string;
+
+  /**
+   * @generated from field: repeated clopen.distribution.v1.ChallengeOutput responses = 3;
+   */
+  responses: ChallengeOutput[];
+};
+
+/**
+ * Describes the message clopen.distribution.v1.ChallengeTraceRequest.
+ * Use `create(ChallengeTraceRequestSchema)` to create a new message.
+ */
+export const ChallengeTraceRequestSchema: GenMessage<ChallengeTraceRequest> = /*@__PURE__*/
+  messageDesc(file_clopen_distribution_v1_distribution, 13);
+
+/**
+ * @generated from message clopen.distribution.v1.ChallengeTraceResponse
+ */
+export type ChallengeTraceResponse = Message<"clopen.distribution.v1.ChallengeTraceResponse"> & {
+  /**
+   * @generated from field: clopen.distribution.v1.TraceCompleted trace = 1;
+   */
+  trace?: TraceCompleted | undefined;
+};
+
+/**
+ * Describes the message clopen.distribution.v1.ChallengeTraceResponse.
+ * Use `create(ChallengeTraceResponseSchema)` to create a new message.
+ */
+export const ChallengeTraceResponseSchema: GenMessage<ChallengeTraceResponse> = /*@__PURE__*/
+  messageDesc(file_clopen_distribution_v1_distribution, 14);
 
 /**
  * Where a licence came from.

@@ -1,0 +1,51 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { Bus, consumeBatches, type ConsumerHandle } from '@clopen/bus';
+import { CONFIG, Metrics } from '@clopen/service-kit';
+import type { AccessConfig } from '../access.settings';
+import { UsageService } from './usage.service';
+
+/**
+ * Receipts arrive on JetStream from hosts and partners, many per second: each pull of messages is
+ * ingested in one transaction (consumeBatches), so a message counts exactly once even when the
+ * service dies between commit and ack, and replicas share the durable consumer.
+ */
+@Injectable()
+export class UsageIngestor implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly log = new Logger(UsageIngestor.name);
+  private consumer?: ConsumerHandle;
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly db: DataSource,
+    private readonly usage: UsageService,
+    private readonly metrics: Metrics,
+    @Inject(CONFIG) private readonly config: AccessConfig,
+  ) {}
+
+  async onApplicationBootstrap() {
+    const receipts = this.metrics.counter('access_receipts_total', 'Usage receipts ingested: counted, duplicate (reported again, not counted again) or rejected (see access.usage.rejected).', ['outcome']);
+    await this.bus.ensureStreams();
+    this.consumer = await consumeBatches({
+      bus: this.bus,
+      dataSource: this.db,
+      durable: 'access',
+      subject: 'access.usage.reported',
+      maxMessages: this.config.ACCESS_INGEST_BATCH_MESSAGES,
+      logger: this.log,
+      handler: async (items, manager) => {
+        const result = await this.usage.ingest(
+          manager,
+          items.map((i) => ({ id: i.envelope.id, report: i.payload })),
+        );
+        receipts.inc({ outcome: 'counted' }, result.counted);
+        receipts.inc({ outcome: 'duplicate' }, result.duplicates);
+        receipts.inc({ outcome: 'rejected' }, result.rejected);
+      },
+    });
+  }
+
+  async onApplicationShutdown() {
+    await this.consumer?.stop();
+  }
+}
