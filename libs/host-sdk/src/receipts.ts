@@ -10,7 +10,7 @@ export function receiptSigningBytes(body: Uint8Array): Buffer {
 }
 
 export interface ServedRequest {
-  permission: VerifiedPermission;
+  permission: Pick<VerifiedPermission, 'grantId' | 'counter' | 'modelId' | 'userSignature'>;
   host: string;
   requestBody: string | Uint8Array;
   responseBody: string | Uint8Array;
@@ -19,15 +19,15 @@ export interface ServedRequest {
   servedAt?: Date;
 }
 
-/** The host's receipt for one served request, signed with its registered serving key (ed25519). */
-export function signReceipt(servingKey: KeyObject, hostKeyId: string, served: ServedRequest): accessV1.UsageReceipt {
+/** The serialized ReceiptBody of one served request: what the host's serving key signs. */
+export function receiptBody(host: string, served: Omit<ServedRequest, 'host'>): Uint8Array {
   const sha = (b: string | Uint8Array) => createHash('sha256').update(b).digest();
-  const body = toBinary(
+  return toBinary(
     accessV1.ReceiptBodySchema,
     create(accessV1.ReceiptBodySchema, {
       grantId: served.permission.grantId,
       counter: served.permission.counter,
-      hostAddress: served.host,
+      hostAddress: host,
       modelId: served.permission.modelId,
       tokensIn: served.tokensIn,
       tokensOut: served.tokensOut,
@@ -37,6 +37,11 @@ export function signReceipt(servingKey: KeyObject, hostKeyId: string, served: Se
       servedAt: BigInt((served.servedAt ?? new Date()).getTime()),
     }),
   );
+}
+
+/** The host's receipt for one served request, signed with its registered serving key (ed25519). */
+export function signReceipt(servingKey: KeyObject, hostKeyId: string, served: ServedRequest): accessV1.UsageReceipt {
+  const body = receiptBody(served.host, served);
   return create(accessV1.UsageReceiptSchema, { body, hostKeyId, hostSignature: sign(null, receiptSigningBytes(body), servingKey) });
 }
 
