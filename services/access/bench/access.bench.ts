@@ -2,10 +2,19 @@
  * npm run bench:access — permission checks per second on one core: for grants seen for the first
  * time (issuer signature, then the user's) and for a known grant (only the user's per-request
  * signature). Requests are signed beforehand, so only the host's side is timed.
- * Metrics: checks_per_s_new (goal ≥ 5k), checks_per_s_known (goal ≥ 10k), and merkle_1m_seconds
- * (goal ≤ 2 s): an epoch's root and 1,000 inclusion proofs over 1M receipts.
+ * Metrics: checks_per_s_new (goal ≥ 5k), checks_per_s_known (goal ≥ 10k), merkle_1m_seconds
+ * (goal ≤ 2 s): an epoch's root and 1,000 inclusion proofs over 1M receipts; receipts_per_s (goal
+ * ≥ 20k) from JetStream into PostgreSQL through the access service, and receipts_ratio_raw (goal
+ * ≥ 0.25) against a raw JetStream-to-PostgreSQL pipe over the same messages. Needs the local
+ * PostgreSQL and NATS (and runs storage for the model).
  */
-import { createHash, generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { AckPolicy, DeliverPolicy, type JsMsg } from 'nats';
+import { Client } from 'pg';
+import { Bus, decodeEnvelope } from '@clopen/bus';
+import { accessV1, fromBinary } from '@clopen/proto';
+import { TEST_ADMIN_KEY, api, createTestBusNamespace, createTestDatabase, serviceEnv, spawnService, startTestS3, testInfra, type ServiceProcess } from '@clopen/testing';
+import { prepareReceiptLoad } from '../test/receipt-load';
 import { PermissionVerifier, generateUserKey, issueGrant, permissionString, userPublicKeyBytes } from '@clopen/host-sdk';
 import { MerkleTree, verifyMerkleProof } from '@clopen/merkle';
 
@@ -49,3 +58,79 @@ const proofs = Array.from({ length: 1000 }, (_, i) => tree.proof((i * 997) % lea
 const seconds = Number(process.hrtime.bigint() - t) / 1e9;
 if (!proofs.every((p) => verifyMerkleProof(tree.root, leaves[p.leafIndex], p))) throw new Error('a proof does not verify');
 emit('merkle_1m_seconds', seconds, 's');
+
+// Receipts from JetStream to PostgreSQL through the access service (its real main.ts), and through
+// a raw pipe (pull, decode, one multi-row insert, ack; no signature, grant or key) on the same
+// messages, in the same run.
+void (async () => {
+  const total = Number(process.env.BENCH_INGEST_RECEIPTS ?? 100_000);
+  const perBatch = 500;
+  const [db, ns, s3] = await Promise.all([createTestDatabase(), createTestBusNamespace(), startTestS3()]);
+  const bus = await Bus.connect({ servers: testInfra.natsUrl, producer: 'bench-host', namespace: ns.namespace });
+  const pg = new Client({ connectionString: db.url });
+  let storage: ServiceProcess | undefined;
+  let access: ServiceProcess | undefined;
+  try {
+    await bus.ensureStreams();
+    await pg.connect();
+    storage = await spawnService('storage', serviceEnv({ db, ns, s3 }));
+    const env = { ...serviceEnv({ db, ns }), ACCESS_ISSUER_KEYS: `i1:${randomBytes(32).toString('base64')}`, LOG_LEVEL: 'warn' };
+    access = await spawnService('access', env);
+    const modelId = (await api(storage.url, TEST_ADMIN_KEY, 'POST', '/models', { name: 'bench-gpt' })).body.id;
+    const load = await prepareReceiptLoad(access.url, modelId, 50);
+    await access.stop();
+    for (const b of load.batches(total, perBatch)) await bus.publish('access.usage.reported', b);
+
+    const count = async (table: string) => Number((await pg.query(`SELECT count(*) FROM ${table}`)).rows[0].count);
+    const drain = async (table: string, start: () => Promise<unknown>) => {
+      await start();
+      let first = 0;
+      let t0 = 0n;
+      for (;;) {
+        const n = await count(table);
+        if (n > 0 && !t0) [first, t0] = [n, process.hrtime.bigint()];
+        if (n >= total) return (n - first) / (Number(process.hrtime.bigint() - t0) / 1e9);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    const counted = await drain('access.usage_receipts', async () => (access = await spawnService('access', env)));
+    await access.stop();
+    access = undefined;
+    emit('receipts_per_s', counted, 'receipts/s');
+
+    await pg.query('CREATE TABLE raw_receipts (grant_id uuid, counter bigint, receipt bytea, PRIMARY KEY (grant_id, counter))');
+    const raw = await drain('raw_receipts', () => rawPipe(bus, pg));
+    emit('receipts_ratio_raw', counted / raw, 'ratio');
+    console.error(`receipts: service ${Math.round(counted)}/s, raw pipe ${Math.round(raw)}/s`);
+  } finally {
+    await access?.stop();
+    await storage?.stop();
+    await pg.end();
+    await bus.close();
+    await Promise.allSettled([db.drop(), ns.cleanup(), s3.stop()]);
+  }
+})();
+
+/** The floor under any ingest: pull a batch, decode the receipts, insert them in one statement, ack. */
+async function rawPipe(bus: Bus, pg: Client): Promise<void> {
+  const subject = 'access.usage.reported';
+  const name = 'raw_pipe';
+  await bus.jsm.consumers.add(bus.stream('ACCESS'), { durable_name: name, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, filter_subject: bus.subject(subject) });
+  const consumer = await bus.js.consumers.get(bus.stream('ACCESS'), name);
+  void (async () => {
+    for (;;) {
+      const msgs: JsMsg[] = [];
+      for await (const m of await consumer.fetch({ max_messages: 32, expires: 1000 })) msgs.push(m);
+      if (!msgs.length) return;
+      const rows = msgs.flatMap((m) => decodeEnvelope(m.data, subject).payload.receipts.map((r) => ({ r, b: fromBinary(accessV1.ReceiptBodySchema, r.body) })));
+      await pg.query('BEGIN');
+      await pg.query('INSERT INTO raw_receipts SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bytea[]) ON CONFLICT DO NOTHING', [
+        rows.map((x) => x.b.grantId),
+        rows.map((x) => String(x.b.counter)),
+        rows.map((x) => Buffer.from(x.r.body)),
+      ]);
+      await pg.query('COMMIT');
+      for (const m of msgs) m.ack();
+    }
+  })();
+}

@@ -27,6 +27,8 @@ export const accessSettings = {
   ACCESS_VERIFY_THREADS: setting.nonNegativeInt.max(64).default(availableParallelism()),
   /** `access.usage.reported` messages pulled and ingested in one transaction. */
   ACCESS_INGEST_BATCH_MESSAGES: setting.positiveInt.max(1000).default(32),
+  /** Pulls of receipts in flight at once (one writes while the next is verified). */
+  ACCESS_INGEST_CONCURRENCY: setting.positiveInt.max(16).default(2),
   /** Longest grant a user can buy. */
   ACCESS_GRANT_MAX_DAYS: setting.positiveInt.max(3650).default(365),
 };

@@ -30,6 +30,8 @@ export interface ConsumeBatchesOptions<S extends EventSubject> {
   maxDeliver?: number;
   backoffMs?: number;
   ackWaitMs?: number;
+  /** Pulls in flight at once, so one batch's database write overlaps the next one's handling. Default 1. */
+  concurrency?: number;
   logger?: BusLogger;
 }
 
@@ -104,14 +106,15 @@ export async function consumeBatches<S extends EventSubject>(options: ConsumeBat
   };
 
   let stopping = false;
-  let current: { stop(): void } | undefined;
-  const done = (async () => {
+  const pulls = new Set<{ stop(): void }>();
+  const loop = async () => {
     while (!stopping) {
       const msgs: JsMsg[] = [];
       try {
         const pull = await consumer.fetch({ max_messages: maxMessages, expires: maxWaitMs });
-        current = pull;
+        pulls.add(pull);
         for await (const msg of pull) msgs.push(msg);
+        pulls.delete(pull);
       } catch (err) {
         if (stopping) break;
         logger.warn(`${durable}: pulling ${subject} failed, retrying: ${errorText(err)}`);
@@ -127,12 +130,13 @@ export async function consumeBatches<S extends EventSubject>(options: ConsumeBat
         await new Promise((r) => setTimeout(r, backoff));
       }
     }
-  })();
+  };
+  const done = Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 1) }, loop));
 
   return {
     stop: async () => {
       stopping = true;
-      current?.stop();
+      for (const p of pulls) p.stop();
       await done;
     },
   };

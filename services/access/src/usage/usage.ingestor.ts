@@ -32,6 +32,7 @@ export class UsageIngestor implements OnApplicationBootstrap, OnApplicationShutd
       durable: 'access',
       subject: 'access.usage.reported',
       maxMessages: this.config.ACCESS_INGEST_BATCH_MESSAGES,
+      concurrency: this.config.ACCESS_INGEST_CONCURRENCY,
       logger: this.log,
       handler: async (items, manager) => {
         const result = await this.usage.ingest(
