@@ -46,6 +46,8 @@ export class ReceiptPublisher {
   private draining: Promise<void> = Promise.resolve();
   private backoff: number;
   private spooled: string[] = [];
+  /** While NATS refuses, batches are only sealed until then (the retry timer publishes). */
+  private retryAt = 0;
   private closed = false;
   /** Receipts acknowledged by JetStream since start. */
   published = 0;
@@ -102,8 +104,8 @@ export class ReceiptPublisher {
   private spooledReceipts = 0;
 
   /** Seals the recorded receipts into a batch and publishes every spooled batch. */
-  flush(): Promise<void> {
-    this.draining = this.draining.then(() => this.drain()).catch((e: Error) => this.logger.error(`receipt publisher: ${e.message}`));
+  flush(force = false): Promise<void> {
+    this.draining = this.draining.then(() => this.drain(force)).catch((e: Error) => this.logger.error(`receipt publisher: ${e.message}`));
     return this.draining;
   }
 
@@ -111,13 +113,14 @@ export class ReceiptPublisher {
   async close(timeoutMs = 5_000): Promise<void> {
     clearInterval(this.timer);
     clearTimeout(this.retryTimer);
-    await Promise.race([this.flush(), new Promise((r) => setTimeout(r, timeoutMs).unref())]);
+    await Promise.race([this.flush(true), new Promise((r) => setTimeout(r, timeoutMs).unref())]);
     this.closed = true;
     closeSync(this.logFd);
   }
 
-  private async drain(): Promise<void> {
+  private async drain(force = false): Promise<void> {
     while (this.buffer.length) this.seal(this.buffer.splice(0, this.maxBatch));
+    if (!force && Date.now() < this.retryAt) return;
     while (this.spooled.length) {
       const file = this.spooled[0];
       const full = path.join(this.options.spoolDir, file);
@@ -127,7 +130,8 @@ export class ReceiptPublisher {
       } catch (e) {
         this.logger.warn(`receipt publisher: ${this.spooled.length} batch(es) spooled, NATS refused (${(e as Error).message}); retrying in ${this.backoff} ms`);
         clearTimeout(this.retryTimer);
-        this.retryTimer = setTimeout(() => void this.flush(), this.backoff);
+        this.retryAt = Date.now() + this.backoff;
+        this.retryTimer = setTimeout(() => void this.flush(true), this.backoff);
         this.retryTimer.unref();
         this.backoff = Math.min(this.backoff * 2, MAX_RETRY_MS);
         return;
@@ -138,6 +142,7 @@ export class ReceiptPublisher {
       this.spooledReceipts -= count;
       this.published += count;
       this.backoff = this.retryMs;
+      this.retryAt = 0;
     }
   }
 

@@ -56,7 +56,7 @@ export class PermissionVerifier {
   private readonly grants = new Map<string, KnownGrant>();
   private readonly window: bigint;
   private readonly now: () => number;
-  private readonly issuerKeys: ReadonlyMap<string, Buffer>;
+  private issuerKeys: ReadonlyMap<string, Buffer>;
 
   constructor(private readonly options: PermissionVerifierOptions) {
     this.issuerKeys = new Map([...options.issuerKeys].map(([id, key]) => [id, rawPublicKey(key)]));
@@ -100,6 +100,11 @@ export class PermissionVerifier {
       requestsLeft: quota?.requests ? quota.requests - known.requests : null,
       tokensLeft: quota?.tokens ? quota.tokens - known.tokens : null,
     };
+  }
+
+  /** Replaces the issuer keys (the access service publishes new ones as it rotates); cached grants stay. */
+  setIssuerKeys(keys: ReadonlyMap<string, KeyObject>): void {
+    this.issuerKeys = new Map([...keys].map(([id, key]) => [id, rawPublicKey(key)]));
   }
 
   /** Counts the tokens a served request used against the grant's token quota. */

@@ -1,0 +1,104 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import type { KeyObject } from 'node:crypto';
+import { privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts';
+import { Bus } from '@clopen/bus';
+import { HOST_AUTH_HEADER, signHostRequest } from '@clopen/host-auth';
+import { PermissionVerifier, ReceiptPublisher, RevocationFeed, privateKeyFromSeed, publicKeyFromRaw, rawPublicKey } from '@clopen/host-sdk';
+import { CONFIG, Metrics } from '@clopen/service-kit';
+import type { GatewayConfig } from '../gateway.settings';
+
+const START_ATTEMPTS = 30;
+
+/**
+ * Everything this host holds from and for the access service: its identity (EVM address and the
+ * registered ed25519 serving key), the issuer keys and revocations a permission string is checked
+ * against, and the receipt publisher with its spool.
+ */
+@Injectable()
+export class AccessLink implements OnModuleInit, OnApplicationShutdown {
+  private readonly log = new Logger(AccessLink.name);
+  readonly account: PrivateKeyAccount;
+  readonly servingKey: KeyObject;
+  readonly servingKeyId: string;
+  verifier!: PermissionVerifier;
+  receipts!: ReceiptPublisher;
+  private revocations?: RevocationFeed;
+  private timers: NodeJS.Timeout[] = [];
+
+  constructor(private readonly bus: Bus, private readonly metrics: Metrics, @Inject(CONFIG) private readonly config: GatewayConfig) {
+    this.account = privateKeyToAccount(config.GATEWAY_HOST_KEY as `0x${string}`);
+    this.servingKey = privateKeyFromSeed(config.GATEWAY_SERVING_KEY.seed);
+    this.servingKeyId = config.GATEWAY_SERVING_KEY.keyId;
+  }
+
+  get host(): string {
+    return this.account.address;
+  }
+
+  async onModuleInit() {
+    // The access service may start after the gateway (compose, a rolling deploy): wait for it.
+    let issuerKeys: Map<string, KeyObject>;
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await this.registerServingKey();
+        issuerKeys = await this.issuerKeys();
+        break;
+      } catch (e) {
+        if (attempt >= START_ATTEMPTS || (e as { fatal?: boolean }).fatal) throw new Error(`the access service at ${this.config.ACCESS_URL} is not usable: ${(e as Error).message}`);
+        this.log.warn(`access service not ready (${(e as Error).message}); retrying`);
+        await new Promise((r) => setTimeout(r, 1_000));
+      }
+    }
+    this.revocations = await RevocationFeed.follow(this.bus);
+    this.verifier = new PermissionVerifier({ host: this.host, issuerKeys, revoked: this.revocations });
+    this.receipts = await ReceiptPublisher.open({
+      bus: this.bus,
+      host: this.host,
+      servingKey: this.servingKey,
+      hostKeyId: this.servingKeyId,
+      spoolDir: this.config.GATEWAY_SPOOL_DIR,
+      maxBatch: this.config.GATEWAY_RECEIPT_BATCH,
+      flushIntervalMs: this.config.GATEWAY_RECEIPT_FLUSH_MS,
+      logger: this.log,
+    });
+    this.metrics.gauge('gateway_receipts_pending', 'Receipts recorded but not yet acknowledged by JetStream (spooled on disk).', [], (g) => g.set(this.receipts.pending));
+    this.metrics.gauge('gateway_grants_cached', 'Grants whose issuer signature was checked and is cached.', [], (g) => g.set(this.verifier.cachedGrants));
+    this.timers.push(
+      setInterval(() => {
+        this.issuerKeys().then(
+          (keys) => this.verifier.setIssuerKeys(keys),
+          (e: Error) => this.log.warn(`refreshing issuer keys: ${e.message}; keeping the ones loaded`),
+        );
+        this.verifier.sweepExpired();
+      }, this.config.GATEWAY_ISSUER_REFRESH_SECONDS * 1000).unref(),
+    );
+    this.log.log(`host ${this.host}: serving key "${this.servingKeyId}" registered, ${issuerKeys.size} issuer key(s) loaded`);
+  }
+
+  async onApplicationShutdown() {
+    for (const t of this.timers) clearInterval(t);
+    await this.receipts?.close();
+    await this.revocations?.close?.();
+  }
+
+  private async issuerKeys(): Promise<Map<string, KeyObject>> {
+    const res = await fetch(`${this.config.ACCESS_URL}/issuers`, { signal: AbortSignal.timeout(10_000) });
+    if (!res.ok) throw new Error(`GET /issuers answered ${res.status}`);
+    const keys = (await res.json()) as { keyId: string; publicKey: string }[];
+    return new Map(keys.map((k) => [k.keyId, publicKeyFromRaw(Buffer.from(k.publicKey, 'base64url'))]));
+  }
+
+  private async registerServingKey(): Promise<void> {
+    const path = '/hosts/serving-keys';
+    const body = JSON.stringify({ keyId: this.servingKeyId, publicKey: rawPublicKey(this.servingKey).toString('base64url') });
+    const auth = await signHostRequest(this.account, { audience: 'access', method: 'POST', path, body });
+    const res = await fetch(`${this.config.ACCESS_URL}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', [HOST_AUTH_HEADER]: auth },
+      body,
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (res.status === 409) throw Object.assign(new Error(`serving key "${this.servingKeyId}" is registered with another public key; configure a new key id`), { fatal: true });
+    if (res.status !== 201 && res.status !== 200) throw new Error(`registering the serving key: ${res.status} ${await res.text()}`);
+  }
+}

@@ -1,0 +1,15 @@
+import type { ServiceDefinition } from '@clopen/service-kit';
+import { GatewayModule } from './gateway.module';
+import { gatewaySettings } from './gateway.settings';
+
+export const gatewayService: ServiceDefinition<typeof gatewaySettings> = {
+  name: 'host_gateway',
+  title: 'Clopen host gateway',
+  description:
+    'OpenAI-compatible completions of one licensed model (/v1/completions, /v1/chat/completions, streaming), each request checked against its permission string (x-clopen-permission), each answer signed by the host (x-clopen-receipt) and counted by a usage receipt on JetStream.',
+  settings: gatewaySettings,
+  entities: [],
+  migrations: [],
+  uses: { bus: true },
+  modules: () => [GatewayModule],
+};

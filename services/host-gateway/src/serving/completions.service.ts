@@ -1,0 +1,165 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { PERMISSION_HEADER, PermissionError, signReceipt, type VerifiedPermission } from '@clopen/host-sdk';
+import { CHAT_STOP, chatPrompt, InferenceError, type ChatMessage } from '@clopen/inference';
+import { accessV1, toBinary } from '@clopen/proto';
+import { CONFIG, Metrics } from '@clopen/service-kit';
+import { AccessLink } from '../access/access-link';
+import type { GatewayConfig } from '../gateway.settings';
+import { OnnxBackend, UpstreamBackend, UpstreamError, isClientAbort, type ModelBackend, type Usage } from './model-backend';
+
+/** The host's signed usage receipt of an answer (base64url of a UsageReceipt): the user's proof of what was served. */
+export const RECEIPT_HEADER = 'x-clopen-receipt';
+/** The EVM address of the host that answered. */
+export const HOST_HEADER = 'x-clopen-host';
+/** The SSE event that carries the receipt at the end of a stream (OpenAI clients skip named events). */
+export const RECEIPT_EVENT = 'clopen.receipt';
+
+const stop = z.union([z.string(), z.array(z.string()).max(4)]).optional();
+const common = {
+  model: z.string().optional(),
+  max_tokens: z.number().int().min(1).optional(),
+  stream: z.boolean().optional(),
+  stop,
+  // Decoding is greedy: the copy answers its fingerprint keys the way its owner tested.
+  temperature: z.number().min(0).max(2).optional(),
+  top_p: z.number().optional(),
+  n: z.literal(1).optional(),
+  user: z.string().optional(),
+};
+const CompletionInput = z.object({ ...common, prompt: z.string() }).passthrough();
+const ChatInput = z
+  .object({ ...common, messages: z.array(z.object({ role: z.string().min(1), content: z.union([z.string(), z.null(), z.array(z.object({ type: z.string(), text: z.string().optional() }).passthrough())]) }).passthrough()).min(1) })
+  .passthrough();
+
+export type CompletionKind = 'completion' | 'chat';
+
+/** An OpenAI-style error body: what client libraries parse. */
+function openAiError(res: Response, status: number, type: string, code: string, message: string) {
+  res.status(status).json({ error: { message, type, code } });
+}
+
+/**
+ * OpenAI-compatible completions behind permission strings. A request is served only when its
+ * permission string verifies for this host, this model and these exact body bytes; then the answer
+ * is signed by the host (a usage receipt, returned to the user and published to the access
+ * service). A refused request spends no counter, serves nothing and counts nothing.
+ */
+@Injectable()
+export class CompletionsService implements OnModuleInit, OnApplicationShutdown {
+  private readonly log = new Logger(CompletionsService.name);
+  private backend!: ModelBackend;
+
+  constructor(private readonly access: AccessLink, private readonly metrics: Metrics, @Inject(CONFIG) private readonly config: GatewayConfig) {}
+
+  async onModuleInit() {
+    const c = this.config;
+    if (!!c.GATEWAY_MODEL_DIR === !!c.GATEWAY_UPSTREAM_URL) throw new Error('set exactly one of GATEWAY_MODEL_DIR (serve an ONNX copy) and GATEWAY_UPSTREAM_URL (forward to an OpenAI-compatible server)');
+    this.backend = c.GATEWAY_MODEL_DIR
+      ? await OnnxBackend.load(c.GATEWAY_MODEL_DIR, c.GATEWAY_THREADS)
+      : new UpstreamBackend({ url: c.GATEWAY_UPSTREAM_URL!, model: c.GATEWAY_UPSTREAM_MODEL ?? c.GATEWAY_MODEL_ID, apiKey: c.GATEWAY_UPSTREAM_API_KEY, timeoutMs: c.GATEWAY_UPSTREAM_TIMEOUT_MS });
+    this.log.log(`serving model ${c.GATEWAY_MODEL_ID} from ${this.backend.description}`);
+  }
+
+  async onApplicationShutdown() {
+    await this.backend?.close();
+  }
+
+  models() {
+    return { object: 'list', data: [{ id: this.config.GATEWAY_MODEL_ID, object: 'model', owned_by: this.access.host }] };
+  }
+
+  async serve(kind: CompletionKind, req: Request & { rawBody?: Buffer }, res: Response): Promise<void> {
+    const requests = this.metrics.counter('gateway_requests_total', 'Completion requests by outcome (served, refused with a permission reason, invalid, failed).', ['outcome']);
+    const raw = req.rawBody ?? Buffer.alloc(0);
+    const modelId = this.config.GATEWAY_MODEL_ID;
+
+    // 1. The body must be a request this gateway can serve (before any counter is spent).
+    let prompt: string;
+    let input: z.infer<typeof CompletionInput> | z.infer<typeof ChatInput>;
+    try {
+      const parsed = kind === 'chat' ? ChatInput.safeParse(JSON.parse(raw.toString('utf8'))) : CompletionInput.safeParse(JSON.parse(raw.toString('utf8')));
+      if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+      input = parsed.data;
+      prompt = kind === 'chat' ? chatPrompt((input as z.infer<typeof ChatInput>).messages as ChatMessage[]) : (input as z.infer<typeof CompletionInput>).prompt;
+      if (input.model !== undefined && input.model !== modelId) {
+        requests.inc({ outcome: 'invalid' });
+        return openAiError(res, 404, 'invalid_request_error', 'model_not_found', `this host serves model ${modelId}, not ${input.model}`);
+      }
+    } catch (e) {
+      requests.inc({ outcome: 'invalid' });
+      return openAiError(res, 400, 'invalid_request_error', 'invalid_request', `invalid request body: ${(e as Error).message}`);
+    }
+
+    // 2. The permission string: this user, this host, this model, these bytes, a fresh counter, quota left.
+    let permission: VerifiedPermission;
+    try {
+      permission = this.access.verifier.verify(req.header(PERMISSION_HEADER), { model: modelId, body: raw });
+    } catch (e) {
+      if (!(e instanceof PermissionError)) throw e;
+      requests.inc({ outcome: `refused_${e.reason}` });
+      return openAiError(res, e.status, 'permission_error', e.reason, e.message);
+    }
+
+    let maxTokens = Math.min(input.max_tokens ?? 16, this.config.GATEWAY_MAX_TOKENS);
+    if (permission.tokensLeft !== null) maxTokens = Math.max(1, Math.min(maxTokens, Number(permission.tokensLeft)));
+    const stops = [...(typeof input.stop === 'string' ? [input.stop] : (input.stop ?? [])), ...(kind === 'chat' ? CHAT_STOP : [])];
+    const aborted = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) aborted.abort();
+    });
+    const id = `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomUUID()}`;
+    const created = Math.floor(Date.now() / 1000);
+    const { chunks, usage } = this.backend.generate({ prompt, maxTokens, stop: stops, signal: aborted.signal });
+    const receiptFor = (responseBody: string, u: Usage) => {
+      const receipt = signReceipt(this.access.servingKey, this.access.servingKeyId, { permission, host: this.access.host, requestBody: raw, responseBody, tokensIn: u.tokensIn, tokensOut: u.tokensOut });
+      this.access.receipts.record(receipt);
+      this.access.verifier.recordTokens(permission.grantId, u.tokensIn + u.tokensOut);
+      return Buffer.from(toBinary(accessV1.UsageReceiptSchema, receipt)).toString('base64url');
+    };
+    const usageJson = (u: Usage) => ({ prompt_tokens: u.tokensIn, completion_tokens: u.tokensOut, total_tokens: u.tokensIn + u.tokensOut });
+
+    try {
+      if (!input.stream) {
+        let text = '';
+        for await (const c of chunks) text += c.text;
+        const u = await usage;
+        const choice = kind === 'chat' ? { index: 0, message: { role: 'assistant', content: text }, finish_reason: u.finishReason } : { index: 0, text, finish_reason: u.finishReason };
+        const body = JSON.stringify({ id, object: kind === 'chat' ? 'chat.completion' : 'text_completion', created, model: modelId, choices: [choice], usage: usageJson(u) });
+        res.status(200).set({ 'content-type': 'application/json', [HOST_HEADER]: this.access.host, [RECEIPT_HEADER]: receiptFor(body, u) }).send(body);
+        requests.inc({ outcome: 'served' });
+        return;
+      }
+      // Streaming: the receipt covers every byte before its own event, and comes last.
+      res.status(200).set({ 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', [HOST_HEADER]: this.access.host });
+      res.flushHeaders();
+      let sent = '';
+      const send = (data: unknown) => {
+        const frame = `data: ${JSON.stringify(data)}\n\n`;
+        sent += frame;
+        res.write(frame);
+      };
+      const object = kind === 'chat' ? 'chat.completion.chunk' : 'text_completion';
+      if (kind === 'chat') send({ id, object, created, model: modelId, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] });
+      for await (const c of chunks) send({ id, object, created, model: modelId, choices: [kind === 'chat' ? { index: 0, delta: { content: c.text }, finish_reason: null } : { index: 0, text: c.text, finish_reason: null }] });
+      const u = await usage;
+      send({ id, object, created, model: modelId, choices: [kind === 'chat' ? { index: 0, delta: {}, finish_reason: u.finishReason } : { index: 0, text: '', finish_reason: u.finishReason }], usage: usageJson(u) });
+      res.write(`event: ${RECEIPT_EVENT}\ndata: ${JSON.stringify({ receipt: receiptFor(sent, u), host: this.access.host })}\n\n`);
+      res.end('data: [DONE]\n\n');
+      requests.inc({ outcome: 'served' });
+    } catch (e) {
+      // A client that went away was served nothing it will see; no receipt is signed for it.
+      if (isClientAbort(e) || aborted.signal.aborted) {
+        requests.inc({ outcome: 'client_closed' });
+        return;
+      }
+      requests.inc({ outcome: 'failed' });
+      const [status, code] = e instanceof UpstreamError ? [502, 'upstream_error'] : e instanceof InferenceError && e.code === 'invalid_input' ? [400, 'invalid_request'] : [500, 'internal_error'];
+      if (!(e instanceof UpstreamError) && !(e instanceof InferenceError)) this.log.error(`serving ${id} failed: ${(e as Error).stack}`);
+      if (!res.headersSent) return openAiError(res, status, status === 400 ? 'invalid_request_error' : 'server_error', code, (e as Error).message);
+      res.end(`event: error\ndata: ${JSON.stringify({ error: { message: (e as Error).message, type: 'server_error', code } })}\n\n`);
+    }
+  }
+}
