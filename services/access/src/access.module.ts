@@ -9,15 +9,18 @@ import { GrantsService } from './grants/grants.service';
 import { HostsController } from './hosts/hosts.controller';
 import { PgNonceStore } from './hosts/pg-nonce-store';
 import { IssuersController } from './issuers/issuers.controller';
+import { ProverController, ProversController } from './provers/provers.controller';
+import { ProversService } from './provers/provers.service';
 import { UsageIngestor } from './usage/usage.ingestor';
 import { UsageService } from './usage/usage.service';
 
 @Module({
-  controllers: [GrantsController, IssuersController, HostsController, EpochsController],
+  controllers: [GrantsController, IssuersController, HostsController, EpochsController, ProversController, ProverController],
   providers: [
     GrantsService,
     UsageService,
     UsageIngestor,
+    ProversService,
     EpochsService,
     HostAuthGuard,
     {

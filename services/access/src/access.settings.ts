@@ -29,6 +29,12 @@ export const accessSettings = {
   ACCESS_INGEST_BATCH_MESSAGES: setting.positiveInt.max(1000).default(32),
   /** Pulls of receipts in flight at once (one writes while the next is verified). */
   ACCESS_INGEST_CONCURRENCY: setting.positiveInt.max(16).default(2),
+  /** Challenges a prover may take in 24 h: each spends fingerprint keys of a pool. */
+  ACCESS_PROVER_CHALLENGES_PER_DAY: setting.positiveInt.default(24),
+  /** Decoy queries mixed in per fingerprint key, so a host cannot tell a challenge from traffic. */
+  ACCESS_PROVER_DECOYS_PER_KEY: setting.nonNegativeInt.max(20).default(1),
+  /** max_tokens of every challenge query: enough for a fingerprint response and the continuation traffic would ask. */
+  ACCESS_PROVER_MAX_TOKENS: setting.positiveInt.max(512).default(16),
   /** Longest grant a user can buy. */
   ACCESS_GRANT_MAX_DAYS: setting.positiveInt.max(3650).default(365),
 };

@@ -109,7 +109,7 @@ describe('access: usage receipts', () => {
     const userLie = serve('f');
     const b2 = fromBinary(accessV1.ReceiptBodySchema, userLie.body);
     b2.requestSha256 = Buffer.alloc(32, 1); // a request the user never signed
-    const lie = signReceipt(servingKey, 'k1', { permission: { grantId: b2.grantId, userId: 'dave', modelId, counter: b2.counter, userSignature: b2.userSignature, requestsLeft: null, tokensLeft: null }, host: bob.address, requestBody: 'never sent', responseBody: 'r', tokensIn: 1, tokensOut: 1 });
+    const lie = signReceipt(servingKey, 'k1', { permission: { grantId: b2.grantId, modelId, counter: b2.counter, userSignature: b2.userSignature }, host: bob.address, requestBody: 'never sent', responseBody: 'r', tokensIn: 1, tokensOut: 1 });
 
     const future = serve('g', { servedAt: new Date(Date.now() + 3600_000) });
     const unknownKey = create(accessV1.UsageReceiptSchema, { ...serve('h'), hostKeyId: 'k9' });

@@ -14,10 +14,11 @@ import { PoolsController } from './pools/pools.controller';
 import { PoolsService } from './pools/pools.service';
 import { Catalogue } from './storage/catalogue';
 import { TracingController } from './tracing/tracing.controller';
+import { TracingHandlers } from './tracing/tracing.handlers';
 import { TracingService } from './tracing/tracing.service';
 
 @Module({
-  controllers: [PoolsController, LicencesController, HostController, TracingController],
+  controllers: [PoolsController, LicencesController, HostController, TracingController, TracingHandlers],
   providers: [
     Catalogue,
     EmbeddingQueue,

@@ -27,6 +27,20 @@ export const TraceInput = z
  * submits its outputs; distribution, which alone holds the responses, decides which keys were
  * answered and scores every host that ever received a copy (@clopen/tracing traceHosts).
  */
+/** A trace as `distribution.trace.completed` and the `distribution.challenge.trace` reply carry it. */
+export function traceCompleted(trace: Trace) {
+  return {
+    traceId: trace.id,
+    versionId: trace.versionId,
+    keysAsked: trace.keysAsked,
+    keysAnswered: trace.keysAnswered,
+    outcome: trace.outcome,
+    falseAccusation: trace.falseAccusation,
+    scores: trace.scores.map((s) => ({ hostAddress: s.hostAddress, licenceId: s.licenceId, answeredHeld: s.answeredHeld, score: s.score, pValue: s.pValue, accused: s.accused })),
+    accused: trace.accused,
+  };
+}
+
 @Injectable()
 export class TracingService {
   constructor(
@@ -119,16 +133,7 @@ export class TracingService {
       );
       challenge.traceId = trace.id;
       await m.getRepository(Challenge).save(challenge);
-      await this.outbox.enqueue(m, 'distribution.trace.completed', {
-        traceId: trace.id,
-        versionId: trace.versionId,
-        keysAsked: trace.keysAsked,
-        keysAnswered: trace.keysAnswered,
-        outcome: trace.outcome,
-        falseAccusation,
-        scores: scores.map((s) => ({ hostAddress: s.hostAddress, licenceId: s.licenceId, answeredHeld: s.answeredHeld, score: s.score, pValue: s.pValue, accused: s.accused })),
-        accused: trace.accused,
-      });
+      await this.outbox.enqueue(m, 'distribution.trace.completed', traceCompleted(trace));
       return trace;
     });
   }

@@ -1,0 +1,282 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import { DataSource, MoreThan } from 'typeorm';
+import { getAddress, isAddress } from 'viem';
+import { v7 as uuidv7 } from 'uuid';
+import { z } from 'zod';
+import { Bus, BusRequestError, Outbox } from '@clopen/bus';
+import { receiptSigningBytes, requestDigestOfHash, verifyEd25519 } from '@clopen/host-sdk';
+import { accessV1, fromBinary } from '@clopen/proto';
+import { CONFIG, Conflict, Forbidden, InvalidArgument, NotFound, Unavailable, hasRole, parseInput, type Principal } from '@clopen/service-kit';
+import type { AccessConfig } from '../access.settings';
+import { Grant } from '../grants/grant.entity';
+import { ServingKey } from '../hosts/serving-key.entity';
+import { challengeQueries, completionText, signedPart, streamReceipt } from './challenge-queries';
+import { Prover } from './prover.entity';
+import { ProverChallenge } from './prover-challenge.entity';
+import { Violation, type AccusedHostRecord, type ViolationKind } from './violation.entity';
+
+export const RegisterProverInput = z.object({ address: z.string().refine((a) => isAddress(a), 'must be an EVM address'), name: z.string().min(1).max(200) }).strict();
+export const ChallengeInput = z
+  .object({
+    /** The model version whose copies are suspected (its fingerprint pool is asked). */
+    versionId: z.string().uuid(),
+    /** The endpoint the prover will query, recorded with the evidence. */
+    endpoint: z.string().url().max(2000),
+    keys: z.number().int().min(1).max(1000).optional(),
+  })
+  .strict();
+export const ProofInput = z
+  .object({
+    answers: z
+      .array(
+        z
+          .object({
+            queryId: z.string().uuid(),
+            /** HTTP status the endpoint answered with. */
+            status: z.number().int().min(100).max(599),
+            /** The response body exactly as received (JSON, or the whole event stream). */
+            body: z.string().max(1_000_000),
+            /** The host's receipt (x-clopen-receipt, or the stream's receipt event) when it sent one. */
+            receipt: z.string().max(10_000).optional(),
+          })
+          .strict(),
+      )
+      .min(1),
+  })
+  .strict();
+
+type ProofAnswer = z.infer<typeof ProofInput>['answers'][number];
+
+/** A proof whose signatures or bytes do not hold: refused, nothing recorded. */
+export class TamperedProof extends InvalidArgument {}
+
+/**
+ * Provers catch hosts that serve without permission and copies served where they are not licensed.
+ * A registered prover asks for a challenge for (model version, endpoint): pool keys from
+ * distribution mixed with decoys of the same shape. It sends every query to the endpoint without a
+ * permission string and submits what came back. Answers a host signed (its receipt) prove that
+ * this host served requests that carried no valid permission; the outputs for the keys, scored by
+ * distribution's tracing, prove whose copy answered. Signatures and hashes are checked, so a
+ * tampered answer or receipt makes the whole proof fail.
+ */
+@Injectable()
+export class ProversService {
+  constructor(private readonly db: DataSource, private readonly bus: Bus, private readonly outbox: Outbox, @Inject(CONFIG) private readonly config: AccessConfig) {}
+
+  async register(body: unknown): Promise<Prover> {
+    const input = parseInput(RegisterProverInput, body);
+    const repo = this.db.getRepository(Prover);
+    const address = getAddress(input.address);
+    const existing = await repo.findOneBy({ address });
+    if (existing && !existing.revokedAt) throw new Conflict(`prover ${address} is registered already`);
+    return repo.save(repo.create({ address, name: input.name, revokedAt: null }));
+  }
+
+  async revoke(address: string): Promise<Prover> {
+    const repo = this.db.getRepository(Prover);
+    const prover = await repo.findOneBy({ address: isAddress(address) ? getAddress(address) : address });
+    if (!prover) throw new NotFound(`prover ${address} is not registered`);
+    prover.revokedAt ??= new Date();
+    return repo.save(prover);
+  }
+
+  list(): Promise<Prover[]> {
+    return this.db.getRepository(Prover).find({ order: { registeredAt: 'ASC' } });
+  }
+
+  async challenge(address: string, body: unknown) {
+    const input = parseInput(ChallengeInput, body);
+    await this.registered(address);
+    const since = new Date(Date.now() - 24 * 3600_000);
+    const recent = await this.db.getRepository(ProverChallenge).countBy({ prover: address, createdAt: MoreThan(since) });
+    if (recent >= this.config.ACCESS_PROVER_CHALLENGES_PER_DAY) {
+      throw new Forbidden(`prover ${address} took ${recent} challenges in the last 24 h, the most allowed (ACCESS_PROVER_CHALLENGES_PER_DAY); each spends fingerprint keys`);
+    }
+    const opened = await this.ask(() => this.bus.request('distribution.challenge.open', { versionId: input.versionId, prover: address, keys: input.keys ?? 0 }, { timeoutMs: 30_000 }));
+    const queries = challengeQueries(opened.keys, this.config.ACCESS_PROVER_DECOYS_PER_KEY, this.config.ACCESS_PROVER_MAX_TOKENS);
+    const repo = this.db.getRepository(ProverChallenge);
+    await repo.insert(repo.create({ id: opened.challengeId, prover: address, versionId: input.versionId, endpoint: input.endpoint, queries, outcome: null, violationId: null }));
+    return {
+      challengeId: opened.challengeId,
+      versionId: input.versionId,
+      endpoint: input.endpoint,
+      // What to send, byte for byte, as POST <endpoint>/v1/completions with no permission string.
+      queries: queries.map((q) => ({ id: q.id, body: q.body })),
+    };
+  }
+
+  async prove(address: string, challengeId: string, body: unknown) {
+    const input = parseInput(ProofInput, body);
+    return this.db.transaction(async (m) => {
+      const challenge = await m.getRepository(ProverChallenge).findOne({ where: { id: challengeId }, lock: { mode: 'pessimistic_write' } });
+      if (!challenge) throw new NotFound(`challenge ${challengeId} does not exist`);
+      if (challenge.prover !== address) throw new Forbidden(`challenge ${challengeId} was issued to another prover`);
+      if (challenge.outcome) throw new Conflict(`challenge ${challengeId} was proven already (${challenge.outcome}${challenge.violationId ? `, violation ${challenge.violationId}` : ''})`);
+      const queries = new Map(challenge.queries.map((q) => [q.id, q]));
+      const seen = new Set<string>();
+      for (const a of input.answers) {
+        if (!queries.has(a.queryId)) throw new InvalidArgument(`query ${a.queryId} is not part of challenge ${challengeId}`);
+        if (seen.has(a.queryId)) throw new InvalidArgument(`query ${a.queryId} is answered twice`);
+        seen.add(a.queryId);
+      }
+
+      // 1. Every receipt must be a host's genuine signature over this query and this answer.
+      const unpermitted = new Map<string, number>();
+      const signers = new Set<string>();
+      for (const a of input.answers) {
+        const encoded = a.receipt ?? streamReceipt(a.body);
+        if (!encoded) continue;
+        const query = queries.get(a.queryId)!;
+        const { body: rb, host } = await this.checkReceipt(m, encoded, query.body, a);
+        signers.add(normal(host));
+        if (!(await this.permitted(m, rb))) unpermitted.set(normal(host), (unpermitted.get(normal(host)) ?? 0) + 1);
+      }
+
+      // 2. Whose copy answered: the keys' outputs, scored by distribution's tracing.
+      const outputs = input.answers
+        .map((a) => ({ a, q: queries.get(a.queryId)! }))
+        .filter(({ a, q }) => q.keyIndex !== null && a.status === 200)
+        .map(({ a, q }) => ({ index: q.keyIndex!, output: completionText(a.body) }))
+        .filter((o): o is { index: number; output: string } => o.output !== null);
+      const trace = outputs.length
+        ? (await this.ask(() => this.bus.request('distribution.challenge.trace', { challengeId, prover: address, responses: outputs }, { timeoutMs: 30_000 }))).trace
+        : undefined;
+
+      // 3. The verdict.
+      const accused: AccusedHostRecord[] = [];
+      const pValueOf = (h: string) => trace?.scores.find((s) => s.hostAddress.toLowerCase() === h.toLowerCase())?.pValue ?? 0;
+      for (const [host] of unpermitted) accused.push({ hostAddress: host, role: 'served_without_permission', pValue: 0 });
+      const licensees = (trace?.accused ?? []).map(normal);
+      for (const l of licensees) {
+        if (unpermitted.has(l)) accused.find((a) => a.hostAddress === l)!.pValue = pValueOf(l);
+        else accused.push({ hostAddress: l, role: 'copy_licensee', pValue: pValueOf(l) });
+      }
+      // A host that signed answers from a copy licensed to someone else serves a copy that is not its own.
+      const strangers = licensees.length ? [...signers].filter((s) => !licensees.includes(s)) : [];
+      for (const s of strangers) if (!unpermitted.has(s)) accused.push({ hostAddress: s, role: 'serving_host', pValue: 0 });
+      const kind: ViolationKind | null = licensees.some((l) => !unpermitted.has(l)) || strangers.length ? 'unlicensed_copy' : unpermitted.size ? 'served_without_permission' : null;
+
+      const keysAsked = challenge.queries.filter((q) => q.keyIndex !== null).length;
+      const verdict = {
+        keysAsked,
+        keysAnswered: trace?.keysAnswered ?? 0,
+        unpermittedAnswers: [...unpermitted.values()].reduce((a, b) => a + b, 0),
+        traceId: trace?.traceId ?? null,
+        falseAccusation: trace?.falseAccusation ?? 0,
+      };
+      if (!kind) {
+        challenge.outcome = 'no_violation';
+        await m.getRepository(ProverChallenge).save(challenge);
+        return { challengeId, outcome: 'no_violation' as const, ...verdict, trace: trace ?? null };
+      }
+      const evidence = { challengeId, versionId: challenge.versionId, endpoint: challenge.endpoint, queries: challenge.queries.map((q) => ({ id: q.id, body: q.body })), answers: input.answers };
+      const evidenceSha256 = createHash('sha256').update(JSON.stringify(evidence)).digest('hex');
+      const violation = m.getRepository(Violation).create({
+        id: uuidv7(),
+        challengeId,
+        versionId: challenge.versionId,
+        endpoint: challenge.endpoint,
+        prover: address,
+        kind,
+        accused,
+        evidenceSha256,
+        evidence,
+        queries: challenge.queries.length,
+        ...verdict,
+      });
+      await m.getRepository(Violation).save(violation);
+      challenge.outcome = 'violation';
+      challenge.violationId = violation.id;
+      await m.getRepository(ProverChallenge).save(challenge);
+      await this.outbox.enqueue(m, 'access.violation.proven', {
+        violationId: violation.id,
+        challengeId,
+        modelId: challenge.versionId,
+        endpoint: challenge.endpoint,
+        prover: address,
+        kind,
+        accused,
+        evidenceSha256,
+        queries: violation.queries,
+        keysAsked: verdict.keysAsked,
+        keysAnswered: verdict.keysAnswered,
+        unpermittedAnswers: verdict.unpermittedAnswers,
+        traceId: verdict.traceId ?? '',
+        falseAccusation: verdict.falseAccusation,
+      });
+      return { challengeId, outcome: 'violation' as const, violation: violationView(violation), trace: trace ?? null };
+    });
+  }
+
+  async violation(principal: Principal | undefined, prover: string | undefined, id: string) {
+    const v = await this.db.getRepository(Violation).findOneBy({ id });
+    if (!v || (!(principal && hasRole(principal, 'admin')) && v.prover !== prover)) throw new NotFound(`violation ${id} does not exist`);
+    return { ...violationView(v), evidence: v.evidence };
+  }
+
+  async violations() {
+    return (await this.db.getRepository(Violation).find({ order: { createdAt: 'DESC' }, take: 500 })).map(violationView);
+  }
+
+  private async registered(address: string): Promise<Prover> {
+    const prover = await this.db.getRepository(Prover).findOneBy({ address });
+    if (!prover || prover.revokedAt) throw new Forbidden(`${address} is not a registered prover; an admin registers provers at POST /provers`);
+    return prover;
+  }
+
+  /** Checks a receipt against the registered serving key of the host it names, this query and this answer. */
+  private async checkReceipt(m: DataSource['manager'], encoded: string, queryBody: string, answer: ProofAnswer) {
+    let receipt: accessV1.UsageReceipt;
+    let body: accessV1.ReceiptBody;
+    try {
+      receipt = fromBinary(accessV1.UsageReceiptSchema, Buffer.from(encoded, 'base64url'));
+      body = fromBinary(accessV1.ReceiptBodySchema, receipt.body);
+    } catch (e) {
+      throw new TamperedProof(`the receipt of query ${answer.queryId} does not decode: ${(e as Error).message}`);
+    }
+    const key = await m.getRepository(ServingKey).findOneBy({ hostAddress: body.hostAddress, keyId: receipt.hostKeyId });
+    if (!key) throw new TamperedProof(`the receipt of query ${answer.queryId} names serving key "${receipt.hostKeyId}" of ${body.hostAddress}, which is not registered`);
+    if (!verifyEd25519(receipt.hostSignature, receiptSigningBytes(receipt.body), Buffer.from(key.publicKey, 'base64url'))) {
+      throw new TamperedProof(`the receipt of query ${answer.queryId} is not signed by serving key "${receipt.hostKeyId}" of ${body.hostAddress}`);
+    }
+    const sha = (s: string) => createHash('sha256').update(s).digest();
+    if (!sha(queryBody).equals(Buffer.from(body.requestSha256))) throw new TamperedProof(`the receipt of query ${answer.queryId} is for another request than the query`);
+    if (!sha(signedPart(answer.body)).equals(Buffer.from(body.responseSha256))) throw new TamperedProof(`the answer to query ${answer.queryId} is not the one the host signed`);
+    return { receipt, body, host: body.hostAddress };
+  }
+
+  /** Whether a signed answer was covered by a valid permission string (a grant, the user's signature, in time, not revoked). */
+  private async permitted(m: DataSource['manager'], body: accessV1.ReceiptBody): Promise<boolean> {
+    if (!/^[0-9a-f-]{36}$/i.test(body.grantId)) return false;
+    const grant = await m.getRepository(Grant).findOneBy({ id: body.grantId });
+    if (!grant || grant.modelId !== body.modelId) return false;
+    if (grant.hosts.length && !grant.hosts.some((h) => h.toLowerCase() === body.hostAddress.toLowerCase())) return false;
+    const servedAt = Number(body.servedAt);
+    if (servedAt < grant.notBefore.getTime() || servedAt >= grant.expiresAt.getTime() || (grant.revokedAt && servedAt > grant.revokedAt.getTime())) return false;
+    const digest = requestDigestOfHash(grant.id, body.counter, body.hostAddress, body.modelId, body.requestSha256);
+    return verifyEd25519(body.userSignature, digest, Buffer.from(grant.userPublicKey, 'base64url'));
+  }
+
+  /** A distribution request; its errors keep their meaning for the prover. */
+  private async ask<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (e) {
+      if (!(e instanceof BusRequestError)) throw e;
+      const message = `distribution: ${e.message}`;
+      if (e.code === 'not_found') throw new NotFound(message);
+      if (e.code === 'invalid_argument') throw new InvalidArgument(message);
+      if (e.code === 'conflict') throw new Conflict(message);
+      if (e.code === 'forbidden') throw new Forbidden(message);
+      throw new Unavailable(message);
+    }
+  }
+}
+
+const normal = (address: string) => (isAddress(address) ? getAddress(address) : address);
+
+function violationView(v: Violation) {
+  const { evidence: _evidence, ...rest } = v;
+  return rest;
+}
