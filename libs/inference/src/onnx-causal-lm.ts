@@ -202,7 +202,7 @@ export class OnnxCausalLm {
       ids.push(tokenId);
       const endOfText = options.stopAtEndOfText === true && tokenId === this.tokenizer.eot;
       const last = step === maxTokens - 1 || endOfText;
-      text += utf8.decode(this.tokenizer.decodeBytes([tokenId]), { stream: !last });
+      text += utf8.decode(this.tokenBytes(tokenId), { stream: !last });
 
       let stopAt = -1;
       for (const stop of stops) {
@@ -221,6 +221,18 @@ export class OnnxCausalLm {
       const safe = text.length - pendingStopPrefix(text, stops);
       yield { text: text.slice(emitted, safe), tokenId };
       emitted = Math.max(emitted, safe);
+    }
+  }
+
+  private tokenBytes(tokenId: number): Uint8Array {
+    try {
+      return this.tokenizer.decodeBytes([tokenId]);
+    } catch (error) {
+      // Python's decode fails here too: config.json's vocab_size is larger than tokenizer.json.
+      if (error instanceof InferenceError && error.code === 'invalid_input') {
+        throw new InferenceError('invalid_model', `${this.name} generated token ${tokenId}, which tokenizer.json lacks (${this.tokenizer.size} tokens)`);
+      }
+      throw error;
     }
   }
 
