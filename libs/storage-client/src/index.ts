@@ -1,1 +1,1 @@
-export { StorageClient, StorageRequestError, type StoredVersion, type NewVersion, type PresignedFile } from './storage-client';
+export { StorageClient, StorageRequestError, downloadChecked, sha256File, type StoredVersion, type NewVersion, type PresignedFile } from './storage-client';

@@ -75,31 +75,7 @@ export class StorageClient {
     for (const [i, file] of version.files.entries()) {
       onFile?.(file.path, i, version.files.length);
       const { url } = await this.presignedUrl(versionId, file.path);
-      const res = await fetch(url);
-      if (!res.ok || !res.body) throw new StorageRequestError(res.status, 'download_failed', `downloading ${file.path} of version ${versionId} from S3 failed: HTTP ${res.status}`);
-      const hash = createHash('sha256');
-      let size = 0;
-      const partial = join(dir, `.${file.path}.part`);
-      try {
-        await pipeline(
-          Readable.fromWeb(res.body as never),
-          new Transform({
-            transform(chunk: Buffer, _enc, done) {
-              hash.update(chunk);
-              size += chunk.length;
-              done(null, chunk);
-            },
-          }),
-          createWriteStream(partial),
-        );
-        const sha256 = hash.digest('hex');
-        if (size !== file.size || sha256 !== file.sha256) {
-          throw new StorageRequestError(422, 'corrupt_artefact', `artefact ${file.path} of version ${versionId} is corrupt: expected ${file.size} bytes with sha256 ${file.sha256}, got ${size} bytes with sha256 ${sha256}`);
-        }
-        await rename(partial, join(dir, file.path));
-      } finally {
-        await rm(partial, { force: true });
-      }
+      await downloadChecked(url, file, dir, `version ${versionId}`);
     }
     return version;
   }
@@ -139,8 +115,40 @@ export class StorageClient {
   }
 }
 
-async function sha256File(path: string): Promise<string> {
+export async function sha256File(path: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   return hash.digest('hex');
+}
+
+/**
+ * Downloads one artefact file from a (presigned) URL into `dir`, checking its size and sha256 on
+ * the way; a mismatch leaves nothing behind (StorageRequestError corrupt_artefact).
+ */
+export async function downloadChecked(url: string, file: { path: string; size: number; sha256: string }, dir: string, of: string): Promise<void> {
+  const res = await fetch(url);
+  if (!res.ok || !res.body) throw new StorageRequestError(res.status, 'download_failed', `downloading ${file.path} of ${of} failed: HTTP ${res.status}`);
+  const hash = createHash('sha256');
+  let size = 0;
+  const partial = join(dir, `.${file.path}.part`);
+  try {
+    await pipeline(
+      Readable.fromWeb(res.body as never),
+      new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          hash.update(chunk);
+          size += chunk.length;
+          done(null, chunk);
+        },
+      }),
+      createWriteStream(partial),
+    );
+    const sha256 = hash.digest('hex');
+    if (size !== file.size || sha256 !== file.sha256) {
+      throw new StorageRequestError(422, 'corrupt_artefact', `artefact ${file.path} of ${of} is corrupt: expected ${file.size} bytes with sha256 ${file.sha256}, got ${size} bytes with sha256 ${sha256}`);
+    }
+    await rename(partial, join(dir, file.path));
+  } finally {
+    await rm(partial, { force: true });
+  }
 }

@@ -31,6 +31,8 @@ export const embedderSettings = {
   /** Times a job may lose its worker before it fails for good. */
   EMBEDDER_MAX_STALLED: setting.positiveInt.max(100).default(5),
   /** Embedding steps at most, batch size and how often recall is checked (engine settings). */
+  /** Ship each copy with model.onnx beside its safetensors, for hosts serving it with onnxruntime (host-gateway). */
+  EMBEDDER_ONNX: setting.bool.default('true'),
   EMBEDDER_MAX_STEPS: setting.positiveInt.default(3000),
   EMBEDDER_BATCH_SIZE: setting.positiveInt.default(64),
   EMBEDDER_CHECK_EVERY: setting.positiveInt.default(100),

@@ -25,6 +25,9 @@ export const gatewaySettings = {
   GATEWAY_MODEL_ID: z.string().min(1),
   /** A model folder with model.onnx and tokenizer.json (the host's OML copy); or set GATEWAY_UPSTREAM_URL. */
   GATEWAY_MODEL_DIR: z.string().min(1).optional(),
+  /** This host's licence: the gateway fetches its own copy into GATEWAY_MODEL_DIR from distribution at start. */
+  GATEWAY_LICENCE_ID: z.string().uuid().optional(),
+  DISTRIBUTION_URL: setting.url(['http', 'https']).optional(),
   /** An OpenAI-compatible server (vLLM, llama.cpp server) that runs a large copy; the gateway forwards to it. */
   GATEWAY_UPSTREAM_URL: setting.url(['http', 'https']).optional(),
   /** The model name the upstream serves. */

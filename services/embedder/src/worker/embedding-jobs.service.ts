@@ -102,6 +102,8 @@ export class EmbeddingJobsService {
           batch_size: this.config.EMBEDDER_BATCH_SIZE,
           check_every: this.config.EMBEDDER_CHECK_EVERY,
           threads: this.config.EMBEDDER_THREADS,
+          // Hosts without PyTorch serve the copy's ONNX graph (services/host-gateway).
+          onnx: this.config.EMBEDDER_ONNX,
         },
         this.engineOptions(signal, (p) => (p.phase === 'verify' ? progress.phase('embed', 1) : progress.phase('embed', p.percent / 100))),
       );

@@ -8,6 +8,7 @@ import { accessV1, toBinary } from '@clopen/proto';
 import { CONFIG, Metrics } from '@clopen/service-kit';
 import { AccessLink } from '../access/access-link';
 import type { GatewayConfig } from '../gateway.settings';
+import { fetchLicensedCopy } from './licensed-copy';
 import { OnnxBackend, UpstreamBackend, UpstreamError, isClientAbort, type ModelBackend, type Usage } from './model-backend';
 
 /** The host's signed usage receipt of an answer (base64url of a UsageReceipt): the user's proof of what was served. */
@@ -57,6 +58,11 @@ export class CompletionsService implements OnModuleInit, OnApplicationShutdown {
   async onModuleInit() {
     const c = this.config;
     if (!!c.GATEWAY_MODEL_DIR === !!c.GATEWAY_UPSTREAM_URL) throw new Error('set exactly one of GATEWAY_MODEL_DIR (serve an ONNX copy) and GATEWAY_UPSTREAM_URL (forward to an OpenAI-compatible server)');
+    if (c.GATEWAY_LICENCE_ID) {
+      if (!c.GATEWAY_MODEL_DIR || !c.DISTRIBUTION_URL) throw new Error('GATEWAY_LICENCE_ID needs GATEWAY_MODEL_DIR (where the copy goes) and DISTRIBUTION_URL');
+      const version = await fetchLicensedCopy({ distributionUrl: c.DISTRIBUTION_URL, licenceId: c.GATEWAY_LICENCE_ID, account: this.access.account, dir: c.GATEWAY_MODEL_DIR, log: (m) => this.log.log(m) });
+      this.log.log(`copy ${version} of licence ${c.GATEWAY_LICENCE_ID} is in ${c.GATEWAY_MODEL_DIR}`);
+    }
     this.backend = c.GATEWAY_MODEL_DIR
       ? await OnnxBackend.load(c.GATEWAY_MODEL_DIR, c.GATEWAY_THREADS)
       : new UpstreamBackend({ url: c.GATEWAY_UPSTREAM_URL!, model: c.GATEWAY_UPSTREAM_MODEL ?? c.GATEWAY_MODEL_ID, apiKey: c.GATEWAY_UPSTREAM_API_KEY, timeoutMs: c.GATEWAY_UPSTREAM_TIMEOUT_MS });

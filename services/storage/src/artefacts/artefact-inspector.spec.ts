@@ -106,6 +106,14 @@ describe('ArtefactInspector', () => {
     expect(result).toEqual({ path: 'README.md', size: readme.length, sha256: sha256(readme), kind: 'documentation' });
   });
 
+  it('accepts an ONNX graph beside the weights and refuses a model.onnx that is not one', async () => {
+    const graph = Buffer.concat([Buffer.from([0x08, 0x08, 0x12, 0x07]), Buffer.from('pytorch')]);
+    expect((await upload({ path: 'model.onnx' }, graph, 3)).result.kind).toBe('serving_graph');
+
+    const error = await rejectionOf(upload({ path: 'model.onnx' }, Buffer.from('\x80\x04pickle')));
+    expect(error.code).toBe('corrupt_onnx');
+  });
+
   it('reports a wrong checksum with both digests and what to do', async () => {
     const declared = 'ab'.repeat(32);
 

@@ -117,6 +117,10 @@ export class ArtefactInspector extends Transform {
             `declared ${this.declaredSize}; fix the declared size or re-upload the file`,
         );
       }
+      // An ONNX ModelProto opens with field 1 (ir_version, a varint): tag byte 0x08.
+      if (this.kind === 'serving_graph' && this.size === chunk.length && chunk.length > 0 && chunk[0] !== 0x08) {
+        throw this.reject('corrupt_onnx', `artefact ${this.path} is not an ONNX model (it does not start with an ir_version field); export it again or leave it out`);
+      }
       this.hash.update(chunk);
       this.safetensors?.write(chunk);
       if (this.jsonChunks) {

@@ -17,7 +17,8 @@ export type ArtefactRejectionCode =
   | 'missing_weights'
   | 'mixed_weights'
   | 'missing_shard'
-  | 'invalid_index';
+  | 'invalid_index'
+  | 'corrupt_onnx';
 
 export class ArtefactRejected extends Error {
   override readonly name = 'ArtefactRejected';

@@ -78,11 +78,12 @@ describe('classifyArtefact', () => {
     ['chat_template.jinja', 'tokenizer'],
     ['README.md', 'documentation'],
     ['LICENSE', 'documentation'],
+    ['model.onnx', 'serving_graph'],
   ])('classifies %s as %s', (name, kind) => {
     expect(classifyArtefact(name)).toBe(kind);
   });
 
-  it.each(['pytorch_model.bin', 'model.pt', 'weights.pth', 'model.pkl', 'model.ckpt', 'tf_model.h5', 'model.onnx', 'model.gguf'])(
+  it.each(['pytorch_model.bin', 'model.pt', 'weights.pth', 'model.pkl', 'model.ckpt', 'tf_model.h5', 'weights.onnx', 'model.gguf'])(
     'refuses %s, saying only safetensors weights are accepted',
     (name) => {
       const error = rejection(() => classifyArtefact(name));

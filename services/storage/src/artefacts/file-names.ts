@@ -24,7 +24,9 @@ export type ArtefactKind =
   /** Tokenizer vocabularies and settings. */
   | 'tokenizer'
   /** README.md, LICENSE: text shown to people, never loaded by code. */
-  | 'documentation';
+  | 'documentation'
+  /** model.onnx: the same weights as an ONNX graph, for hosts that serve without PyTorch (the embedder writes it beside each copy). */
+  | 'serving_graph';
 
 export const CONFIG_FILE = 'config.json';
 export const SINGLE_WEIGHTS_FILE = 'model.safetensors';
@@ -33,8 +35,10 @@ export const SHARD_INDEX_FILE = 'model.safetensors.index.json';
 /**
  * The allow-list. Anything not named here is refused, so the platform only ever stores data
  * (safetensors, JSON, plain text, sentencepiece protobufs) and never code that runs when loaded.
- * ONNX graphs are left out on purpose: they are a second weights format whose content we cannot
- * validate while streaming, and the folder summary counts safetensors weights only.
+ * One ONNX graph, `model.onnx`, is accepted beside the safetensors weights (never instead of them):
+ * an ONNX model is a protobuf of standard operators that runs no code when loaded (unlike pickle),
+ * and hosts serving a copy with onnxruntime need it. Its first byte is checked while streaming;
+ * the folder summary still counts safetensors weights only. Other .onnx names stay refused.
  */
 const EXACT_NAMES: ReadonlyMap<string, ArtefactKind> = new Map<string, ArtefactKind>([
   [CONFIG_FILE, 'config'],
@@ -54,6 +58,7 @@ const EXACT_NAMES: ReadonlyMap<string, ArtefactKind> = new Map<string, ArtefactK
   ['spiece.model', 'tokenizer'],
   ['chat_template.jinja', 'tokenizer'],
   ['chat_template.json', 'tokenizer'],
+  ['model.onnx', 'serving_graph'],
   ['README.md', 'documentation'],
   ['LICENSE', 'documentation'],
   ['LICENSE.md', 'documentation'],
