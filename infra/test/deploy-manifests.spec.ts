@@ -10,6 +10,7 @@ import { ENGINE_PYTHON_DIR } from '../../libs/fingerprint/src/engine';
 import { accessSettings } from '../../services/access/src/access.settings';
 import { distributionSettings } from '../../services/distribution/src/distribution.settings';
 import { embedderSettings } from '../../services/embedder/src/embedder.settings';
+import { gatewaySettings } from '../../services/host-gateway/src/gateway.settings';
 import { storageSettings } from '../../services/storage/src/storage.settings';
 
 const root = resolve(__dirname, '../..');
@@ -19,24 +20,48 @@ const readYaml = (path: string) => parse(read(path), { merge: true }); // compos
 type Shape = Record<string, z.ZodTypeAny>;
 
 interface DeployedService {
-  /** Folder name in services/, and the name of its compose service, Deployment and image. */
+  /** Folder name in services/, and the name of its compose service, Deployment (or StatefulSet) and image. */
   name: string;
   settings: Shape;
-  /** api: takes traffic through a Service and scales on CPU; worker: drains a queue, no Service, HPA optional. */
+  /**
+   * api: takes traffic through a Service and scales on CPU (unless singleIdentity); worker: drains
+   * a queue, no Service, HPA optional.
+   */
   role: 'api' | 'worker';
   /** Debian packages the image installs beyond node (the `case` in docker/Dockerfile's runtime stage). */
   debianPackages?: string[];
   /** A setting naming the scratch directory: a volume of at least minBytes (given the effective settings). */
   workDir?: { setting: string; minBytes: (setting: (name: string) => unknown) => number };
-  /** Compute threads per job: set explicitly (a default counts the host's CPUs) so threads x jobs = the CPU limit. */
-  cpuThreads?: { threads: string; concurrency: string };
+  /**
+   * Compute threads per job: set explicitly (a default counts the host's CPUs) so threads x jobs =
+   * the CPU limit. Without a concurrency setting the threads form one pool (jobs = 1).
+   */
+  cpuThreads?: { threads: string; concurrency?: string };
+  /**
+   * The host gateway is different from every other service here: it holds state per identity. Its
+   * replay protection (permission-string counters of its host key, GATEWAY_HOST_KEY) lives in
+   * memory, so two pods of one identity would each accept the other's replays; and its receipt
+   * spool must survive restarts, since receipts not yet acknowledged by JetStream are billing data.
+   * So: a StatefulSet of exactly one replica, no HPA, and every directory named in stateDirs on a
+   * PersistentVolumeClaim (volumeClaimTemplates), never an emptyDir. More capacity means another
+   * identity (its own StatefulSet, keys and licence), never a second replica.
+   */
+  singleIdentity?: { stateDirs: string[] };
+  /**
+   * Compose: the service is opt-in under `profile`, because it serves what exists only once the
+   * platform runs (the host gateway: a model and this host's licence). Compose interpolates every
+   * service before it applies profiles, so a `${VAR:?}` for these settings would stop the whole
+   * stack: they are `${VAR:-}`, listed in .env.example, and the checks fill them in with `fillIn`.
+   */
+  composeOptIn?: { profile: string; fillIn: Record<string, string> };
 }
 
 /** Every deployed service. A new service adds one entry. */
 const services: DeployedService[] = [
   { name: 'storage', settings: storageSettings, role: 'api' },
   { name: 'distribution', settings: distributionSettings, role: 'api' },
-  { name: 'access', settings: accessSettings, role: 'api' },
+  // its receipt signatures are verified on ACCESS_VERIFY_THREADS worker threads (default: the node's CPUs)
+  { name: 'access', settings: accessSettings, role: 'api', cpuThreads: { threads: 'ACCESS_VERIFY_THREADS' } },
   {
     name: 'embedder',
     settings: embedderSettings,
@@ -45,6 +70,15 @@ const services: DeployedService[] = [
     // a job holds the downloaded base and the copy it writes
     workDir: { setting: 'EMBEDDER_WORK_DIR', minBytes: (setting) => 2 * (setting('EMBEDDER_MAX_MODEL_BYTES') as number) },
     cpuThreads: { threads: 'EMBEDDER_THREADS', concurrency: 'EMBEDDER_CONCURRENCY' },
+  },
+  {
+    name: 'host-gateway',
+    settings: gatewaySettings,
+    role: 'api',
+    // onnxruntime-node runs one step at a time (on the event loop) with GATEWAY_THREADS intra-op threads
+    cpuThreads: { threads: 'GATEWAY_THREADS' },
+    singleIdentity: { stateDirs: ['GATEWAY_SPOOL_DIR', 'GATEWAY_MODEL_DIR'] },
+    composeOptIn: { profile: 'host', fillIn: { GATEWAY_MODEL_ID: '0190a8c4-5b7e-7d2a-9c11-2f4e6a8b0c3d', GATEWAY_LICENCE_ID: '0190a8c4-5b7e-7d2a-9c11-2f4e6a8b0c3e' } },
   },
 ];
 
@@ -58,15 +92,24 @@ const SECRET_SETTINGS = [
   'DISTRIBUTION_POOL_KEYS',
   'EMBEDDING_JOB_KEYS',
   'ACCESS_ISSUER_KEYS',
+  'GATEWAY_HOST_KEY',
+  'GATEWAY_SERVING_KEY',
+  'GATEWAY_UPSTREAM_API_KEY',
+];
+/** Names that end like a credential but are not one. */
+const NOT_SECRET = [
+  'ACCESS_PROVER_DECOYS_PER_KEY', // a count of decoy queries per fingerprint key
 ];
 /** Names that look like credentials must be in SECRET_SETTINGS (REDIS_URL may carry a password too). */
-const looksSecret = (name: string) => /(_KEYS?|SECRET|PASSWORD|TOKEN)$/.test(name) || name === 'DATABASE_URL';
+const looksSecret = (name: string) => (/(_KEYS?|SECRET|PASSWORD|TOKEN)$/.test(name) || name === 'DATABASE_URL') && !NOT_SECRET.includes(name);
 /** Read by node itself, not by the service's settings. */
 const RUNTIME_VARIABLES = ['NODE_OPTIONS'];
 /** Stands in for a secret's value when a whole environment is validated. */
 function secretStandIn(name: string): string {
   if (name === 'DATABASE_URL') return 'postgres://clopen:secret@postgres:5432/clopen';
   if (name.endsWith('_KEYS')) return `k1:${Buffer.alloc(32, 7).toString('base64')}`; // an AES-256 key ring, or ed25519 seeds
+  if (name === 'GATEWAY_HOST_KEY') return `0x${'07'.repeat(32)}`; // an EVM private key
+  if (name === 'GATEWAY_SERVING_KEY') return `s1:${Buffer.alloc(32, 7).toString('base64')}`; // one ed25519 seed
   return 's'.repeat(32);
 }
 
@@ -217,9 +260,18 @@ function preStopSeconds(container: Container): number {
   return cmd[0] === 'sleep' ? Number(cmd[1]) : 0;
 }
 
-/** Checks every Deployment of `service` must pass, in the base and in each rendered overlay. */
+/** A Deployment, except for a service with state per identity (see singleIdentity). */
+const workloadKind = (service: DeployedService) => (service.singleIdentity ? 'StatefulSet' : 'Deployment');
+
+/** The mount a path lies on: the longest mountPath that is the path or one of its parents. */
+const mountOf = (container: Container, path: string) =>
+  (container.volumeMounts ?? [])
+    .filter((m) => path === m.mountPath || path.startsWith(`${m.mountPath.replace(/\/$/, '')}/`))
+    .sort((a, b) => b.mountPath.length - a.mountPath.length)[0];
+
+/** Checks every Deployment (StatefulSet) of `service` must pass, in the base and in each rendered overlay. */
 function checkDeployment(objects: K8sObject[], service: DeployedService, where: string) {
-  const deployment = find(objects, 'Deployment', service.name);
+  const deployment = find(objects, workloadKind(service), service.name);
   const pod = deployment.spec.template.spec;
   const container: Container = pod.containers.find((c: Container) => c.name === service.name);
   expect(container).toBeDefined();
@@ -274,7 +326,8 @@ function checkDeployment(objects: K8sObject[], service: DeployedService, where: 
   if (service.cpuThreads) {
     const { threads, concurrency } = service.cpuThreads;
     expect({ [threads]: threads in env }).toEqual({ [threads]: true });
-    const used = (effective(service.settings, env, threads) as number) * (effective(service.settings, env, concurrency) as number);
+    const jobs = concurrency ? (effective(service.settings, env, concurrency) as number) : 1;
+    const used = (effective(service.settings, env, threads) as number) * jobs;
     expect(used).toBe(Math.max(1, Math.floor(coresOf(limits?.cpu))));
   }
 
@@ -285,9 +338,28 @@ function checkDeployment(objects: K8sObject[], service: DeployedService, where: 
     expect({ [service.workDir.setting]: path, mounted: !!mount }).toEqual({ [service.workDir.setting]: path, mounted: true });
     const volume = pod.volumes.find((v: { name: string }) => v.name === mount!.name);
     expect(volume.emptyDir).toBeDefined();
-    const jobs = service.cpuThreads ? (effective(service.settings, env, service.cpuThreads.concurrency) as number) : 1;
+    const concurrency = service.cpuThreads?.concurrency;
+    const jobs = concurrency ? (effective(service.settings, env, concurrency) as number) : 1;
     const needed = jobs * service.workDir.minBytes((name) => effective(service.settings, env, name));
     expect(bytesOf(volume.emptyDir.sizeLimit)).toBeGreaterThanOrEqual(needed);
+  }
+
+  // state per identity: one replica (an overlay must not raise it), each state directory on the pod's
+  // own PersistentVolumeClaim, which outlives the pod (restarts, rescheduling, deletion of the set)
+  if (service.singleIdentity) {
+    expect(deployment.spec.replicas).toBe(1);
+    for (const setting of service.singleIdentity.stateDirs) {
+      const path = effective(service.settings, env, setting) as string;
+      const mount = mountOf(container, path);
+      const claim = (deployment.spec.volumeClaimTemplates ?? []).find((t: K8sObject) => t.metadata.name === mount?.name);
+      expect({ [setting]: path, claim: claim?.metadata.name }).toEqual({ [setting]: path, claim: expect.any(String) });
+      expect(claim.spec.accessModes).toEqual(['ReadWriteOnce']);
+      expect(bytesOf(claim.spec.resources?.requests?.storage)).toBeGreaterThan(0);
+      // a pod volume of the same name would stand in for the claim
+      expect((pod.volumes ?? []).map((v: { name: string }) => v.name)).not.toContain(mount!.name);
+    }
+    expect(deployment.spec.persistentVolumeClaimRetentionPolicy ?? { whenDeleted: 'Retain', whenScaled: 'Retain' }).toEqual({ whenDeleted: 'Retain', whenScaled: 'Retain' });
+    expect(objects.filter((o) => o.kind === 'HorizontalPodAutoscaler' && o.spec.scaleTargetRef?.name === service.name).map((o) => o.metadata.name)).toEqual([]);
   }
 
   // another deployed service is reached through its Service and port (e.g. STORAGE_URL → storage:80)
@@ -319,10 +391,10 @@ const asMap = (environment: Record<string, unknown> | string[] | undefined): Rec
     ? Object.fromEntries(environment.map((e) => [e.split('=')[0], e.slice(e.indexOf('=') + 1)]))
     : Object.fromEntries(Object.entries(environment ?? {}).map(([k, v]) => [k, String(v)]));
 
-/** Compose's interpolation with the values an operator would supply from .env.example. */
-const interpolate = (value: string) =>
+/** Compose's interpolation with the values an operator would supply from .env.example (or `filledIn`). */
+const interpolate = (value: string, filledIn: Record<string, string> = {}) =>
   value.replace(/\$\{([A-Z_][A-Z0-9_]*)(?::?([-?])([^}]*))?\}/g, (_, name: string, op: string | undefined, arg: string) =>
-    envExample[name] ? envExample[name] : op === '-' ? arg : secretStandIn(name),
+    filledIn[name] ?? (envExample[name] ? envExample[name] : op === '-' ? arg : secretStandIn(name)),
   );
 
 const seconds = (duration: string) => {
@@ -369,7 +441,20 @@ describe.each(services)('docker/compose.yaml: $name', (service) => {
   it('provides every required setting and only known ones', () => {
     expect(requiredSettings(service.settings).filter((k) => !(k in env))).toEqual([]);
     expect(Object.keys(env).filter((k) => !(k in service.settings) && !RUNTIME_VARIABLES.includes(k))).toEqual([]);
-    expectValidEnvironment(service.settings, Object.fromEntries(Object.entries(env).map(([k, v]) => [k, interpolate(v)])), 'compose');
+    const fillIn = service.composeOptIn?.fillIn ?? {};
+    expectValidEnvironment(service.settings, Object.fromEntries(Object.entries(env).map(([k, v]) => [k, interpolate(v, fillIn)])), 'compose');
+  });
+
+  it('starts with the platform, or opt-in under its profile with what the running platform gives it documented', () => {
+    if (!service.composeOptIn) {
+      expect(definition.profiles).toBeUndefined();
+      return;
+    }
+    expect(definition.profiles).toEqual([service.composeOptIn.profile]);
+    for (const name of Object.keys(service.composeOptIn.fillIn)) {
+      expect({ name, value: env[name], documented: name in envExample }).toEqual({ name, value: `\${${name}:-}`, documented: true });
+      expect(SECRET_SETTINGS).not.toContain(name); // secrets stay required (${VAR:?…}) even for an opt-in service
+    }
   });
 
   it('takes secrets from the operator (required ${VAR:?...}), never literally', () => {
@@ -417,20 +502,34 @@ describe.each(services)('docker/compose.yaml: $name', (service) => {
     if (service.cpuThreads) {
       const { threads, concurrency } = service.cpuThreads;
       expect(threads in env).toBe(true);
-      const used = (effective(service.settings, env, threads) as number) * (effective(service.settings, env, concurrency) as number);
+      const jobs = concurrency ? (effective(service.settings, env, concurrency) as number) : 1;
+      const used = (effective(service.settings, env, threads) as number) * jobs;
       expect(used).toBe(Math.max(1, Math.floor(Number(definition.cpus))));
     }
   });
 
   it('keeps its scratch directory, if it has one, on a named volume', () => {
     if (!service.workDir) {
-      expect(definition.volumes ?? []).toEqual([]);
+      // a service with state per identity keeps it on named volumes (next test), nothing else
+      if (!service.singleIdentity) expect(definition.volumes ?? []).toEqual([]);
       return;
     }
     const path = effective(service.settings, env, service.workDir!.setting);
     const volume = (definition.volumes as string[]).map((v) => v.split(':')).find(([, target]) => target === path);
     expect(volume).toBeDefined();
     expect(volume![0] in (compose.volumes ?? {})).toBe(true);
+  });
+
+  it('keeps its state per identity, if it has some, on named volumes (they outlive the container)', () => {
+    const dirs = service.singleIdentity?.stateDirs ?? [];
+    const fillIn = service.composeOptIn?.fillIn ?? {};
+    const mounts = ((definition.volumes ?? []) as string[]).map((v) => v.split(':'));
+    for (const setting of dirs) {
+      const path = effective(service.settings, Object.fromEntries(Object.entries(env).map(([k, v]) => [k, interpolate(v, fillIn)])), setting) as string;
+      const [source] = mounts.filter(([, target]) => path === target || path.startsWith(`${target}/`)).sort((a, b) => b[1].length - a[1].length)[0] ?? [];
+      expect({ [setting]: path, namedVolume: !!source && source in (compose.volumes ?? {}) }).toEqual({ [setting]: path, namedVolume: true });
+    }
+    if (service.singleIdentity) expect(mounts.filter(([source]) => !(source in (compose.volumes ?? {})))).toEqual([]);
   });
 });
 
@@ -478,17 +577,19 @@ describe('k8s kustomizations', () => {
     expect(keys.filter((k) => SECRET_SETTINGS.includes(k) || looksSecret(k))).toEqual([]);
   });
 
+  // One Secret per document: clopen-secrets for the platform, and clopen-host-gateway for the host
+  // gateway's own identity (its EVM key and serving key belong to one host, not to the platform).
   it('documents every secret key the services reference in secrets.example.yaml', () => {
-    const example = parse(read('k8s/base/secrets.example.yaml')) as K8sObject;
+    const examples = parseAllDocuments(read('k8s/base/secrets.example.yaml')).map((d) => d.toJS() as K8sObject);
+    expect(examples.map((e) => e.kind)).toEqual(examples.map(() => 'Secret'));
+    const documented = Object.fromEntries(examples.map((e) => [e.metadata.name, Object.keys(e.stringData ?? {})]));
     const referenced = baseObjects(join(root, 'k8s/base'))
-      .filter((o) => o.kind === 'Deployment')
+      .filter((o) => o.kind === 'Deployment' || o.kind === 'StatefulSet')
       .flatMap((d) => d.spec.template.spec.containers.flatMap((c: Container) => c.env ?? []))
       .map((v: EnvVar) => v.valueFrom?.secretKeyRef)
       .filter((ref): ref is { name: string; key: string } => !!ref);
-    for (const ref of referenced) {
-      expect(ref.name).toBe(example.metadata.name);
-      expect(Object.keys(example.stringData ?? {})).toContain(ref.key);
-    }
+    expect(referenced.length).toBeGreaterThan(0);
+    for (const ref of referenced) expect({ ...ref, documented: documented[ref.name] ?? [] }).toEqual({ ...ref, documented: expect.arrayContaining([ref.key]) });
   });
 });
 
@@ -500,6 +601,17 @@ describe.each(services)('k8s base: $name', (service) => {
   });
 
   it('rolls out without losing capacity and scales (an api on CPU; a worker by replicas, HPA optional)', () => {
+    if (service.singleIdentity) {
+      // One pod per identity: a StatefulSet replaces it (old pod gone before the new one starts, so
+      // two never serve one host key at once) and nothing may scale it.
+      const set = find(objects, 'StatefulSet', service.name);
+      expect(set.spec.replicas).toBe(1);
+      expect(set.spec.updateStrategy?.type ?? 'RollingUpdate').toBe('RollingUpdate');
+      expect(find(objects, 'PodDisruptionBudget', service.name).spec.selector.matchLabels).toEqual(set.spec.selector.matchLabels);
+      expect(objects.filter((o) => o.kind === 'HorizontalPodAutoscaler' && (o.metadata.name === service.name || o.spec.scaleTargetRef?.name === service.name))).toEqual([]);
+      expect(objects.some((o) => o.kind === 'Deployment' && o.metadata.name === service.name)).toBe(false);
+      return;
+    }
     const deployment = find(objects, 'Deployment', service.name);
     expect(deployment.spec.strategy.rollingUpdate.maxUnavailable).toBe(0);
     expect(find(objects, 'PodDisruptionBudget', service.name).spec.selector.matchLabels).toEqual(deployment.spec.selector.matchLabels);
