@@ -129,6 +129,18 @@ async function services(admin) {
   info(`admin API key in .local/admin-api-key; logs in .local/logs/`);
 }
 
+/** Bob's host gateway (services/host-gateway), a process like the services; its URL once ready. */
+async function startGateway(env) {
+  const port = Number(process.env.CLOPEN_GATEWAY_PORT ?? 3005);
+  const base = `http://127.0.0.1:${port}`;
+  if (!(await portOpen(port))) {
+    const shared = { NODE_ENV: 'development', LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', ADMIN_API_KEY: adminKey(), DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/clopen', NATS_URL: 'nats://127.0.0.1:4222' };
+    background('host-gateway', ['services/host-gateway/dist/main.js'], { ...shared, ...env, HTTP_PORT: String(port) });
+  }
+  await waitFor('host-gateway', async () => (await fetch(`${base}/ready`)).status === 200, 120_000);
+  return base;
+}
+
 async function call(base, key, method, path, body) {
   const res = await fetch(base + path, {
     method,
@@ -196,13 +208,12 @@ async function story(admin) {
   const bytes = Buffer.from(await (await fetch(url.body.url)).arrayBuffer());
   info(`Alice downloads model.safetensors by presigned URL: sha256 ${createHash('sha256').update(bytes).digest('hex') === url.body.sha256 ? 'matches' : 'DIFFERS'}`);
 
-  const hosts = await omlStory({ root, info, call, admin, distribution: serviceUrl('distribution'), baseVersion: version, children });
-  await accessStory({ info, call, admin, access: serviceUrl('access'), modelId: model.body.id, ...hosts });
+  const oml = await omlStory({ root, info, call, admin, distribution: serviceUrl('distribution'), baseVersion: version, children });
+  await accessStory({ root, info, call, admin, access: serviceUrl('access'), distribution: serviceUrl('distribution'), modelId: model.body.id, oml, startGateway });
 
   const pending = [
     'Bob and Charlie stake collateral on chain, which licenses them instead of an admin (issue #7)',
-    "Bob's host serves Dave through the host gateway and reports usage receipts; epochs close with Merkle roots (issue #6)",
-    "the prover's proof is settled: Charlie's collateral is slashed after the appeal window, the prover is paid, Alice claims her fees (issues #6, #7)",
+    "epoch roots are posted on chain; the proven violation is settled: Charlie's collateral is slashed after the appeal window, the prover is paid, Alice claims her fees (issue #7)",
   ];
   for (const p of pending) info(`… not built yet: ${p}`);
 }

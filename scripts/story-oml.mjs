@@ -1,7 +1,7 @@
 // The OML part of the seed's story, through the services: Alice has distribution generate her
 // version's fingerprint pool; Bob and Charlie are licensed and the embedder worker makes each his
 // own copy; each host fetches its copy with a signed request; Charlie's copy turns up on Eve's
-// unlicensed host; a prover takes a challenge, asks Eve's host, and distribution traces Charlie.
+// unlicensed host (the prover who catches her comes in the access part, story-access.mjs).
 // Host keys and the last trace are kept in .local/story so a second run continues the story.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -23,7 +23,6 @@ export async function omlStory({ root, info, call, admin, distribution, baseVers
   const name = (n) => n[0].toUpperCase() + n.slice(1);
   const issue = async (principalId, roles) => (await call(distribution, admin, 'POST', '/api-keys', { principalId, roles, label: 'npm start' })).body.key;
   const aliceKey = await issue('alice', ['owner']);
-  const proverKey = await issue('paula', ['prover']);
 
   // The pool: sized so a leak by any one of up to 8 hosts is traced with P[false accusation] ≤ 1e-6.
   let pool = await call(distribution, aliceKey, 'POST', `/versions/${baseVersion.id}/pool`, { hosts: 8, coalition: 1, keyStrategy: 'english' });
@@ -88,33 +87,8 @@ export async function omlStory({ root, info, call, admin, distribution, baseVers
   const eveUrl = `http://127.0.0.1:${port}/v1/completions`;
   info(`Eve serves a model at ${eveUrl} with no licence`);
 
-  const challenge = await call(distribution, proverKey, 'POST', `/versions/${baseVersion.id}/challenges`, {});
-  const traceFile = join(dir, 'trace-id');
-  let trace;
-  if (challenge.status === 201) {
-    info(`a prover takes a challenge: ${challenge.body.keys.length} pool keys never handed out before (the responses stay in distribution)`);
-    const responses = [];
-    for (const { index, key } of challenge.body.keys) {
-      const r = await (await fetch(eveUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'eve', prompt: key, max_tokens: 4, temperature: 0 }) })).json();
-      responses.push({ index, output: r.choices[0].text });
-    }
-    info(`the prover asks Eve's host each key, as an end user would, and submits the ${responses.length} outputs`);
-    trace = (await call(distribution, proverKey, 'POST', `/challenges/${challenge.body.challengeId}/trace`, { responses })).body;
-    writeFileSync(traceFile, trace.id);
-  } else if (existsSync(traceFile)) {
-    info(`no fresh challenge (${challenge.body.message}); showing the trace of an earlier run`);
-    trace = (await call(distribution, admin, 'GET', `/traces/${readFileSync(traceFile, 'utf8').trim()}`)).body;
-  } else {
-    throw new Error(`challenge: ${challenge.status} ${JSON.stringify(challenge.body)}`);
-  }
-  info(`Eve's host answered ${trace.keysAnswered} of ${trace.keysAsked} keys with the secret response`);
-  for (const s of trace.scores) {
-    const who = Object.entries(hosts).find(([, a]) => a.address === s.hostAddress)?.[0] ?? s.hostAddress;
-    info(`tracing: ${name(who)} holds ${s.answeredHeld} of the answered keys, p-value ${Number(s.pValue).toExponential(2)} → ${s.accused ? 'ACCUSED' : 'not accused'}`);
-  }
-  info(`trace ${trace.id.slice(0, 8)}…: ${trace.outcome}, false-accusation bound ${trace.falseAccusation} (event distribution.trace.completed)`);
-  eve.kill('SIGTERM');
-  return { bob: hosts.bob.address, charlie: hosts.charlie.address };
+  const keys = JSON.parse(readFileSync(keysFile, 'utf8'));
+  return { versionId: baseVersion.id, hosts, keys, licences, eveUrl: `http://127.0.0.1:${port}`, stopEve: () => eve.kill('SIGTERM') };
 }
 
 async function until(probe, timeoutMs = 10 * 60_000) {

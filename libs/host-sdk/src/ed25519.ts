@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
 
 /** The one libsodium call used here (sodium-native ships no types, @types/sodium-native is for v2). */
 interface Sodium {
@@ -47,13 +48,11 @@ parentPort.on('message', ({ id, buf, n }) => {
  * loop. Batches below `inlineBelow` are verified on the calling thread (no hand-off cost).
  */
 export class Ed25519VerifyPool {
-  private readonly workers: import('node:worker_threads').Worker[];
+  private readonly workers: Worker[];
   private readonly waiting = new Map<number, (out: Uint8Array) => void>();
   private nextId = 0;
 
   constructor(threads: number, private readonly inlineBelow = 64) {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { Worker } = require('node:worker_threads') as typeof import('node:worker_threads');
     const sodiumPath = createRequire(__filename).resolve('sodium-native');
     this.workers = Array.from({ length: Math.max(0, threads) }, () => {
       const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { sodium: sodiumPath } });
@@ -82,7 +81,7 @@ export class Ed25519VerifyPool {
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
 
-  private run(worker: import('node:worker_threads').Worker, items: readonly SignedMessage[]): Promise<Uint8Array> {
+  private run(worker: Worker, items: readonly SignedMessage[]): Promise<Uint8Array> {
     if (!items.length) return Promise.resolve(new Uint8Array(0));
     let size = 0;
     for (const i of items) size += 100 + i.message.length;

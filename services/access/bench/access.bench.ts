@@ -6,7 +6,8 @@
  * (goal ≤ 2 s): an epoch's root and 1,000 inclusion proofs over 1M receipts; receipts_per_s (goal
  * ≥ 20k) from JetStream into PostgreSQL through the access service, and receipts_ratio_raw (goal
  * ≥ 0.25) against a raw JetStream-to-PostgreSQL pipe over the same messages. Needs the local
- * PostgreSQL and NATS (and runs storage for the model).
+ * PostgreSQL and NATS (and runs storage for the model); gateway_overhead_ratio: a completion
+ * through services/host-gateway over the same completion from the model in-process.
  */
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { AckPolicy, DeliverPolicy, type JsMsg } from 'nats';
@@ -14,6 +15,12 @@ import { Client } from 'pg';
 import { Bus, decodeEnvelope } from '@clopen/bus';
 import { accessV1, fromBinary } from '@clopen/proto';
 import { TEST_ADMIN_KEY, api, createTestBusNamespace, createTestDatabase, serviceEnv, spawnService, startTestS3, testInfra, type ServiceProcess } from '@clopen/testing';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ensureBaseModel, exportOnnx } from '@clopen/fingerprint';
+import { OnnxCausalLm } from '@clopen/inference';
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { prepareReceiptLoad } from '../test/receipt-load';
 import { PermissionVerifier, generateUserKey, issueGrant, permissionString, userPublicKeyBytes } from '@clopen/host-sdk';
 import { MerkleTree, verifyMerkleProof } from '@clopen/merkle';
@@ -102,6 +109,10 @@ void (async () => {
     const raw = await drain('raw_receipts', () => rawPipe(bus, pg));
     emit('receipts_ratio_raw', counted / raw, 'ratio');
     console.error(`receipts: service ${Math.round(counted)}/s, raw pipe ${Math.round(raw)}/s`);
+
+    access = await spawnService('access', env);
+    const ratio = await gatewayOverhead(env, access.url, modelId);
+    emit('gateway_overhead_ratio', ratio, 'ratio');
   } finally {
     await access?.stop();
     await storage?.stop();
@@ -110,6 +121,63 @@ void (async () => {
     await Promise.allSettled([db.drop(), ns.cleanup(), s3.stop()]);
   }
 })();
+
+/**
+ * A completion through the host gateway (HTTP, permission string checked, answer signed, receipt
+ * spooled and published) against the same completion from the model in this process, sequentially,
+ * on the engine's tiny model (the overhead is per request, so a small model shows it largest).
+ */
+async function gatewayOverhead(env: Record<string, string>, accessUrl: string, modelId: string): Promise<number> {
+  const requests = Number(process.env.BENCH_GATEWAY_REQUESTS ?? 200);
+  const maxTokens = 16;
+  const base = (await ensureBaseModel('test-tiny')).dir;
+  const dir = mkdtempSync(join(tmpdir(), 'bench-gateway-'));
+  let gateway: ServiceProcess | undefined;
+  const model = await (async () => {
+    for (const f of ['config.json', 'tokenizer.json', 'model.safetensors']) copyFileSync(join(base, f), join(dir, f));
+    await exportOnnx(dir);
+    return OnnxCausalLm.load(dir, { threads: 1 });
+  })();
+  try {
+    const hostKey = generatePrivateKey();
+    const host = privateKeyToAccount(hostKey).address;
+    gateway = await spawnService('host-gateway', {
+      ...env,
+      GATEWAY_HOST_KEY: hostKey,
+      GATEWAY_SERVING_KEY: `s1:${randomBytes(32).toString('base64')}`,
+      GATEWAY_MODEL_ID: modelId,
+      GATEWAY_MODEL_DIR: dir,
+      GATEWAY_THREADS: '1',
+      ACCESS_URL: accessUrl,
+      GATEWAY_SPOOL_DIR: join(dir, 'spool'),
+    });
+    const user = generateUserKey();
+    const userKey = (await api(accessUrl, TEST_ADMIN_KEY, 'POST', '/api-keys', { principalId: 'bench-user', roles: ['user'] })).body.key;
+    const g = (await api(accessUrl, userKey, 'POST', '/grants', { modelId, userPublicKey: userPublicKeyBytes(user).toString('base64url'), quota: { requests: 1_000_000 }, days: 1 })).body;
+    const grant = { bytes: Buffer.from(g.grant, 'base64url'), issuerSignature: Buffer.from(g.issuerSignature, 'base64url') };
+    const prompts = Array.from({ length: requests }, (_, i) => `a member of the genus ${i}`);
+    const bodies = prompts.map((prompt) => JSON.stringify({ prompt, max_tokens: maxTokens }));
+    const headers = bodies.map((body, i) => permissionString(grant, user, i + 1, { host, model: modelId, body }));
+    const time = async (f: (i: number) => Promise<unknown>) => {
+      await f(0); // warm-up
+      const t = process.hrtime.bigint();
+      for (let i = 1; i < requests; i += 1) await f(i);
+      return Number(process.hrtime.bigint() - t) / 1e9;
+    };
+    const direct = await time((i) => model.complete(prompts[i], { maxTokens }));
+    const viaGateway = await time(async (i) => {
+      const res = await fetch(`${gateway!.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-clopen-permission': headers[i] }, body: bodies[i] });
+      if (res.status !== 200) throw new Error(`gateway answered ${res.status}: ${await res.text()}`);
+      await res.text();
+    });
+    console.error(`gateway: ${((viaGateway / (requests - 1)) * 1000).toFixed(2)} ms a request, the model alone ${((direct / (requests - 1)) * 1000).toFixed(2)} ms (${maxTokens} tokens, tiny model)`);
+    return viaGateway / direct;
+  } finally {
+    await gateway?.stop();
+    await model.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 /** The floor under any ingest: pull a batch, decode the receipts, insert them in one statement, ack. */
 async function rawPipe(bus: Bus, pg: Client): Promise<void> {
