@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -144,16 +144,17 @@ describe('platform: provers', () => {
     // Bob's own server: his copy, no permission check, every answer signed with his serving key.
     const model = await OnnxCausalLm.load(bobDir, { threads: 1 });
     const servingKey = privateKeyFromSeed(bobServingSeed);
+    const answer = async (raw: string, res: ServerResponse) => {
+      const { prompt, max_tokens } = JSON.parse(raw);
+      const out = await model.complete(prompt, { maxTokens: max_tokens });
+      const body = JSON.stringify({ object: 'text_completion', choices: [{ index: 0, text: out.text, finish_reason: out.finishReason }] });
+      const receipt = signReceipt(servingKey, 's1', { permission: { grantId: '', counter: 0n, modelId, userSignature: new Uint8Array() }, host: bob.address, requestBody: raw, responseBody: body, tokensIn: out.tokensIn, tokensOut: out.tokensOut });
+      res.writeHead(200, { 'content-type': 'application/json', 'x-clopen-receipt': Buffer.from(toBinary(accessV1.UsageReceiptSchema, receipt)).toString('base64url') }).end(body);
+    };
     const server: Server = createServer((req, res) => {
       let raw = '';
       req.on('data', (d) => (raw += d));
-      req.on('end', async () => {
-        const { prompt, max_tokens } = JSON.parse(raw);
-        const out = await model.complete(prompt, { maxTokens: max_tokens });
-        const body = JSON.stringify({ object: 'text_completion', choices: [{ index: 0, text: out.text, finish_reason: out.finishReason }] });
-        const receipt = signReceipt(servingKey, 's1', { permission: { grantId: '', counter: 0n, modelId, userSignature: new Uint8Array() }, host: bob.address, requestBody: raw, responseBody: body, tokensIn: out.tokensIn, tokensOut: out.tokensOut });
-        res.writeHead(200, { 'content-type': 'application/json', 'x-clopen-receipt': Buffer.from(toBinary(accessV1.UsageReceiptSchema, receipt)).toString('base64url') }).end(body);
-      });
+      req.on('end', () => answer(raw, res).catch((e: Error) => res.writeHead(500).end(e.message)));
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     try {
