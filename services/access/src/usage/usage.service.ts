@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { In, type EntityManager } from 'typeorm';
 import { Outbox } from '@clopen/bus';
 import { batchSigningBytes, Ed25519VerifyPool, receiptSigningBytes, requestDigestOfHash, type SignedMessage } from '@clopen/host-sdk';
-import { accessV1, fromBinary, toBinary } from '@clopen/proto';
+import { accessV1, create, fromBinary, toBinary } from '@clopen/proto';
 import { CONFIG } from '@clopen/service-kit';
 import type { AccessConfig } from '../access.settings';
 import { Grant } from '../grants/grant.entity';
@@ -192,7 +192,8 @@ export class UsageService implements OnModuleDestroy {
           accepted.map((a) => a.body.tokensIn),
           accepted.map((a) => a.body.tokensOut),
           accepted.map((a) => new Date(Number(a.body.servedAt)).toISOString()),
-          accepted.map((a) => Buffer.from(toBinary(accessV1.UsageReceiptSchema, a.receipt)).toString('base64url')),
+          // A receipt of a signed batch is kept without any signature of its own: the batch's is the one checked.
+          accepted.map((a) => Buffer.from(toBinary(accessV1.UsageReceiptSchema, a.batch ? create(accessV1.UsageReceiptSchema, { body: a.receipt.body, hostKeyId: a.batch.report.hostKeyId }) : a.receipt)).toString('base64url')),
           accepted.map((a) => a.batch?.id ?? null),
         ],
       );
