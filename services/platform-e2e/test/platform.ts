@@ -90,7 +90,7 @@ export class Platform {
   }
 
   async waitForPool(versionId: string, key: string) {
-    return eventually(async () => (await api(this.distribution.url, key, 'GET', `/versions/${versionId}/pool`)).body.status === 'ready', { timeoutMs: 120_000, intervalMs: 500, what: `the pool of ${versionId}` });
+    return eventually(async () => (await api(this.distribution.url, key, 'GET', `/versions/${versionId}/pool`)).body.status === 'ready', { timeoutMs: 600_000, intervalMs: 500, what: `the pool of ${versionId}` });
   }
 
   async waitForCopy(licenceId: string) {
@@ -100,7 +100,7 @@ export class Platform {
         if (r.state === 'failed') throw new Error(`the copy of licence ${licenceId} failed: ${r.reason}`);
         return r.state === 'completed';
       },
-      { timeoutMs: 300_000, intervalMs: 500, what: `the copy of licence ${licenceId}` },
+      { timeoutMs: 900_000, intervalMs: 500, what: `the copy of licence ${licenceId}` },
     );
   }
 }

@@ -14,7 +14,8 @@ import { TEST_ADMIN_KEY, api, eventually, freePort, type ServiceProcess } from '
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { Platform, signedCall } from './platform';
 
-jest.setTimeout(600_000);
+// Copies are really embedded: minutes alone, longer beside the rest of the suite on a small CI machine.
+jest.setTimeout(1_500_000);
 
 interface Query {
   id: string;
