@@ -69,7 +69,7 @@ async function infrastructure() {
   say('1. Local infrastructure');
   if (!existsSync(join(root, 'node_modules/.package-lock.json'))) {
     info('installing dependencies (npm ci)');
-    execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
+    execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' } });
   }
   execFileSync('bash', [join(root, 'scripts/ensure-packages.sh')], { stdio: 'inherit' });
   execFileSync('bash', [join(root, 'scripts/ensure-services.sh')], { stdio: 'inherit' });
@@ -134,7 +134,7 @@ async function startGateway(env) {
   const port = Number(process.env.CLOPEN_GATEWAY_PORT ?? 3005);
   const base = `http://127.0.0.1:${port}`;
   if (!(await portOpen(port))) {
-    const shared = { NODE_ENV: 'development', LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', ADMIN_API_KEY: adminKey(), DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/clopen', NATS_URL: 'nats://127.0.0.1:4222' };
+    const shared = { NODE_ENV: 'development', LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', ADMIN_API_KEY: adminKey(), NATS_URL: 'nats://127.0.0.1:4222' };
     background('host-gateway', ['services/host-gateway/dist/main.js'], { ...shared, ...env, HTTP_PORT: String(port) });
   }
   await waitFor('host-gateway', async () => (await fetch(`${base}/ready`)).status === 200, 120_000);

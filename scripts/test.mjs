@@ -16,7 +16,7 @@ const run = (cmd, args, env = {}) => {
 
 if (!existsSync(join(root, 'node_modules/.package-lock.json'))) {
   step('installing dependencies (npm ci)');
-  execFileSync('npm', ['ci'], { cwd: root, stdio: 'inherit' });
+  execFileSync('npm', ['ci'], { cwd: root, stdio: 'inherit', env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' } });
 }
 
 step('Debian packages and shared services');

@@ -33,7 +33,11 @@ export interface ServiceDefinition<S extends z.ZodRawShape> {
   settings: S;
   entities: Function[];
   migrations: Function[];
-  uses: { bus?: boolean; s3?: boolean; redis?: boolean };
+  /**
+   * `database: false` for a service that keeps no state of its own (a host's gateway): no
+   * PostgreSQL, no stored API keys (only the bootstrap admin key), no outbox and no event consumers.
+   */
+  uses: { database?: boolean; bus?: boolean; s3?: boolean; redis?: boolean };
   /** Feature modules; the context's objects are injectable by class (DataSource, Bus, Outbox, ObjectStore, Redis, Metrics) and CONFIG. */
   modules: (ctx: ServiceContext<z.infer<z.ZodObject<S>>>) => Array<Type | DynamicModule>;
 }
@@ -41,7 +45,8 @@ export interface ServiceDefinition<S extends z.ZodRawShape> {
 export interface ServiceContext<C> {
   name: string;
   config: C;
-  dataSource: DataSource;
+  /** Absent when the service uses no database (`uses.database: false`). */
+  dataSource?: DataSource;
   bus?: Bus;
   store?: ObjectStore;
   /** Shared connection for queries; BullMQ queues and workers open their own from REDIS_URL. */
@@ -63,21 +68,26 @@ export interface RunningService<C> {
 export async function createService<S extends z.ZodRawShape>(def: ServiceDefinition<S>, env: NodeJS.ProcessEnv = process.env): Promise<RunningService<z.infer<z.ZodObject<S>>>> {
   const config = loadConfig(def.settings, env) as z.infer<z.ZodObject<S>> & BaseConfig;
   const metrics = new Metrics(def.name);
-  const dataSource = createServiceDataSource({
-    url: config.DATABASE_URL,
-    schema: def.name,
-    // The kit's own tables (API keys; outbox and processed messages when the bus is used) come
-    // first, in the service's schema, so every service has them without listing them.
-    entities: [ApiKey, ...(def.uses.bus ? BUS_ENTITIES : []), ...def.entities],
-    migrations: [CreateApiKeys1764000000000, ...(def.uses.bus ? [busTablesMigration()] : []), ...def.migrations],
-    poolSize: config.DATABASE_POOL_SIZE,
-    applicationName: def.name,
-  });
+  const usesDatabase = def.uses.database !== false;
+  const dataSource = usesDatabase
+    ? createServiceDataSource({
+        url: config.DATABASE_URL,
+        schema: def.name,
+        // The kit's own tables (API keys; outbox and processed messages when the bus is used) come
+        // first, in the service's schema, so every service has them without listing them.
+        entities: [ApiKey, ...(def.uses.bus ? BUS_ENTITIES : []), ...def.entities],
+        migrations: [CreateApiKeys1764000000000, ...(def.uses.bus ? [busTablesMigration()] : []), ...def.migrations],
+        poolSize: config.DATABASE_POOL_SIZE,
+        applicationName: def.name,
+      })
+    : undefined;
   const closers: Array<() => Promise<unknown>> = [];
-  const readiness: ReadinessCheck[] = [{ name: 'postgres', check: () => dataSource.query('SELECT 1') }];
+  const readiness: ReadinessCheck[] = dataSource ? [{ name: 'postgres', check: () => dataSource.query('SELECT 1') }] : [];
   try {
-    await openServiceDataSource(dataSource);
-    closers.unshift(() => dataSource.destroy());
+    if (dataSource) {
+      await openServiceDataSource(dataSource);
+      closers.unshift(() => dataSource.destroy());
+    }
 
     let bus: Bus | undefined;
     let relay: OutboxRelay | undefined;
@@ -87,7 +97,7 @@ export async function createService<S extends z.ZodRawShape>(def: ServiceDefinit
       closers.unshift(() => bus!.close());
       await bus.ensureStreams();
       readiness.push({ name: 'nats', check: () => bus!.connection.rtt() });
-      if (bc.OUTBOX_RELAY_ENABLED) {
+      if (bc.OUTBOX_RELAY_ENABLED && dataSource) {
         relay = new OutboxRelay(dataSource, bus, { intervalMs: bc.OUTBOX_RELAY_INTERVAL_MS, logger: new NestLogger(`${def.name}:outbox`) });
       }
     }
@@ -153,11 +163,12 @@ function rootModule<S extends z.ZodRawShape>(def: ServiceDefinition<S>, ctx: Ser
   const config = ctx.config as BaseConfig;
   const providers = [
     { provide: CONFIG, useValue: ctx.config },
-    { provide: ctx.dataSource.constructor, useValue: ctx.dataSource },
+    ...(ctx.dataSource ? [{ provide: ctx.dataSource.constructor, useValue: ctx.dataSource }] : []),
     { provide: Metrics, useValue: ctx.metrics },
     { provide: READINESS_CHECKS, useValue: readiness },
     { provide: KIT_OPTIONS, useValue: { adminApiKey: config.ADMIN_API_KEY, dataSource: ctx.dataSource } },
-    ...(ctx.bus ? [{ provide: Bus, useValue: ctx.bus }, { provide: Outbox, useValue: new Outbox({ producer: def.name }) }] : []),
+    ...(ctx.bus ? [{ provide: Bus, useValue: ctx.bus }] : []),
+    ...(ctx.bus && ctx.dataSource ? [{ provide: Outbox, useValue: new Outbox({ producer: def.name }) }] : []),
     ...(ctx.store ? [{ provide: ObjectStore, useValue: ctx.store }] : []),
     ...(ctx.redis ? [{ provide: Redis, useValue: ctx.redis }] : []),
   ];

@@ -74,7 +74,7 @@ describe('service kit', () => {
     const denied = await get('/things/mine', owner.key);
     expect(denied.status).toBe(403);
     expect(((await denied.json()) as any).message).toContain('needs the role prover');
-    const stored = await svc.ctx.dataSource.query('SELECT key_hash FROM kit_test.api_keys');
+    const stored = await svc.ctx.dataSource!.query('SELECT key_hash FROM kit_test.api_keys');
     expect(stored.every((r: { key_hash: Buffer }) => !r.key_hash.toString('utf8').includes(issued.key))).toBe(true);
   });
 
@@ -113,5 +113,30 @@ describe('service kit', () => {
     expect(body.details.redis.status).toBe('down');
     expect(body.details.postgres.status).toBe('up');
     expect((await get('/health')).status).toBe(200);
+  });
+});
+
+describe('service kit without a database', () => {
+  const stateless = { ...baseSettings };
+  let svc: RunningService<any>;
+
+  beforeAll(async () => {
+    svc = await createService(
+      { ...definition, name: 'kit_stateless', settings: stateless, uses: { database: false } } as ServiceDefinition<typeof stateless>,
+      { ADMIN_API_KEY: ADMIN, HTTP_PORT: '0', HTTP_HOST: '127.0.0.1', LOG_LEVEL: 'silent' },
+    );
+  });
+  afterAll(async () => {
+    await svc?.close();
+  });
+
+  it('starts with no DATABASE_URL, is ready, and takes only the bootstrap admin key', async () => {
+    expect(svc.ctx.dataSource).toBeUndefined();
+    expect((await fetch(`${svc.url}/ready`)).status).toBe(200);
+    expect((await fetch(`${svc.url}/things/public`)).status).toBe(200);
+    expect((await fetch(`${svc.url}/things/mine`, { headers: { 'x-api-key': 'clp_unknown' } })).status).toBe(401);
+    const issue = await fetch(`${svc.url}/api-keys`, { method: 'POST', headers: { 'x-api-key': ADMIN, 'content-type': 'application/json' }, body: JSON.stringify({ principalId: 'p', roles: ['prover'] }) });
+    expect(issue.status).toBe(503);
+    expect(((await issue.json()) as { message: string }).message).toMatch(/no API keys \(it runs without a database\)/);
   });
 });

@@ -78,7 +78,7 @@ describe('access: grants and permission strings', () => {
     expect((await buy({ hosts: ['0x12'] })).status).toBe(400);
     const owner = (await api(access.url, TEST_ADMIN_KEY, 'POST', '/api-keys', { principalId: 'alice', roles: ['owner'] })).body.key;
     expect((await buy({}, owner)).status).toBe(403);
-    const [{ count }] = await access.ctx.dataSource.query('SELECT count(*)::int AS count FROM grants');
+    const [{ count }] = await access.ctx.dataSource!.query('SELECT count(*)::int AS count FROM grants');
     expect(count).toBe(0);
   });
 

@@ -58,7 +58,7 @@ describe('distribution: licence → pool → per-host copy → delivery → trac
     const [event] = await eventually(async () => (await h.events('distribution.pool.generated')).length === 1 && h.events('distribution.pool.generated'));
     expect(event.payload).toMatchObject({ poolId: pool.id, entriesRoot: pool.entriesRoot, size: pool.size });
     // At rest the entries are ciphertext under the pool key ring.
-    const [row] = await h.distribution.ctx.dataSource.query('SELECT sealed_entries, sealed_seed FROM fingerprint_pools WHERE id = $1', [pool.id]);
+    const [row] = await h.distribution.ctx.dataSource!.query('SELECT sealed_entries, sealed_seed FROM fingerprint_pools WHERE id = $1', [pool.id]);
     expect(row.sealed_entries).toMatch(/^v1\.k1\./);
     expect(row.sealed_entries).not.toMatch(/ /);
   });
@@ -210,7 +210,7 @@ describe('distribution: licence → pool → per-host copy → delivery → trac
     });
     const res = await call(h.url, ADMIN_KEY, 'POST', '/admin/pools/rotate-keys');
     expect(res.body).toEqual({ resealed: 1, currentKeyId: 'k2' });
-    const [row] = await h.distribution.ctx.dataSource.query('SELECT sealed_entries FROM fingerprint_pools');
+    const [row] = await h.distribution.ctx.dataSource!.query('SELECT sealed_entries FROM fingerprint_pools');
     expect(row.sealed_entries).toMatch(/^v1\.k2\./);
     expect((await call(h.url, proverKey, 'POST', `/versions/${base.id}/challenges`, { keys: 3 })).status).toBe(201);
   });

@@ -10,6 +10,7 @@ export const gatewayService: ServiceDefinition<typeof gatewaySettings> = {
   settings: gatewaySettings,
   entities: [],
   migrations: [],
-  uses: { bus: true },
+  // A host runs it beside its model: no database, its only state is the receipt spool on disk.
+  uses: { bus: true, database: false },
   modules: () => [GatewayModule],
 };

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-import { baseSettings, busSettings, databaseSettings, setting, type loadConfig } from '@clopen/config';
+import { baseSettings, busSettings, setting, type loadConfig } from '@clopen/config';
 
 const keySpec = (what: string) =>
   z.string().transform((spec, ctx) => {
@@ -15,7 +15,6 @@ const keySpec = (what: string) =>
 
 export const gatewaySettings = {
   ...baseSettings,
-  ...databaseSettings,
   ...busSettings,
   /** The host's EVM private key (0x…): its address is the host's identity in licences, grants and receipts. */
   GATEWAY_HOST_KEY: z.string().regex(/^0x[0-9a-fA-F]{64}$/, 'must be a 0x-prefixed 32-byte hex private key'),

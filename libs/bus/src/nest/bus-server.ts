@@ -11,7 +11,8 @@ export const BUS_TRANSPORT = Symbol('clopen-bus');
 
 export interface BusServerOptions {
   bus: Bus;
-  dataSource: DataSource;
+  /** Needed by `@EventPattern` consumers (processed-message table); a service without a database answers requests only. */
+  dataSource?: DataSource;
   /** Durable consumer name of this service, e.g. "distribution"; one JetStream consumer per event subject. */
   durablePrefix: string;
   maxDeliver?: number;
@@ -77,6 +78,7 @@ export class BusServer extends Server implements CustomTransportStrategy {
       const spec = subjectSpec(pattern);
       if (handler.isEventHandler) {
         if (spec.kind !== 'event') throw new Error(`@EventPattern('${pattern}') names a request subject; use @MessagePattern`);
+        if (!dataSource) throw new Error(`@EventPattern('${pattern}') needs a database (idempotent consumers keep processed messages there); this service runs without one`);
         this.consumers.push(
           await consume({
             bus,
@@ -97,7 +99,7 @@ export class BusServer extends Server implements CustomTransportStrategy {
         this.responders.push(
           bus.reply(
             pattern as RequestSubject,
-            (payload, envelope) => this.invoke(handler, payload, new BusContext([envelope, dataSource.manager, pattern, 1])) as Promise<never>,
+            (payload, envelope) => this.invoke(handler, payload, new BusContext([envelope, dataSource?.manager as never, pattern, 1])) as Promise<never>,
             { queue: this.options.queue },
           ),
         );

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { DataSource, IsNull } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
-import { InvalidArgument, NotFound } from '../errors';
+import { InvalidArgument, NotFound, Unavailable } from '../errors';
 import { ApiKey } from './api-key.entity';
 import { ROLES, type Principal, type Role } from './roles';
 
@@ -10,7 +10,8 @@ export const KIT_OPTIONS = Symbol('clopen:service-kit-options');
 export interface ApiKeyOptions {
   /** The bootstrap admin key from ADMIN_API_KEY; it is never stored. */
   adminApiKey: string;
-  dataSource: DataSource;
+  /** Absent in a service without a database: only the bootstrap admin key authenticates there. */
+  dataSource?: DataSource;
 }
 
 const hash = (key: string) => createHash('sha256').update(key, 'utf8').digest();
@@ -33,6 +34,7 @@ export class ApiKeysService {
   }
 
   private get repo() {
+    if (!this.opts.dataSource) throw new Unavailable('this service keeps no API keys (it runs without a database); use the admin key from ADMIN_API_KEY');
     return this.opts.dataSource.getRepository(ApiKey);
   }
 
@@ -60,6 +62,7 @@ export class ApiKeysService {
   async authenticate(key: string): Promise<Principal | null> {
     const h = hash(key);
     if (timingSafeEqual(h, this.adminHash)) return { id: 'admin', roles: ['admin'], keyId: 'bootstrap' };
+    if (!this.opts.dataSource) return null;
     const found = await this.repo.findOne({ where: { keyHash: h, revokedAt: IsNull() } });
     return found ? { id: found.principalId, roles: found.roles, keyId: found.id } : null;
   }
