@@ -3,3 +3,4 @@ export type { TestDatabase, TestBusNamespace, TestS3 } from './infra';
 export { eventually } from './wait';
 export { spawnService, freePort, type ServiceProcess } from './process';
 export { api } from './http';
+export { startHardhatNode, type HardhatNode } from './hardhat';
