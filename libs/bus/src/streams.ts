@@ -13,6 +13,7 @@ export const STREAMS = {
   STORAGE: { description: 'Facts about models and versions, produced by storage.' },
   DISTRIBUTION: { description: 'Facts about licences, fingerprint pools, assignments, copies and traces, produced by distribution and its embedder.' },
   ACCESS: { description: 'Facts about grants (permission strings), usage and epochs, produced by access.' },
+  CHAIN: { description: 'Logs of the Clopen contracts after their confirmations, and reorgs, produced by the chain indexer.' },
   DLQ: { description: 'Messages a consumer gave up on, on dlq.<original subject>.', subjects: ['dlq.>'] },
 } as const satisfies Record<string, StreamSpec>;
 

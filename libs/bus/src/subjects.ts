@@ -1,5 +1,5 @@
 import type { DescMessage, MessageInitShape, MessageShape } from '@bufbuild/protobuf';
-import { accessV1, distributionV1, storageV1 } from '@clopen/proto';
+import { accessV1, chainV1, distributionV1, storageV1 } from '@clopen/proto';
 import type { StreamName } from './streams';
 
 /** A durable fact, published on a JetStream stream. */
@@ -41,6 +41,27 @@ export const SUBJECTS = {
   'access.usage.rejected': { kind: 'event', stream: 'ACCESS', schema: accessV1.UsageRejectedSchema, description: 'A usage receipt that was not counted, and why.' },
   'access.epoch.closed': { kind: 'event', stream: 'ACCESS', schema: accessV1.EpochClosedSchema, description: 'An epoch of usage closed: totals per (model, host, user) and the Merkle root over its receipts.' },
   'access.violation.proven': { kind: 'event', stream: 'ACCESS', schema: accessV1.ViolationProvenSchema, description: "A prover's proof held: a host served without permission, or a copy was served where it was not licensed; the accused, the evidence hash and the statistics." },
+  'chain.registry.model_registered': { kind: 'event', stream: 'CHAIN', schema: chainV1.ContractLogObservedSchema, description: 'ModelRegistry.ModelRegistered, with the confirmations the indexer waits for.' },
+  'chain.registry.version_published': { kind: 'event', stream: 'CHAIN', schema: chainV1.ContractLogObservedSchema, description: 'ModelRegistry.VersionPublished, with the confirmations the indexer waits for.' },
+  'chain.registry.fee_per_request_set': { kind: 'event', stream: 'CHAIN', schema: chainV1.ContractLogObservedSchema, description: 'ModelRegistry.FeePerRequestSet, with the confirmations the indexer waits for.' },
+  'chain.registry.model_transferred': { kind: 'event', stream: 'CHAIN', schema: chainV1.ContractLogObservedSchema, description: 'ModelRegistry.Transfer (a model changed owner), with the confirmations the indexer waits for.' },
+  'chain.collateral.staked': { kind: 'event', stream: 'CHAIN', schema: chainV1.ContractLogObservedSchema, description: 'HostCollateral.Staked, with the confirmations the indexer waits for.' },
+  'chain.collateral.unstake_requested': { kind: 'event', stream: 'CHAIN', schema: chainV1.ContractLogObservedSchema, description: 'HostCollateral.UnstakeRequested, with the confirmations the indexer waits for.' },
+  'chain.collateral.withdrawn': { kind: 'event', stream: 'CHAIN', schema: chainV1.ContractLogObservedSchema, description: 'HostCollateral.Withdrawn, with the confirmations the indexer waits for.' },
+  'chain.collateral.slash_proposed': { kind: 'event', stream: 'CHAIN', schema: chainV1.ContractLogObservedSchema, description: 'HostCollateral.SlashProposed, with the confirmations the indexer waits for.' },
+  'chain.collateral.slash_appealed': { kind: 'event', stream: 'CHAIN', schema: chainV1.ContractLogObservedSchema, description: 'HostCollateral.SlashAppealed, with the confirmations the indexer waits for.' },
+  'chain.collateral.slash_appeal_resolved': { kind: 'event', stream: 'CHAIN', schema: chainV1.ContractLogObservedSchema, description: 'HostCollateral.SlashAppealResolved, with the confirmations the indexer waits for.' },
+  'chain.collateral.slash_executed': { kind: 'event', stream: 'CHAIN', schema: chainV1.ContractLogObservedSchema, description: 'HostCollateral.SlashExecuted, with the confirmations the indexer waits for.' },
+  'chain.collateral.unstake_delay_set': { kind: 'event', stream: 'CHAIN', schema: chainV1.ContractLogObservedSchema, description: 'HostCollateral.UnstakeDelaySet, with the confirmations the indexer waits for.' },
+  'chain.collateral.appeal_window_set': { kind: 'event', stream: 'CHAIN', schema: chainV1.ContractLogObservedSchema, description: 'HostCollateral.AppealWindowSet, with the confirmations the indexer waits for.' },
+  'chain.collateral.prover_bounty_set': { kind: 'event', stream: 'CHAIN', schema: chainV1.ContractLogObservedSchema, description: 'HostCollateral.ProverBountySet, with the confirmations the indexer waits for.' },
+  'chain.ledger.usage_root_committed': { kind: 'event', stream: 'CHAIN', schema: chainV1.ContractLogObservedSchema, description: 'UsageLedger.UsageRootCommitted, with the confirmations the indexer waits for.' },
+  'chain.ledger.assignment_root_committed': { kind: 'event', stream: 'CHAIN', schema: chainV1.ContractLogObservedSchema, description: 'UsageLedger.AssignmentRootCommitted, with the confirmations the indexer waits for.' },
+  'chain.vault.fees_deposited': { kind: 'event', stream: 'CHAIN', schema: chainV1.ContractLogObservedSchema, description: 'RewardsVault.FeesDeposited, with the confirmations the indexer waits for.' },
+  'chain.vault.allocation_posted': { kind: 'event', stream: 'CHAIN', schema: chainV1.ContractLogObservedSchema, description: 'RewardsVault.AllocationPosted, with the confirmations the indexer waits for.' },
+  'chain.vault.claimed': { kind: 'event', stream: 'CHAIN', schema: chainV1.ContractLogObservedSchema, description: 'RewardsVault.Claimed, with the confirmations the indexer waits for.' },
+  'chain.vault.shares_set': { kind: 'event', stream: 'CHAIN', schema: chainV1.ContractLogObservedSchema, description: 'RewardsVault.SharesSet, with the confirmations the indexer waits for.' },
+  'chain.blocks.reorged': { kind: 'event', stream: 'CHAIN', schema: chainV1.ChainReorgedSchema, description: 'Published blocks were replaced on the chain: their chain.* events are void; compensate.' },
   'storage.model.get': { kind: 'request', request: storageV1.ModelGetRequestSchema, response: storageV1.ModelGetResponseSchema, description: 'Fetch a model by id.' },
   'storage.version.get': { kind: 'request', request: storageV1.VersionGetRequestSchema, response: storageV1.VersionGetResponseSchema, description: 'Fetch a model version by id.' },
   'distribution.challenge.open': { kind: 'request', request: distributionV1.ChallengeOpenRequestSchema, response: distributionV1.ChallengeOpenResponseSchema, description: "Fingerprint keys of a version's pool never handed out before, for a registered prover's challenge." },

@@ -3,6 +3,7 @@ export * as busV1 from './gen/clopen/bus/v1/envelope_pb';
 export * as storageV1 from './gen/clopen/storage/v1/storage_pb';
 export * as distributionV1 from './gen/clopen/distribution/v1/distribution_pb';
 export * as accessV1 from './access';
+export * as chainV1 from './gen/clopen/chain/v1/chain_pb';
 export { create, toBinary, fromBinary, toJson, fromJson } from '@bufbuild/protobuf';
 export type { DescMessage, MessageShape } from '@bufbuild/protobuf';
 export { timestampFromDate, timestampDate } from '@bufbuild/protobuf/wkt';

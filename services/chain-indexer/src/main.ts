@@ -1,0 +1,4 @@
+import { runService } from '@clopen/service-kit';
+import { chainIndexerService } from './chain-indexer.service';
+
+void runService(chainIndexerService);
