@@ -8,6 +8,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { z } from 'zod';
 import { ENGINE_PYTHON_DIR } from '../../libs/fingerprint/src/engine';
 import { accessSettings } from '../../services/access/src/access.settings';
+import { chainIndexerSettings } from '../../services/chain-indexer/src/chain-indexer.settings';
 import { distributionSettings } from '../../services/distribution/src/distribution.settings';
 import { embedderSettings } from '../../services/embedder/src/embedder.settings';
 import { gatewaySettings } from '../../services/host-gateway/src/gateway.settings';
@@ -52,8 +53,16 @@ interface DeployedService {
    * platform runs (the host gateway: a model and this host's licence). Compose interpolates every
    * service before it applies profiles, so a `${VAR:?}` for these settings would stop the whole
    * stack: they are `${VAR:-}`, listed in .env.example, and the checks fill them in with `fillIn`.
+   *
+   * Secrets stay required (`${VAR:?}`) even for an opt-in service, except those in `optionalSecrets`
+   * (a subset of fillIn): the chain indexer's CHAIN_RPC_URL. It differs from a key: the operator
+   * cannot generate it when setting up the laptop, it names a node that exists only once they run or
+   * rent one (like the gateway's ids, which exist only once the platform runs), and it is a credential
+   * only because a provider may put its API key in the URL. Required, it would stop `docker compose
+   * up` for everyone who runs no chain. Empty, the indexer exits 78 naming it; in k8s it still comes
+   * from a Secret, and in compose it is never a literal.
    */
-  composeOptIn?: { profile: string; fillIn: Record<string, string> };
+  composeOptIn?: { profile: string; fillIn: Record<string, string>; optionalSecrets?: string[] };
 }
 
 /** Every deployed service. A new service adds one entry. */
@@ -80,6 +89,22 @@ const services: DeployedService[] = [
     singleIdentity: { stateDirs: ['GATEWAY_SPOOL_DIR', 'GATEWAY_MODEL_DIR'] },
     composeOptIn: { profile: 'host', fillIn: { GATEWAY_MODEL_ID: '0190a8c4-5b7e-7d2a-9c11-2f4e6a8b0c3d', GATEWAY_LICENCE_ID: '0190a8c4-5b7e-7d2a-9c11-2f4e6a8b0c3e' } },
   },
+  {
+    // HTTP serves /health, /ready and /metrics only; one replica works at a time (an advisory lock per step)
+    name: 'chain-indexer',
+    settings: chainIndexerSettings,
+    role: 'worker',
+    // Compose: opt-in under profile `chain`, since its node and contract addresses exist only once a chain
+    // with the contracts runs (a hardhat node on the laptop, reached through host.docker.internal).
+    composeOptIn: {
+      profile: 'chain',
+      fillIn: {
+        CHAIN_RPC_URL: 'http://host.docker.internal:8545',
+        CHAIN_CONTRACTS: 'ModelRegistry:0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512,HostCollateral:0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0,UsageLedger:0xCf7Ed3AccA5a467e9e704C703E8D87F634fB0Fc9,RewardsVault:0xDc64a140Aa3E981100a9becA4E685f962f0cF6C9',
+      },
+      optionalSecrets: ['CHAIN_RPC_URL'],
+    },
+  },
 ];
 
 /** Settings whose values are credentials: they come from a Secret / .env, never a manifest. */
@@ -95,6 +120,8 @@ const SECRET_SETTINGS = [
   'GATEWAY_HOST_KEY',
   'GATEWAY_SERVING_KEY',
   'GATEWAY_UPSTREAM_API_KEY',
+  // not credential-like by name, but a provider's RPC URL carries its API key
+  'CHAIN_RPC_URL',
 ];
 /** Names that end like a credential but are not one. */
 const NOT_SECRET = [
@@ -110,6 +137,7 @@ function secretStandIn(name: string): string {
   if (name.endsWith('_KEYS')) return `k1:${Buffer.alloc(32, 7).toString('base64')}`; // an AES-256 key ring, or ed25519 seeds
   if (name === 'GATEWAY_HOST_KEY') return `0x${'07'.repeat(32)}`; // an EVM private key
   if (name === 'GATEWAY_SERVING_KEY') return `s1:${Buffer.alloc(32, 7).toString('base64')}`; // one ed25519 seed
+  if (name === 'CHAIN_RPC_URL') return `https://rpc.example.invalid/v3/${'s'.repeat(32)}`; // a provider's URL with its key
   return 's'.repeat(32);
 }
 
@@ -451,14 +479,22 @@ describe.each(services)('docker/compose.yaml: $name', (service) => {
       return;
     }
     expect(definition.profiles).toEqual([service.composeOptIn.profile]);
+    const optionalSecrets = service.composeOptIn.optionalSecrets ?? [];
+    expect(optionalSecrets.filter((name) => !(name in service.composeOptIn!.fillIn) || !SECRET_SETTINGS.includes(name))).toEqual([]);
     for (const name of Object.keys(service.composeOptIn.fillIn)) {
       expect({ name, value: env[name], documented: name in envExample }).toEqual({ name, value: `\${${name}:-}`, documented: true });
-      expect(SECRET_SETTINGS).not.toContain(name); // secrets stay required (${VAR:?…}) even for an opt-in service
+      // secrets stay required (${VAR:?…}) even for an opt-in service, except optionalSecrets (see composeOptIn)
+      if (!optionalSecrets.includes(name)) expect(SECRET_SETTINGS).not.toContain(name);
     }
   });
 
   it('takes secrets from the operator (required ${VAR:?...}), never literally', () => {
     for (const name of SECRET_SETTINGS.filter((s) => s in env)) {
+      // an opt-in service's optional secret (see composeOptIn) is the operator's too, just not required
+      if (service.composeOptIn?.optionalSecrets?.includes(name)) {
+        expect({ name, value: env[name] }).toEqual({ name, value: `\${${name}:-}` });
+        continue;
+      }
       expect({ name, value: env[name] }).toEqual({ name, value: expect.stringMatching(/\$\{[A-Z_][A-Z0-9_]*:\?[^}]+\}/) });
     }
     expect(env.ADMIN_API_KEY).toMatch(/^\$\{ADMIN_API_KEY:\?/);
