@@ -95,6 +95,8 @@ export const busSettings = {
   BUS_NAMESPACE: z.string().regex(/^[a-z0-9_]*$/, 'must be lower-case letters, digits or _').default(''),
   OUTBOX_RELAY_ENABLED: bool.default('true'),
   OUTBOX_RELAY_INTERVAL_MS: setting.positiveInt.default(1000),
+  /** Outbox rows published per relay transaction (all in flight at once). */
+  OUTBOX_RELAY_BATCH_SIZE: setting.positiveInt.max(10_000).default(500),
 };
 
 export const redisSettings = {

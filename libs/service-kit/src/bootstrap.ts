@@ -22,7 +22,7 @@ import { ObjectStore, type S3Settings } from './s3';
 
 type BaseConfig = z.infer<z.ZodObject<typeof baseSettings & typeof databaseSettings>>;
 type RedisConfig = { REDIS_URL: string };
-type BusConfig = { NATS_URL: string; BUS_NAMESPACE: string; OUTBOX_RELAY_ENABLED: boolean; OUTBOX_RELAY_INTERVAL_MS: number };
+type BusConfig = { NATS_URL: string; BUS_NAMESPACE: string; OUTBOX_RELAY_ENABLED: boolean; OUTBOX_RELAY_INTERVAL_MS: number; OUTBOX_RELAY_BATCH_SIZE: number };
 
 /** What a service is made of; `createService` turns it into a running NestJS app. */
 export interface ServiceDefinition<S extends z.ZodRawShape> {
@@ -98,7 +98,7 @@ export async function createService<S extends z.ZodRawShape>(def: ServiceDefinit
       await bus.ensureStreams();
       readiness.push({ name: 'nats', check: () => bus!.connection.rtt() });
       if (bc.OUTBOX_RELAY_ENABLED && dataSource) {
-        relay = new OutboxRelay(dataSource, bus, { intervalMs: bc.OUTBOX_RELAY_INTERVAL_MS, logger: new NestLogger(`${def.name}:outbox`) });
+        relay = new OutboxRelay(dataSource, bus, { intervalMs: bc.OUTBOX_RELAY_INTERVAL_MS, batchSize: bc.OUTBOX_RELAY_BATCH_SIZE, logger: new NestLogger(`${def.name}:outbox`) });
       }
     }
 

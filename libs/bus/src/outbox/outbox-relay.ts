@@ -76,18 +76,22 @@ export class OutboxRelay {
         .setLock('pessimistic_write')
         .setOnLocked('skip_locked')
         .getMany();
+      // All of the batch in flight at once (acks come back in order on one connection); only the
+      // rows before the first failure count as published, so consumers see events in the order
+      // they were written, and a later row that did get through is re-sent with its Nats-Msg-Id.
+      const results = await Promise.allSettled(rows.map((row) => this.bus.publishEnvelope(new Uint8Array(row.envelope))));
       const published: string[] = [];
-      for (const row of rows) {
-        try {
-          await this.bus.publishEnvelope(new Uint8Array(row.envelope));
+      for (const [i, result] of results.entries()) {
+        const row = rows[i];
+        if (result.status === 'fulfilled') {
           published.push(row.id);
-        } catch (err) {
-          const message = headerValue((err as Error).message ?? String(err), 2_000);
-          this.logger.warn(`outbox row ${row.id} (${row.subject}) not published, will retry: ${message}`);
-          await repo.update({ id: row.id }, { attempts: () => 'attempts + 1', lastError: message });
-          // Later rows wait, so consumers see events in the order they were written.
-          break;
+          continue;
         }
+        const err = result.reason as Error;
+        const message = headerValue(err?.message ?? String(err), 2_000);
+        this.logger.warn(`outbox row ${row.id} (${row.subject}) not published, will retry: ${message}`);
+        await repo.update({ id: row.id }, { attempts: () => 'attempts + 1', lastError: message });
+        break;
       }
       if (published.length > 0) {
         await repo.update({ id: In(published) }, { publishedAt: () => 'clock_timestamp()', attempts: () => 'attempts + 1', lastError: null });

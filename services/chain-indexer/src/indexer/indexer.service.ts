@@ -39,12 +39,18 @@ export class IndexerService implements OnApplicationBootstrap, OnApplicationShut
   readonly client: PublicClient;
   private readonly byAddress: Map<Address, ContractName>;
   private chainId?: number;
+  /** Blocks per step: CHAIN_BATCH_BLOCKS, halved while the node refuses a range as too large, grown back after. */
+  private span: bigint;
+  /** The smallest span the node refused: growing back stops below it. */
+  private ceiling: bigint;
   private stopping = false;
   private loop?: Promise<void>;
 
   constructor(private readonly db: DataSource, private readonly outbox: Outbox, private readonly metrics: Metrics, @Inject(CONFIG) private readonly config: ChainIndexerConfig) {
     // cacheTime 0: viem otherwise answers getBlockNumber from a 4 s cache, and a step would miss the head.
     this.client = createPublicClient({ cacheTime: 0, transport: http(config.CHAIN_RPC_URL, { batch: true, retryCount: 2, timeout: 30_000 }) });
+    this.span = BigInt(config.CHAIN_BATCH_BLOCKS);
+    this.ceiling = this.span + 1n;
     this.byAddress = new Map([...config.CHAIN_CONTRACTS].map(([name, address]) => [getAddress(address), name]));
   }
 
@@ -66,13 +72,28 @@ export class IndexerService implements OnApplicationBootstrap, OnApplicationShut
       } catch (e) {
         this.log.error(`indexing step failed: ${(e as Error).message}`);
       }
-      if (outcome === 'idle' || outcome === 'moved') await new Promise((r) => setTimeout(r, this.config.CHAIN_POLL_MS));
+      if (outcome === 'idle') await new Promise((r) => setTimeout(r, this.config.CHAIN_POLL_MS));
     }
   }
 
   /** One range of blocks (or one reorg): what happened. */
   async step(): Promise<StepOutcome> {
-    const { outcome, published } = await this.stepInTransaction();
+    let result: { outcome: StepOutcome; published: number };
+    try {
+      result = await this.stepInTransaction();
+    } catch (e) {
+      // Providers cap a response (viem at 10 MiB, many RPCs at 10k logs): read fewer blocks at once.
+      if (this.span > 1n && /size limit|more than \d+ results|query returned more than|response size|too many/i.test((e as Error).message)) {
+        this.ceiling = this.span;
+        this.span /= 2n;
+        this.log.warn(`the node refused ${this.span * 2n} blocks at once (${(e as Error).message.split('\n')[0]}); reading ${this.span}`);
+        return 'moved';
+      }
+      this.metrics.counter('chain_index_step_failures_total', 'Indexing steps that failed (RPC or database); the step is retried.', []).inc();
+      throw e;
+    }
+    const { outcome, published } = result;
+    if (outcome === 'indexed' && this.span + 1n < this.ceiling) this.span += 1n;
     if (published) this.metrics.counter('chain_logs_published_total', 'Contract logs published on JetStream (through the outbox).', []).inc(published);
     if (outcome === 'reorged') this.metrics.counter('chain_reorgs_total', 'Reorgs that replaced published blocks.', []).inc();
     return outcome;
@@ -94,7 +115,7 @@ export class IndexerService implements OnApplicationBootstrap, OnApplicationShut
       }
       const from = last ? BigInt(last.number) + 1n : BigInt(this.config.CHAIN_START_BLOCK);
       if (from > safe) return done('idle');
-      const to = safe < from + BigInt(this.config.CHAIN_BATCH_BLOCKS) - 1n ? safe : from + BigInt(this.config.CHAIN_BATCH_BLOCKS) - 1n;
+      const to = safe < from + this.span - 1n ? safe : from + this.span - 1n;
       const blocks = await Promise.all(Array.from({ length: Number(to - from) + 1 }, (_, i) => this.blockAt(from + BigInt(i))));
       // The range must be one chain that continues the recorded one; otherwise it moved while read.
       if (blocks.some((b) => !b)) return done('moved');
@@ -106,10 +127,9 @@ export class IndexerService implements OnApplicationBootstrap, OnApplicationShut
 
       const perBlock = new Map<bigint, number>();
       logs.sort((a, b) => (a.blockNumber! === b.blockNumber! ? a.logIndex! - b.logIndex! : a.blockNumber! < b.blockNumber! ? -1 : 1));
-      for (const l of logs) {
-        const published = await this.publish(m, l);
-        if (published) perBlock.set(l.blockNumber!, (perBlock.get(l.blockNumber!) ?? 0) + 1);
-      }
+      const events = logs.map((l) => this.event(l)).filter((e): e is NonNullable<typeof e> => e !== null);
+      for (const e of events) perBlock.set(e.block, (perBlock.get(e.block) ?? 0) + 1);
+      await this.outbox.enqueueMany(m, events);
       await m
         .createQueryBuilder()
         .insert()
@@ -121,31 +141,31 @@ export class IndexerService implements OnApplicationBootstrap, OnApplicationShut
     });
   }
 
-  private async publish(m: EntityManager, l: Log): Promise<boolean> {
+  /** The event of one log, or null when it is not one the platform publishes. */
+  private event(l: Log) {
     const contract = this.byAddress.get(getAddress(l.address));
-    if (!contract) return false;
+    if (!contract) return null;
     let decoded: { eventName: string; args: unknown };
     try {
       decoded = decodeEventLog({ abi: CONTRACTS[contract].abi, data: l.data, topics: l.topics }) as typeof decoded;
     } catch {
       this.log.warn(`a log of ${contract} at ${l.blockHash}:${l.logIndex} does not decode with its ABI; skipped`);
-      return false;
+      return null;
     }
     const subject = subjectOf(contract, decoded.eventName);
-    if (!subject) return false;
+    if (!subject) return null;
     const args = Object.fromEntries(Object.entries((decoded.args ?? {}) as Record<string, unknown>).map(([k, v]) => [k, argText(v)]));
-    await this.outbox.enqueue(
-      m,
+    return {
+      block: l.blockNumber!,
       subject,
-      {
+      payload: {
         position: { chainId: BigInt(this.chainId!), blockNumber: l.blockNumber!, blockHash: l.blockHash!, transactionHash: l.transactionHash!, logIndex: l.logIndex!, address: getAddress(l.address) },
         contract,
         event: decoded.eventName,
         args,
       } as never,
-      { id: logEventId(this.chainId!, l.blockHash!, l.logIndex!) },
-    );
-    return true;
+      ctx: { id: logEventId(this.chainId!, l.blockHash!, l.logIndex!) },
+    };
   }
 
   /** Drops the recorded blocks the chain abandoned, back to the last one it still has, and says so. */
