@@ -8,14 +8,14 @@
  *   confirmations, sampled while its own loop runs.
  * Needs the local PostgreSQL and NATS.
  */
-import { createPublicClient, createWalletClient, defineChain, encodeFunctionData, http, type PublicClient } from 'viem';
-import { privateKeyToAccount } from 'viem/accounts';
+import { encodeFunctionData } from 'viem';
 import { Bus } from '@clopen/bus';
-import { deployClopenContracts, modelRegistryAbi } from '@clopen/contracts';
+import { modelRegistryAbi } from '@clopen/contracts';
 import { createService } from '@clopen/service-kit';
-import { createTestBusNamespace, createTestDatabase, serviceEnv, startHardhatNode, testInfra } from '@clopen/testing';
+import { createTestBusNamespace, createTestDatabase, serviceEnv, testInfra } from '@clopen/testing';
 import { chainIndexerService } from '../src/chain-indexer.service';
 import { IndexerService } from '../src/indexer/indexer.service';
+import { deployedChain } from '../test/chain';
 
 const LOGS = Number(process.env.BENCH_LOGS ?? 20_000);
 const PER_BLOCK = 250; // transactions a block
@@ -23,22 +23,11 @@ const CONFIRMATIONS = 2;
 const emit = (metric: string, value: number, unit: string) => console.log(JSON.stringify({ bench: 'indexer', metric, value: Math.round(value * 1000) / 1000, unit }));
 
 void (async () => {
-  const node = await startHardhatNode();
+  const { node, account, addresses, contracts } = await deployedChain();
   const [db, ns] = await Promise.all([createTestDatabase(), createTestBusNamespace()]);
   const bus = await Bus.connect({ servers: testInfra.natsUrl, producer: 'bench', namespace: ns.namespace });
   try {
     await bus.ensureStreams();
-    const chain = defineChain({ id: node.chainId, name: 'hardhat', nativeCurrency: { name: 'ETH', symbol: 'ETH', decimals: 18 }, rpcUrls: { default: { http: [node.url] } } });
-    const account = privateKeyToAccount(node.accounts[0]);
-    const publicClient = createPublicClient({ chain, cacheTime: 0, transport: http(node.url, { retryCount: 0 }) }) as PublicClient;
-    const wallet = createWalletClient({ account, chain, transport: http(node.url, { retryCount: 0 }) });
-    const addresses = await deployClopenContracts(wallet, publicClient, {
-      protocol: privateKeyToAccount(node.accounts[1]).address,
-      unstakeDelaySeconds: 60n,
-      appealWindowSeconds: 60n,
-      proverBountyBps: 1000,
-      shares: { ownerBps: 5000, hostBps: 3000, proverBps: 1000, protocolBps: 1000 },
-    });
     // Transactions straight to the node (its accounts are unlocked), mined in full blocks.
     const data = (fee: number) => encodeFunctionData({ abi: modelRegistryAbi, functionName: 'registerModel', args: [BigInt(fee)] });
     const send = (fee: number) => node.rpc('eth_sendTransaction', [{ from: account.address, to: addresses.modelRegistry, data: data(fee), gas: '0x30000' }]);
@@ -52,7 +41,6 @@ void (async () => {
     await node.mine(CONFIRMATIONS); // the last backlog block gets its confirmations
     console.error(`backlog: ${LOGS / 2} registrations (${LOGS} logs) mined in ${((Date.now() - tp) / 1000).toFixed(1)} s`);
 
-    const contracts = `ModelRegistry:${addresses.modelRegistry},HostCollateral:${addresses.hostCollateral},UsageLedger:${addresses.usageLedger},RewardsVault:${addresses.rewardsVault}`;
     const env = { ...serviceEnv({ db, ns }), LOG_LEVEL: 'warn', CHAIN_RPC_URL: node.url, CHAIN_CONTRACTS: contracts, CHAIN_CONFIRMATIONS: String(CONFIRMATIONS), CHAIN_BATCH_BLOCKS: '10', CHAIN_POLL_MS: '100' };
     const published = async () => {
       const info = await bus.jsm.streams.info(bus.stream('CHAIN'));

@@ -1,7 +1,6 @@
-import { createPublicClient, createWalletClient, defineChain, http, type PublicClient } from 'viem';
-import { privateKeyToAccount } from 'viem/accounts';
+import type { PublicClient } from 'viem';
 import { Bus, decodeEnvelope, stripNamespace, streamMessages, type EventSubject } from '@clopen/bus';
-import { clopenContracts, deployClopenContracts, type ClopenAddresses } from '@clopen/contracts';
+import { clopenContracts, type ClopenAddresses } from '@clopen/contracts';
 import type { chainV1 } from '@clopen/proto';
 import { createService, type RunningService } from '@clopen/service-kit';
 import {
@@ -9,7 +8,6 @@ import {
   createTestDatabase,
   eventually,
   serviceEnv,
-  startHardhatNode,
   testInfra,
   type HardhatNode,
   type TestBusNamespace,
@@ -17,6 +15,7 @@ import {
 } from '@clopen/testing';
 import { chainIndexerService } from '../src/chain-indexer.service';
 import { IndexerService, logEventId } from '../src/indexer/indexer.service';
+import { deployedChain } from './chain';
 
 jest.setTimeout(240_000);
 
@@ -87,21 +86,11 @@ describe('chain-indexer', () => {
 
   beforeAll(async () => {
     process.env.CHAIN_INDEXER_MANUAL = '1';
-    node = await startHardhatNode();
-    const chain = defineChain({ id: node.chainId, name: 'hardhat', nativeCurrency: { name: 'ETH', symbol: 'ETH', decimals: 18 }, rpcUrls: { default: { http: [node.url] } } });
-    const account = privateKeyToAccount(node.accounts[0]);
-    publicClient = createPublicClient({ chain, transport: http(node.url, { retryCount: 0 }) }) as PublicClient;
-    const wallet = createWalletClient({ account, chain, transport: http(node.url, { retryCount: 0 }) });
-    addresses = await deployClopenContracts(wallet, publicClient, {
-      protocol: privateKeyToAccount(node.accounts[1]).address,
-      unstakeDelaySeconds: 60n,
-      appealWindowSeconds: 60n,
-      proverBountyBps: 1000,
-      shares: { ownerBps: 5000, hostBps: 3000, proverBps: 1000, protocolBps: 1000 },
-    });
-    const registry = clopenContracts(addresses, { public: publicClient, wallet }).modelRegistry;
+    const deployed = await deployedChain();
+    ({ node, publicClient, addresses } = deployed);
+    const registry = clopenContracts(addresses, { public: publicClient, wallet: deployed.wallet }).modelRegistry;
     registerModel = (fee) => registry.write.registerModel([fee]);
-    contractsEnv = `ModelRegistry:${addresses.modelRegistry},HostCollateral:${addresses.hostCollateral},UsageLedger:${addresses.usageLedger},RewardsVault:${addresses.rewardsVault}`;
+    contractsEnv = deployed.contracts;
     main = await start();
   });
   afterAll(async () => {
