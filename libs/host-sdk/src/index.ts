@@ -6,7 +6,7 @@ export { PermissionError } from './errors';
 export type { PermissionFailure } from './errors';
 export { publicKeyFromRaw, privateKeyFromSeed, rawPublicKey, generateUserKey } from './keys';
 export { RevocationFeed } from './revocations';
-export { signReceipt, receiptBody, receiptSigningBytes, signReceiptBatch, batchSigningBytes } from './receipts';
+export { signReceipt, receiptBody, receiptSigningBytes, signReceiptBatch, batchSigningBytes, batchBodyHashes } from './receipts';
 export { ReceiptPublisher, type ReceiptPublisherOptions } from './receipt-publisher';
 export type { ServedRequest } from './receipts';
 export { verifyEd25519, Ed25519VerifyPool, type SignedMessage } from './ed25519';

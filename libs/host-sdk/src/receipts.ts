@@ -47,11 +47,14 @@ export function signReceipt(servingKey: KeyObject, hostKeyId: string, served: Se
 
 const BATCH_CONTEXT = Buffer.from('clopen-receipt-batch-v1\n');
 
+/** sha256 of every receipt body of a batch, concatenated in order: what a batch signature covers (and the evidence kept). */
+export function batchBodyHashes(bodies: readonly Uint8Array[]): Buffer {
+  return Buffer.concat(bodies.map((body) => createHash('sha256').update(body).digest()));
+}
+
 /** What a host signs for a batch of its own receipts: context, host address, then each body's sha256 in order. */
-export function batchSigningBytes(hostAddress: string, bodies: readonly Uint8Array[]): Buffer {
-  const parts: Buffer[] = [BATCH_CONTEXT, Buffer.from(`${hostAddress}\n`)];
-  for (const body of bodies) parts.push(createHash('sha256').update(body).digest());
-  return Buffer.concat(parts);
+export function batchSigningBytes(hostAddress: string, bodies: readonly Uint8Array[], hashes = batchBodyHashes(bodies)): Buffer {
+  return Buffer.concat([BATCH_CONTEXT, Buffer.from(`${hostAddress}\n`), hashes]);
 }
 
 /**

@@ -1,8 +1,7 @@
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
-import { createHash } from 'node:crypto';
 import { In, type EntityManager } from 'typeorm';
 import { Outbox } from '@clopen/bus';
-import { batchSigningBytes, Ed25519VerifyPool, receiptSigningBytes, requestDigestOfHash, type SignedMessage } from '@clopen/host-sdk';
+import { batchBodyHashes, batchSigningBytes, Ed25519VerifyPool, receiptSigningBytes, requestDigestOfHash, type SignedMessage } from '@clopen/host-sdk';
 import { accessV1, create, fromBinary, toBinary } from '@clopen/proto';
 import { CONFIG } from '@clopen/service-kit';
 import type { AccessConfig } from '../access.settings';
@@ -93,12 +92,16 @@ export class UsageService implements OnModuleDestroy {
     const checks: SignedMessage[] = [];
     const none = -1;
     const batchCheck = new Map<ReportedBatch, number>();
+    // Hashed once: the signature check and the evidence kept in usage_batches use the same bytes.
+    const bodyHashes = new Map<ReportedBatch, Buffer>();
     for (const batch of batches) {
       const r = batch.report;
       if (!r.batchSignature.length) continue;
       const key = keys.get(`${r.hostAddress}/${r.hostKeyId}`);
       if (!key) continue;
-      batchCheck.set(batch, checks.push({ signature: r.batchSignature, message: batchSigningBytes(r.hostAddress, r.receipts.map((x) => x.body)), publicKey: key }) - 1);
+      const bodies = r.receipts.map((x) => x.body);
+      bodyHashes.set(batch, batchBodyHashes(bodies));
+      batchCheck.set(batch, checks.push({ signature: r.batchSignature, message: batchSigningBytes(r.hostAddress, bodies, bodyHashes.get(batch)), publicKey: key }) - 1);
     }
     const items: Decoded[] = decoded.map((d) => {
       const signed = d.batch.report.batchSignature.length > 0;
@@ -175,7 +178,7 @@ export class UsageService implements OnModuleDestroy {
             signedBatches.map((b) => b.report.hostAddress),
             signedBatches.map((b) => b.report.hostKeyId),
             signedBatches.map((b) => Buffer.from(b.report.batchSignature).toString('base64url')),
-            signedBatches.map((b) => Buffer.concat(b.report.receipts.map((r) => createHash('sha256').update(r.body).digest()))),
+            signedBatches.map((b) => bodyHashes.get(b)!),
           ],
         );
       }
