@@ -140,5 +140,9 @@ describe('access: usage receipts', () => {
     expect(verifyMerkleProof(closed.body.root, leaf, p.body.proof)).toBe(true);
     expect(verifyMerkleProof(closed.body.root, receiptLeaf(Buffer.from('forged')), p.body.proof)).toBe(false);
     expect((await api(access.url, hostKey, 'GET', `/epochs/proof?grantId=${grant.id}&counter=999`)).status).toBe(404);
+    const listed = await api(access.url, hostKey, 'GET', '/epochs');
+    expect(listed.body).toEqual([expect.objectContaining({ number: 1, receiptCount: 4, root: closed.body.root })]);
+    expect((await api(access.url, hostKey, 'GET', '/epochs?before=1')).body).toEqual([]);
+    expect((await api(access.url, hostKey, 'GET', '/epochs?limit=0')).status).toBe(400);
   });
 });

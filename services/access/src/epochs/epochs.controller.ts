@@ -5,6 +5,7 @@ import { Conflict, Roles, parseInput } from '@clopen/service-kit';
 import { EpochsService } from './epochs.service';
 
 const ProofQuery = z.object({ grantId: z.string().uuid(), counter: z.string().regex(/^\d+$/) });
+const ListQuery = z.object({ before: z.coerce.number().int().min(1).optional(), limit: z.coerce.number().int().min(1).max(1000).default(100) }).strict();
 
 @ApiTags('epochs')
 @ApiBearerAuth()
@@ -20,6 +21,13 @@ export class EpochsController {
     const epoch = await this.epochs.close();
     if (!epoch) throw new Conflict('no receipt arrived since the last epoch (or another replica is closing it)');
     return epoch;
+  }
+
+  @Get('epochs')
+  @Roles('host', 'user')
+  @ApiOperation({ summary: 'Closed epochs, newest first: number, time range, receipt count, Merkle root; ?before=<number>&limit= (default 100, at most 1000)' })
+  list(@Query() query: Record<string, string>) {
+    return this.epochs.list(parseInput(ListQuery, query, 'query'));
   }
 
   @Get('epochs/proof')

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { createHash } from 'node:crypto';
-import { DataSource, type EntityManager } from 'typeorm';
+import { DataSource, LessThan, type EntityManager } from 'typeorm';
 import { Outbox } from '@clopen/bus';
 import { MerkleTree, type MerkleProof } from '@clopen/merkle';
 import { timestampFromDate } from '@clopen/proto';
@@ -64,6 +64,11 @@ export class EpochsService implements OnApplicationBootstrap, OnModuleDestroy {
       this.log.log(`epoch ${number} closed: ${count} receipts, root ${epoch.root}`);
       return epoch;
     });
+  }
+
+  /** Closed epochs, newest first; `before` pages back from an epoch number. */
+  list({ before, limit }: { before?: number; limit: number }): Promise<Epoch[]> {
+    return this.db.getRepository(Epoch).find({ where: before ? { number: LessThan(before) } : {}, order: { number: 'DESC' }, take: limit });
   }
 
   /** The inclusion proof of one receipt in its epoch's root, for a host or user to check. */
