@@ -2,13 +2,13 @@ import 'reflect-metadata';
 import { Global, Logger as NestLogger, MiddlewareConsumer, Module, type DynamicModule, type INestApplication, type NestModule, type Type } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, NestFactory } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { BUS_ENTITIES, Bus, BusServer, Outbox, OutboxRelay, busTablesMigration } from '@clopen/bus';
 import { ConfigError, baseSettings, databaseSettings, loadConfig } from '@clopen/config';
 import { createServiceDataSource, openServiceDataSource } from '@clopen/db';
 import { Logger, LoggerModule } from 'nestjs-pino';
 import Redis from 'ioredis';
-import type { DataSource } from 'typeorm';
+import { DataSource } from 'typeorm';
 import type { z } from 'zod';
 import { ApiKeyGuard } from './auth/api-key.guard';
 import { ApiKeysController } from './auth/api-keys.controller';
@@ -18,6 +18,7 @@ import { CreateApiKeys1764000000000 } from './auth/api-keys.migration';
 import { ErrorFilter } from './errors';
 import { HealthController, READINESS_CHECKS, type ReadinessCheck } from './health/health.controller';
 import { HttpMetricsMiddleware, Metrics, MetricsController } from './metrics/metrics';
+import { openApiDocument } from './openapi';
 import { ObjectStore, type S3Settings } from './s3';
 
 type BaseConfig = z.infer<z.ZodObject<typeof baseSettings & typeof databaseSettings>>;
@@ -121,14 +122,7 @@ export async function createService<S extends z.ZodRawShape>(def: ServiceDefinit
     const ctx: ServiceContext<z.infer<z.ZodObject<S>>> = { name: def.name, config, dataSource, bus, store, redis, metrics };
     const app = await NestFactory.create(rootModule(def, ctx, readiness), { bufferLogs: true, abortOnError: false, rawBody: true });
     app.useLogger(app.get(Logger));
-    const doc = new DocumentBuilder()
-      .setTitle(def.title)
-      .setDescription(def.description)
-      .setVersion('1')
-      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'API key' })
-      .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key' }, 'api-key')
-      .build();
-    SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, doc), { jsonDocumentUrl: 'docs/openapi.json' });
+    SwaggerModule.setup('docs', app, () => openApiDocument(app, def), { jsonDocumentUrl: 'docs/openapi.json' });
 
     if (bus) {
       app.connectMicroservice({ strategy: new BusServer({ bus, dataSource, durablePrefix: def.name }) }, { inheritAppConfig: true });
@@ -157,6 +151,37 @@ export async function createService<S extends z.ZodRawShape>(def: ServiceDefinit
     for (const close of closers) await close().catch(() => undefined);
     throw e;
   }
+}
+
+/**
+ * The OpenAPI document that the service serves at /docs, built without starting it: Nest's preview
+ * mode resolves the modules and reads the controllers' metadata but instantiates nothing, so no
+ * setting, database, NATS, S3 or Redis is needed (their places in the container are held by
+ * stand-ins that are never called). `npm run apidocs:generate` writes it to docs/openapi/.
+ */
+export async function previewOpenApiDocument<S extends z.ZodRawShape>(def: ServiceDefinition<S>): Promise<OpenAPIObject> {
+  const stub = <T>(type: { prototype: T }): T => Object.create(type.prototype as object) as T;
+  const ctx: ServiceContext<z.infer<z.ZodObject<S>>> = {
+    name: def.name,
+    config: settingDefaults(def.settings) as z.infer<z.ZodObject<S>>,
+    dataSource: def.uses.database !== false ? stub(DataSource) : undefined,
+    bus: def.uses.bus ? stub(Bus) : undefined,
+    store: def.uses.s3 ? stub(ObjectStore) : undefined,
+    redis: def.uses.redis ? stub(Redis) : undefined,
+    metrics: stub(Metrics),
+  };
+  const app = await NestFactory.create(rootModule(def, ctx, []), { preview: true, logger: false, abortOnError: false });
+  return openApiDocument(app, def);
+}
+
+/** Each setting's default where it has one: a preview's modules may read the config, but no setting is required. */
+function settingDefaults(shape: z.ZodRawShape): Record<string, unknown> {
+  const config: Record<string, unknown> = {};
+  for (const [key, schema] of Object.entries(shape)) {
+    const parsed = schema.safeParse(undefined);
+    if (parsed.success) config[key] = parsed.data;
+  }
+  return config;
 }
 
 function rootModule<S extends z.ZodRawShape>(def: ServiceDefinition<S>, ctx: ServiceContext<any>, readiness: ReadinessCheck[]): Type {

@@ -1,7 +1,7 @@
 import { Controller, Get, Module } from '@nestjs/common';
 import { ConfigError, baseSettings, databaseSettings, redisSettings } from '@clopen/config';
 import { createTestDatabase, testInfra, type TestDatabase } from '@clopen/testing';
-import { Conflict, CurrentPrincipal, Public, Roles, createService, type Principal, type RunningService, type ServiceDefinition } from '../src';
+import { Conflict, CurrentPrincipal, Public, Roles, createService, previewOpenApiDocument, type Principal, type RunningService, type ServiceDefinition } from '../src';
 
 @Controller('things')
 class ThingsController {
@@ -103,6 +103,11 @@ describe('service kit', () => {
     const doc: any = await (await get('/docs/openapi.json')).json();
     expect(doc.info.title).toBe('Kit test');
     expect(Object.keys(doc.paths)).toContain('/api-keys');
+  });
+
+  it('builds, without starting anything, the same OpenAPI document it serves (docs/openapi/ is exported so)', async () => {
+    const served = await (await get('/docs/openapi.json')).json();
+    expect(await previewOpenApiDocument(definition)).toEqual(served);
   });
 
   it('reports not ready, naming the dependency, when one is lost', async () => {
