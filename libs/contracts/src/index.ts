@@ -3,3 +3,4 @@ export { deployClopenContracts, clopenContracts, testTokenContract, DEFAULT_ADMI
 export type { ClopenDeployParams, ClopenAddresses, RewardShares } from './deploy';
 export { AllocationTree, allocationLeaf, verifyAllocationProof, type AllocationEntry } from './allocation';
 export { contractRevert, type ContractRevert } from './errors';
+export { chainContractsSetting, CLOPEN_CONTRACT_NAMES, type ClopenContractName } from './settings';

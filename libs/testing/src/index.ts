@@ -4,3 +4,4 @@ export { eventually } from './wait';
 export { spawnService, freePort, type ServiceProcess } from './process';
 export { api } from './http';
 export { startHardhatNode, type HardhatNode } from './hardhat';
+export { deployedChain, type DeployedChain } from './chain';

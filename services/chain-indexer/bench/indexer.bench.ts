@@ -12,10 +12,9 @@ import { encodeFunctionData } from 'viem';
 import { Bus } from '@clopen/bus';
 import { modelRegistryAbi } from '@clopen/contracts';
 import { createService } from '@clopen/service-kit';
-import { createTestBusNamespace, createTestDatabase, serviceEnv, testInfra } from '@clopen/testing';
+import { createTestBusNamespace, createTestDatabase, deployedChain, serviceEnv, testInfra } from '@clopen/testing';
 import { chainIndexerService } from '../src/chain-indexer.service';
 import { IndexerService } from '../src/indexer/indexer.service';
-import { deployedChain } from '../test/chain';
 
 const LOGS = Number(process.env.BENCH_LOGS ?? 20_000);
 const PER_BLOCK = 250; // transactions a block

@@ -1,7 +1,5 @@
-import { z } from 'zod';
-import { getAddress, isAddress, type Address } from 'viem';
+import { chainContractsSetting } from '@clopen/contracts';
 import { baseSettings, busSettings, databaseSettings, setting, type loadConfig } from '@clopen/config';
-import { CONTRACT_NAMES, type ContractName } from './indexer/contracts';
 
 export const chainIndexerSettings = {
   ...baseSettings,
@@ -10,22 +8,7 @@ export const chainIndexerSettings = {
   /** JSON-RPC endpoint of the chain (a node the operator trusts; hardhat node locally). */
   CHAIN_RPC_URL: setting.url(['http', 'https']),
   /** The deployed contracts, `Name:0xaddress` separated by commas; names from libs/contracts. */
-  CHAIN_CONTRACTS: z.string().transform((spec, ctx) => {
-    const out = new Map<ContractName, Address>();
-    for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
-      const [name, address] = part.split(':');
-      if (!CONTRACT_NAMES.includes(name as ContractName) || !address || !isAddress(address)) {
-        ctx.addIssue({ code: z.ZodIssueCode.custom, message: `"${part}" is not Name:0xaddress with a name among ${CONTRACT_NAMES.join(', ')}` });
-        return z.NEVER;
-      }
-      out.set(name as ContractName, getAddress(address));
-    }
-    if (!out.size) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'name at least one contract' });
-      return z.NEVER;
-    }
-    return out;
-  }),
+  CHAIN_CONTRACTS: chainContractsSetting(),
   /** Blocks a log waits under the head before it is published (0 on a dev chain). */
   CHAIN_CONFIRMATIONS: setting.nonNegativeInt.max(10_000).default(12),
   /** First block to read (the deployment block). */

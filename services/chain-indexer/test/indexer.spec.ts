@@ -6,6 +6,7 @@ import { createService, type RunningService } from '@clopen/service-kit';
 import {
   createTestBusNamespace,
   createTestDatabase,
+  deployedChain,
   eventually,
   serviceEnv,
   testInfra,
@@ -15,7 +16,6 @@ import {
 } from '@clopen/testing';
 import { chainIndexerService } from '../src/chain-indexer.service';
 import { IndexerService, logEventId } from '../src/indexer/indexer.service';
-import { deployedChain } from './chain';
 
 jest.setTimeout(240_000);
 

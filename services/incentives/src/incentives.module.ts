@@ -1,0 +1,18 @@
+import { Module } from '@nestjs/common';
+import { BalancesService } from './balances/balances.service';
+import { ProtocolChain } from './chain/protocol-chain';
+import { EpochsService } from './epochs/epochs.service';
+import { AuditLog } from './governance/audit-log';
+import { GovernanceParams } from './governance/governance-params';
+import { GovernanceService } from './governance/governance.service';
+import { ModelLinks } from './models/model-links.service';
+import { GovernanceController, SettlementController } from './settlement/settlement.controller';
+import { SettlementLoop } from './settlement/settlement.loop';
+import { SlashesService } from './slashes/slashes.service';
+import { TransactionsService } from './transactions/transactions.service';
+
+@Module({
+  controllers: [SettlementController, GovernanceController],
+  providers: [ProtocolChain, GovernanceParams, AuditLog, TransactionsService, ModelLinks, EpochsService, SlashesService, GovernanceService, BalancesService, SettlementLoop],
+})
+export class IncentivesModule {}
