@@ -1,6 +1,5 @@
 import { InvalidArgumentError } from 'commander';
 import { getAddress, isAddress } from 'viem';
-import { UsageError } from '../errors';
 
 // Checked here so that a typo fails before any call, with the option's name (exit code 2).
 
@@ -44,11 +43,3 @@ export const collect =
   <T>(parse: (v: string) => T) =>
   (value: string, previous: T[] = []): T[] => [...previous, parse(value)];
 
-/** A positional argument checked like an option (commander checks only options by parser). */
-export function checked<T>(name: string, value: string, parse: (v: string) => T): T {
-  try {
-    return parse(value);
-  } catch (e) {
-    throw new UsageError(`${name} ${JSON.stringify(value)} ${(e as Error).message}`);
-  }
-}
