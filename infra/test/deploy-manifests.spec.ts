@@ -12,6 +12,7 @@ import { chainIndexerSettings } from '../../services/chain-indexer/src/chain-ind
 import { distributionSettings } from '../../services/distribution/src/distribution.settings';
 import { embedderSettings } from '../../services/embedder/src/embedder.settings';
 import { gatewaySettings } from '../../services/host-gateway/src/gateway.settings';
+import { incentivesSettings } from '../../services/incentives/src/incentives.settings';
 import { storageSettings } from '../../services/storage/src/storage.settings';
 
 const root = resolve(__dirname, '../..');
@@ -25,8 +26,8 @@ interface DeployedService {
   name: string;
   settings: Shape;
   /**
-   * api: takes traffic through a Service and scales on CPU (unless singleIdentity); worker: drains
-   * a queue, no Service, HPA optional.
+   * api: takes traffic through a Service and scales on CPU (unless singleIdentity or singleton);
+   * worker: drains a queue, no Service, HPA optional.
    */
   role: 'api' | 'worker';
   /** Debian packages the image installs beyond node (the `case` in docker/Dockerfile's runtime stage). */
@@ -63,6 +64,23 @@ interface DeployedService {
    * from a Secret, and in compose it is never a literal.
    */
   composeOptIn?: { profile: string; fillIn: Record<string, string>; optionalSecrets?: string[] };
+  /**
+   * A singleton sender (incentives): the one process that signs with a key whose transactions are
+   * irreversible. A Deployment of at most one replica with strategy Recreate (the old pod is gone
+   * before the new one starts, so two versions never send side by side) and no HPA, in the base and
+   * in every overlay. The service's own lock (a PostgreSQL advisory lock per settlement round) makes
+   * one sender per database whatever runs; a second replica would only idle.
+   *
+   * `contracts`: the setting naming the contracts it sends to. Placeholders (zero addresses) are not
+   * harmless here, since a call to an address without code succeeds: the Deployment runs (replicas 1)
+   * only where that setting names no zero address.
+   */
+  singleton?: { contracts: string };
+  /**
+   * Secrets of its own (not clopen-secrets), `name: keys it reads from it`: no other workload
+   * references them, so that access to them can be granted apart from the platform's.
+   */
+  ownSecrets?: Record<string, string[]>;
 }
 
 /** Every deployed service. A new service adds one entry. */
@@ -87,6 +105,7 @@ const services: DeployedService[] = [
     // onnxruntime-node runs one step at a time (on the event loop) with GATEWAY_THREADS intra-op threads
     cpuThreads: { threads: 'GATEWAY_THREADS' },
     singleIdentity: { stateDirs: ['GATEWAY_SPOOL_DIR', 'GATEWAY_MODEL_DIR'] },
+    ownSecrets: { 'clopen-host-gateway': ['GATEWAY_HOST_KEY', 'GATEWAY_SERVING_KEY'] },
     composeOptIn: { profile: 'host', fillIn: { GATEWAY_MODEL_ID: '0190a8c4-5b7e-7d2a-9c11-2f4e6a8b0c3d', GATEWAY_LICENCE_ID: '0190a8c4-5b7e-7d2a-9c11-2f4e6a8b0c3e' } },
   },
   {
@@ -96,6 +115,23 @@ const services: DeployedService[] = [
     role: 'worker',
     // Compose: opt-in under profile `chain`, since its node and contract addresses exist only once a chain
     // with the contracts runs (a hardhat node on the laptop, reached through host.docker.internal).
+    composeOptIn: {
+      profile: 'chain',
+      fillIn: {
+        CHAIN_RPC_URL: 'http://host.docker.internal:8545',
+        CHAIN_CONTRACTS: 'ModelRegistry:0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512,HostCollateral:0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0,UsageLedger:0xCf7Ed3AccA5a467e9e704C703E8D87F634fB0Fc9,RewardsVault:0xDc64a140Aa3E981100a9becA4E685f962f0cF6C9',
+      },
+      optionalSecrets: ['CHAIN_RPC_URL'],
+    },
+  },
+  {
+    // REST for balances, claims and governance (a Service); the only holder of the protocol key
+    name: 'incentives',
+    settings: incentivesSettings,
+    role: 'api',
+    singleton: { contracts: 'CHAIN_CONTRACTS' },
+    ownSecrets: { 'clopen-incentives': ['INCENTIVES_PROTOCOL_KEY'] },
+    // Compose: beside the chain indexer under profile `chain` (the same chain and contracts).
     composeOptIn: {
       profile: 'chain',
       fillIn: {
@@ -122,6 +158,7 @@ const SECRET_SETTINGS = [
   'GATEWAY_UPSTREAM_API_KEY',
   // not credential-like by name, but a provider's RPC URL carries its API key
   'CHAIN_RPC_URL',
+  'INCENTIVES_PROTOCOL_KEY',
 ];
 /** Names that end like a credential but are not one. */
 const NOT_SECRET = [
@@ -135,7 +172,7 @@ const RUNTIME_VARIABLES = ['NODE_OPTIONS'];
 function secretStandIn(name: string): string {
   if (name === 'DATABASE_URL') return 'postgres://clopen:secret@postgres:5432/clopen';
   if (name.endsWith('_KEYS')) return `k1:${Buffer.alloc(32, 7).toString('base64')}`; // an AES-256 key ring, or ed25519 seeds
-  if (name === 'GATEWAY_HOST_KEY') return `0x${'07'.repeat(32)}`; // an EVM private key
+  if (name === 'GATEWAY_HOST_KEY' || name === 'INCENTIVES_PROTOCOL_KEY') return `0x${'07'.repeat(32)}`; // an EVM private key
   if (name === 'GATEWAY_SERVING_KEY') return `s1:${Buffer.alloc(32, 7).toString('base64')}`; // one ed25519 seed
   if (name === 'CHAIN_RPC_URL') return `https://rpc.example.invalid/v3/${'s'.repeat(32)}`; // a provider's URL with its key
   return 's'.repeat(32);
@@ -390,6 +427,16 @@ function checkDeployment(objects: K8sObject[], service: DeployedService, where: 
     expect(objects.filter((o) => o.kind === 'HorizontalPodAutoscaler' && o.spec.scaleTargetRef?.name === service.name).map((o) => o.metadata.name)).toEqual([]);
   }
 
+  // a singleton sender: at most one pod, replaced (never rolled), never autoscaled, and running only
+  // against real contracts
+  if (service.singleton) {
+    expect(deployment.spec.replicas).toBeLessThanOrEqual(1);
+    expect(deployment.spec.strategy).toEqual({ type: 'Recreate' });
+    expect(objects.filter((o) => o.kind === 'HorizontalPodAutoscaler' && o.spec.scaleTargetRef?.name === service.name).map((o) => o.metadata.name)).toEqual([]);
+    const zeroAddress = /0x0{40}\b/i.test(env[service.singleton.contracts] ?? '');
+    expect({ replicas: deployment.spec.replicas, [service.singleton.contracts]: zeroAddress ? 'placeholders' : 'real' }).not.toEqual({ replicas: 1, [service.singleton.contracts]: 'placeholders' });
+  }
+
   // another deployed service is reached through its Service and port (e.g. STORAGE_URL → storage:80)
   for (const url of urlsIn(env).filter((u) => deployedNames.has(u.host))) {
     const ports = find(objects, 'Service', url.host).spec.ports.map((p: { port: number }) => p.port);
@@ -629,6 +676,26 @@ describe('k8s kustomizations', () => {
   });
 });
 
+describe('k8s base: Secrets of one workload', () => {
+  const objects = baseObjects(join(root, 'k8s/base'));
+  const workloads = objects.filter((o) => ['Deployment', 'StatefulSet', 'Job'].includes(o.kind));
+  const refs = workloads.flatMap((w) =>
+    [...(w.spec.template.spec.initContainers ?? []), ...w.spec.template.spec.containers].flatMap((c: Container) =>
+      (c.env ?? []).filter((v) => v.valueFrom?.secretKeyRef).map((v) => ({ workload: w.metadata.name, secret: v.valueFrom!.secretKeyRef!.name, key: v.valueFrom!.secretKeyRef!.key })),
+    ),
+  );
+
+  it.each(services.filter((s) => s.ownSecrets))('$name reads its own Secrets, and no other workload does', (service) => {
+    for (const [secret, keys] of Object.entries(service.ownSecrets!)) {
+      const read = refs.filter((r) => r.secret === secret);
+      expect(read.filter((r) => r.workload !== service.name)).toEqual([]);
+      expect(read.map((r) => r.key)).toEqual(expect.arrayContaining(keys));
+      // and the keys themselves come from nowhere else (e.g. the protocol key never from clopen-secrets)
+      expect(refs.filter((r) => keys.includes(r.key) && r.secret !== secret)).toEqual([]);
+    }
+  });
+});
+
 describe.each(services)('k8s base: $name', (service) => {
   const objects = baseObjects(join(root, 'k8s/base'));
 
@@ -649,6 +716,11 @@ describe.each(services)('k8s base: $name', (service) => {
       return;
     }
     const deployment = find(objects, 'Deployment', service.name);
+    if (service.singleton) {
+      // Recreate, at most one replica, no HPA: checkDeployment; the PDB still lets a drain evict it
+      expect(find(objects, 'PodDisruptionBudget', service.name).spec.selector.matchLabels).toEqual(deployment.spec.selector.matchLabels);
+      return;
+    }
     expect(deployment.spec.strategy.rollingUpdate.maxUnavailable).toBe(0);
     expect(find(objects, 'PodDisruptionBudget', service.name).spec.selector.matchLabels).toEqual(deployment.spec.selector.matchLabels);
     const hasHpa = objects.some((o) => o.kind === 'HorizontalPodAutoscaler' && o.metadata.name === service.name);
