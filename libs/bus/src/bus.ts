@@ -4,6 +4,7 @@ import {
   connect,
   ErrorCode,
   headers as natsHeaders,
+  nkeyAuthenticator,
   type JetStreamClient,
   type JetStreamManager,
   type Msg,
@@ -44,6 +45,15 @@ export interface BusOptions {
   /** NATS connection name; defaults to the producer. */
   name?: string;
   logger?: BusLogger;
+  /** The user nkey seed (`SU…`) to authenticate with (infra/nats); absent: none, for a NATS without accounts. */
+  nkeySeed?: string;
+  /** Prefix of this connection's reply subjects; the shipped NATS configuration lets a service receive on `serviceInbox(name)` only. */
+  inboxPrefix?: string;
+  /**
+   * The JetStream API prefix: `$JS.API` (default) in the platform's account; a partner's connection
+   * reaches the one stream it may read under PARTNER_JS_API_PREFIX and never creates streams.
+   */
+  jsApiPrefix?: string;
 }
 
 /** Causation context of a message: who caused it. The producer comes from the Bus. */
@@ -79,17 +89,25 @@ export class Bus {
     readonly producer: string,
     readonly namespace: string,
     readonly logger: BusLogger,
+    jsApiPrefix?: string,
   ) {
-    this.js = connection.jetstream();
+    this.js = connection.jetstream(jsApiPrefix ? { apiPrefix: jsApiPrefix } : {});
   }
 
   static async connect(options: BusOptions): Promise<Bus> {
     const namespace = options.namespace ?? '';
     assertNamespace(namespace);
     if (!options.producer) throw new Error('Bus.connect needs a producer (the service name)');
-    const connection = await connect({ servers: options.servers, name: options.name ?? options.producer });
-    const jsm = await connection.jetstreamManager();
-    return new Bus(connection, jsm, options.producer, namespace, options.logger ?? new Logger('Bus'));
+    const connection = await connect({
+      servers: options.servers,
+      name: options.name ?? options.producer,
+      ...(options.nkeySeed ? { authenticator: nkeyAuthenticator(new TextEncoder().encode(options.nkeySeed.trim())) } : {}),
+      ...(options.inboxPrefix ? { inboxPrefix: options.inboxPrefix } : {}),
+    });
+    const apiPrefix = options.jsApiPrefix;
+    // A partner's account has no JetStream of its own: its `$JS.API.INFO` would answer "not enabled".
+    const jsm = await connection.jetstreamManager(apiPrefix ? { apiPrefix, checkAPI: false } : {});
+    return new Bus(connection, jsm, options.producer, namespace, options.logger ?? new Logger('Bus'), apiPrefix);
   }
 
   /** The wire subject of an un-prefixed subject. */
