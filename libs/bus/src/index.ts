@@ -24,6 +24,7 @@ export {
 } from './subjects';
 export { STREAMS, DUPLICATE_WINDOW_MS, streamConfig, streamNames, streamSubjects, streamOf, subjectMatches, type StreamName, type StreamSpec } from './streams';
 export { namespacedSubject, namespacedStream, stripNamespace, deadLetterSubject } from './namespace';
+export { PARTNER_JS_API_PREFIX, isPartnerId, assertPartnerId, partnerPublishedSubjects, partnerSubject, anyPartnerSubject, partnerOf } from './partners';
 export {
   HEADER,
   newEnvelope,
@@ -40,7 +41,7 @@ export { OutboxMessage } from './outbox/outbox-message.entity';
 export { Outbox, outboxChannel } from './outbox/outbox';
 export { OutboxRelay, type OutboxRelayOptions } from './outbox/outbox-relay';
 export { ProcessedMessage } from './consumer/processed-message.entity';
-export { consumeBatches, type ConsumeBatchesOptions, type BatchHandler, type BatchItem } from './consumer/consume-batches';
+export { consumeBatches, consumerName, type ConsumeBatchesOptions, type BatchHandler, type BatchItem } from './consumer/consume-batches';
 export { consume, durableName, type ConsumeOptions, type ConsumeContext, type ConsumerHandle, type EventHandler } from './consumer/consume';
 export { busTablesMigration, BusTablesMigration } from './migrations/bus-tables.migration';
 export { BusServer, BUS_TRANSPORT, type BusServerOptions } from './nest/bus-server';

@@ -6,6 +6,11 @@ export interface StreamSpec {
   readonly description: string;
   /** Explicit capture subjects; when absent the stream captures the events that name it in SUBJECTS. */
   readonly subjects?: readonly string[];
+  /**
+   * A read-only copy of one event subject of another stream, history included, for readers that may
+   * see nothing else of that stream: a partner's account may read this stream only (infra/nats).
+   */
+  readonly mirror?: { readonly stream: string; readonly subject: string };
 }
 
 /** Every JetStream stream. Adding one is adding one line here. */
@@ -15,6 +20,10 @@ export const STREAMS = {
   ACCESS: { description: 'Facts about grants (permission strings), usage and epochs, produced by access.' },
   CHAIN: { description: 'Logs of the Clopen contracts after their confirmations, and reorgs, produced by the chain indexer.' },
   DLQ: { description: 'Messages a consumer gave up on, on dlq.<original subject>.', subjects: ['dlq.>'] },
+  REVOCATIONS: {
+    description: "Revoked grants alone, mirrored from ACCESS: what hosts follow (RevocationFeed), partners' hosts included, who may read no other stream.",
+    mirror: { stream: 'ACCESS', subject: 'access.grant.revoked' },
+  },
 } as const satisfies Record<string, StreamSpec>;
 
 export type StreamName = keyof typeof STREAMS;
@@ -22,13 +31,17 @@ export type StreamName = keyof typeof STREAMS;
 /** JetStream drops a second message with the same Nats-Msg-Id within this window. */
 export const DUPLICATE_WINDOW_MS = 2 * 60_000;
 
-/** Un-prefixed subjects a stream captures. */
+/**
+ * Un-prefixed subjects a stream captures: an event published by partners also as `<subject>.*`, where
+ * their messages arrive (src/partners.ts). A mirror captures none; it copies its origin.
+ */
 export function streamSubjects(name: StreamName): string[] {
   const spec: StreamSpec = STREAMS[name];
+  if (spec.mirror) return [];
   if (spec.subjects) return [...spec.subjects];
   return (Object.entries(SUBJECTS) as [string, SubjectSpec][])
     .filter(([, s]) => s.kind === 'event' && s.stream === name)
-    .map(([subject]) => subject);
+    .flatMap(([subject, s]) => (s.kind === 'event' && s.fromPartners ? [subject, `${subject}.*`] : [subject]));
 }
 
 /** The stream that stores an event subject. */
@@ -49,17 +62,29 @@ export function subjectMatches(pattern: string, subject: string): boolean {
   return p.length === s.length;
 }
 
-export function streamConfig(name: StreamName, namespace = ''): Partial<StreamConfig> & { name: string; subjects: string[] } {
+export function streamConfig(name: StreamName, namespace = ''): Partial<StreamConfig> & { name: string } {
+  const spec: StreamSpec = STREAMS[name];
+  if (spec.mirror) {
+    return {
+      name: namespacedStream(namespace, name),
+      description: spec.description,
+      mirror: { name: namespacedStream(namespace, spec.mirror.stream), filter_subject: namespacedSubject(namespace, spec.mirror.subject) },
+      retention: RetentionPolicy.Limits,
+      storage: StorageType.File,
+      discard: DiscardPolicy.Old,
+      num_replicas: 1,
+    };
+  }
   const subjects = streamSubjects(name);
   // A stream that captured a request subject would answer every request with a PubAck.
-  for (const [subject, spec] of Object.entries(SUBJECTS) as [string, SubjectSpec][]) {
-    if (spec.kind === 'request' && subjects.some((p) => subjectMatches(p, subject))) {
+  for (const [subject, s] of Object.entries(SUBJECTS) as [string, SubjectSpec][]) {
+    if (s.kind === 'request' && subjects.some((p) => subjectMatches(p, subject))) {
       throw new Error(`stream ${name} captures request subject "${subject}"; streams may capture events only`);
     }
   }
   return {
     name: namespacedStream(namespace, name),
-    description: STREAMS[name].description,
+    description: spec.description,
     subjects: subjects.map((s) => namespacedSubject(namespace, s)),
     retention: RetentionPolicy.Limits,
     storage: StorageType.File,

@@ -8,6 +8,12 @@ export interface EventSpec {
   readonly stream: StreamName;
   readonly schema: DescMessage;
   readonly description: string;
+  /**
+   * Partners publish it too, each from its own NATS account: the server hands a partner's message to
+   * the platform on `<subject>.<partner id>` (src/partners.ts, infra/nats), so the stream records who
+   * sent it and no partner can send as another. Consumers read those with `fromPartners`.
+   */
+  readonly fromPartners?: true;
 }
 
 /** A query answered over core NATS request/reply; never captured by a stream. */
@@ -37,7 +43,7 @@ export const SUBJECTS = {
   'distribution.trace.completed': { kind: 'event', stream: 'DISTRIBUTION', schema: distributionV1.TraceCompletedSchema, description: "A suspect model's answers were scored against every licensed host; the accused and their scores." },
   'access.grant.issued': { kind: 'event', stream: 'ACCESS', schema: accessV1.GrantIssuedSchema, description: 'An end user bought access to a model: a grant bound to their key was signed.' },
   'access.grant.revoked': { kind: 'event', stream: 'ACCESS', schema: accessV1.GrantRevokedSchema, description: 'A grant was revoked; hosts following this subject refuse it within seconds.' },
-  'access.usage.reported': { kind: 'event', stream: 'ACCESS', schema: accessV1.UsageReportedSchema, description: 'A batch of usage receipts from a host or partner: each signed by the host, carrying the user\'s request signature.' },
+  'access.usage.reported': { kind: 'event', stream: 'ACCESS', schema: accessV1.UsageReportedSchema, fromPartners: true, description: 'A batch of usage receipts from a host or partner: each signed by the host, carrying the user\'s request signature.' },
   'access.usage.rejected': { kind: 'event', stream: 'ACCESS', schema: accessV1.UsageRejectedSchema, description: 'A usage receipt that was not counted, and why.' },
   'access.epoch.closed': { kind: 'event', stream: 'ACCESS', schema: accessV1.EpochClosedSchema, description: 'An epoch of usage closed: totals per (model, host, user) and the Merkle root over its receipts.' },
   'access.violation.proven': { kind: 'event', stream: 'ACCESS', schema: accessV1.ViolationProvenSchema, description: "A prover's proof held: a host served without permission, or a copy was served where it was not licensed; the accused, the evidence hash and the statistics." },

@@ -4,7 +4,8 @@ import type { RevocationList } from './verifier';
 
 /**
  * The host's copy of revoked grants, kept current from `access.grant.revoked` on JetStream: an
- * ordered consumer replays the stream from its start when the host starts, then follows it, so a
+ * ordered consumer replays the REVOCATIONS stream (those events alone, mirrored from ACCESS: the one
+ * stream a partner's NATS account may read) from its start when the host starts, then follows it, so a
  * revocation reaches a running host within the time NATS takes to deliver one message. A
  * revocation is forgotten once its grant has expired (the verifier refuses expired grants anyway).
  */
@@ -18,7 +19,7 @@ export class RevocationFeed implements RevocationList {
   static async follow(bus: Bus, options: { now?: () => number } = {}): Promise<RevocationFeed> {
     const feed = new RevocationFeed(options.now ?? Date.now);
     // One subject as a string: NATS 2.9 servers do not take a list of filter subjects.
-    const consumer = await bus.js.consumers.get(bus.stream('ACCESS'), { filterSubjects: bus.subject('access.grant.revoked') });
+    const consumer = await bus.js.consumers.get(bus.stream('REVOCATIONS'), { filterSubjects: bus.subject('access.grant.revoked') });
     const messages = await consumer.consume();
     feed.loop = (async () => {
       for await (const m of messages) {

@@ -3,6 +3,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import type { Bus, BusLogger } from '../bus';
 import { decodeEnvelope, type Envelope } from '../envelope';
 import { stripNamespace } from '../namespace';
+import { anyPartnerSubject, partnerOf } from '../partners';
 import { streamOf } from '../streams';
 import { eventSpec, type EventPayload, type EventSubject } from '../subjects';
 import { deadLetterMessage, durableName, ensureDurable, errorText, type ConsumerHandle } from './consume';
@@ -11,6 +12,8 @@ import { ProcessedMessage } from './processed-message.entity';
 export interface BatchItem<S extends EventSubject> {
   payload: EventPayload<S>;
   envelope: Envelope;
+  /** With `fromPartners`: the partner that published it (the NATS account it came from, not a claim in the message). */
+  partner?: string;
 }
 
 export type BatchHandler<S extends EventSubject> = (items: BatchItem<S>[], manager: EntityManager) => Promise<void>;
@@ -21,6 +24,11 @@ export interface ConsumeBatchesOptions<S extends EventSubject> {
   /** Logical consumer name; the durable is the same one `consume` would use for this subject. */
   durable: string;
   subject: S;
+  /**
+   * Consume what partners published on this subject (`<subject>.<partner>`, src/partners.ts) instead
+   * of the platform's own messages: a durable of its own, `<durable>__<subject>_partners`.
+   */
+  fromPartners?: boolean;
   handler: BatchHandler<S>;
   /** Messages taken in one pull and handled in one transaction. Default 256. */
   maxMessages?: number;
@@ -50,9 +58,12 @@ export async function consumeBatches<S extends EventSubject>(options: ConsumeBat
   const maxDeliver = options.maxDeliver ?? 5;
   const backoff = options.backoffMs ?? 1_000;
   const logger = options.logger ?? bus.logger;
-  const name = durableName(durable, subject);
-  await ensureDurable(bus, subject, name, options.ackWaitMs);
+  const fromPartners = options.fromPartners ?? false;
+  const name = consumerName(durable, subject, fromPartners);
+  await ensureDurable(bus, subject, name, options.ackWaitMs, fromPartners ? anyPartnerSubject(subject) : subject);
   const consumer = await bus.js.consumers.get(bus.stream(streamOf(subject)), name);
+  /** The un-prefixed subject a message arrived on: `subject`, or a partner's `<subject>.<partner>`. */
+  const arrivedOn = (msg: JsMsg) => stripNamespace(bus.namespace, msg.subject);
 
   /** Runs the handler over the messages not processed before, in one transaction. */
   const commit = async (items: (BatchItem<S> & { msg: JsMsg })[]) => {
@@ -73,15 +84,16 @@ export async function consumeBatches<S extends EventSubject>(options: ConsumeBat
     for (const msg of msgs) {
       try {
         const { envelope, payload } = decodeEnvelope(msg.data, subject);
-        items.push({ envelope, payload: payload as EventPayload<S>, msg });
+        const partner = fromPartners ? partnerOf(subject, arrivedOn(msg)) : undefined;
+        items.push({ envelope, payload: payload as EventPayload<S>, msg, ...(partner ? { partner } : {}) });
       } catch (err) {
-        await deadLetterMessage({ bus, durable, logger }, msg, stripNamespace(bus.namespace, msg.subject), undefined, (err as Error).message, msg.info.redeliveryCount);
+        await deadLetterMessage({ bus, durable, logger }, msg, arrivedOn(msg), undefined, (err as Error).message, msg.info.redeliveryCount);
       }
     }
     if (!items.length) return;
     const retryOrDeadLetter = async (item: BatchItem<S> & { msg: JsMsg }, err: unknown) => {
       const attempt = item.msg.info.redeliveryCount;
-      if (attempt >= maxDeliver) await deadLetterMessage({ bus, durable, logger }, item.msg, subject, item.envelope, errorText(err), attempt);
+      if (attempt >= maxDeliver) await deadLetterMessage({ bus, durable, logger }, item.msg, arrivedOn(item.msg), item.envelope, errorText(err), attempt);
       else {
         logger.warn(`${durable} failed on ${subject} ${item.envelope.id} (attempt ${attempt}/${maxDeliver}), retrying: ${errorText(err)}`);
         item.msg.nak(backoff);
@@ -140,4 +152,9 @@ export async function consumeBatches<S extends EventSubject>(options: ConsumeBat
       await done;
     },
   };
+}
+
+/** The durable of a batch consumer: the one `consume` uses for the subject, or its partners' own. */
+export function consumerName(durable: string, subject: EventSubject, fromPartners = false): string {
+  return durableName(durable, fromPartners ? `${subject}.partners` : subject);
 }

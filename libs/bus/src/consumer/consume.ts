@@ -149,14 +149,17 @@ export async function deadLetterMessage(
   logger.warn(`${durable} dead-lettered ${subject} ${envelope?.id ?? `seq ${msg.seq}`} after ${attempts} attempt(s): ${reason}`);
 }
 
-/** Creates the durable pull consumer of one subject, or updates the settings a restart may change. */
-export async function ensureDurable(bus: Bus, subject: EventSubject, name: string, ackWaitMs = 30_000): Promise<void> {
+/**
+ * Creates the durable pull consumer of one subject, or updates the settings a restart may change.
+ * `filter` (un-prefixed, in the subject's stream) defaults to the subject itself.
+ */
+export async function ensureDurable(bus: Bus, subject: EventSubject, name: string, ackWaitMs = 30_000, filter: string = subject): Promise<void> {
   const stream = bus.stream(streamOf(subject));
   const config: Partial<ConsumerConfig> = {
     durable_name: name,
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
-    filter_subject: bus.subject(subject),
+    filter_subject: bus.subject(filter),
     ack_wait: nanos(ackWaitMs),
     // Retries are counted here, not by the server, so a failed DLQ publish is retried rather than dropped.
     max_deliver: -1,
