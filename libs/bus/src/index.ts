@@ -26,6 +26,22 @@ export { STREAMS, DUPLICATE_WINDOW_MS, streamConfig, streamNames, streamSubjects
 export { namespacedSubject, namespacedStream, stripNamespace, deadLetterSubject } from './namespace';
 export { PARTNER_JS_API_PREFIX, isPartnerId, assertPartnerId, partnerPublishedSubjects, partnerSubject, anyPartnerSubject, partnerOf } from './partners';
 export {
+  PLATFORM_ACCOUNT,
+  SERVICE_GRANTS,
+  servicePermissions,
+  partnerPermissions,
+  serviceInbox,
+  partnerAccount,
+  natsAccounts,
+  type ServiceGrant,
+  type ServiceName,
+  type NatsPermissions,
+  type NatsAccount,
+  type NatsServiceExport,
+  type NatsServiceImport,
+  type BusIdentities,
+} from './permissions';
+export {
   HEADER,
   newEnvelope,
   decodeEnvelope,
