@@ -8,12 +8,15 @@ import { UsageService } from './usage.service';
 /**
  * Receipts arrive on JetStream from hosts and partners, many per second: each pull of messages is
  * ingested in one transaction (consumeBatches), so a message counts exactly once even when the
- * service dies between commit and ack, and replicas share the durable consumer.
+ * service dies between commit and ack, and replicas share the durable consumers. Partners publish
+ * from NATS accounts of their own, and their batches arrive as access.usage.reported.<partner>
+ * (infra/nats): a second durable reads those; a (grant, counter) still counts once, whichever way
+ * it came.
  */
 @Injectable()
 export class UsageIngestor implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly log = new Logger(UsageIngestor.name);
-  private consumer?: ConsumerHandle;
+  private readonly consumers: ConsumerHandle[] = [];
 
   constructor(
     private readonly bus: Bus,
@@ -26,27 +29,32 @@ export class UsageIngestor implements OnApplicationBootstrap, OnApplicationShutd
   async onApplicationBootstrap() {
     const receipts = this.metrics.counter('access_receipts_total', 'Usage receipts ingested: counted, duplicate (reported again, not counted again) or rejected (see access.usage.rejected).', ['outcome']);
     await this.bus.ensureStreams();
-    this.consumer = await consumeBatches({
-      bus: this.bus,
-      dataSource: this.db,
-      durable: 'access',
-      subject: 'access.usage.reported',
-      maxMessages: this.config.ACCESS_INGEST_BATCH_MESSAGES,
-      concurrency: this.config.ACCESS_INGEST_CONCURRENCY,
-      logger: this.log,
-      handler: async (items, manager) => {
-        const result = await this.usage.ingest(
-          manager,
-          items.map((i) => ({ id: i.envelope.id, report: i.payload })),
-        );
-        receipts.inc({ outcome: 'counted' }, result.counted);
-        receipts.inc({ outcome: 'duplicate' }, result.duplicates);
-        receipts.inc({ outcome: 'rejected' }, result.rejected);
-      },
-    });
+    for (const fromPartners of [false, true]) {
+      this.consumers.push(
+        await consumeBatches({
+          bus: this.bus,
+          dataSource: this.db,
+          durable: 'access',
+          subject: 'access.usage.reported',
+          fromPartners,
+          maxMessages: this.config.ACCESS_INGEST_BATCH_MESSAGES,
+          concurrency: this.config.ACCESS_INGEST_CONCURRENCY,
+          logger: this.log,
+          handler: async (items, manager) => {
+            const result = await this.usage.ingest(
+              manager,
+              items.map((i) => ({ id: i.envelope.id, report: i.payload })),
+            );
+            receipts.inc({ outcome: 'counted' }, result.counted);
+            receipts.inc({ outcome: 'duplicate' }, result.duplicates);
+            receipts.inc({ outcome: 'rejected' }, result.rejected);
+          },
+        }),
+      );
+    }
   }
 
   async onApplicationShutdown() {
-    await this.consumer?.stop();
+    await Promise.all(this.consumers.map((c) => c.stop()));
   }
 }
