@@ -91,6 +91,15 @@ export const busSettings = {
   NATS_URL: z.string().min(1).refine((v) => v.split(',').every((s) => /^(nats|tls|ws|wss):\/\/[^\s]+$/.test(s.trim())), {
     message: 'must be one or more nats:// URLs separated by commas',
   }),
+  /**
+   * The user nkey seed this process authenticates to NATS with (infra/nats: one per service, one per
+   * partner, from `npm run nats:credentials`); absent or empty: none, for a NATS without accounts
+   * (laptop, tests).
+   */
+  NATS_NKEY_SEED: z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
+    z.string().trim().regex(/^SU[A-Z2-7]{56}$/, 'must be a user nkey seed: SU followed by 56 base32 characters (npm run nats:credentials)').optional(),
+  ),
   /** Prefix for every subject and stream; empty in production, unique per test suite. */
   BUS_NAMESPACE: z.string().regex(/^[a-z0-9_]*$/, 'must be lower-case letters, digits or _').default(''),
   OUTBOX_RELAY_ENABLED: bool.default('true'),

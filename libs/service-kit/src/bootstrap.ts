@@ -3,7 +3,7 @@ import { Global, Logger as NestLogger, MiddlewareConsumer, Module, type DynamicM
 import { APP_FILTER, APP_GUARD, NestFactory } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
-import { BUS_ENTITIES, Bus, BusServer, Outbox, OutboxRelay, busTablesMigration } from '@clopen/bus';
+import { BUS_ENTITIES, Bus, BusServer, Outbox, OutboxRelay, PARTNER_JS_API_PREFIX, busTablesMigration, serviceInbox } from '@clopen/bus';
 import { ConfigError, baseSettings, databaseSettings, loadConfig } from '@clopen/config';
 import { createServiceDataSource, openServiceDataSource } from '@clopen/db';
 import { Logger, LoggerModule } from 'nestjs-pino';
@@ -23,7 +23,7 @@ import { ObjectStore, type S3Settings } from './s3';
 
 type BaseConfig = z.infer<z.ZodObject<typeof baseSettings & typeof databaseSettings>>;
 type RedisConfig = { REDIS_URL: string };
-type BusConfig = { NATS_URL: string; BUS_NAMESPACE: string; OUTBOX_RELAY_ENABLED: boolean; OUTBOX_RELAY_INTERVAL_MS: number; OUTBOX_RELAY_BATCH_SIZE: number };
+type BusConfig = { NATS_URL: string; NATS_NKEY_SEED?: string; BUS_NAMESPACE: string; OUTBOX_RELAY_ENABLED: boolean; OUTBOX_RELAY_INTERVAL_MS: number; OUTBOX_RELAY_BATCH_SIZE: number };
 
 /** What a service is made of; `createService` turns it into a running NestJS app. */
 export interface ServiceDefinition<S extends z.ZodRawShape> {
@@ -38,7 +38,12 @@ export interface ServiceDefinition<S extends z.ZodRawShape> {
    * `database: false` for a service that keeps no state of its own (a host's gateway): no
    * PostgreSQL, no stored API keys (only the bootstrap admin key), no outbox and no event consumers.
    */
-  uses: { database?: boolean; bus?: boolean; s3?: boolean; redis?: boolean };
+  /**
+   * `bus: 'partner'` for a process a partner runs (a host's gateway): with credentials
+   * (NATS_NKEY_SEED) it is in the partner's own NATS account (infra/nats), where it publishes usage
+   * and reads revocations only, so it neither creates streams nor uses the platform's JetStream API.
+   */
+  uses: { database?: boolean; bus?: boolean | 'partner'; s3?: boolean; redis?: boolean };
   /** Feature modules; the context's objects are injectable by class (DataSource, Bus, Outbox, ObjectStore, Redis, Metrics) and CONFIG. */
   modules: (ctx: ServiceContext<z.infer<z.ZodObject<S>>>) => Array<Type | DynamicModule>;
 }
@@ -94,9 +99,18 @@ export async function createService<S extends z.ZodRawShape>(def: ServiceDefinit
     let relay: OutboxRelay | undefined;
     if (def.uses.bus) {
       const bc = config as unknown as BusConfig;
-      bus = await Bus.connect({ servers: bc.NATS_URL.split(',').map((s) => s.trim()), producer: def.name, namespace: bc.BUS_NAMESPACE, name: def.name });
+      const inPartnerAccount = def.uses.bus === 'partner' && !!bc.NATS_NKEY_SEED;
+      bus = await Bus.connect({
+        servers: bc.NATS_URL.split(',').map((s) => s.trim()),
+        producer: def.name,
+        namespace: bc.BUS_NAMESPACE,
+        name: def.name,
+        nkeySeed: bc.NATS_NKEY_SEED,
+        // a partner's account is its own; in the platform's, a service receives on its own inbox only
+        ...(inPartnerAccount ? { jsApiPrefix: PARTNER_JS_API_PREFIX } : { inboxPrefix: serviceInbox(def.name) }),
+      });
       closers.unshift(() => bus!.close());
-      await bus.ensureStreams();
+      if (!inPartnerAccount) await bus.ensureStreams();
       readiness.push({ name: 'nats', check: () => bus!.connection.rtt() });
       if (bc.OUTBOX_RELAY_ENABLED && dataSource) {
         relay = new OutboxRelay(dataSource, bus, { intervalMs: bc.OUTBOX_RELAY_INTERVAL_MS, batchSize: bc.OUTBOX_RELAY_BATCH_SIZE, logger: new NestLogger(`${def.name}:outbox`) });

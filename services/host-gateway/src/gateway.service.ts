@@ -10,7 +10,8 @@ export const gatewayService: ServiceDefinition<typeof gatewaySettings> = {
   settings: gatewaySettings,
   entities: [],
   migrations: [],
-  // A host runs it beside its model: no database, its only state is the receipt spool on disk.
-  uses: { bus: true, database: false },
+  // A host runs it beside its model: no database, its only state is the receipt spool on disk. On
+  // the bus it is a partner's process: with credentials, in the partner's own NATS account.
+  uses: { bus: 'partner', database: false },
   modules: () => [GatewayModule],
 };
