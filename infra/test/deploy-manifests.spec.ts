@@ -159,6 +159,8 @@ const SECRET_SETTINGS = [
   // not credential-like by name, but a provider's RPC URL carries its API key
   'CHAIN_RPC_URL',
   'INCENTIVES_PROTOCOL_KEY',
+  // a NATS identity (infra/nats); optional in the manifests, for a NATS without accounts
+  'NATS_NKEY_SEED',
 ];
 /** Names that end like a credential but are not one. */
 const NOT_SECRET = [
@@ -175,6 +177,7 @@ function secretStandIn(name: string): string {
   if (name === 'GATEWAY_HOST_KEY' || name === 'INCENTIVES_PROTOCOL_KEY') return `0x${'07'.repeat(32)}`; // an EVM private key
   if (name === 'GATEWAY_SERVING_KEY') return `s1:${Buffer.alloc(32, 7).toString('base64')}`; // one ed25519 seed
   if (name === 'CHAIN_RPC_URL') return `https://rpc.example.invalid/v3/${'s'.repeat(32)}`; // a provider's URL with its key
+  if (name === 'NATS_NKEY_SEED') return `SU${'A'.repeat(56)}`; // a user nkey seed
   return 's'.repeat(32);
 }
 
