@@ -235,6 +235,20 @@ describe('NATS accounts: services', () => {
     await expect(storage.publish('chain.blocks.reorged', {})).rejects.toMatchObject({ code: ErrorCode.PermissionsViolation });
   });
 
+  it('ask each other on their own inboxes: access asks storage, which answers', async () => {
+    const storage = await serviceBus('storage');
+    const responder = storage.reply('storage.model.get', ({ id }) => ({ model: { id, name: 'tiny' } }));
+    try {
+      const access = await serviceBus('access');
+      expect((await access.request('storage.model.get', { id: 'm1' })).model?.name).toBe('tiny');
+      // the indexer asks nothing: the request is refused before it reaches storage
+      const indexer = await serviceBus('chain_indexer');
+      await expect(indexer.request('storage.model.get', { id: 'm1' }, { timeoutMs: 2_000 })).rejects.toMatchObject({ code: ErrorCode.PermissionsViolation });
+    } finally {
+      await responder.stop();
+    }
+  });
+
   it("never publish as a partner, not even access (a partner's subject is its account's alone)", async () => {
     const access = await serviceBus('access');
     await expect(access.publishRaw('access.usage.reported.acme', usageEnvelope('access'), 'forged-2')).rejects.toMatchObject({ code: ErrorCode.PermissionsViolation });
