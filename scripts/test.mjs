@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm test`: the whole suite against the real PostgreSQL, Redis, NATS JetStream and S3 server.
-// Installs what is missing, starts the shared services that are down, checks the protos, then
-// runs lint, typecheck and every jest project through Nx, and closes with one summary line.
+// Installs what is missing, starts the shared services that are down, checks the protos and that
+// the API documents are up to date, then runs lint, typecheck and every jest project through Nx,
+// and closes with one summary line.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,6 +26,9 @@ execFileSync('bash', [join(root, 'scripts/ensure-services.sh')], { stdio: 'inher
 
 step('protobuf: buf lint, breaking changes, generated code up to date');
 if (run('node', ['scripts/proto.mjs', 'check']) !== 0) process.exit(1);
+
+step('API documents up to date: docs/asyncapi.yaml, docs/openapi/, docs/partners.md');
+if (run('node', ['-r', '@swc-node/register', 'tools/apidocs/src/main.ts', 'check'], { SWC_NODE_PROJECT: 'tsconfig.base.json' }) !== 0) process.exit(1);
 
 const summaryDir = mkdtempSync(join(tmpdir(), 'clopen-jest-'));
 step('lint, typecheck and tests of every project (nx run-many)');

@@ -1,0 +1,43 @@
+// `npm run apidocs:generate` writes the AsyncAPI document of the bus, each service's OpenAPI
+// document and the generated parts of the partner page; `npm run apidocs:check` (a step of
+// `npm test`) fails when any of them is stale.
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { OPENAPI_DIR, REGENERATE, generatedDocuments, staleDocuments } from './documents';
+
+const root = join(__dirname, '../../..');
+
+async function main(mode: string | undefined): Promise<number> {
+  if (mode !== 'generate' && mode !== 'check') {
+    process.stderr.write('usage: apidocs generate|check\n');
+    return 2;
+  }
+  const generated = await generatedDocuments(root);
+  if (mode === 'check') {
+    const problems = staleDocuments(root, generated);
+    if (problems.length) {
+      process.stderr.write(`${problems.map((p) => `  ${p}`).join('\n')}\nAPI documents are stale: run \`${REGENERATE}\` and commit the result\n`);
+      return 1;
+    }
+    process.stdout.write(`API documents up to date (${generated.size} files)\n`);
+    return 0;
+  }
+  mkdirSync(join(root, OPENAPI_DIR), { recursive: true });
+  for (const f of readdirSync(join(root, OPENAPI_DIR))) {
+    if (!generated.has(`${OPENAPI_DIR}/${f}`)) rmSync(join(root, OPENAPI_DIR, f));
+  }
+  for (const [path, content] of generated) {
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    writeFileSync(join(root, path), content);
+    process.stdout.write(`wrote ${path}\n`);
+  }
+  return 0;
+}
+
+main(process.argv[2]).then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    process.stderr.write(`apidocs: ${err.stack ?? err.message}\n`);
+    process.exit(1);
+  },
+);
