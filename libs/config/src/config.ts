@@ -85,6 +85,11 @@ export const baseSettings = {
 export const databaseSettings = {
   DATABASE_URL: url(['postgres', 'postgresql']),
   DATABASE_POOL_SIZE: setting.positiveInt.default(10),
+  /**
+   * `true`: the process applies the service's migrations and exits 0, and starts nothing else (a
+   * migrations Job before an upgrade). It then reads DATABASE_URL only: no other setting is required.
+   */
+  MIGRATE_ONLY: bool.default('false'),
 };
 
 export const busSettings = {

@@ -44,6 +44,16 @@ export function createServiceDataSource(opts: ServiceDataSourceOptions): DataSou
  * Several replicas starting at once are serialised by an advisory lock, so a migration runs once.
  */
 export async function openServiceDataSource(ds: DataSource, { runMigrations = true } = {}): Promise<DataSource> {
+  await migrateServiceSchema(ds, { runMigrations });
+  return ds;
+}
+
+/**
+ * What openServiceDataSource does, returning the names of the migrations this call applied (none
+ * when the schema was up to date, or when another process applied them while this one waited on the
+ * lock). A migrations Job reports them.
+ */
+export async function migrateServiceSchema(ds: DataSource, { runMigrations = true } = {}): Promise<string[]> {
   if (!ds.isInitialized) await ds.initialize();
   const schema = (ds.options as { schema?: string }).schema;
   if (!schema) throw new Error('the DataSource has no schema: create it with createServiceDataSource');
@@ -53,12 +63,13 @@ export async function openServiceDataSource(ds: DataSource, { runMigrations = tr
     // Concurrent CREATE SCHEMA IF NOT EXISTS can still collide in PostgreSQL, so it goes under the lock too.
     await runner.query('SELECT pg_advisory_lock(hashtext($1))', [`clopen-migrations:${schema}`]);
     await runner.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-    if (runMigrations) await ds.runMigrations({ transaction: 'each' });
+    if (!runMigrations) return [];
+    const applied = await ds.runMigrations({ transaction: 'each' });
+    return applied.map((m) => m.name);
   } finally {
     await runner.query('SELECT pg_advisory_unlock(hashtext($1))', [`clopen-migrations:${schema}`]).catch(() => undefined);
     await runner.release();
   }
-  return ds;
 }
 
 export type Migration = new () => MigrationInterface;

@@ -1,2 +1,2 @@
-export { createServiceDataSource, openServiceDataSource } from './data-source';
+export { createServiceDataSource, migrateServiceSchema, openServiceDataSource } from './data-source';
 export type { ServiceDataSourceOptions, Migration } from './data-source';

@@ -5,7 +5,7 @@ import { TerminusModule } from '@nestjs/terminus';
 import { SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { BUS_ENTITIES, Bus, BusServer, Outbox, OutboxRelay, PARTNER_JS_API_PREFIX, busTablesMigration, serviceInbox } from '@clopen/bus';
 import { ConfigError, baseSettings, databaseSettings, loadConfig } from '@clopen/config';
-import { createServiceDataSource, openServiceDataSource } from '@clopen/db';
+import { createServiceDataSource, migrateServiceSchema, openServiceDataSource } from '@clopen/db';
 import { Logger, LoggerModule } from 'nestjs-pino';
 import Redis from 'ioredis';
 import { DataSource } from 'typeorm';
@@ -75,18 +75,7 @@ export async function createService<S extends z.ZodRawShape>(def: ServiceDefinit
   const config = loadConfig(def.settings, env) as z.infer<z.ZodObject<S>> & BaseConfig;
   const metrics = new Metrics(def.name);
   const usesDatabase = def.uses.database !== false;
-  const dataSource = usesDatabase
-    ? createServiceDataSource({
-        url: config.DATABASE_URL,
-        schema: def.name,
-        // The kit's own tables (API keys; outbox and processed messages when the bus is used) come
-        // first, in the service's schema, so every service has them without listing them.
-        entities: [ApiKey, ...(def.uses.bus ? BUS_ENTITIES : []), ...def.entities],
-        migrations: [CreateApiKeys1764000000000, ...(def.uses.bus ? [busTablesMigration()] : []), ...def.migrations],
-        poolSize: config.DATABASE_POOL_SIZE,
-        applicationName: def.name,
-      })
-    : undefined;
+  const dataSource = usesDatabase ? serviceDataSource(def, config.DATABASE_URL, config.DATABASE_POOL_SIZE) : undefined;
   const closers: Array<() => Promise<unknown>> = [];
   const readiness: ReadinessCheck[] = dataSource ? [{ name: 'postgres', check: () => dataSource.query('SELECT 1') }] : [];
   try {
@@ -164,6 +153,40 @@ export async function createService<S extends z.ZodRawShape>(def: ServiceDefinit
   } catch (e) {
     for (const close of closers) await close().catch(() => undefined);
     throw e;
+  }
+}
+
+/** The service's DataSource, confined to the schema of its name. */
+function serviceDataSource<S extends z.ZodRawShape>(def: ServiceDefinition<S>, url: string, poolSize: number): DataSource {
+  return createServiceDataSource({
+    url,
+    schema: def.name,
+    // The kit's own tables (API keys; outbox and processed messages when the bus is used) come
+    // first, in the service's schema, so every service has them without listing them.
+    entities: [ApiKey, ...(def.uses.bus ? BUS_ENTITIES : []), ...def.entities],
+    migrations: [CreateApiKeys1764000000000, ...(def.uses.bus ? [busTablesMigration()] : []), ...def.migrations],
+    poolSize,
+    applicationName: def.name,
+  });
+}
+
+/**
+ * Applies the service's migrations (the kit's tables, the bus tables when it uses the bus, its own)
+ * under the same advisory lock as a start, and closes the connection; returns the names it applied.
+ * What `MIGRATE_ONLY=true` runs instead of the service: it reads DATABASE_URL only, so a migrations
+ * Job needs no key, no NATS, S3 or Redis.
+ */
+export async function migrateService<S extends z.ZodRawShape>(def: ServiceDefinition<S>, env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
+  if (def.uses.database === false) {
+    throw new ConfigError([{ setting: 'MIGRATE_ONLY', problem: `${def.name} keeps no database, so it has no migrations: unset it` }]);
+  }
+  const { DATABASE_URL } = loadConfig({ DATABASE_URL: databaseSettings.DATABASE_URL }, env);
+  // two connections: one holds the advisory lock while the migrations run on the other
+  const dataSource = serviceDataSource(def, DATABASE_URL, 2);
+  try {
+    return await migrateServiceSchema(dataSource);
+  } finally {
+    if (dataSource.isInitialized) await dataSource.destroy();
   }
 }
 
@@ -246,8 +269,10 @@ function rootModule<S extends z.ZodRawShape>(def: ServiceDefinition<S>, ctx: Ser
 /**
  * The whole of a service's main.ts. A bad setting stops the process before anything starts,
  * with a message naming the setting; SIGTERM drains HTTP, bus and database within the grace period.
+ * With `MIGRATE_ONLY=true` it applies the migrations and exits instead (see runMigrationsOnly).
  */
 export async function runService<S extends z.ZodRawShape>(def: ServiceDefinition<S>): Promise<void> {
+  await runMigrationsOnly(def);
   let running: RunningService<unknown>;
   try {
     running = await createService(def);
@@ -274,4 +299,25 @@ export async function runService<S extends z.ZodRawShape>(def: ServiceDefinition
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
   running.app.get(Logger).log(`${def.name} listening on ${running.url} (docs ${running.url}/docs, health ${running.url}/ready, metrics ${running.url}/metrics)`);
+}
+
+/**
+ * `MIGRATE_ONLY=true`: applies the migrations and exits 0 (1 when a migration fails, 78 for a bad
+ * setting, or for a service without a database); returns, doing nothing, when it is not set.
+ */
+async function runMigrationsOnly<S extends z.ZodRawShape>(def: ServiceDefinition<S>): Promise<void> {
+  let applied: string[];
+  try {
+    if (!loadConfig({ MIGRATE_ONLY: databaseSettings.MIGRATE_ONLY }, process.env).MIGRATE_ONLY) return;
+    applied = await migrateService(def);
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`${def.name}: ${e.message}\n`);
+      process.exit(78); // EX_CONFIG
+    }
+    process.stderr.write(`${def.name}: migrations failed: ${e instanceof Error ? e.stack : String(e)}\n`);
+    process.exit(1);
+  }
+  process.stdout.write(`${def.name}: ${applied.length ? `applied ${applied.join(', ')}` : 'schema up to date, no migration to apply'}\n`);
+  process.exit(0);
 }

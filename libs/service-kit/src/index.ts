@@ -1,4 +1,4 @@
-export { createService, runService, previewOpenApiDocument, CONFIG } from './bootstrap';
+export { createService, runService, migrateService, previewOpenApiDocument, CONFIG } from './bootstrap';
 export { openApiDocument } from './openapi';
 export type { ServiceDefinition, ServiceContext, RunningService } from './bootstrap';
 export { DomainError, NotFound, InvalidArgument, Conflict, Forbidden, Unauthenticated, PayloadTooLarge, Unavailable, ErrorFilter, toHttpError } from './errors';
