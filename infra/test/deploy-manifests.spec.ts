@@ -251,7 +251,7 @@ interface Probe {
 interface K8sObject {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; annotations?: Record<string, string> };
+  metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
   data?: Record<string, string>;
   stringData?: Record<string, string>;
   spec?: any;
@@ -285,9 +285,14 @@ const kubectl = (() => {
   }
 })();
 
+/** Each overlay rendered once per run (kubectl takes a second or two each time); read-only. */
+const rendered = new Map<string, K8sObject[]>();
 function render(overlay: string): K8sObject[] {
-  const out = execFileSync('kubectl', ['kustomize', join(root, 'k8s', overlay)], { encoding: 'utf8', timeout: 60_000 });
-  return parseAllDocuments(out).map((d) => d.toJS() as K8sObject);
+  if (!rendered.has(overlay)) {
+    const out = execFileSync('kubectl', ['kustomize', join(root, 'k8s', overlay)], { encoding: 'utf8', timeout: 60_000 });
+    rendered.set(overlay, parseAllDocuments(out).map((d) => d.toJS() as K8sObject));
+  }
+  return rendered.get(overlay)!;
 }
 
 const find = (objects: K8sObject[], kind: string, name: string) => {
@@ -734,12 +739,60 @@ describe.each(services)('k8s base: $name', (service) => {
   });
 });
 
+// ---------------------------------------------------------------------------------------------
+// The migrations Job: each service with a database, from its own image with MIGRATE_ONLY=true
+// (libs/service-kit: apply the migrations with nothing but DATABASE_URL, and exit).
+
+const withDatabase = services.filter((s) => 'DATABASE_URL' in s.settings);
+
+function checkMigrationsJob(objects: K8sObject[], where: string) {
+  const job = find(objects, 'Job', 'migrate');
+  // `kubectl apply -k <overlay> -l app.kubernetes.io/component=migrations` selects this Job alone
+  const selected = objects.filter((o) => o.metadata.labels?.['app.kubernetes.io/component'] === 'migrations');
+  expect(selected.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(['Job/migrate']);
+  const pod = job.spec.template.spec;
+  expect(['OnFailure', 'Never']).toContain(pod.restartPolicy);
+  expect(job.spec.backoffLimit).toBeGreaterThan(0);
+  expect(pod.containers.map((c: Container) => c.name).sort()).toEqual(withDatabase.map((s) => s.name).sort());
+  for (const service of withDatabase) {
+    const container: Container = pod.containers.find((c: Container) => c.name === service.name);
+    const workload: Container = find(objects, workloadKind(service), service.name).spec.template.spec.containers.find((c: Container) => c.name === service.name);
+    // the same image (and tag, after an overlay's images) as the service it migrates
+    expect({ [service.name]: container.image }).toEqual({ [service.name]: workload.image });
+    const { env, fromSecrets, literal } = containerEnvironment(objects, container);
+    expect([...literal, ...fromSecrets].filter((k) => !(k in service.settings) && !RUNTIME_VARIABLES.includes(k))).toEqual([]);
+    expect({ [service.name]: env.MIGRATE_ONLY }).toEqual({ [service.name]: 'true' });
+    const databaseOf = (c: Container) => c.env?.find((v) => v.name === 'DATABASE_URL')?.valueFrom?.secretKeyRef;
+    expect(databaseOf(container)).toEqual(databaseOf(workload));
+    // what MIGRATE_ONLY reads is all there and valid (nothing else is required then)
+    expectValidEnvironment({ MIGRATE_ONLY: service.settings.MIGRATE_ONLY, DATABASE_URL: service.settings.DATABASE_URL }, { MIGRATE_ONLY: env.MIGRATE_ONLY, DATABASE_URL: env.DATABASE_URL }, `${where} migrate/${service.name}`);
+    const security = { ...pod.securityContext, ...container.securityContext };
+    expect(security).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
+    expect(security.runAsUser).toBeGreaterThan(0);
+    const { requests, limits } = container.resources ?? {};
+    expect(bytesOf(requests?.memory)).toBeLessThanOrEqual(bytesOf(limits?.memory));
+    expect(coresOf(requests?.cpu)).toBeLessThanOrEqual(coresOf(limits?.cpu));
+    const heap = /--max-old-space-size=(\d+)/.exec(env.NODE_OPTIONS ?? '');
+    if (heap) expect(Number(heap[1]) * 2 ** 20).toBeLessThan(bytesOf(limits?.memory));
+  }
+}
+
+describe('k8s base: the migrations Job', () => {
+  it('migrates every service with a database, from its image, with MIGRATE_ONLY=true and its DATABASE_URL only', () => {
+    checkMigrationsJob(baseObjects(join(root, 'k8s/base')), 'k8s/base');
+  });
+});
+
 // Rendering needs kubectl (its built-in kustomize); without it only the unrendered base is checked.
 (kubectl ? describe.each : describe.skip.each)(['local', 'production'].map((o) => `overlays/${o}`))('k8s %s (rendered with kubectl kustomize)', (overlay) => {
   it.each(services)('deploys $name correctly after patches', (service) => {
     const objects = render(overlay);
     checkDeployment(objects, service, `k8s/${overlay}`);
     expect(objects.filter((o) => o.kind === 'Secret').map((o) => o.metadata.name)).toEqual([]);
+  });
+
+  it("runs the migrations Job with each service's image and tag", () => {
+    checkMigrationsJob(render(overlay), `k8s/${overlay}`);
   });
 
   it('has a Service for every in-namespace host the shared config names (e.g. redis in local, storage everywhere)', () => {
