@@ -783,12 +783,107 @@ describe('k8s base: the migrations Job', () => {
   });
 });
 
+// ---------------------------------------------------------------------------------------------
+// NATS JetStream (k8s/base/nats): a StatefulSet with its configuration in the ConfigMap nats-config;
+// one server in the base and the local overlay, a cluster of three in production.
+
+/** NATS sizes ("8G", "512M"): binary units, as the server reads them. */
+function natsBytes(size: string | undefined): number {
+  const m = /^(\d+)([KMGT])?B?$/i.exec(size ?? '');
+  if (!m) throw new Error(`not a NATS size: ${size}`);
+  return Number(m[1]) * 1024 ** ' KMGT'.indexOf((m[2] ?? ' ').toUpperCase());
+}
+
+/** The parts of nats.conf the checks read; the file is NATS's syntax (key: value, blocks, lists). */
+function natsConf(text: string) {
+  const block = (name: string) => new RegExp(`^\\s*${name}\\s*\\{([\\s\\S]*?)^\\s*\\}`, 'm').exec(text)?.[1];
+  const field = (source: string | undefined, key: string) => (source ? new RegExp(`^\\s*${key}\\s*[:=]\\s*"?([^"\\s]+)"?\\s*$`, 'm').exec(source)?.[1] : undefined);
+  const port = (address: string | undefined) => (address ? Number(address.split(':').pop()) : undefined);
+  const top = text.replace(/^\s*\w+\s*\{[\s\S]*?^\s*\}/gm, ''); // top-level keys only
+  const jetstream = block('jetstream');
+  const cluster = block('cluster');
+  return {
+    serverName: field(top, 'server_name'),
+    clientPort: port(field(top, 'listen')),
+    monitorPort: port(field(top, 'http')),
+    pidFile: field(top, 'pid_file'),
+    storeDir: field(jetstream, 'store_dir'),
+    maxFileStore: field(jetstream, 'max_file_store'),
+    cluster: cluster === undefined ? undefined : {
+      port: port(field(cluster, 'listen')),
+      routes: [...(/routes\s*[:=]?\s*\[([\s\S]*?)\]/.exec(cluster)?.[1] ?? '').matchAll(/nats:\/\/([^\s,\]]+)/g)].map((m) => m[1]),
+    },
+  };
+}
+
+function checkNats(objects: K8sObject[], where: string, expectedServers: number) {
+  const set = find(objects, 'StatefulSet', 'nats');
+  const pod = set.spec.template.spec;
+  const container: Container & { args?: string[] } = pod.containers.find((c: Container) => c.name === 'nats');
+  // the configuration file the server is started with, from the ConfigMap it is mounted from
+  const configPath = container.args?.[container.args.indexOf('-c') + 1] ?? '';
+  const mount = mountOf(container, configPath)!;
+  const volume = pod.volumes.find((v: { name: string }) => v.name === mount.name);
+  const conf = natsConf(find(objects, 'ConfigMap', volume.configMap.name).data?.[relative(mount.mountPath, configPath)] ?? '');
+  const portNamed = (port: number | undefined) => container.ports?.find((p) => p.containerPort === port)?.name;
+
+  expect({ where, servers: set.spec.replicas }).toEqual({ where, servers: expectedServers });
+  // each server keeps its name across restarts (JetStream places streams by server name)
+  expect(conf.serverName).toBe('$SERVER_NAME');
+  expect(container.env?.find((v) => v.name === 'SERVER_NAME')?.valueFrom).toEqual({ fieldRef: { fieldPath: 'metadata.name' } });
+  // the client Service reaches the listen port; clopen-common's NATS_URL names that Service and port
+  expect(portNamed(conf.clientPort)).toBeDefined();
+  const client = find(objects, 'Service', 'nats');
+  expect(client.spec.ports.map((p: { targetPort: string }) => portNamed(conf.clientPort) === p.targetPort)).toContain(true);
+  const natsUrl = urlsIn({ NATS_URL: find(objects, 'ConfigMap', 'clopen-common').data?.NATS_URL ?? '' })[0];
+  expect({ host: natsUrl.host, port: natsUrl.port }).toEqual({ host: 'nats', port: client.spec.ports[0].port });
+  // probes on the monitoring port
+  for (const probe of [container.startupProbe, container.livenessProbe, container.readinessProbe]) {
+    expect(probe?.httpGet?.path).toMatch(/^\/healthz\b/);
+    expect(portOf(container, probe?.httpGet?.port)).toBe(conf.monitorPort);
+  }
+  // JetStream's files on the server's own claim, with room to spare; the pid file (lame duck) writable
+  const store = mountOf(container, conf.storeDir ?? '/');
+  const claim = (set.spec.volumeClaimTemplates ?? []).find((t: K8sObject) => t.metadata.name === store?.name);
+  expect({ storeDir: conf.storeDir, claim: claim?.metadata.name }).toEqual({ storeDir: conf.storeDir, claim: expect.any(String) });
+  expect(natsBytes(conf.maxFileStore)).toBeLessThan(bytesOf(claim.spec.resources.requests.storage));
+  const pidMount = mountOf(container, conf.pidFile ?? '/');
+  expect(pod.volumes.find((v: { name: string }) => v.name === pidMount?.name)?.emptyDir).toBeDefined();
+  expect(container.lifecycle?.preStop?.exec?.command.join(' ')).toContain(`ldm=${conf.pidFile}`);
+  const security = { ...pod.securityContext, ...container.securityContext };
+  expect(security).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true });
+  expect(find(objects, 'PodDisruptionBudget', 'nats').spec.maxUnavailable).toBe(1);
+  // a cluster exactly when there is more than one server: routes to every server by its stable name
+  // under the headless Service, on the cluster port; an odd count keeps a JetStream quorum
+  const headless = find(objects, 'Service', set.spec.serviceName);
+  expect(headless.spec).toMatchObject({ clusterIP: 'None', publishNotReadyAddresses: true });
+  if (expectedServers === 1) {
+    expect(conf.cluster).toBeUndefined();
+    return;
+  }
+  expect(expectedServers % 2).toBe(1);
+  expect(set.spec.podManagementPolicy).toBe('Parallel');
+  expect(portNamed(conf.cluster!.port)).toBeDefined();
+  expect(headless.spec.ports.map((p: { targetPort: string }) => p.targetPort)).toContain(portNamed(conf.cluster!.port));
+  expect(conf.cluster!.routes).toEqual(Array.from({ length: expectedServers }, (_, i) => `nats-${i}.${set.spec.serviceName}:${conf.cluster!.port}`));
+}
+
+describe('k8s base: NATS JetStream', () => {
+  it('runs one server from nats-config, JetStream on its claim, behind the Service clopen-common names', () => {
+    checkNats(baseObjects(join(root, 'k8s/base')), 'k8s/base', 1);
+  });
+});
+
 // Rendering needs kubectl (its built-in kustomize); without it only the unrendered base is checked.
 (kubectl ? describe.each : describe.skip.each)(['local', 'production'].map((o) => `overlays/${o}`))('k8s %s (rendered with kubectl kustomize)', (overlay) => {
   it.each(services)('deploys $name correctly after patches', (service) => {
     const objects = render(overlay);
     checkDeployment(objects, service, `k8s/${overlay}`);
     expect(objects.filter((o) => o.kind === 'Secret').map((o) => o.metadata.name)).toEqual([]);
+  });
+
+  it('runs NATS JetStream as one server locally and as a cluster of three in production', () => {
+    checkNats(render(overlay), `k8s/${overlay}`, overlay.endsWith('production') ? 3 : 1);
   });
 
   it("runs the migrations Job with each service's image and tag", () => {
