@@ -1,5 +1,7 @@
 import { Module } from '@nestjs/common';
 import Redis from 'ioredis';
+import { DataSource } from 'typeorm';
+import { ArtefactLinks } from '@clopen/model-links';
 import { RedisNonceStore } from '@clopen/host-auth';
 import { CONFIG, HOST_AUTH, HostAuthGuard, type HostAuthOptions } from '@clopen/service-kit';
 import type { DistributionConfig } from './distribution.settings';
@@ -9,6 +11,7 @@ import { EmbeddingService } from './embedding/embedding.service';
 import { HostController } from './hosts/host.controller';
 import { LicencesController } from './licences/licences.controller';
 import { LicencesService } from './licences/licences.service';
+import { ChainLicences } from './licences/chain-licences';
 import { AssignmentsService } from './pools/assignments.service';
 import { PoolsController } from './pools/pools.controller';
 import { PoolsService } from './pools/pools.service';
@@ -26,6 +29,8 @@ import { TracingService } from './tracing/tracing.service';
     AssignmentsService,
     EmbeddingService,
     LicencesService,
+    ChainLicences,
+    { provide: ArtefactLinks, inject: [DataSource], useFactory: (db: DataSource) => new ArtefactLinks(db) },
     DeliveryService,
     TracingService,
     HostAuthGuard,

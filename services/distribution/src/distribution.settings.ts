@@ -16,6 +16,12 @@ export const distributionSettings = {
   /** Storage's REST API and a key with the admin role there (reads base versions, presigns copies). */
   STORAGE_URL: setting.url(['http', 'https']),
   STORAGE_API_KEY: setting.secret(16),
+  /** A host's stake on a chain model (HostCollateral, in token base units) that licenses it for the model's newest committed version. */
+  DISTRIBUTION_CHAIN_MIN_STAKE: z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number of token base units')
+    .default('1')
+    .transform((v) => BigInt(v)),
   /** Prefix of the BullMQ keys in Redis; the embedders must use the same one. */
   BULLMQ_PREFIX: z.string().regex(/^[A-Za-z0-9_:-]+$/, 'must be letters, digits, _, : or -').default('clopen'),
   /** Attempts of one embedding job before it fails for good, and the first retry's delay (doubling after). */

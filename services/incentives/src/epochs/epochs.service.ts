@@ -9,7 +9,7 @@ import { timestampDate } from '@clopen/proto';
 import { NotFound } from '@clopen/service-kit';
 import { ProtocolChain } from '../chain/protocol-chain';
 import { GovernanceParams } from '../governance/governance-params';
-import { ModelLinks, bytes32 } from '../models/model-links.service';
+import { ArtefactLinks, bytes32 } from '@clopen/model-links';
 import { TransactionsService, type SettledTransaction } from '../transactions/transactions.service';
 import { allocateEpoch, type ModelEpochUsage } from './allocation';
 
@@ -35,7 +35,7 @@ export class EpochsService implements OnModuleInit {
     private readonly db: DataSource,
     private readonly chain: ProtocolChain,
     private readonly transactions: TransactionsService,
-    private readonly links: ModelLinks,
+    private readonly links: ArtefactLinks,
     private readonly params: GovernanceParams,
   ) {}
 
@@ -134,9 +134,11 @@ export class EpochsService implements OnModuleInit {
       u.hosts.set(host, (u.hosts.get(host) ?? 0n) + BigInt(t.requests));
       u.requests += BigInt(t.requests);
     }
+    // Violations proven since the previous epoch ended (since ever, for the first) earn this epoch's provers' share.
     const violations: { model_id: string; prover: string }[] = await this.db.query(
-      'SELECT model_id, prover FROM proven_violations WHERE proven_at >= $1 AND proven_at < $2',
-      [epoch.started_at, epoch.ended_at],
+      `SELECT model_id, prover FROM proven_violations
+       WHERE proven_at < $2 AND proven_at >= coalesce((SELECT max(ended_at) FROM settlement_epochs WHERE epoch < $1), '-infinity')`,
+      [epoch.epoch, epoch.ended_at],
     );
     for (const v of violations) {
       const m = await this.links.chainModelOf(v.model_id);

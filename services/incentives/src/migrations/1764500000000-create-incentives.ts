@@ -1,4 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
+import { createArtefactLinksTable } from '@clopen/model-links';
 
 export class CreateIncentives1764500000000 implements MigrationInterface {
   name = 'CreateIncentives1764500000000';
@@ -35,20 +36,8 @@ export class CreateIncentives1764500000000 implements MigrationInterface {
       )`);
     await q.query(`CREATE INDEX protocol_transactions_open ON protocol_transactions (status, created_at) WHERE status IN ('queued', 'sent')`);
 
-    // Which chain model a platform model is: joined on the artefact hash the owner committed with
-    // ModelRegistry.publishVersion and the manifest hash storage published for the version.
-    await q.query(`
-      CREATE TABLE artefact_links (
-        artefact_hash text PRIMARY KEY,
-        platform_model_id text,
-        platform_version_id text,
-        chain_model_id numeric(78, 0),
-        chain_version bigint,
-        chain_block_hash text,
-        updated_at timestamptz NOT NULL DEFAULT now()
-      )`);
-    await q.query('CREATE INDEX artefact_links_model ON artefact_links (platform_model_id)');
-    await q.query('CREATE INDEX artefact_links_version ON artefact_links (platform_version_id)');
+    // Which chain model a platform model is (libs/model-links).
+    await createArtefactLinksTable(q);
 
     // The newest assignment root of each version's pool, committed per epoch on UsageLedger.
     await q.query(`

@@ -8,7 +8,7 @@ import { BalancesService } from '../balances/balances.service';
 import { EpochsService } from '../epochs/epochs.service';
 import { AuditLog } from '../governance/audit-log';
 import { GovernanceChange, GovernanceService } from '../governance/governance.service';
-import { ModelLinks } from '../models/model-links.service';
+import { ArtefactLinks } from '@clopen/model-links';
 import { SlashesService } from '../slashes/slashes.service';
 import { TransactionsService } from '../transactions/transactions.service';
 
@@ -26,7 +26,7 @@ export class SettlementController {
     private readonly epochs: EpochsService,
     private readonly slashes: SlashesService,
     private readonly transactions: TransactionsService,
-    private readonly links: ModelLinks,
+    private readonly links: ArtefactLinks,
     private readonly balances: BalancesService,
   ) {}
 

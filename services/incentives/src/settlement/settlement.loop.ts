@@ -5,7 +5,7 @@ import { timestampDate } from '@clopen/proto';
 import { CONFIG } from '@clopen/service-kit';
 import type { IncentivesConfig } from '../incentives.settings';
 import { EpochsService } from '../epochs/epochs.service';
-import { ModelLinks } from '../models/model-links.service';
+import { ArtefactLinks } from '@clopen/model-links';
 import { SlashesService } from '../slashes/slashes.service';
 import { TransactionsService } from '../transactions/transactions.service';
 
@@ -37,7 +37,7 @@ export class SettlementLoop implements OnApplicationBootstrap, OnApplicationShut
     private readonly transactions: TransactionsService,
     private readonly epochs: EpochsService,
     private readonly slashes: SlashesService,
-    private readonly links: ModelLinks,
+    private readonly links: ArtefactLinks,
     @Inject(CONFIG) private readonly config: IncentivesConfig,
   ) {}
 

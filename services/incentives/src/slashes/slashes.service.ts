@@ -6,7 +6,7 @@ import type { accessV1, chainV1 } from '@clopen/proto';
 import { Conflict, NotFound } from '@clopen/service-kit';
 import { ProtocolChain } from '../chain/protocol-chain';
 import { GovernanceParams } from '../governance/governance-params';
-import { ModelLinks, bytes32 } from '../models/model-links.service';
+import { ArtefactLinks, bytes32 } from '@clopen/model-links';
 import { TransactionsService, type SettledTransaction } from '../transactions/transactions.service';
 
 /** HostCollateral.SlashStatus */
@@ -46,7 +46,7 @@ export class SlashesService implements OnModuleInit {
     private readonly db: DataSource,
     private readonly chain: ProtocolChain,
     private readonly transactions: TransactionsService,
-    private readonly links: ModelLinks,
+    private readonly links: ArtefactLinks,
     private readonly params: GovernanceParams,
   ) {}
 

@@ -1,5 +1,4 @@
-import { Injectable } from '@nestjs/common';
-import { DataSource, type EntityManager } from 'typeorm';
+import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import type { chainV1, storageV1 } from '@clopen/proto';
 
 /** 0x + 64 lower-case hex, whichever way the hash came. */
@@ -9,13 +8,30 @@ export function bytes32(hex: string): `0x${string}` {
   return `0x${h}`;
 }
 
+/** The migration step of a service that keeps links: its own artefact_links table. */
+export async function createArtefactLinksTable(q: QueryRunner): Promise<void> {
+  await q.query(`
+    CREATE TABLE artefact_links (
+      artefact_hash text PRIMARY KEY,
+      platform_model_id text,
+      platform_version_id text,
+      chain_model_id numeric(78, 0),
+      chain_version bigint,
+      chain_block_hash text,
+      updated_at timestamptz NOT NULL DEFAULT now()
+    )`);
+  await q.query('CREATE INDEX artefact_links_model ON artefact_links (platform_model_id)');
+  await q.query('CREATE INDEX artefact_links_version ON artefact_links (platform_version_id)');
+  await q.query('CREATE INDEX artefact_links_chain_model ON artefact_links (chain_model_id)');
+}
+
 /**
  * Which chain model a platform model is. The owner commits a version's artefact hash on chain
  * (ModelRegistry.publishVersion with storage's manifest sha256); storage publishes the same hash
- * for the version. Either may arrive first; the link exists once both have.
+ * for the version. Either may arrive first; the link exists once both have. Feed it the three
+ * events in the consumer's transaction.
  */
-@Injectable()
-export class ModelLinks {
+export class ArtefactLinks {
   constructor(private readonly db: DataSource) {}
 
   async storageVersionPublished(manager: EntityManager, event: storageV1.VersionPublished): Promise<void> {
@@ -55,6 +71,16 @@ export class ModelLinks {
       [platformId],
     );
     return rows.length ? BigInt(rows[0].id) : undefined;
+  }
+
+  /** The newest platform version committed for a chain model, or undefined while none is linked. */
+  async platformVersionOf(chainModelId: bigint | string, manager: EntityManager = this.db.manager): Promise<{ modelId: string; versionId: string } | undefined> {
+    const rows: { model_id: string; version_id: string }[] = await manager.query(
+      `SELECT platform_model_id AS model_id, platform_version_id AS version_id FROM artefact_links
+       WHERE chain_model_id = $1 AND platform_version_id IS NOT NULL ORDER BY chain_version DESC LIMIT 1`,
+      [chainModelId.toString()],
+    );
+    return rows.length ? { modelId: rows[0].model_id, versionId: rows[0].version_id } : undefined;
   }
 
   async linkedChainModels(): Promise<bigint[]> {

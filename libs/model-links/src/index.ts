@@ -1,0 +1,1 @@
+export { ArtefactLinks, createArtefactLinksTable, bytes32 } from './artefact-links';

@@ -1,0 +1,78 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { getAddress } from 'viem';
+import { Bus, consume, type ConsumerHandle, type EventPayload } from '@clopen/bus';
+import { ArtefactLinks } from '@clopen/model-links';
+import { CONFIG } from '@clopen/service-kit';
+import type { DistributionConfig } from '../distribution.settings';
+import { LicenceExists } from '../distribution.errors';
+import { LicencesService } from './licences.service';
+
+const SUBJECTS = ['storage.version.published', 'chain.registry.version_published', 'chain.collateral.staked', 'chain.blocks.reorged'] as const;
+
+/**
+ * Collateral licenses a host: when the chain indexer reports a stake (HostCollateral.Staked) of at
+ * least DISTRIBUTION_CHAIN_MIN_STAKE on a model, the host is licensed for the newest platform version
+ * that model's owner committed on chain (joined by artefact hash, libs/model-links), and its copy is
+ * made. A stake seen before its version's commitment is retried until the commitment arrives.
+ */
+@Injectable()
+export class ChainLicences implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly log = new Logger(ChainLicences.name);
+  private consumer?: ConsumerHandle;
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly db: DataSource,
+    private readonly links: ArtefactLinks,
+    private readonly licences: LicencesService,
+    @Inject(CONFIG) private readonly config: DistributionConfig,
+  ) {}
+
+  async onApplicationBootstrap() {
+    await this.bus.ensureStreams();
+    this.consumer = await consume({
+      bus: this.bus,
+      dataSource: this.db,
+      durable: 'distribution',
+      subjects: SUBJECTS,
+      logger: this.log,
+      maxDeliver: 10,
+      backoffMs: [1_000, 2_000, 5_000, 10_000, 30_000, 60_000],
+      handler: async (payload, { subject, manager }) => {
+        switch (subject) {
+          case 'storage.version.published':
+            return this.links.storageVersionPublished(manager, payload as EventPayload<'storage.version.published'>);
+          case 'chain.registry.version_published':
+            return this.links.chainVersionPublished(manager, payload as EventPayload<'chain.registry.version_published'>);
+          case 'chain.blocks.reorged':
+            return this.links.reorged(manager, payload as EventPayload<'chain.blocks.reorged'>);
+          case 'chain.collateral.staked':
+            return this.staked(payload as EventPayload<'chain.collateral.staked'>);
+        }
+      },
+    });
+  }
+
+  private async staked(log: EventPayload<'chain.collateral.staked'>): Promise<void> {
+    const { host, modelId, active } = log.args;
+    if (BigInt(active) < this.config.DISTRIBUTION_CHAIN_MIN_STAKE) {
+      this.log.log(`stake of ${host} on chain model ${modelId} (${active} active) is under DISTRIBUTION_CHAIN_MIN_STAKE; no licence`);
+      return;
+    }
+    // Read outside the consumer's transaction: the version's link may have committed a moment ago.
+    const version = await this.links.platformVersionOf(modelId);
+    if (!version) throw new Error(`chain model ${modelId} has no committed version linked yet (ModelRegistry.publishVersion with a storage manifest hash); retrying`);
+    try {
+      const licence = await this.licences.grant({ versionId: version.versionId, hostAddress: getAddress(host) }, 'chain');
+      this.log.log(`licensed ${host} for version ${version.versionId} on its stake in block ${log.position?.blockNumber}: licence ${licence.id}`);
+    } catch (e) {
+      if (e instanceof LicenceExists) return; // staked again, or this event redelivered
+      throw e;
+    }
+  }
+
+  async onApplicationShutdown() {
+    await this.consumer?.stop();
+  }
+}
