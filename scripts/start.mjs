@@ -1,24 +1,36 @@
 #!/usr/bin/env node
 // `npm start`: installs what is missing, starts the local infrastructure that is not running
 // (PostgreSQL, Redis, NATS JetStream, the S3 server), builds and starts the services, then plays
-// the seed's story step by step. Services keep running until Ctrl-C; `npm start -- --once`
-// stops them after the story.
+// the seed's story step by step. Services keep running until Ctrl-C; `npm start -- --exit`
+// plays the story and exits: 0 when every step succeeded, 1 naming the step that failed.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import { join } from 'node:path';
-import { accessStory } from './story-access.mjs';
-import { omlStory } from './story-oml.mjs';
+import { accessStory, closeEpoch } from './story-access.mjs';
+import { chainStory, localChain } from './story-chain.mjs';
+import { hostAccounts, omlStory } from './story-oml.mjs';
 
 const require = createRequire(import.meta.url);
 
 const root = new URL('..', import.meta.url).pathname;
 const local = join(root, '.local');
-const once = process.argv.includes('--once') || process.env.CLOPEN_START_ONCE === '1';
+const once = process.argv.includes('--exit') || process.argv.includes('--once') || process.env.CLOPEN_START_ONCE === '1';
 const children = [];
-const say = (msg) => console.log(`\x1b[1m${msg}\x1b[0m`);
+/** The step being played, named when one fails; and what each step produced, for the summary. */
+let current = 'starting';
+const summary = [];
+const say = (msg) => {
+  current = msg.replace(/^\d+\.\s*/, '');
+  console.log(`\x1b[1m${msg}\x1b[0m`);
+};
+const done = (what, detail) => summary.push({ what, detail });
+const step = (name) => {
+  current = name;
+  console.log(`\x1b[1m • ${name}\x1b[0m`);
+};
 const info = (msg) => console.log(`   ${msg}`);
 
 const S3_PORT = Number(process.env.CLOPEN_S3_PORT ?? 9000);
@@ -28,7 +40,11 @@ const SERVICES = [
   { name: 'distribution', port: Number(process.env.CLOPEN_DISTRIBUTION_PORT ?? 3002) },
   { name: 'embedder', port: Number(process.env.CLOPEN_EMBEDDER_PORT ?? 3003) },
   { name: 'access', port: Number(process.env.CLOPEN_ACCESS_PORT ?? 3004) },
+  { name: 'incentives', port: Number(process.env.CLOPEN_INCENTIVES_PORT ?? 3006) },
+  { name: 'chain-indexer', port: Number(process.env.CLOPEN_CHAIN_INDEXER_PORT ?? 3007) },
 ];
+const CHAIN_PORT = Number(process.env.CLOPEN_CHAIN_PORT ?? 8545);
+let chain;
 const serviceUrl = (name) => `http://127.0.0.1:${SERVICES.find((s) => s.name === name).port}`;
 
 function portOpen(port) {
@@ -90,6 +106,24 @@ async function infrastructure() {
   if (!rowCount) await pg.query('CREATE DATABASE clopen');
   await pg.end();
   info('PostgreSQL database "clopen" ready (one schema per service)');
+
+  // A new chain voids what was derived from the old one: the indexer's checkpoint, incentives' records
+  // and its place in the streams, and the chain.* events of the old chain.
+  const resetChainState = async () => {
+    const db = new Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/clopen' });
+    await db.connect();
+    for (const schema of ['chain_indexer', 'incentives']) await db.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await db.end();
+    const { connect } = require('nats');
+    const nc = await connect({ servers: 'nats://127.0.0.1:4222' });
+    const jsm = await nc.jetstreamManager();
+    for await (const stream of jsm.streams.list()) {
+      if (stream.config.name === 'CHAIN') await jsm.streams.purge('CHAIN');
+      for await (const c of jsm.consumers.list(stream.config.name)) if (c.name.startsWith('incentives__')) await jsm.consumers.delete(stream.config.name, c.name);
+    }
+    await nc.close();
+  };
+  chain = await localChain({ root, local, port: CHAIN_PORT, background, portOpen, waitFor, info, resetChainState });
 }
 
 /** A local secret, made once and kept in .local (mode 0600). */
@@ -119,6 +153,8 @@ async function services(admin) {
     distribution: { STORAGE_URL: serviceUrl('storage'), STORAGE_API_KEY: admin, EMBEDDING_JOB_KEYS: jobKeys, DISTRIBUTION_POOL_KEYS: keyRing('distribution-pool-keys', 'pool1') },
     embedder: { STORAGE_URL: serviceUrl('storage'), STORAGE_API_KEY: admin, EMBEDDING_JOB_KEYS: jobKeys },
     access: { ACCESS_ISSUER_KEYS: localSecret('access-issuer-keys', () => `issuer1:${randomBytes(32).toString('base64')}`) },
+    incentives: { CHAIN_RPC_URL: chain.url, CHAIN_CONTRACTS: chain.contractsEnv, CHAIN_CONFIRMATIONS: '0', INCENTIVES_PROTOCOL_KEY: chain.protocolKey, INCENTIVES_TICK_MS: '1000', TX_BUMP_AFTER_SECONDS: '20' },
+    'chain-indexer': { CHAIN_RPC_URL: chain.url, CHAIN_CONTRACTS: chain.contractsEnv, CHAIN_CONFIRMATIONS: '0', CHAIN_START_BLOCK: String(chain.startBlock), CHAIN_POLL_MS: '500' },
   };
   for (const svc of SERVICES) {
     const base = serviceUrl(svc.name);
@@ -208,14 +244,99 @@ async function story(admin) {
   const bytes = Buffer.from(await (await fetch(url.body.url)).arrayBuffer());
   info(`Alice downloads model.safetensors by presigned URL: sha256 ${createHash('sha256').update(bytes).digest('hex') === url.body.sha256 ? 'matches' : 'DIFFERS'}`);
 
-  const oml = await omlStory({ root, info, call, admin, distribution: serviceUrl('distribution'), baseVersion: version, children });
-  await accessStory({ root, info, call, admin, access: serviceUrl('access'), distribution: serviceUrl('distribution'), modelId: model.body.id, oml, startGateway });
+  done('Alice registers her model', `model ${model.body.id}, version ${version.id}, manifest ${version.manifestSha256.slice(0, 16)}…`);
 
-  const pending = [
-    'Bob and Charlie stake collateral on chain, which licenses them instead of an admin (issue #7)',
-    "epoch roots are posted on chain; the proven violation is settled: Charlie's collateral is slashed after the appeal window, the prover is paid, Alice claims her fees (issue #7)",
-  ];
-  for (const p of pending) info(`… not built yet: ${p}`);
+  const onChain = chainStory({ chain, info, local });
+  const incentives = serviceUrl('incentives');
+  step('Alice mints the model NFT');
+  const nft = await onChain.mintModel(version, metadata.licence);
+  done('Alice mints the model NFT', `#${nft.chainModelId}${nft.publishTx ? ` tx ${nft.publishTx.slice(0, 12)}…` : ' (earlier run)'}`);
+  await until(async () => (await call(incentives, admin, 'GET', '/models')).body.some?.((l) => l.versionId === version.id && l.chainModelId === String(nft.chainModelId)), 'incentives to link the version to its NFT');
+  info(`incentives links version ${version.id.slice(0, 8)}… to NFT #${nft.chainModelId}: the same hash arrived from storage (storage.version.published) and from the chain (chain.registry.version_published, via the indexer)`);
+
+  step('Bob and Charlie stake collateral');
+  const { hosts } = hostAccounts(root);
+  for (const [n, account] of Object.entries(hosts)) {
+    const staked = await onChain.stake(n === 'bob' ? 'Bob' : 'Charlie', account, nft.chainModelId);
+    done(`${n === 'bob' ? 'Bob' : 'Charlie'} stakes collateral`, staked.stakeTx ? `tx ${staked.stakeTx.slice(0, 12)}…` : 'staked on an earlier run');
+  }
+
+  step('Bob and Charlie receive their own fingerprinted copies; Charlie\'s copy turns up on Eve\'s host');
+  const oml = await omlStory({ root, info, call, admin, distribution: serviceUrl('distribution'), baseVersion: version, children });
+  done('fingerprinted copies', Object.entries(oml.licences).map(([n, id]) => `${n} licence ${id.slice(0, 8)}…`).join(', '));
+
+  step('Dave pays fees and chats with Bob\'s host; a prover catches Eve');
+  const fees = await onChain.depositFees(nft.chainModelId);
+  done('Dave deposits fees', `tx ${fees.depositTx.slice(0, 12)}…`);
+  const acc = await accessStory({ root, info, call, admin, access: serviceUrl('access'), distribution: serviceUrl('distribution'), modelId: model.body.id, oml, startGateway });
+  done('Dave chats with Bob\'s host', `grant ${acc.grantId.slice(0, 8)}…`);
+  if (acc.violation) done('the prover proves the violation', `${acc.violation.kind}, evidence ${acc.violation.evidenceSha256.slice(0, 12)}…`);
+
+  step('Charlie\'s collateral is slashed after the appeal window; the prover is paid');
+  const charlie = hosts.charlie.address;
+  const proverBefore = await onChain.balanceOf(acc.prover);
+  let announced = false;
+  const slash = await until(async () => {
+    const all = (await call(incentives, admin, 'GET', `/slashes?host=${charlie}`)).body;
+    const s = acc.violation ? all.find((x) => x.violationId === acc.violation.id) : all.find((x) => x.status === 'executed');
+    if (!s) return acc.violation ? false : { none: true };
+    if (['failed', 'skipped'].includes(s.status)) throw new Error(`slash ${s.id}: ${s.status} (${s.note})`);
+    if (s.status === 'proposed' && !announced && (announced = true)) info(`incentives proposes slash #${s.chainSlashId} of ${onChain.tokens(s.amount)} on Charlie (evidence ${s.evidenceHash.slice(0, 12)}…); the appeal window closes at ${new Date(s.appealDeadline).toISOString().slice(11, 19)} UTC`);
+    return s.status === 'executed' && s;
+  }, 'the slash to execute', 180_000);
+  if (slash.none) info('no new violation this run, and no executed slash of an earlier run');
+  else {
+    const txs = (await call(incentives, admin, 'GET', '/transactions?status=confirmed&limit=1000')).body.filter((t) => t.purpose.includes(slash.id));
+    for (const t of txs.reverse()) info(`protocol transaction ${t.functionName} (${t.purpose.split(':')[0]}): ${t.minedHash} in block ${t.blockNumber}`);
+    const paid = (await onChain.balanceOf(acc.prover)) - proverBefore;
+    info(`slash #${slash.chainSlashId} executed: the prover ${acc.prover} receives ${onChain.tokens(slash.proverBounty)} (balance +${onChain.tokens(paid)}), Alice as the model's owner ${onChain.tokens(slash.ownerShare)}; Charlie's stake is now ${onChain.tokens((await onChain.stakeOf(charlie, nft.chainModelId)).active)}`);
+    done('Charlie is slashed, the prover paid', `slash #${slash.chainSlashId}: ${onChain.tokens(slash.amount)}, bounty ${onChain.tokens(slash.proverBounty)}`);
+  }
+
+  step('The epoch closes with its usage root on chain');
+  const epoch = await closeEpoch({ info, call, admin, access: serviceUrl('access'), grantId: acc.grantId });
+  if (epoch) {
+    const settled = await until(async () => {
+      const e = (await call(incentives, admin, 'GET', `/epochs/${epoch.number}`)).body;
+      if (e.usageStatus === 'failed' || e.allocationStatus === 'failed') throw new Error(`epoch ${epoch.number}: ${e.error}`);
+      return e.usageStatus === 'committed' && ['posted', 'nothing'].includes(e.allocationStatus) && e;
+    }, 'the epoch to settle on chain', 120_000);
+    const root = (await call(incentives, admin, 'GET', `/transactions/usage-root:${epoch.number}`)).body;
+    info(`incentives commits epoch ${epoch.number}'s usage root to UsageLedger (tx ${root.minedHash}); allocation of ${onChain.tokens(settled.allocationTotal ?? 0)} over ${settled.allocation.length} accounts: ${settled.allocation.map((a) => `${a.parts.map((p) => p.role).join('+')} ${onChain.tokens(a.amount)}`).join(', ')}`);
+    done('the epoch settles on chain', `epoch ${epoch.number}, root tx ${root.minedHash.slice(0, 12)}…`);
+  }
+
+  step('Alice claims her fees');
+  const claims = (await call(incentives, admin, 'GET', `/claims/${onChain.alice.address}`)).body;
+  const before = await onChain.balanceOf(onChain.alice.address);
+  const claimTxs = await onChain.claim(claims);
+  const gained = (await onChain.balanceOf(onChain.alice.address)) - before;
+  if (!claimTxs.length) info('nothing left to claim (claimed on an earlier run)');
+  done('Alice claims her fees', claimTxs.length ? `${onChain.tokens(gained)} in ${claimTxs.length} claim(s), tx ${claimTxs[0].slice(0, 12)}…` : 'nothing new');
+}
+
+async function until(probe, what, timeoutMs = 120_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe().catch((e) => {
+      if (e instanceof Error && !/fetch failed/.test(e.message)) throw e;
+      return false;
+    });
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; see .local/logs/`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+function printSummary() {
+  say('4. Summary');
+  const width = Math.max(...summary.map((r) => r.what.length));
+  for (const r of summary) console.log(`   ${r.what.padEnd(width)}  ${r.detail}`);
+  console.log('');
+  for (const svc of SERVICES) console.log(`   ${svc.name.padEnd(13)} ${serviceUrl(svc.name)}  (docs ${serviceUrl(svc.name)}/docs)`);
+  console.log(`   ${'host-gateway'.padEnd(13)} http://127.0.0.1:${process.env.CLOPEN_GATEWAY_PORT ?? 3005}/v1`);
+  console.log(`   ${'chain'.padEnd(13)} ${chain.url} (hardhat node, chain id 31337)`);
+  console.log(`   admin API key: .local/admin-api-key · logs: .local/logs/`);
 }
 
 try {
@@ -223,8 +344,9 @@ try {
   const admin = adminKey();
   await services(admin);
   await story(admin);
+  printSummary();
 } catch (e) {
-  console.error(`npm start failed: ${e instanceof Error ? e.message : e}`);
+  console.error(`\nnpm start failed at step "${current}": ${e instanceof Error ? e.message : e}`);
   stopAll();
   process.exit(1);
 }

@@ -13,7 +13,6 @@ const require = createRequire(import.meta.url);
 export async function accessStory({ root, info, call, admin, access, distribution, modelId, oml, startGateway }) {
   const { PERMISSION_HEADER, generateUserKey, permissionString, privateKeyFromSeed, rawPublicKey, receiptSigningBytes, userPublicKeyBytes, verifyEd25519 } = require('@clopen/host-sdk');
   const { HOST_AUTH_HEADER, signHostRequest } = require('@clopen/host-auth');
-  const { verifyMerkleProof } = require('@clopen/merkle');
   const { accessV1, fromBinary } = require('@clopen/proto');
   const { generatePrivateKey, privateKeyToAccount } = require('viem/accounts');
   const dir = join(root, '.local/story');
@@ -76,12 +75,6 @@ export async function accessStory({ root, info, call, admin, access, distributio
     return u.requests === 2 && u;
   });
   info(`Bob's gateway published its receipts in a signed batch (access.usage.reported); access counted ${usage.requests} requests, ${usage.tokensIn} tokens in, ${usage.tokensOut} out — the refused ones not at all`);
-  const epoch = await call(access, admin, 'POST', '/admin/epochs/close');
-  if (epoch.status === 201) info(`epoch ${epoch.body.number} closes: ${epoch.body.receiptCount} receipts under Merkle root ${epoch.body.root.slice(0, 18)}… (event access.epoch.closed, for the chain in issue #7)`);
-  const proof = (await call(access, admin, 'GET', `/epochs/proof?grantId=${grant.id}&counter=1`)).body;
-  const leaf = createHash('sha256').update(Buffer.of(0)).update(Buffer.from(proof.receipt, 'base64url')).digest();
-  info(`Dave's inclusion proof for his first request: ${proof.proof.siblings.length} hashes to root ${proof.root.slice(0, 18)}… → ${verifyMerkleProof(proof.root, leaf, proof.proof) ? 'verifies' : 'DOES NOT verify'}`);
-
   // The prover: registered by an admin, it signs its requests with its own EVM key.
   const paula = privateKeyToAccount(secret('prover-key', () => generatePrivateKey()));
   const registered = await call(access, admin, 'POST', '/provers', { address: paula.address, name: 'Paula the prover' });
@@ -92,6 +85,7 @@ export async function accessStory({ root, info, call, admin, access, distributio
     const res = await fetch(`${access}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', [HOST_AUTH_HEADER]: auth }, body: raw });
     return { status: res.status, body: await res.json() };
   };
+  let violation;
   const challenge = await signedPost('/prover/challenges', { versionId: oml.versionId, endpoint: oml.eveUrl });
   if (challenge.status !== 201) {
     const last = (await call(access, admin, 'GET', '/violations')).body[0];
@@ -105,16 +99,28 @@ export async function accessStory({ root, info, call, admin, access, distributio
     }
     const verdict = await signedPost(`/prover/challenges/${challenge.body.challengeId}/proof`, { answers });
     if (verdict.status !== 201) throw new Error(`proof: ${verdict.status} ${JSON.stringify(verdict.body)}`);
-    const v = verdict.body.violation;
+    const v = (violation = verdict.body.violation);
     const who = (address) => Object.entries(oml.hosts).find(([, a]) => a.address === address)?.[0] ?? address;
     if (!v) info(`the proof shows no violation (${verdict.body.keysAnswered} keys answered)`);
     else {
       info(`Eve's server answered ${v.keysAnswered} of ${v.keysAsked} keys with their secret responses; distribution's trace ${v.traceId.slice(0, 8)}… scored every licensed copy`);
       for (const a of v.accused) info(`violation ${v.kind}: ${who(a.hostAddress)} (${a.role}), p-value ${Number(a.pValue).toExponential(2)} at a false-accusation bound of ${v.falseAccusation}`);
-      info(`evidence sha256 ${v.evidenceSha256.slice(0, 16)}… kept by access; event access.violation.proven (the chain slashes in issue #7)`);
+      info(`evidence sha256 ${v.evidenceSha256.slice(0, 16)}… kept by access; event access.violation.proven, for incentives to slash`);
     }
   }
   oml.stopEve();
+  return { grantId: grant.id, prover: paula.address, violation };
+}
+
+/** The open epoch closes; Dave checks his first request's inclusion proof against its root. */
+export async function closeEpoch({ info, call, admin, access, grantId }) {
+  const { verifyMerkleProof } = require('@clopen/merkle');
+  const epoch = await call(access, admin, 'POST', '/admin/epochs/close');
+  if (epoch.status === 201) info(`epoch ${epoch.body.number} closes: ${epoch.body.receiptCount} receipts under Merkle root ${epoch.body.root.slice(0, 18)}… (event access.epoch.closed)`);
+  const proof = (await call(access, admin, 'GET', `/epochs/proof?grantId=${grantId}&counter=1`)).body;
+  const leaf = createHash('sha256').update(Buffer.of(0)).update(Buffer.from(proof.receipt, 'base64url')).digest();
+  info(`Dave's inclusion proof for his first request: ${proof.proof.siblings.length} hashes to root ${proof.root.slice(0, 18)}… → ${verifyMerkleProof(proof.root, leaf, proof.proof) ? 'verifies' : 'DOES NOT verify'}`);
+  return epoch.status === 201 ? epoch.body : undefined;
 }
 
 async function until(probe, timeoutMs = 60_000) {

@@ -13,13 +13,8 @@ const require = createRequire(import.meta.url);
 export async function omlStory({ root, info, call, admin, distribution, baseVersion, children }) {
   const { enginePythonPath, ENGINE_PYTHON_DIR } = require('@clopen/fingerprint');
   const { signHostRequest, HOST_AUTH_HEADER } = require('@clopen/host-auth');
-  const { generatePrivateKey, privateKeyToAccount } = require('viem/accounts');
   const dir = join(root, '.local/story');
-  mkdirSync(dir, { recursive: true });
-
-  const keysFile = join(dir, 'host-keys.json');
-  if (!existsSync(keysFile)) writeFileSync(keysFile, JSON.stringify({ bob: generatePrivateKey(), charlie: generatePrivateKey() }), { mode: 0o600 });
-  const hosts = Object.fromEntries(Object.entries(JSON.parse(readFileSync(keysFile, 'utf8'))).map(([n, k]) => [n, privateKeyToAccount(k)]));
+  const { hosts, keys } = hostAccounts(root);
   const name = (n) => n[0].toUpperCase() + n.slice(1);
   const issue = async (principalId, roles) => (await call(distribution, admin, 'POST', '/api-keys', { principalId, roles, label: 'npm start' })).body.key;
   const aliceKey = await issue('alice', ['owner']);
@@ -38,11 +33,10 @@ export async function omlStory({ root, info, call, admin, distribution, baseVers
 
   const licences = {};
   for (const [n, account] of Object.entries(hosts)) {
-    let l = await call(distribution, admin, 'POST', '/licences', { versionId: baseVersion.id, hostAddress: account.address });
-    if (l.status === 409) l = { body: (await call(distribution, admin, 'GET', `/licences?versionId=${baseVersion.id}&host=${account.address}&status=active`)).body[0] };
-    else if (l.status !== 201) throw new Error(`licence: ${l.status} ${JSON.stringify(l.body)}`);
-    licences[n] = l.body.id;
-    info(`${name(n)} (host ${account.address}) is licensed for alice-gpt 1.0.0: licence ${l.body.id} (an admin grants it until chain collateral does, issue #7)`);
+    // Distribution licenses a host when the chain indexer reports its stake (chain.collateral.staked).
+    const l = await until(async () => (await call(distribution, admin, 'GET', `/licences?versionId=${baseVersion.id}&host=${account.address}&status=active`)).body[0], 120_000);
+    licences[n] = l.id;
+    info(`${name(n)} (host ${account.address}) is licensed for alice-gpt 1.0.0 by his stake: licence ${l.id} (origin ${l.origin}, event distribution.licence.granted)`);
   }
   for (const [n, id] of Object.entries(licences)) {
     let shown = '';
@@ -87,8 +81,18 @@ export async function omlStory({ root, info, call, admin, distribution, baseVers
   const eveUrl = `http://127.0.0.1:${port}/v1/completions`;
   info(`Eve serves a model at ${eveUrl} with no licence`);
 
-  const keys = JSON.parse(readFileSync(keysFile, 'utf8'));
   return { versionId: baseVersion.id, hosts, keys, licences, eveUrl: `http://127.0.0.1:${port}`, stopEve: () => eve.kill('SIGTERM') };
+}
+
+/** Bob's and Charlie's host keys (EVM), made on the first run and kept in .local/story. */
+export function hostAccounts(root) {
+  const { generatePrivateKey, privateKeyToAccount } = require('viem/accounts');
+  const dir = join(root, '.local/story');
+  mkdirSync(dir, { recursive: true });
+  const keysFile = join(dir, 'host-keys.json');
+  if (!existsSync(keysFile)) writeFileSync(keysFile, JSON.stringify({ bob: generatePrivateKey(), charlie: generatePrivateKey() }), { mode: 0o600 });
+  const keys = JSON.parse(readFileSync(keysFile, 'utf8'));
+  return { keys, hosts: Object.fromEntries(Object.entries(keys).map(([n, k]) => [n, privateKeyToAccount(k)])) };
 }
 
 async function until(probe, timeoutMs = 10 * 60_000) {

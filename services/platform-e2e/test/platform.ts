@@ -10,11 +10,13 @@ import {
   createTestBusNamespace,
   createTestDatabase,
   createTestRedisPrefix,
+  deployedChain,
   eventually,
   serviceEnv,
   spawnService,
   startTestS3,
   testInfra,
+  type DeployedChain,
   type ServiceProcess,
   type TestBusNamespace,
   type TestDatabase,
@@ -37,6 +39,10 @@ export class Platform {
   distribution!: ServiceProcess;
   embedder!: ServiceProcess;
   access!: ServiceProcess;
+  /** With startChain(): a hardhat node with the contracts, the chain indexer and incentives. */
+  chain?: DeployedChain;
+  indexer?: ServiceProcess;
+  incentives?: ServiceProcess;
   readonly issuerSeed = randomBytes(32);
   private readonly others: ServiceProcess[] = [];
 
@@ -56,6 +62,26 @@ export class Platform {
     return p;
   }
 
+  /** The chain: contracts on a hardhat node mining a block a second, read by the indexer, settled by incentives. */
+  async startChain(): Promise<DeployedChain> {
+    this.chain = await deployedChain();
+    await this.chain.node.rpc('evm_setIntervalMining', [1000]);
+    [this.indexer, this.incentives] = await Promise.all([this.spawnIndexer(), this.spawnIncentives()]);
+    return this.chain;
+  }
+
+  chainEnv(): Record<string, string> {
+    return { ...this.env(), CHAIN_RPC_URL: this.chain!.node.url, CHAIN_CONTRACTS: this.chain!.contracts, CHAIN_CONFIRMATIONS: '0' };
+  }
+
+  spawnIndexer(): Promise<ServiceProcess> {
+    return spawnService('chain-indexer', { ...this.chainEnv(), CHAIN_POLL_MS: '300' });
+  }
+
+  spawnIncentives(): Promise<ServiceProcess> {
+    return spawnService('incentives', { ...this.chainEnv(), INCENTIVES_PROTOCOL_KEY: this.chain!.protocolKey, INCENTIVES_TICK_MS: '500' });
+  }
+
   env({ s3 = false } = {}): Record<string, string> {
     return { ...serviceEnv({ db: this.db, ns: this.ns, ...(s3 ? { s3: this.s3 } : {}) }), REDIS_URL: testInfra.redisUrl };
   }
@@ -68,7 +94,8 @@ export class Platform {
   }
 
   async stop(): Promise<void> {
-    for (const p of [...this.others, this.access, this.embedder, this.distribution, this.storage]) await p?.stop();
+    for (const p of [...this.others, this.incentives, this.indexer, this.access, this.embedder, this.distribution, this.storage]) await p?.stop();
+    await this.chain?.node.stop();
     await this.bus?.close();
     await Promise.allSettled([this.db?.drop(), this.ns?.cleanup(), this.s3?.stop(), this.redis?.cleanup()]);
   }

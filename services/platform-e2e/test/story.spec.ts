@@ -4,13 +4,15 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createWalletClient, http, parseEther, type Hex } from 'viem';
 import { readEvents } from '@clopen/bus';
+import { clopenContracts, testTokenContract } from '@clopen/contracts';
 import { ENGINE_PYTHON_DIR, enginePythonPath } from '@clopen/fingerprint';
-import { privateKeyFromSeed, signReceipt } from '@clopen/host-sdk';
+import { PERMISSION_HEADER, generateUserKey, permissionString, privateKeyFromSeed, signReceipt, userPublicKeyBytes } from '@clopen/host-sdk';
 import { OnnxCausalLm } from '@clopen/inference';
 import { accessV1, toBinary } from '@clopen/proto';
 import { StorageClient } from '@clopen/storage-client';
-import { TEST_ADMIN_KEY, api, eventually, freePort, type ServiceProcess } from '@clopen/testing';
+import { TEST_ADMIN_KEY, api, eventually, freePort, type DeployedChain, type ServiceProcess } from '@clopen/testing';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { Platform, signedCall } from './platform';
 
@@ -34,13 +36,16 @@ async function ask(endpoint: string, queries: Query[]) {
 }
 
 /**
- * Provers against the real platform: Alice's model is fingerprinted, Bob and Charlie get their own
- * copies; Bob's honest gateway refuses a prover's unpermitted queries (no violation); Eve serves
- * Charlie's leaked copy (Charlie's copy is proven served where it is not licensed); Bob, serving his
- * copy to anyone and signing the answers, is proven to serve without permission; a tampered proof is
- * refused.
+ * The seed's story against the real platform and a real chain: Alice registers her model and mints
+ * its NFT; Bob and Charlie stake and each get their own fingerprinted copy; Bob's honest gateway
+ * refuses a prover's unpermitted queries (no violation); Eve serves Charlie's leaked copy, the
+ * prover proves it, and Charlie is slashed after the appeal window (incentives killed -9 on the way)
+ * and the prover paid; Bob, serving his copy to anyone and signing the answers, is proven to serve
+ * without permission, appeals in time and his slash is frozen; Dave pays fees, uses Bob's host, the
+ * epoch's usage root goes on chain (the indexer killed -9 on the way), and the fees are claimed to
+ * the last token.
  */
-describe('platform: provers', () => {
+describe("platform: the seed's story", () => {
   let p: Platform;
   let versionId: string;
   let modelId: string;
@@ -49,7 +54,8 @@ describe('platform: provers', () => {
   let bobDir: string;
   const bobKey = generatePrivateKey();
   const bob = privateKeyToAccount(bobKey);
-  const charlie = privateKeyToAccount(generatePrivateKey());
+  const charlieKey = generatePrivateKey();
+  const charlie = privateKeyToAccount(charlieKey);
   const prover = privateKeyToAccount(generatePrivateKey());
   const bobServingSeed = randomBytes(32);
   const challenge = async (endpoint: string) => {
@@ -57,6 +63,16 @@ describe('platform: provers', () => {
     expect(c.status).toBe(201);
     return c.body as { challengeId: string; queries: Query[] };
   };
+  let chain: DeployedChain;
+  const violations: Record<'charlie' | 'bob', string> = { charlie: '', bob: '' };
+  const walletOf = (key: Hex) => {
+    const account = privateKeyToAccount(key);
+    const wallet = createWalletClient({ account, chain: chain.chain, transport: http(chain.node.url, { retryCount: 0 }) });
+    return { address: account.address, c: clopenContracts(chain.addresses, { public: chain.publicClient, wallet }), token: testTokenContract(chain.addresses.token, { public: chain.publicClient, wallet }) };
+  };
+  const mined = async (hash: Promise<Hex>) => expect((await chain.publicClient.waitForTransactionReceipt({ hash: await hash })).status).toBe('success');
+  const incentives = (path: string) => api(p.incentives!.url, TEST_ADMIN_KEY, 'GET', path).then((r) => r.body);
+  const balanceOf = (address: Hex) => walletOf(chain.node.accounts[0]).c.token.read.balanceOf([address]);
   const prove = (challengeId: string, answers: unknown[]) => signedCall(prover, p.access.url, 'access', 'POST', `/prover/challenges/${challengeId}/proof`, { answers });
 
   beforeAll(async () => {
@@ -65,13 +81,30 @@ describe('platform: provers', () => {
     const aliceDistribution = await p.key(p.distribution.url, 'alice', ['owner']);
     const published = await p.publishBase(aliceStorage, 'alice-gpt');
     [modelId, versionId] = [published.modelId, published.version.id];
+    // Alice mints the model's NFT and commits the version's manifest hash; Bob and Charlie stake 100 on it.
+    chain = await p.startChain();
+    const alice = walletOf(chain.node.accounts[2]);
+    await mined(alice.c.modelRegistry.write.registerModel([10n]));
+    await mined(alice.c.modelRegistry.write.publishVersion([1n, `0x${published.version.manifestSha256}`, `0x${'11'.repeat(32)}`]));
+    for (const key of [bobKey, charlieKey]) {
+      const host = walletOf(key);
+      await mined(chain.wallet.sendTransaction({ to: host.address, value: parseEther('1'), account: chain.account, chain: chain.chain }));
+      await mined(host.token.write.mint([host.address, 100n]));
+      await mined(host.token.write.approve([chain.addresses.hostCollateral, 100n]));
+      await mined(host.c.hostCollateral.write.stake([1n, 100n]));
+    }
+    await eventually(async () => (await incentives('/models')).some((l: { versionId: string; chainModelId: string }) => l.versionId === versionId && l.chainModelId === '1'), { timeoutMs: 60_000, what: 'incentives to link the version to NFT #1' });
     expect((await api(p.distribution.url, aliceDistribution, 'POST', `/versions/${versionId}/pool`, { hosts: 2, coalition: 1, keyStrategy: 'english' })).status).toBe(202);
     await p.waitForPool(versionId, aliceDistribution);
     licences = {} as typeof licences;
+    // Their stakes license them: distribution follows chain.collateral.staked.
     for (const [name, account] of [['bob', bob], ['charlie', charlie]] as const) {
-      const l = await api(p.distribution.url, TEST_ADMIN_KEY, 'POST', '/licences', { versionId, hostAddress: account.address });
-      expect(l.status).toBe(201);
-      licences[name] = l.body.id;
+      const [l] = await eventually(async () => {
+        const found = (await api(p.distribution.url, TEST_ADMIN_KEY, 'GET', `/licences?versionId=${versionId}&host=${account.address}&status=active`)).body;
+        return found.length > 0 && found;
+      }, { timeoutMs: 60_000, what: `${name}'s licence from his stake` });
+      expect(l.origin).toBe('chain');
+      licences[name] = l.id;
     }
     await Promise.all(Object.values(licences).map((id) => p.waitForCopy(id)));
     // Bob's gateway fetches its own copy (with its ONNX graph) and serves it behind permission strings.
@@ -131,6 +164,7 @@ describe('platform: provers', () => {
       const [event] = await eventually(async () => (await readEvents(p.bus, 'access.violation.proven')).length === 1 && readEvents(p.bus, 'access.violation.proven'));
       expect(event.payload).toMatchObject({ violationId: proof.body.violation.id, kind: 'unlicensed_copy', evidenceSha256: proof.body.violation.evidenceSha256, prover: prover.address });
       expect(event.payload.accused.map((a) => a.hostAddress)).toEqual([charlie.address]);
+      violations.charlie = proof.body.violation.id;
       // The evidence is kept as submitted; the same challenge cannot be proven twice.
       const stored = await api(p.access.url, TEST_ADMIN_KEY, 'GET', `/violations/${proof.body.violation.id}`);
       expect(stored.body.evidence.answers).toHaveLength(c.queries.length);
@@ -173,6 +207,7 @@ describe('platform: provers', () => {
 
       const proof = await prove(c.challengeId, answers);
       expect(proof.status).toBe(201);
+      violations.bob = proof.body.violation.id;
       expect(proof.body.violation).toMatchObject({ kind: 'served_without_permission', unpermittedAnswers: c.queries.length, accused: [{ hostAddress: bob.address, role: 'served_without_permission' }] });
       // The fingerprints confirm it is Bob's own copy.
       expect(proof.body.trace.accused).toEqual([bob.address]);
@@ -181,5 +216,76 @@ describe('platform: provers', () => {
       server.close();
       await model.close();
     }
+  });
+  it('slashes Charlie after the appeal window and pays the prover, once, though incentives dies (kill -9) in the middle', async () => {
+    const slash = () => incentives(`/slashes/${violations.charlie}`);
+    await eventually(async () => (await slash()).status === 'proposed', { timeoutMs: 60_000, what: "Charlie's slash to be proposed" });
+    expect(await slash()).toMatchObject({ hostAddress: charlie.address, amount: '100', prover: prover.address, chainModelId: '1' });
+    await p.incentives!.kill();
+    p.incentives = await p.spawnIncentives();
+    const aliceBefore = await balanceOf(privateKeyToAccount(chain.node.accounts[2]).address);
+    await chain.node.increaseTime(61);
+    await eventually(async () => (await slash()).status === 'executed', { timeoutMs: 60_000, what: 'the slash to execute' });
+    expect(await balanceOf(prover.address)).toBe(10n); // the 10 % bounty
+    expect((await balanceOf(privateKeyToAccount(chain.node.accounts[2]).address)) - aliceBefore).toBe(90n);
+    expect((await walletOf(charlieKey).c.hostCollateral.read.stakeOf([charlie.address, 1n])).active).toBe(0n);
+    await eventually(async () => (await readEvents(p.bus, 'chain.collateral.slash_executed')).length === 1, { timeoutMs: 30_000, what: 'chain.collateral.slash_executed' });
+  });
+
+  it('freezes Bob\'s slash when he appeals in time', async () => {
+    const slash = () => incentives(`/slashes/${violations.bob}`);
+    await eventually(async () => (await slash()).status === 'proposed', { timeoutMs: 60_000, what: "Bob's slash to be proposed" });
+    const bobHost = walletOf(bobKey);
+    await mined(bobHost.c.hostCollateral.write.appeal([BigInt((await slash()).chainSlashId)]));
+    await chain.node.increaseTime(61);
+    await eventually(async () => (await slash()).status === 'appealed', { timeoutMs: 30_000, what: 'the appeal to freeze the slash' });
+    await new Promise((r) => setTimeout(r, 2_000)); // rounds of the settlement loop pass
+    expect((await bobHost.c.hostCollateral.read.slashOf([BigInt((await slash()).chainSlashId)])).status).toBe(2); // Appealed
+    expect(await balanceOf(bob.address)).toBe(0n);
+  });
+
+  it("settles Dave's epoch on chain and the fees are claimed to the last token, though the indexer dies (kill -9) in the middle", async () => {
+    const dave = walletOf(chain.node.accounts[5]);
+    await mined(dave.token.write.mint([dave.address, 1_000n]));
+    await mined(dave.token.write.approve([chain.addresses.rewardsVault, 1_000n]));
+    await mined(dave.c.rewardsVault.write.deposit([1n, 1_000n]));
+    const daveKey = await p.key(p.access.url, 'dave', ['user']);
+    const userKey = generateUserKey();
+    const bought = await api(p.access.url, daveKey, 'POST', '/grants', { modelId, userPublicKey: userPublicKeyBytes(userKey).toString('base64url'), quota: { requests: 10 }, days: 1 });
+    expect(bought.status).toBe(201);
+    const signed = { bytes: Buffer.from(bought.body.grant, 'base64url'), issuerSignature: Buffer.from(bought.body.issuerSignature, 'base64url') };
+    for (const counter of [1, 2]) {
+      const raw = JSON.stringify({ prompt: 'a closed-open model is', max_tokens: 4 });
+      const res = await fetch(`${bobGateway.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json', [PERMISSION_HEADER]: permissionString(signed, userKey, counter, { host: bob.address, model: modelId, body: raw }) }, body: raw });
+      expect(res.status).toBe(200);
+    }
+    await eventually(async () => (await api(p.access.url, TEST_ADMIN_KEY, 'GET', `/grants/${bought.body.id}/usage`)).body.requests === 2, { timeoutMs: 30_000, what: "Dave's receipts" });
+
+    await p.indexer!.kill();
+    p.indexer = await p.spawnIndexer();
+    const closed = await api(p.access.url, TEST_ADMIN_KEY, 'POST', '/admin/epochs/close');
+    expect(closed.status).toBe(201);
+    const n = closed.body.number;
+    await eventually(async () => (await incentives(`/epochs/${n}`)).allocationStatus === 'posted', { timeoutMs: 60_000, what: 'the allocation to be posted' });
+    const epoch = await incentives(`/epochs/${n}`);
+    expect(epoch).toMatchObject({ usageStatus: 'committed', receiptCount: '2', allocationTotal: '20' }); // 2 requests × 10
+    expect((await dave.c.usageLedger.read.usageOf([BigInt(n)])).receiptRoot).toBe(`0x${closed.body.root.replace(/^0x/, '')}`);
+
+    // Anyone may submit a claim (the tokens go to the account): Dave submits them all.
+    let claimed = 0n;
+    for (const entry of epoch.allocation as { account: Hex; amount: string }[]) {
+      const [claim] = (await incentives(`/claims/${entry.account}`)).filter((c: { epoch: string }) => c.epoch === String(n));
+      await mined(dave.c.rewardsVault.write.claim([BigInt(n), entry.account, BigInt(claim.amount), claim.proof]));
+      claimed += BigInt(claim.amount);
+    }
+    expect(claimed).toBe(20n);
+    const shares = Object.fromEntries((epoch.allocation as { account: string; amount: string }[]).map((e) => [e.account, e.amount]));
+    expect(shares[privateKeyToAccount(chain.node.accounts[2]).address]).toBe('10'); // Alice, the owner: 50 %
+    expect(shares[bob.address]).toBe('6'); // the host that served: 30 %
+    expect(shares[prover.address]).toBe('2'); // the prover of the epoch's violations: 10 %
+    // Every log published once, the restart notwithstanding.
+    await eventually(async () => (await readEvents(p.bus, 'chain.vault.claimed')).length === (epoch.allocation as unknown[]).length, { timeoutMs: 30_000, what: 'chain.vault.claimed' });
+    const staked = await readEvents(p.bus, 'chain.collateral.staked');
+    expect(staked.map((e) => e.payload.args.host).sort()).toEqual([bob.address, charlie.address].sort());
   });
 });
