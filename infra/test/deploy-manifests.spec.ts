@@ -81,6 +81,8 @@ interface DeployedService {
    * references them, so that access to them can be granted apart from the platform's.
    */
   ownSecrets?: Record<string, string[]>;
+  /** Downloads artefacts by presigned URL (from S3's public endpoint), which no setting of its own names. */
+  downloadsPresigned?: boolean;
 }
 
 /** Every deployed service. A new service adds one entry. */
@@ -97,6 +99,7 @@ const services: DeployedService[] = [
     // a job holds the downloaded base and the copy it writes
     workDir: { setting: 'EMBEDDER_WORK_DIR', minBytes: (setting) => 2 * (setting('EMBEDDER_MAX_MODEL_BYTES') as number) },
     cpuThreads: { threads: 'EMBEDDER_THREADS', concurrency: 'EMBEDDER_CONCURRENCY' },
+    downloadsPresigned: true,
   },
   {
     name: 'host-gateway',
@@ -105,6 +108,7 @@ const services: DeployedService[] = [
     // onnxruntime-node runs one step at a time (on the event loop) with GATEWAY_THREADS intra-op threads
     cpuThreads: { threads: 'GATEWAY_THREADS' },
     singleIdentity: { stateDirs: ['GATEWAY_SPOOL_DIR', 'GATEWAY_MODEL_DIR'] },
+    downloadsPresigned: true,
     ownSecrets: { 'clopen-host-gateway': ['GATEWAY_HOST_KEY', 'GATEWAY_SERVING_KEY'] },
     composeOptIn: { profile: 'host', fillIn: { GATEWAY_MODEL_ID: '0190a8c4-5b7e-7d2a-9c11-2f4e6a8b0c3d', GATEWAY_LICENCE_ID: '0190a8c4-5b7e-7d2a-9c11-2f4e6a8b0c3e' } },
   },
@@ -874,6 +878,188 @@ describe('k8s base: NATS JetStream', () => {
   });
 });
 
+// ---------------------------------------------------------------------------------------------
+// NetworkPolicies (k8s/base/network-policies): default deny, and exactly the connections the
+// workloads' settings imply. The rules are evaluated here as Kubernetes does: a connection needs the
+// source's egress (when a policy selects the source for Egress) and the destination's ingress (when
+// one selects it for Ingress).
+
+type Labels = Record<string, string>;
+interface LabelSelector {
+  matchLabels?: Labels;
+  matchExpressions?: { key: string; operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'; values?: string[] }[];
+}
+interface PolicyPort {
+  protocol?: string;
+  port?: number | string;
+}
+interface PolicyPeer {
+  podSelector?: LabelSelector;
+  namespaceSelector?: LabelSelector;
+  ipBlock?: { cidr: string };
+}
+interface PolicyRule {
+  ports?: PolicyPort[];
+  from?: PolicyPeer[];
+  to?: PolicyPeer[];
+}
+/** One end of a connection: a pod of a namespace (this one unless said), or an address outside the cluster. */
+interface Endpoint {
+  what: string;
+  pod?: { labels: Labels; ports: { name?: string; containerPort: number }[] };
+  /** Labels of the pod's namespace; absent: this namespace. */
+  namespace?: Labels;
+  outside?: boolean;
+}
+
+const NAMESPACE = 'clopen';
+const OWN_NAMESPACE: Labels = { 'kubernetes.io/metadata.name': NAMESPACE };
+
+function selects(selector: LabelSelector | undefined, labels: Labels): boolean {
+  if (!selector) return true;
+  const byLabels = Object.entries(selector.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
+  return (
+    byLabels &&
+    (selector.matchExpressions ?? []).every(({ key, operator, values = [] }) =>
+      operator === 'In' ? values.includes(labels[key]) : operator === 'NotIn' ? !values.includes(labels[key]) : operator === 'Exists' ? key in labels : !(key in labels),
+    )
+  );
+}
+
+function peerMatches(peer: PolicyPeer, other: Endpoint): boolean {
+  if (peer.ipBlock) return !!other.outside; // addresses: only outside the cluster here (no rule names pod IPs)
+  if (other.outside || !other.pod) return false;
+  if (peer.namespaceSelector) return selects(peer.namespaceSelector, other.namespace ?? OWN_NAMESPACE) && selects(peer.podSelector, other.pod.labels);
+  return !other.namespace && selects(peer.podSelector, other.pod.labels);
+}
+
+function portMatches(ports: PolicyPort[] | undefined, destination: Endpoint, port: number, protocol: string): boolean {
+  if (!ports?.length) return true;
+  return ports.some((p) => {
+    if ((p.protocol ?? 'TCP') !== protocol) return false;
+    if (p.port === undefined) return true;
+    if (typeof p.port === 'number') return p.port === port;
+    return destination.pod?.ports.some((cp) => cp.name === p.port && cp.containerPort === port) ?? false;
+  });
+}
+
+function policiesFor(objects: K8sObject[], endpoint: Endpoint, type: 'Ingress' | 'Egress') {
+  if (endpoint.outside || endpoint.namespace || !endpoint.pod) return undefined; // not this namespace's to decide
+  return objects
+    .filter((o) => o.kind === 'NetworkPolicy' && selects(o.spec.podSelector, endpoint.pod!.labels))
+    .filter((o) => (o.spec.policyTypes ?? (o.spec.egress ? ['Ingress', 'Egress'] : ['Ingress'])).includes(type));
+}
+
+function connects(objects: K8sObject[], from: Endpoint, to: Endpoint, port: number, protocol = 'TCP'): boolean {
+  const egress = policiesFor(objects, from, 'Egress');
+  const egressOk = !egress || egress.some((p) => (p.spec.egress ?? []).some((r: PolicyRule) => portMatches(r.ports, to, port, protocol) && (!r.to?.length || r.to.some((peer) => peerMatches(peer, to)))));
+  const ingress = policiesFor(objects, to, 'Ingress');
+  const ingressOk = !ingress || ingress.some((p) => (p.spec.ingress ?? []).some((r: PolicyRule) => portMatches(r.ports, to, port, protocol) && (!r.from?.length || r.from.some((peer) => peerMatches(peer, from)))));
+  return egressOk && ingressOk;
+}
+
+/** Every workload's pod: labels, ports and containers. */
+function podsOf(objects: K8sObject[]) {
+  return objects
+    .filter((o) => ['Deployment', 'StatefulSet', 'Job'].includes(o.kind))
+    .map((w) => {
+      const containers: Container[] = w.spec.template.spec.containers;
+      const endpoint: Endpoint = { what: `${w.kind}/${w.metadata.name}`, pod: { labels: w.spec.template.metadata.labels, ports: containers.flatMap((c) => c.ports ?? []) } };
+      return { name: w.metadata.name, workload: w, containers, endpoint };
+    });
+}
+
+/** Where a URL's host:port leads: the pods behind a Service of this namespace (its target port), or outside. */
+function destinationOf(objects: K8sObject[], pods: ReturnType<typeof podsOf>, host: string, port: number): { endpoint: Endpoint; port: number }[] {
+  const service = objects.find((o) => o.kind === 'Service' && o.metadata.name === host);
+  if (!service) return [{ endpoint: { what: host, outside: true }, port }];
+  const servicePort = service.spec.ports.find((p: { port: number }) => p.port === port);
+  expect({ host, port, servicePort: !!servicePort }).toEqual({ host, port, servicePort: true });
+  return pods
+    .filter((p) => selects({ matchLabels: service.spec.selector }, p.endpoint.pod!.labels) && p.workload.kind !== 'Job')
+    .map((p) => ({ endpoint: p.endpoint, port: typeof servicePort.targetPort === 'number' ? servicePort.targetPort : p.endpoint.pod!.ports.find((cp) => cp.name === (servicePort.targetPort ?? servicePort.port))!.containerPort }));
+}
+
+/** Secrets whose values are URLs: every form a deployment may give them (the stand-in, a local dev value). */
+const URL_SECRET_FORMS: Record<string, string[]> = {
+  CHAIN_RPC_URL: [secretStandIn('CHAIN_RPC_URL'), 'http://host.docker.internal:8545'],
+};
+
+/** What each workload's settings name: [destination pod or outside address, port]. */
+function impliedConnections(objects: K8sObject[]) {
+  const pods = podsOf(objects);
+  const common = find(objects, 'ConfigMap', 'clopen-common').data ?? {};
+  const s3Public = urlsIn({ S3: common.S3_PUBLIC_ENDPOINT ?? common.S3_ENDPOINT ?? '' });
+  return pods.flatMap((source) => {
+    // what each container reads: a service's own settings (clopen-common holds others' too)
+    const env = Object.assign(
+      {},
+      ...source.containers.map((c) => {
+        const settings = services.find((s) => s.name === c.name)?.settings;
+        return Object.fromEntries(Object.entries(containerEnvironment(objects, c).env).filter(([k]) => !settings || k in settings));
+      }),
+    ) as Record<string, string>;
+    const urls = urlsIn(env).flatMap((u) => (u.name in URL_SECRET_FORMS ? URL_SECRET_FORMS[u.name].flatMap((v) => urlsIn({ [u.name]: v })) : [u]));
+    const service = services.find((s) => s.name === source.name);
+    if (service?.downloadsPresigned) urls.push(...s3Public);
+    if (source.name === 'nats') {
+      // a cluster's routes, from nats.conf (see checkNats)
+      const conf = natsConf(find(objects, 'ConfigMap', 'nats-config').data?.['nats.conf'] ?? '');
+      for (const route of conf.cluster?.routes ?? []) urls.push({ name: 'route', host: route.split(':')[0].split('.')[1], port: Number(route.split(':')[1]) });
+    }
+    return urls
+      .filter((u) => u.host !== 'localhost' && u.host !== '127.0.0.1')
+      .flatMap((u) => destinationOf(objects, pods, u.host, u.port).map((d) => ({ from: source.endpoint, to: d.endpoint, port: d.port, because: `${u.name}=${u.host}:${u.port}` })));
+  });
+}
+
+function checkNetworkPolicies(objects: K8sObject[], where: string) {
+  const pods = podsOf(objects);
+  // default deny: a policy for every pod, both directions, allowing nothing itself
+  const deny = objects.filter((o) => o.kind === 'NetworkPolicy' && Object.keys(o.spec.podSelector ?? {}).length === 0 && !o.spec.ingress?.length && !o.spec.egress?.length);
+  expect(deny.flatMap((o) => o.spec.policyTypes).sort()).toEqual(['Egress', 'Ingress']);
+
+  // every connection the settings imply is allowed
+  const implied = impliedConnections(objects);
+  expect(implied.length).toBeGreaterThan(0);
+  const blocked = implied.filter((c) => !connects(objects, c.from, c.to, c.port)).map((c) => `${c.from.what} → ${c.to.what}:${c.port} (${c.because})`);
+  expect({ where, blocked }).toEqual({ where, blocked: [] });
+
+  // and no other connection between this namespace's pods (a workload's own pods aside: NATS's servers
+  // may route to one another whether or not a cluster is configured)
+  const expected = new Set(implied.map((c) => `${c.from.what} → ${c.to.what}:${c.port}`));
+  const unexpected = pods.flatMap((a) =>
+    pods.filter((b) => b !== a).flatMap((b) =>
+      b.endpoint.pod!.ports.filter((p) => !expected.has(`${a.endpoint.what} → ${b.endpoint.what}:${p.containerPort}`) && connects(objects, a.endpoint, b.endpoint, p.containerPort)).map((p) => `${a.endpoint.what} → ${b.endpoint.what}:${p.containerPort}`),
+    ),
+  );
+  expect({ where, unexpected }).toEqual({ where, unexpected: [] });
+
+  // from outside the cluster and from other namespaces: the host gateway's API only; the other APIs
+  // from namespaces labelled clopen.io/api-clients; every workload's metrics port from those labelled
+  // clopen.io/metrics
+  const internet: Endpoint = { what: 'the internet', outside: true };
+  const otherPod = (labels: Labels): Endpoint => ({ what: `a pod of a namespace labelled ${JSON.stringify(labels)}`, pod: { labels: {}, ports: [] }, namespace: { 'kubernetes.io/metadata.name': 'elsewhere', ...labels } });
+  const reachable = (from: Endpoint) => pods.flatMap((b) => b.endpoint.pod!.ports.filter((p) => connects(objects, from, b.endpoint, p.containerPort)).map((p) => `${b.name}:${p.containerPort}`)).sort();
+  const gatewayPort = `host-gateway:${effective(gatewaySettings, {}, 'HTTP_PORT')}`;
+  expect({ where, from: internet.what, reachable: reachable(internet) }).toEqual({ where, from: internet.what, reachable: [gatewayPort] });
+  expect({ where, reachable: reachable(otherPod({})) }).toEqual({ where, reachable: [gatewayPort] });
+  const apis = services.filter((s) => s.role === 'api').map((s) => `${s.name}:${effective(s.settings, {}, 'HTTP_PORT')}`);
+  expect({ where, reachable: reachable(otherPod({ 'clopen.io/api-clients': 'true' })) }).toEqual({ where, reachable: apis.sort() });
+  const scraped = pods.filter((p) => p.workload.spec.template.metadata.annotations?.['prometheus.io/port']).map((p) => `${p.name}:${p.workload.spec.template.metadata.annotations['prometheus.io/port']}`);
+  expect(reachable(otherPod({ 'clopen.io/metrics': 'true' }))).toEqual(expect.arrayContaining(scraped));
+
+  // every pod resolves names (kube-dns in kube-system, or a node-local cache)
+  const dns: Endpoint = { what: 'kube-dns', pod: { labels: { 'k8s-app': 'kube-dns' }, ports: [] }, namespace: { 'kubernetes.io/metadata.name': 'kube-system' } };
+  expect(pods.filter((p) => !connects(objects, p.endpoint, dns, 53, 'UDP')).map((p) => p.name)).toEqual([]);
+}
+
+describe('k8s base: NetworkPolicies', () => {
+  it('deny by default and allow exactly what the settings name (dependencies outside the namespace)', () => {
+    checkNetworkPolicies(baseObjects(join(root, 'k8s/base')), 'k8s/base');
+  });
+});
+
 // Rendering needs kubectl (its built-in kustomize); without it only the unrendered base is checked.
 (kubectl ? describe.each : describe.skip.each)(['local', 'production'].map((o) => `overlays/${o}`))('k8s %s (rendered with kubectl kustomize)', (overlay) => {
   it.each(services)('deploys $name correctly after patches', (service) => {
@@ -884,6 +1070,10 @@ describe('k8s base: NATS JetStream', () => {
 
   it('runs NATS JetStream as one server locally and as a cluster of three in production', () => {
     checkNats(render(overlay), `k8s/${overlay}`, overlay.endsWith('production') ? 3 : 1);
+  });
+
+  it('allows exactly the connections the settings name (NetworkPolicies)', () => {
+    checkNetworkPolicies(render(overlay), `k8s/${overlay}`);
   });
 
   it("runs the migrations Job with each service's image and tag", () => {
