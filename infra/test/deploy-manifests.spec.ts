@@ -81,6 +81,12 @@ interface DeployedService {
    * references them, so that access to them can be granted apart from the platform's.
    */
   ownSecrets?: Record<string, string[]>;
+  /**
+   * A queue's worker scaled by an HPA on the queue's length (an External metric: `metric`, a gauge a
+   * service exports), one replica per `jobsPerReplica` jobs (a setting), never on CPU: a worker is at
+   * 100 % while it runs a job and at 0 when idle.
+   */
+  queueScaling?: { metric: string; jobsPerReplica: string };
   /** Downloads artefacts by presigned URL (from S3's public endpoint), which no setting of its own names. */
   downloadsPresigned?: boolean;
 }
@@ -99,6 +105,8 @@ const services: DeployedService[] = [
     // a job holds the downloaded base and the copy it writes
     workDir: { setting: 'EMBEDDER_WORK_DIR', minBytes: (setting) => 2 * (setting('EMBEDDER_MAX_MODEL_BYTES') as number) },
     cpuThreads: { threads: 'EMBEDDER_THREADS', concurrency: 'EMBEDDER_CONCURRENCY' },
+    // distribution's gauge of the fingerprint-embedding queue, by state
+    queueScaling: { metric: 'embedding_queue_jobs', jobsPerReplica: 'EMBEDDER_CONCURRENCY' },
     downloadsPresigned: true,
   },
   {
@@ -688,6 +696,16 @@ describe('k8s kustomizations', () => {
   });
 });
 
+/** Names of the gauges and counters the services register (metrics.gauge('name', …), metrics.counter('name', …)). */
+function exportedMetrics(dir = join(root, 'services')): string[] {
+  return readdirSync(dir).flatMap((entry) => {
+    const path = join(dir, entry);
+    if (statSync(path).isDirectory()) return entry === 'node_modules' || entry === 'dist' ? [] : exportedMetrics(path);
+    if (!entry.endsWith('.ts') || entry.endsWith('.spec.ts')) return [];
+    return [...readFileSync(path, 'utf8').matchAll(/\.(?:gauge|counter)\(\s*'([a-z_]+)'/g)].map((m) => m[1]);
+  });
+}
+
 describe('k8s base: Secrets of one workload', () => {
   const objects = baseObjects(join(root, 'k8s/base'));
   const workloads = objects.filter((o) => ['Deployment', 'StatefulSet', 'Job'].includes(o.kind));
@@ -715,7 +733,7 @@ describe.each(services)('k8s base: $name', (service) => {
     checkDeployment(objects, service, 'k8s/base');
   });
 
-  it('rolls out without losing capacity and scales (an api on CPU; a worker by replicas, HPA optional)', () => {
+  it("rolls out without losing capacity and scales (an api on CPU; a queue's worker on its queue; other workers by replicas)", () => {
     if (service.singleIdentity) {
       // One pod per identity: a StatefulSet replaces it (old pod gone before the new one starts, so
       // two never serve one host key at once) and nothing may scale it.
@@ -736,9 +754,23 @@ describe.each(services)('k8s base: $name', (service) => {
     expect(deployment.spec.strategy.rollingUpdate.maxUnavailable).toBe(0);
     expect(find(objects, 'PodDisruptionBudget', service.name).spec.selector.matchLabels).toEqual(deployment.spec.selector.matchLabels);
     const hasHpa = objects.some((o) => o.kind === 'HorizontalPodAutoscaler' && o.metadata.name === service.name);
-    if (service.role === 'worker' && !hasHpa) return;
+    if (service.role === 'worker' && !service.queueScaling && !hasHpa) return;
     const hpa = find(objects, 'HorizontalPodAutoscaler', service.name);
     expect(hpa.spec.scaleTargetRef).toMatchObject({ kind: 'Deployment', name: service.name });
+    expect(hpa.spec.minReplicas).toBeGreaterThanOrEqual(1);
+    if (service.queueScaling) {
+      // on the queue's length, one replica per jobsPerReplica jobs, from a metric a service exports
+      const { metric, jobsPerReplica } = service.queueScaling;
+      const container: Container = deployment.spec.template.spec.containers.find((c: Container) => c.name === service.name);
+      const perReplica = effective(service.settings, containerEnvironment(objects, container).env, jobsPerReplica);
+      expect(hpa.spec.metrics.map((m: { type: string }) => m.type)).toEqual(['External']);
+      expect(hpa.spec.metrics[0].external.metric.name).toBe(metric);
+      expect(hpa.spec.metrics[0].external.target).toEqual({ type: 'AverageValue', averageValue: String(perReplica) });
+      expect(exportedMetrics()).toContain(metric);
+      // scaling down stops workers that may run a job (they finish it within their grace period)
+      expect(hpa.spec.behavior?.scaleDown?.stabilizationWindowSeconds).toBeGreaterThanOrEqual(600);
+      return;
+    }
     expect(hpa.spec.metrics.map((m: { resource?: { name: string } }) => m.resource?.name)).toContain('cpu');
   });
 });
