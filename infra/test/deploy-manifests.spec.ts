@@ -130,7 +130,7 @@ const services: DeployedService[] = [
     composeOptIn: {
       profile: 'chain',
       fillIn: {
-        CHAIN_RPC_URL: 'http://host.docker.internal:8545',
+        CHAIN_RPC_URL: 'http://chain:8545',
         CHAIN_CONTRACTS: 'ModelRegistry:0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512,HostCollateral:0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0,UsageLedger:0xCf7Ed3AccA5a467e9e704C703E8D87F634fB0Fc9,RewardsVault:0xDc64a140Aa3E981100a9becA4E685f962f0cF6C9',
       },
       optionalSecrets: ['CHAIN_RPC_URL'],
@@ -147,7 +147,7 @@ const services: DeployedService[] = [
     composeOptIn: {
       profile: 'chain',
       fillIn: {
-        CHAIN_RPC_URL: 'http://host.docker.internal:8545',
+        CHAIN_RPC_URL: 'http://chain:8545',
         CHAIN_CONTRACTS: 'ModelRegistry:0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512,HostCollateral:0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0,UsageLedger:0xCf7Ed3AccA5a467e9e704C703E8D87F634fB0Fc9,RewardsVault:0xDc64a140Aa3E981100a9becA4E685f962f0cF6C9',
       },
       optionalSecrets: ['CHAIN_RPC_URL'],
@@ -633,6 +633,41 @@ describe.each(services)('docker/compose.yaml: $name', (service) => {
       expect({ [setting]: path, namedVolume: !!source && source in (compose.volumes ?? {}) }).toEqual({ [setting]: path, namedVolume: true });
     }
     if (service.singleIdentity) expect(mounts.filter(([source]) => !(source in (compose.volumes ?? {})))).toEqual([]);
+  });
+});
+
+// The dev chain: a hardhat node with the contracts deployed at start (docker/chain/dev-chain.mjs),
+// built from the Dockerfile's target `chain`, for the services of profile `chain`.
+describe('docker/compose.yaml: the dev chain', () => {
+  const chain = compose.services.chain;
+  const script = read('docker/chain/dev-chain.mjs');
+
+  it('is built from the Dockerfile target that runs docker/chain/dev-chain.mjs, which the build context keeps', () => {
+    expect(chain.profiles).toEqual(['chain']);
+    expect(chain.build).toMatchObject({ dockerfile: 'docker/Dockerfile', target: 'chain' });
+    expect(resolve(join(root, 'docker'), chain.build.context)).toBe(root);
+    const dockerfile = read('docker/Dockerfile').replace(/\\\n/g, ' ').split('\n');
+    const stage = dockerfile.slice(dockerfile.findIndex((l) => /^FROM \S+ AS chain$/.test(l)));
+    const cmd = JSON.parse(stage.find((l) => l.startsWith('CMD '))!.slice(4));
+    expect(cmd).toEqual(['node', 'docker/chain/dev-chain.mjs']);
+    expect(stage.find((l) => l.startsWith('EXPOSE '))).toBe(`EXPOSE ${Number(/CHAIN_PORT \?\? (\d+)/.exec(script)![1])}`);
+    expect(read('docker/Dockerfile.dockerignore').split('\n')).toContain('!docker/chain');
+  });
+
+  it('is healthy once the contracts are deployed: the health check looks for the file the script writes then', () => {
+    const readyFile = /CHAIN_READY_FILE \?\? '([^']+)'/.exec(script)![1];
+    expect([chain.healthcheck.test].flat().join(' ')).toContain(readyFile);
+    expect(chain.ports).toEqual(['127.0.0.1:8545:8545']);
+  });
+
+  it('deploys the contracts where docker/.env.example and the local overlay say they are', () => {
+    const expected = Object.fromEntries([...script.matchAll(/^\s+(\w+): '(0x[0-9a-fA-F]{40})',$/gm)].map((m) => [m[1], m[2]]));
+    const named = `ModelRegistry:${expected.modelRegistry},HostCollateral:${expected.hostCollateral},UsageLedger:${expected.usageLedger},RewardsVault:${expected.rewardsVault}`;
+    expect(envExample.CHAIN_CONTRACTS).toBe(named);
+    for (const config of ['chain-indexer', 'incentives']) {
+      expect({ config, CHAIN_CONTRACTS: readYaml(`k8s/overlays/local/${config}-config.patch.yaml`).data.CHAIN_CONTRACTS }).toEqual({ config, CHAIN_CONTRACTS: named });
+    }
+    expect(envExample.CHAIN_RPC_URL).toBe('http://chain:8545');
   });
 });
 
