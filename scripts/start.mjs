@@ -165,15 +165,17 @@ async function services(admin) {
   info(`admin API key in .local/admin-api-key; logs in .local/logs/`);
 }
 
-/** Bob's host gateway (services/host-gateway), a process like the services; its URL once ready. */
-async function startGateway(env) {
-  const port = Number(process.env.CLOPEN_GATEWAY_PORT ?? 3005);
+const GATEWAY_PORTS = { bob: Number(process.env.CLOPEN_GATEWAY_PORT ?? 3005), charlie: Number(process.env.CLOPEN_CHARLIE_GATEWAY_PORT ?? 3008) };
+
+/** A host's gateway (services/host-gateway), a process like the services; its URL once ready. */
+async function startGateway(host, env) {
+  const port = GATEWAY_PORTS[host];
   const base = `http://127.0.0.1:${port}`;
   if (!(await portOpen(port))) {
     const shared = { NODE_ENV: 'development', LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', ADMIN_API_KEY: adminKey(), NATS_URL: 'nats://127.0.0.1:4222' };
-    background('host-gateway', ['services/host-gateway/dist/main.js'], { ...shared, ...env, HTTP_PORT: String(port) });
+    background(`host-gateway-${host}`, ['services/host-gateway/dist/main.js'], { ...shared, ...env, HTTP_PORT: String(port) });
   }
-  await waitFor('host-gateway', async () => (await fetch(`${base}/ready`)).status === 200, 120_000);
+  await waitFor(`${host}'s host-gateway`, async () => (await fetch(`${base}/ready`)).status === 200, 120_000);
   return base;
 }
 
@@ -334,7 +336,7 @@ function printSummary() {
   for (const r of summary) console.log(`   ${r.what.padEnd(width)}  ${r.detail}`);
   console.log('');
   for (const svc of SERVICES) console.log(`   ${svc.name.padEnd(13)} ${serviceUrl(svc.name)}  (docs ${serviceUrl(svc.name)}/docs)`);
-  console.log(`   ${'host-gateway'.padEnd(13)} http://127.0.0.1:${process.env.CLOPEN_GATEWAY_PORT ?? 3005}/v1`);
+  for (const [host, port] of Object.entries(GATEWAY_PORTS)) console.log(`   ${`gateway ${host}`.padEnd(13)} http://127.0.0.1:${port}/v1`);
   console.log(`   ${'chain'.padEnd(13)} ${chain.url} (hardhat node, chain id 31337)`);
   console.log(`   admin API key: .local/admin-api-key · logs: .local/logs/`);
 }

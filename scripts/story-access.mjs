@@ -22,20 +22,27 @@ export async function accessStory({ root, info, call, admin, access, distributio
     return readFileSync(file, 'utf8').trim();
   };
 
-  // Bob's gateway: his copy (with its ONNX graph) behind permission strings.
-  const servingSeed = Buffer.from(secret('bob-serving-seed', () => randomBytes(32).toString('base64')), 'base64');
+  // Each host's gateway: his copy (with its ONNX graph) behind permission strings.
+  const gateways = {};
+  const servingSeeds = {};
+  for (const n of ['bob', 'charlie']) {
+    servingSeeds[n] = Buffer.from(secret(`${n}-serving-seed`, () => randomBytes(32).toString('base64')), 'base64');
+    gateways[n] = await startGateway(n, {
+      GATEWAY_HOST_KEY: oml.keys[n],
+      GATEWAY_SERVING_KEY: `${n}1:${servingSeeds[n].toString('base64')}`,
+      GATEWAY_MODEL_ID: modelId,
+      GATEWAY_MODEL_DIR: join(dir, `gateway-${n}`),
+      GATEWAY_LICENCE_ID: oml.licences[n],
+      DISTRIBUTION_URL: distribution,
+      ACCESS_URL: access,
+      GATEWAY_SPOOL_DIR: join(dir, `gateway-${n}-spool`),
+      GATEWAY_THREADS: '1',
+    });
+    info(`${n === 'bob' ? 'Bob' : 'Charlie'} starts his host gateway at ${gateways[n]}/v1: it fetched his own copy from distribution (safetensors and model.onnx), registered serving key "${n}1" with access, follows revocations on JetStream`);
+  }
+  const gateway = gateways.bob;
+  const servingSeed = servingSeeds.bob;
   const bob = oml.hosts.bob.address;
-  const gateway = await startGateway({
-    GATEWAY_HOST_KEY: oml.keys.bob,
-    GATEWAY_SERVING_KEY: `bob1:${servingSeed.toString('base64')}`,
-    GATEWAY_MODEL_ID: modelId,
-    GATEWAY_MODEL_DIR: join(dir, 'gateway-bob'),
-    GATEWAY_LICENCE_ID: oml.licences.bob,
-    DISTRIBUTION_URL: distribution,
-    ACCESS_URL: access,
-    GATEWAY_SPOOL_DIR: join(dir, 'gateway-bob-spool'),
-  });
-  info(`Bob starts his host gateway at ${gateway}/v1: it fetched his copy from distribution (safetensors and model.onnx), registered serving key "bob1" with access, follows revocations on JetStream`);
 
   const daveKey = (await call(access, admin, 'POST', '/api-keys', { principalId: 'dave', roles: ['user'], label: 'npm start' })).body.key;
   const dave = generateUserKey();

@@ -1,14 +1,15 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { getAddress } from 'viem';
-import { Bus, consume, type ConsumerHandle, type EventPayload } from '@clopen/bus';
+import { Bus, SERVICE_GRANTS, consume, type ConsumerHandle, type EventPayload } from '@clopen/bus';
 import { ArtefactLinks } from '@clopen/model-links';
 import { CONFIG } from '@clopen/service-kit';
 import type { DistributionConfig } from '../distribution.settings';
 import { LicenceExists } from '../distribution.errors';
 import { LicencesService } from './licences.service';
 
-const SUBJECTS = ['storage.version.published', 'chain.registry.version_published', 'chain.collateral.staked', 'chain.blocks.reorged'] as const;
+/** What distribution consumes: its grant on the bus (libs/bus permissions) is the one list. */
+const SUBJECTS = SERVICE_GRANTS.distribution.consumes;
 
 /**
  * Collateral licenses a host: when the chain indexer reports a stake (HostCollateral.Staked) of at

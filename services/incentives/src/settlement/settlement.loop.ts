@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { Bus, consume, type ConsumerHandle, type EventPayload } from '@clopen/bus';
+import { Bus, SERVICE_GRANTS, consume, type ConsumerHandle, type EventPayload } from '@clopen/bus';
 import { timestampDate } from '@clopen/proto';
 import { CONFIG } from '@clopen/service-kit';
 import type { IncentivesConfig } from '../incentives.settings';
@@ -9,15 +9,8 @@ import { ArtefactLinks } from '@clopen/model-links';
 import { SlashesService } from '../slashes/slashes.service';
 import { TransactionsService } from '../transactions/transactions.service';
 
-const SUBJECTS = [
-  'access.epoch.closed',
-  'access.violation.proven',
-  'distribution.assignment.committed',
-  'storage.version.published',
-  'chain.registry.version_published',
-  'chain.collateral.slash_appealed',
-  'chain.blocks.reorged',
-] as const;
+/** What incentives consumes: its grant on the bus (libs/bus permissions) is the one list. */
+const SUBJECTS = SERVICE_GRANTS.incentives.consumes;
 
 /**
  * What drives the service: the bus consumer records each event's consequences (idempotently, in
