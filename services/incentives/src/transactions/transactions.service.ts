@@ -82,6 +82,8 @@ export class TransactionsService {
   private readonly log = new Logger(TransactionsService.name);
   private readonly hooks = new Map<string, SettlementHook>();
   private readonly settled;
+  /** Contract addresses seen to hold code: a call to an address without code would "succeed" and change nothing. */
+  private readonly deployed = new Set<string>();
 
   constructor(
     private readonly db: DataSource,
@@ -158,6 +160,14 @@ export class TransactionsService {
 
   private async send(tx: TransactionRow): Promise<void> {
     const { client, account } = this.chain;
+    if (!this.deployed.has(tx.to_address)) {
+      const code = await client.getCode({ address: tx.to_address });
+      if (!code || code === '0x') {
+        await this.settle(tx, { status: 'failed', error: { name: 'NoContract', message: `${tx.purpose}: there is no contract at ${tx.to_address}; check CHAIN_CONTRACTS and CHAIN_RPC_URL` } });
+        return;
+      }
+      this.deployed.add(tx.to_address);
+    }
     try {
       await client.call({ account: account.address, to: tx.to_address, data: tx.data });
     } catch (err) {
