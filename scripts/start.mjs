@@ -335,9 +335,9 @@ function printSummary() {
   const width = Math.max(...summary.map((r) => r.what.length));
   for (const r of summary) console.log(`   ${r.what.padEnd(width)}  ${r.detail}`);
   console.log('');
-  for (const svc of SERVICES) console.log(`   ${svc.name.padEnd(13)} ${serviceUrl(svc.name)}  (docs ${serviceUrl(svc.name)}/docs)`);
-  for (const [host, port] of Object.entries(GATEWAY_PORTS)) console.log(`   ${`gateway ${host}`.padEnd(13)} http://127.0.0.1:${port}/v1`);
-  console.log(`   ${'chain'.padEnd(13)} ${chain.url} (hardhat node, chain id 31337)`);
+  for (const svc of SERVICES) console.log(`   ${svc.name.padEnd(15)} ${serviceUrl(svc.name)}  (docs ${serviceUrl(svc.name)}/docs)`);
+  for (const [host, port] of Object.entries(GATEWAY_PORTS)) console.log(`   ${`gateway ${host}`.padEnd(15)} http://127.0.0.1:${port}/v1`);
+  console.log(`   ${'chain'.padEnd(15)} ${chain.url} (hardhat node, chain id 31337)`);
   console.log(`   admin API key: .local/admin-api-key · logs: .local/logs/`);
 }
 
