@@ -46,7 +46,7 @@ export async function omlStory({ root, info, call, admin, distribution, baseVers
       const step = `${s.phase}:${Math.floor(s.percent / 20)}`;
       if (s.state === 'running' && step !== shown) {
         shown = step;
-        info(`   embedder: ${n}'s copy, ${s.phase} ${s.percent.toFixed(0)}% (GET /licences/{id}/embedding)`);
+        info(`   embedder: ${n}'s copy ${bar(s.percent)} ${s.percent.toFixed(0).padStart(3)}% ${s.phase} (GET /licences/{id}/embedding)`);
       }
       return s.state === 'completed' && s;
     }, 60 * 60_000);
@@ -83,6 +83,12 @@ export async function omlStory({ root, info, call, admin, distribution, baseVers
 
   return { versionId: baseVersion.id, hosts, keys, licences, eveUrl: `http://127.0.0.1:${port}`, stopEve: () => eve.kill('SIGTERM') };
 }
+
+/** A 20-cell progress bar. */
+const bar = (percent) => {
+  const full = Math.max(0, Math.min(20, Math.round(percent / 5)));
+  return `[${'█'.repeat(full)}${'░'.repeat(20 - full)}]`;
+};
 
 /** Bob's and Charlie's host keys (EVM), made on the first run and kept in .local/story. */
 export function hostAccounts(root) {

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // `npm test`: the whole suite against the real PostgreSQL, Redis, NATS JetStream and S3 server.
 // Installs what is missing, starts the shared services that are down, checks the protos and that
-// the API documents are up to date, then runs lint, typecheck and every jest project through Nx,
-// and closes with one summary line.
+// the API documents are up to date, then runs lint and typecheck over the workspace and every jest
+// project through Nx, and closes with one summary line.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,10 +30,18 @@ if (run('node', ['scripts/proto.mjs', 'check']) !== 0) process.exit(1);
 step('API documents up to date: docs/asyncapi.yaml, docs/openapi/, docs/partners.md');
 if (run('node', ['-r', '@swc-node/register', 'tools/apidocs/src/main.ts', 'check'], { SWC_NODE_PROJECT: 'tsconfig.base.json' }) !== 0) process.exit(1);
 
+// One eslint and one tsc over every project: the projects' own lint and typecheck targets (for
+// `nx run-many -t lint typecheck -p …` while working) each re-read the libs they import, which
+// made typechecking the whole workspace ten minutes of CPU instead of twenty seconds.
+step('lint (eslint) and typecheck (tsc -p tsconfig.check.json) of every project');
+const linted = run('npx', ['eslint', 'libs', 'services', 'tools', 'infra']) === 0;
+const typed = run('npx', ['tsc', '-p', 'tsconfig.check.json']) === 0;
+const checked = linted && typed;
+
 const summaryDir = mkdtempSync(join(tmpdir(), 'clopen-jest-'));
-step('lint, typecheck and tests of every project (nx run-many)');
+step('tests of every project (nx run-many -t test)');
 const extra = process.argv.slice(2);
-const status = run('npx', ['nx', 'run-many', '-t', 'lint', 'typecheck', 'test', '--parallel=2', '--outputStyle=stream', ...extra], {
+const status = run('npx', ['nx', 'run-many', '-t', 'test', '--parallel=2', '--outputStyle=stream', ...extra], {
   NX_DAEMON: 'false',
   NX_NO_CLOUD: 'true',
   NX_TUI: 'false',
@@ -50,6 +58,6 @@ for (const f of readdirSync(summaryDir)) {
   skipped += s.skipped;
 }
 rmSync(summaryDir, { recursive: true, force: true });
-if (status !== 0 && failed === 0) failed = 1; // lint, typecheck or a crashed suite failed
+if ((status !== 0 || !checked) && failed === 0) failed = 1; // lint, typecheck or a crashed suite failed
 console.log(`\ntests: ${passed} passed, ${failed} failed, ${skipped} skipped`);
-process.exit(status === 0 && failed === 0 ? 0 : 1);
+process.exit(status === 0 && checked && failed === 0 ? 0 : 1);

@@ -57,9 +57,13 @@ export class Platform {
     [p.distribution, p.embedder, p.access] = await Promise.all([
       spawnService('distribution', { ...p.env(), ...queue, DISTRIBUTION_POOL_KEYS: `k1:${KeyRing.generateKey()}`, TRACE_FALSE_ACCUSATION: '0.01', EMBEDDING_MIN_RECALL: '0.95', EMBEDDING_RECONCILE_MS: '1000' }),
       spawnService('embedder', { ...p.env(), ...queue, EMBEDDER_THREADS: '2', EMBEDDER_CHECK_EVERY: '50' }),
-      spawnService('access', { ...p.env(), ACCESS_ISSUER_KEYS: `i1:${p.issuerSeed.toString('base64')}` }),
+      p.spawnAccess(),
     ]);
     return p;
+  }
+
+  spawnAccess(): Promise<ServiceProcess> {
+    return spawnService('access', { ...this.env(), ACCESS_ISSUER_KEYS: `i1:${this.issuerSeed.toString('base64')}` });
   }
 
   /** The chain: contracts on a hardhat node mining a block a second, read by the indexer, settled by incentives. */

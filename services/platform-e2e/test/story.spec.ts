@@ -244,7 +244,7 @@ describe("platform: the seed's story", () => {
     expect(await balanceOf(bob.address)).toBe(0n);
   });
 
-  it("settles Dave's epoch on chain and the fees are claimed to the last token, though the indexer dies (kill -9) in the middle", async () => {
+  it("settles Dave's epoch on chain and the fees are claimed to the last token, though access and the indexer die (kill -9) in the middle", async () => {
     const dave = walletOf(chain.node.accounts[5]);
     await mined(dave.token.write.mint([dave.address, 1_000n]));
     await mined(dave.token.write.approve([chain.addresses.rewardsVault, 1_000n]));
@@ -261,8 +261,10 @@ describe("platform: the seed's story", () => {
     }
     await eventually(async () => (await api(p.access.url, TEST_ADMIN_KEY, 'GET', `/grants/${bought.body.id}/usage`)).body.requests === 2, { timeoutMs: 30_000, what: "Dave's receipts" });
 
-    await p.indexer!.kill();
-    p.indexer = await p.spawnIndexer();
+    // Access and the indexer die (kill -9) between the receipts and the epoch: nothing is lost.
+    await Promise.all([p.access.kill(), p.indexer!.kill()]);
+    [p.access, p.indexer] = await Promise.all([p.spawnAccess(), p.spawnIndexer()]);
+    expect((await api(p.access.url, TEST_ADMIN_KEY, 'GET', `/grants/${bought.body.id}/usage`)).body.requests).toBe(2);
     const closed = await api(p.access.url, TEST_ADMIN_KEY, 'POST', '/admin/epochs/close');
     expect(closed.status).toBe(201);
     const n = closed.body.number;
