@@ -54,6 +54,8 @@ export interface BusOptions {
    * reaches the one stream it may read under PARTNER_JS_API_PREFIX and never creates streams.
    */
   jsApiPrefix?: string;
+  /** Copies of each stream ensureStreams() keeps in a NATS cluster; 1 (default) on a single server. */
+  streamReplicas?: number;
 }
 
 /** Causation context of a message: who caused it. The producer comes from the Bus. */
@@ -90,6 +92,7 @@ export class Bus {
     readonly namespace: string,
     readonly logger: BusLogger,
     jsApiPrefix?: string,
+    private readonly streamReplicas = 1,
   ) {
     this.js = connection.jetstream(jsApiPrefix ? { apiPrefix: jsApiPrefix } : {});
   }
@@ -107,7 +110,7 @@ export class Bus {
     const apiPrefix = options.jsApiPrefix;
     // A partner's account has no JetStream of its own: its `$JS.API.INFO` would answer "not enabled".
     const jsm = await connection.jetstreamManager(apiPrefix ? { apiPrefix, checkAPI: false } : {});
-    return new Bus(connection, jsm, options.producer, namespace, options.logger ?? new Logger('Bus'), apiPrefix);
+    return new Bus(connection, jsm, options.producer, namespace, options.logger ?? new Logger('Bus'), apiPrefix, options.streamReplicas);
   }
 
   /** The wire subject of an un-prefixed subject. */
@@ -123,7 +126,7 @@ export class Bus {
   /** Creates every stream in STREAMS, or updates it to the declared config. Safe to call from every service at start. */
   async ensureStreams(): Promise<void> {
     for (const name of streamNames()) {
-      const config = streamConfig(name, this.namespace);
+      const config = streamConfig(name, this.namespace, this.streamReplicas);
       const exists = await this.jsm.streams.info(config.name).then(
         () => true,
         (err: NatsError) => {

@@ -38,6 +38,12 @@ describe('streams', () => {
     expect(streamConfig('STORAGE').subjects).toContain('storage.model.registered');
   });
 
+  it('keeps as many copies of each stream as asked (BUS_STREAM_REPLICAS), mirrors too', () => {
+    expect(streamConfig('ACCESS').num_replicas).toBe(1);
+    expect(streamConfig('ACCESS', '', 3).num_replicas).toBe(3);
+    expect(streamConfig('REVOCATIONS', '', 3).num_replicas).toBe(3);
+  });
+
   it('matches NATS wildcards', () => {
     expect(subjectMatches('dlq.>', 'dlq.storage.model.registered')).toBe(true);
     expect(subjectMatches('dlq.>', 'dlq')).toBe(false);

@@ -62,7 +62,8 @@ export function subjectMatches(pattern: string, subject: string): boolean {
   return p.length === s.length;
 }
 
-export function streamConfig(name: StreamName, namespace = ''): Partial<StreamConfig> & { name: string } {
+/** `replicas`: copies of each stream in a NATS cluster (BUS_STREAM_REPLICAS; 3 in production, at most the cluster's size). */
+export function streamConfig(name: StreamName, namespace = '', replicas = 1): Partial<StreamConfig> & { name: string } {
   const spec: StreamSpec = STREAMS[name];
   if (spec.mirror) {
     return {
@@ -72,7 +73,7 @@ export function streamConfig(name: StreamName, namespace = ''): Partial<StreamCo
       retention: RetentionPolicy.Limits,
       storage: StorageType.File,
       discard: DiscardPolicy.Old,
-      num_replicas: 1,
+      num_replicas: replicas,
     };
   }
   const subjects = streamSubjects(name);
@@ -90,7 +91,7 @@ export function streamConfig(name: StreamName, namespace = ''): Partial<StreamCo
     storage: StorageType.File,
     discard: DiscardPolicy.Old,
     duplicate_window: nanos(DUPLICATE_WINDOW_MS),
-    num_replicas: 1,
+    num_replicas: replicas,
   };
 }
 

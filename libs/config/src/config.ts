@@ -111,6 +111,8 @@ export const busSettings = {
   OUTBOX_RELAY_INTERVAL_MS: setting.positiveInt.default(1000),
   /** Outbox rows published per relay transaction (all in flight at once). */
   OUTBOX_RELAY_BATCH_SIZE: setting.positiveInt.max(10_000).default(500),
+  /** Copies of each JetStream stream in a NATS cluster (3 in production; 1 on a single server). */
+  BUS_STREAM_REPLICAS: setting.positiveInt.max(5).default(1),
 };
 
 export const redisSettings = {

@@ -23,7 +23,7 @@ import { ObjectStore, type S3Settings } from './s3';
 
 type BaseConfig = z.infer<z.ZodObject<typeof baseSettings & typeof databaseSettings>>;
 type RedisConfig = { REDIS_URL: string };
-type BusConfig = { NATS_URL: string; NATS_NKEY_SEED?: string; BUS_NAMESPACE: string; OUTBOX_RELAY_ENABLED: boolean; OUTBOX_RELAY_INTERVAL_MS: number; OUTBOX_RELAY_BATCH_SIZE: number };
+type BusConfig = { NATS_URL: string; NATS_NKEY_SEED?: string; BUS_NAMESPACE: string; BUS_STREAM_REPLICAS: number; OUTBOX_RELAY_ENABLED: boolean; OUTBOX_RELAY_INTERVAL_MS: number; OUTBOX_RELAY_BATCH_SIZE: number };
 
 /** What a service is made of; `createService` turns it into a running NestJS app. */
 export interface ServiceDefinition<S extends z.ZodRawShape> {
@@ -95,6 +95,7 @@ export async function createService<S extends z.ZodRawShape>(def: ServiceDefinit
         namespace: bc.BUS_NAMESPACE,
         name: def.name,
         nkeySeed: bc.NATS_NKEY_SEED,
+        streamReplicas: bc.BUS_STREAM_REPLICAS,
         // a partner's account is its own; in the platform's, a service receives on its own inbox only
         ...(inPartnerAccount ? { jsApiPrefix: PARTNER_JS_API_PREFIX } : { inboxPrefix: serviceInbox(def.name) }),
       });
