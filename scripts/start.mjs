@@ -292,6 +292,11 @@ async function story(admin) {
     for (const t of txs.reverse()) info(`protocol transaction ${t.functionName} (${t.purpose.split(':')[0]}): ${t.minedHash} in block ${t.blockNumber}`);
     const paid = (await onChain.balanceOf(acc.prover)) - proverBefore;
     info(`slash #${slash.chainSlashId} executed: the prover ${acc.prover} receives ${onChain.tokens(slash.proverBounty)} (balance +${onChain.tokens(paid)}), Alice as the model's owner ${onChain.tokens(slash.ownerShare)}; Charlie's stake is now ${onChain.tokens((await onChain.stakeOf(charlie, nft.chainModelId)).active)}`);
+    const licence = await until(async () => {
+      const l = (await call(serviceUrl('distribution'), admin, 'GET', `/licences/${oml.licences.charlie}`)).body;
+      return l.status === 'ended' && l;
+    }, "Charlie's licence to end", 60_000);
+    info(`distribution ends Charlie's licence ${licence.id.slice(0, 8)}…: ${licence.endedReason} (event distribution.licence.ended)`);
     done('Charlie is slashed, the prover paid', `slash #${slash.chainSlashId}: ${onChain.tokens(slash.amount)}, bounty ${onChain.tokens(slash.proverBounty)}`);
   }
 

@@ -35,7 +35,7 @@ export const SERVICE_GRANTS = {
   storage: { context: 'storage', answers: ['storage.model.get', 'storage.version.get'] },
   distribution: {
     context: 'distribution',
-    consumes: ['storage.version.published', 'chain.registry.version_published', 'chain.collateral.staked', 'chain.blocks.reorged'],
+    consumes: ['storage.version.published', 'chain.registry.version_published', 'chain.collateral.staked', 'chain.collateral.slash_proposed', 'chain.collateral.slash_executed', 'chain.blocks.reorged'],
     requests: ['storage.model.get', 'storage.version.get'],
     answers: ['distribution.challenge.open', 'distribution.challenge.trace'],
   },

@@ -217,7 +217,7 @@ describe("platform: the seed's story", () => {
       await model.close();
     }
   });
-  it('slashes Charlie after the appeal window and pays the prover, once, though incentives dies (kill -9) in the middle', async () => {
+  it('slashes Charlie after the appeal window, pays the prover and ends his licence, once, though incentives dies (kill -9) in the middle', async () => {
     const slash = () => incentives(`/slashes/${violations.charlie}`);
     await eventually(async () => (await slash()).status === 'proposed', { timeoutMs: 60_000, what: "Charlie's slash to be proposed" });
     expect(await slash()).toMatchObject({ hostAddress: charlie.address, amount: '100', prover: prover.address, chainModelId: '1' });
@@ -230,6 +230,13 @@ describe("platform: the seed's story", () => {
     expect((await balanceOf(privateKeyToAccount(chain.node.accounts[2]).address)) - aliceBefore).toBe(90n);
     expect((await walletOf(charlieKey).c.hostCollateral.read.stakeOf([charlie.address, 1n])).active).toBe(0n);
     await eventually(async () => (await readEvents(p.bus, 'chain.collateral.slash_executed')).length === 1, { timeoutMs: 30_000, what: 'chain.collateral.slash_executed' });
+    // The executed slash ends Charlie's licence: his copy is no longer delivered.
+    const ended = await eventually(async () => {
+      const l = (await api(p.distribution.url, TEST_ADMIN_KEY, 'GET', `/licences/${licences.charlie}`)).body;
+      return l.status === 'ended' && l;
+    }, { timeoutMs: 30_000, what: "Charlie's licence to end" });
+    expect(ended.endedReason).toMatch(/slashed on chain \(slash 1/);
+    expect((await api(p.distribution.url, TEST_ADMIN_KEY, 'GET', `/licences/${licences.bob}`)).body.status).toBe('active');
   });
 
   it('freezes Bob\'s slash when he appeals in time', async () => {

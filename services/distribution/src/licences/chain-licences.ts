@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { getAddress } from 'viem';
 import { Bus, SERVICE_GRANTS, consume, type ConsumerHandle, type EventPayload } from '@clopen/bus';
 import { ArtefactLinks } from '@clopen/model-links';
@@ -15,7 +15,9 @@ const SUBJECTS = SERVICE_GRANTS.distribution.consumes;
  * Collateral licenses a host: when the chain indexer reports a stake (HostCollateral.Staked) of at
  * least DISTRIBUTION_CHAIN_MIN_STAKE on a model, the host is licensed for the newest platform version
  * that model's owner committed on chain (joined by artefact hash, libs/model-links), and its copy is
- * made. A stake seen before its version's commitment is retried until the commitment arrives.
+ * made. A stake seen before its version's commitment is retried until the commitment arrives. An
+ * executed slash ends the slashed host's licences on the model (SlashExecuted does not name the
+ * host: the proposal, seen before, does).
  */
 @Injectable()
 export class ChainLicences implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -50,6 +52,13 @@ export class ChainLicences implements OnApplicationBootstrap, OnApplicationShutd
             return this.links.reorged(manager, payload as EventPayload<'chain.blocks.reorged'>);
           case 'chain.collateral.staked':
             return this.staked(payload as EventPayload<'chain.collateral.staked'>);
+          case 'chain.collateral.slash_proposed': {
+            const { slashId, host, modelId } = (payload as EventPayload<'chain.collateral.slash_proposed'>).args;
+            await manager.query('INSERT INTO chain_slashes (slash_id, host_address, chain_model_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [slashId, getAddress(host), modelId]);
+            return;
+          }
+          case 'chain.collateral.slash_executed':
+            return this.slashed(manager, payload as EventPayload<'chain.collateral.slash_executed'>);
         }
       },
     });
@@ -70,6 +79,20 @@ export class ChainLicences implements OnApplicationBootstrap, OnApplicationShutd
     } catch (e) {
       if (e instanceof LicenceExists) return; // staked again, or this event redelivered
       throw e;
+    }
+  }
+
+  private async slashed(manager: EntityManager, log: EventPayload<'chain.collateral.slash_executed'>): Promise<void> {
+    const [slash] = await manager.query('SELECT host_address, chain_model_id::text AS model FROM chain_slashes WHERE slash_id = $1', [log.args.slashId]);
+    if (!slash) throw new Error(`slash ${log.args.slashId} executed before its proposal was seen; retrying`);
+    const licences: { id: string }[] = await manager.query(
+      `SELECT l.id FROM licences l JOIN artefact_links a ON a.platform_version_id = l.version_id::text
+       WHERE a.chain_model_id = $1 AND l.host_address = $2 AND l.status = 'active'`,
+      [slash.model, slash.host_address],
+    );
+    for (const { id } of licences) {
+      await this.licences.end(id, { reason: `slashed on chain (slash ${log.args.slashId}, tx ${log.position?.transactionHash})` });
+      this.log.log(`ended licence ${id} of ${slash.host_address}: slash ${log.args.slashId} executed`);
     }
   }
 
