@@ -72,8 +72,9 @@ describe('HostCollateral', () => {
     await propose();
     await expectRevert(as('eve').hostCollateral.write.executeSlash([1n]), 'AccessControlUnauthorizedAccount', unauthorized);
     await expectRevert(as('eve').hostCollateral.write.resolveAppeal([1n, true]), 'AccessControlUnauthorizedAccount', unauthorized);
-    for (const write of [as('eve').hostCollateral.write.setAppealWindow([1n]), as('protocol').hostCollateral.write.setUnstakeDelay([1n]), as('eve').hostCollateral.write.setProverBountyBps([1])]) {
-      await expectRevert(write, 'AccessControlUnauthorizedAccount');
+    // One at a time: a write started early rejects before it is awaited (an unhandled rejection).
+    for (const write of [() => as('eve').hostCollateral.write.setAppealWindow([1n]), () => as('protocol').hostCollateral.write.setUnstakeDelay([1n]), () => as('eve').hostCollateral.write.setProverBountyBps([1])]) {
+      await expectRevert(write(), 'AccessControlUnauthorizedAccount');
     }
   });
 
