@@ -10,3 +10,4 @@ export { signReceipt, receiptBody, receiptSigningBytes, signReceiptBatch, batchS
 export { ReceiptPublisher, type ReceiptPublisherOptions } from './receipt-publisher';
 export type { ServedRequest } from './receipts';
 export { verifyEd25519, Ed25519VerifyPool, type SignedMessage } from './ed25519';
+export { completionText } from './completion-text';

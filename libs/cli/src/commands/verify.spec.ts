@@ -1,4 +1,4 @@
-import { completionText } from './verify';
+import { completionText } from '@clopen/host-sdk';
 
 describe('completionText', () => {
   it('reads a completion, a chat completion and a server-sent event stream', () => {

@@ -5,6 +5,7 @@ import { UsageError } from '../errors';
 import type { Action } from '../program';
 import { fields, pValue, statusLine, table } from '../render';
 import { positiveInt, uuid } from './args';
+import { completionText } from '@clopen/host-sdk';
 import { violationText } from './access';
 
 export function registerVerify(program: Command, action: Action): void {
@@ -137,40 +138,4 @@ function prover(key: string): LocalAccount {
   const hex = (key.startsWith('0x') ? key : `0x${key}`) as `0x${string}`;
   if (!/^0x[0-9a-fA-F]{64}$/.test(hex)) throw new UsageError('--prover-key (or CLOPEN_PROVER_KEY) must be a 32-byte hex private key');
   return privateKeyToAccount(hex);
-}
-
-/**
- * The completion text of an OpenAI-compatible answer: a JSON completion or chat completion, or a
- * server-sent event stream of chunks (as access reads a prover's answers). Null when it holds none.
- */
-export function completionText(body: string): string | null {
-  const pickText = (o: unknown): string | null => {
-    const c = (o as { choices?: { text?: unknown; message?: { content?: unknown }; delta?: { content?: unknown } }[] })?.choices?.[0];
-    for (const v of [c?.text, c?.message?.content, c?.delta?.content]) if (typeof v === 'string') return v;
-    return null;
-  };
-  const trimmed = body.trimStart();
-  if (trimmed.startsWith('{')) {
-    try {
-      return pickText(JSON.parse(trimmed));
-    } catch {
-      return null;
-    }
-  }
-  let text: string | null = null;
-  for (const event of body.split(/\r?\n\r?\n/)) {
-    const data = event
-      .split(/\r?\n/)
-      .filter((l) => l.startsWith('data:'))
-      .map((l) => l.slice(5).trim())
-      .join('\n');
-    if (!data || data === '[DONE]') continue;
-    try {
-      const piece = pickText(JSON.parse(data));
-      if (piece !== null) text = (text ?? '') + piece;
-    } catch {
-      // Not a chunk.
-    }
-  }
-  return text;
 }

@@ -1,4 +1,5 @@
-import { challengeQueries, completionText, signedPart, streamReceipt } from './challenge-queries';
+import { completionText } from '@clopen/host-sdk';
+import { challengeQueries, signedPart, streamReceipt } from './challenge-queries';
 
 describe('challenge queries', () => {
   const keys = [
