@@ -1,4 +1,4 @@
-import { binomialLowerTail, binomialUpperQuantile, binomialUpperTail, logUpperTails } from './binomial';
+import { binomialLowerTail, binomialUpperQuantile, binomialUpperTail, logBinomialPmf, logBinomialPmfs, logUpperTailNear, logUpperTails } from './binomial';
 
 describe('binomial tails', () => {
   it('match direct sums, far into the tail', () => {
@@ -13,5 +13,18 @@ describe('binomial tails', () => {
     const z = binomialUpperQuantile(312, 1e-3, 5e-4);
     expect(1 - binomialLowerTail(312, 1e-3, z + 1)).toBeLessThanOrEqual(5e-4);
     expect(1 - binomialLowerTail(312, 1e-3, z)).toBeGreaterThan(5e-4);
+  });
+
+  it('give the same tails summed near the mode only, and the same pmf tables', () => {
+    for (const [n, p] of [
+      [900, 0.5],
+      [400, 0.8],
+      [37, 0.1],
+    ]) {
+      const full = logUpperTails(n, p);
+      for (let k = 0; k <= n + 1; k += 1) expect(logUpperTailNear(n, p, k)).toBeCloseTo(full[k], 10);
+      const pmf = logBinomialPmfs(n, p);
+      for (let k = 0; k <= n; k += 1) expect(pmf[k]).toBeCloseTo(logBinomialPmf(n, p, k), 10);
+    }
   });
 });

@@ -1,27 +1,38 @@
 import { HostAssignment, toMembership } from './assignment';
-import { binomialUpperQuantile, logUpperTails } from './binomial';
+import { binomialUpperQuantile } from './binomial';
 import { TracingInputError, requireCount, requireProbability } from './errors';
+import { InnocentTails, fewestAnsweredToAccuse } from './innocent';
 
 /**
- * Who is behind a suspect model: the prover asked it n pool keys and saw which it answered with
- * the secret response. Every host is scored by how many answered keys its copy holds.
+ * Who is behind a suspect model: the prover asked it n pool keys and saw which m it answered with
+ * the secret response. Every host is scored by how well its copy agrees with those answers.
  *
- * The decision rests on one fact that needs no model of the attack: an innocent host's subset
- * was drawn independently of the suspect's (see assignSubset), so among m answered keys it holds
- * Bin(m, p) of them, whatever the coalition did. Host h, holding a of the m, is accused iff
- *   pValue = N · P[Bin(m, p) ≥ a] ≤ eps
- * and the union bound over the N hosts makes eps the probability that ANY innocent is accused.
+ * Host h holds a of the m answered keys and b of the n − m unanswered ones. Two scores:
+ *   D_h = a + (n − m − b)   its agreement (the two-sided, Tardos-style score a − b, shifted by n − m)
+ *   a                      the one-sided count of answered keys held
+ * The decision rests on one fact that needs no model of the attack: an innocent host's subset was
+ * drawn independently of the suspect (see assignSubset), so given the answers a ~ Bin(m, p) and
+ * D ~ Bin(m, p) + Bin(n − m, 1 − p) exactly, whatever the coalition did, however it merged its
+ * copies. Host h's p-value is
+ *   pValue = 2N · min(P[D ≥ D_h], P[a ≥ a_h])         (Bonferroni over the two scores)
+ * with both tails exact (InnocentTails), and h is accused iff pValue ≤ eps. Over the N hosts the
+ * chance of accusing ANY innocent is at most eps; `innocentAccusedBound` is that union bound
+ * computed exactly for the thresholds used (N · P[D ≥ d* ∨ a ≥ s*]).
  *
- * Recall and null rate only move the colluders' side: imperfect recall removes answers (fewer m,
- * never a key a colluder lacks), while the null rate adds a few spurious answers a colluder may not
- * hold. Those cost a colluder a few "missing" keys, and the exact tail absorbs them: holding
- * m − 2 of m answered keys is still far beyond Bin(m, p) when m is large. `nullAnswersBound`
- * (a (1 − δ) quantile of Bin(n, p0)) says how many misses the null rate explains; a host within
- * it is marked `explainedByNullRate`, i.e. its copy, alone or merged with others, accounts for
- * every other answer.
+ * Why both: a coalition that merges by majority vote or routes each query to one member answers
+ * many keys a given member lacks, so the one-sided count loses that member, while each member still
+ * holds more of the answered keys and fewer of the unanswered ones than chance, which D counts.
+ * Against an agreement-only ('and') merge the one-sided count is far sharper (a member holds every
+ * truthful answer). Simulated, the pair at eps/2 each traces 'and' coalitions that D alone misses
+ * and costs the other merges only the factor 2 (README).
  *
- * With fewer than ceil(ln(N/eps) / ln(1/p)) answered keys even a host holding all of them cannot
- * reach eps, so the trace refuses to accuse and says so.
+ * The null rate only moves the colluders' side (a few spurious answers each member may lack);
+ * `nullAnswersBound` (a (1 − δ) quantile of Bin(n, p0)) says how many answered-but-lacked keys
+ * chance explains, and a host within it is marked `explainedByNullRate`: its copy alone accounts
+ * for every answer.
+ *
+ * When even a copy agreeing on all n keys could not reach eps (2N · p^m (1 − p)^(n−m) > eps), the
+ * trace refuses to accuse and says so ('too-few-answers': too few keys asked for these answers).
  */
 
 export type TraceHostsInput = {
@@ -53,9 +64,13 @@ export type HostTrace = {
   answered: number;
   /** m − a: answered keys this host's copy lacks. */
   missing: number;
-  /** −log10 P[Bin(m, p) ≥ a]: decimal digits of evidence against this host (0 = none). */
+  /** b: unanswered keys this host's copy holds. */
+  unansweredHeld: number;
+  /** D = a + (n − m − b): asked keys on which holding and answering agree. */
+  agreement: number;
+  /** −log10 of 2 · min(P[D ≥ agreement], P[a ≥ answeredHeld]) for an innocent host: decimal digits of evidence (0 = none). */
   score: number;
-  /** N · P[Bin(m, p) ≥ a], capped at 1: the chance an innocent would score this high. */
+  /** N · 2 · min(P[D ≥ agreement], P[a ≥ answeredHeld]), capped at 1: the chance that some innocent would score this high. */
   pValue: number;
   accused: boolean;
   /** missing ≤ nullAnswersBound: this copy explains all answers but a null-rate few. */
@@ -72,10 +87,18 @@ export type TraceResult = {
   asked: number;
   /** m */
   answered: number;
-  /** ceil(ln(N/eps) / ln(1/p)) */
+  /** Fewest answered keys (of these n) with which any host could be accused; n + 1 if none. */
   minAnsweredToAccuse: number;
+  /** 2N · p^m (1 − p)^(n−m), capped at 1: the smallest pValue any host could have in this trace. */
+  minPValue: number;
+  /** d*: the least agreement that accuses on its own; n + 1 when none does. */
+  agreementNeeded: number;
+  /** s*: the least count of answered keys held that accuses on its own; m + 1 when none does. */
+  answeredHeldNeeded: number;
+  /** N · P[D ≥ d* ∨ a ≥ s*], exact: the union bound on accusing any innocent in this trace (≤ falseAccusation). */
+  innocentAccusedBound: number;
   nullAnswersBound: number;
-  /** K̂ = ln((m/n − p0) / r) / ln p: the coalition size the answer rate suggests; null if m/n ≤ p0. */
+  /** K̂ = ln((m/n − p0)/(1 − p0)) / ln(r·p): the coalition size an 'and' merge answering at this rate would have; null if m/n ≤ p0. */
   estimatedCoalition: number | null;
   falseAccusation: number;
   /** Accused host ids, strongest evidence first. */
@@ -110,30 +133,40 @@ export function traceHosts(input: TraceHostsInput): TraceResult {
 
   const n = asked.length;
   const answeredKeys = asked.filter((_, i) => answered[i] === true);
+  const unansweredKeys = asked.filter((_, i) => answered[i] !== true);
   const m = answeredKeys.length;
   const logHosts = Math.log(hosts);
   const logEps = Math.log(falseAccusation);
-  const minAnsweredToAccuse = Math.ceil((Math.log(hosts) - logEps) / -Math.log(p));
+  // Two scores share eps: each is tested at eps / 2N per host.
+  const logShare = logEps - logHosts - Math.LN2;
+  const innocent = new InnocentTails(n, m, p);
+  const logBest = logHosts + Math.LN2 + innocent.logBestAgreement();
+  const agreementNeeded = innocent.agreementThreshold(logShare);
+  const answeredHeldNeeded = innocent.answeredHeldThreshold(logShare);
   const nullAnswersBound = binomialUpperQuantile(n, nullRate, missRate);
   const rate = n === 0 ? 0 : m / n;
-  const estimatedCoalition = rate > nullRate ? Math.log(Math.min(1, (rate - nullRate) / recall)) / Math.log(p) : null;
-  const tails = logUpperTails(m, p);
+  const estimatedCoalition = rate > nullRate ? Math.log(Math.min(1, (rate - nullRate) / (1 - nullRate))) / Math.log(recall * p) : null;
 
   const traces: HostTrace[] = [];
   for (const [hostId, assignment] of assignments) {
     const holds = toMembership(hostId, assignment);
     let held = 0;
     for (const key of answeredKeys) if (holds.has(key)) held += 1;
-    const logTail = tails[held];
+    let unansweredHeld = 0;
+    for (const key of unansweredKeys) if (holds.has(key)) unansweredHeld += 1;
+    const agreement = held + (n - m - unansweredHeld);
+    const logTail = Math.min(0, Math.LN2 + Math.min(innocent.logAgreementTail(agreement), innocent.logAnsweredHeldTail(held)));
     const logPValue = Math.min(0, logHosts + logTail);
     traces.push({
       hostId,
       answeredHeld: held,
       answered: m,
       missing: m - held,
+      unansweredHeld,
+      agreement,
       score: Math.max(0, -logTail / Math.LN10),
       pValue: Math.exp(logPValue),
-      accused: m >= minAnsweredToAccuse && logPValue <= logEps,
+      accused: agreement >= agreementNeeded || held >= answeredHeldNeeded,
       explainedByNullRate: m - held <= nullAnswersBound,
     });
   }
@@ -142,24 +175,32 @@ export function traceHosts(input: TraceHostsInput): TraceResult {
 
   let outcome: TraceOutcome;
   let reason: string;
-  if (m < minAnsweredToAccuse) {
+  if (logBest > logEps) {
     outcome = 'too-few-answers';
     reason =
-      `only ${m} of ${n} asked keys were answered; at least ${minAnsweredToAccuse} are needed before any of ${hosts} hosts ` +
-      `can be accused at false-accusation rate ${falseAccusation} (inclusion p = ${p.toFixed(4)}); ask more keys`;
+      `with ${n} keys asked and ${m} answered, even a copy agreeing on every key would have p-value ${Math.exp(Math.min(0, logBest)).toExponential(2)} ` +
+      `among ${hosts} hosts, above the false-accusation rate ${falseAccusation} (inclusion p = ${p.toFixed(4)}); ask more keys`;
   } else if (accused.length === 0) {
     outcome = 'no-significant-host';
-    reason = `no host holds enough of the ${m} answered keys to be accused at false-accusation rate ${falseAccusation}`;
+    reason =
+      `no host agrees with the ${m} answers to ${n} keys well enough to be accused at false-accusation rate ${falseAccusation} ` +
+      `(it needs ${agreementNeeded} agreements or ${answeredHeldNeeded} answered keys held)`;
   } else {
     outcome = 'accused';
-    reason = `${accused.length} host(s) hold more of the ${m} answered keys than an innocent host would with probability ${falseAccusation}`;
+    reason =
+      `${accused.length} host(s) agree with the ${m} answers to ${n} keys in at least ${agreementNeeded} places or hold at least ${answeredHeldNeeded} answered keys, ` +
+      `which some innocent host does with probability at most ${falseAccusation}`;
   }
   return {
     outcome,
     reason,
     asked: n,
     answered: m,
-    minAnsweredToAccuse,
+    minAnsweredToAccuse: fewestAnsweredToAccuse(n, p, logShare),
+    minPValue: Math.exp(Math.min(0, logBest)),
+    agreementNeeded,
+    answeredHeldNeeded,
+    innocentAccusedBound: Math.min(1, Math.exp(logHosts + innocent.logEitherTail(answeredHeldNeeded, agreementNeeded))),
     nullAnswersBound,
     estimatedCoalition,
     falseAccusation,
@@ -167,3 +208,4 @@ export function traceHosts(input: TraceHostsInput): TraceResult {
     hosts: traces,
   };
 }
+
