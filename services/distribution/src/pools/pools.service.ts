@@ -6,8 +6,8 @@ import { z } from 'zod';
 import { Outbox } from '@clopen/bus';
 import { KeyRing, poolContext, poolJobId, type GeneratePoolResult } from '@clopen/embedding-jobs';
 import { storageV1 } from '@clopen/proto';
-import { CONFIG, hasRole, parseInput, type Principal } from '@clopen/service-kit';
-import { planAssignment, poolEntriesRoot } from '@clopen/tracing';
+import { CONFIG, InvalidArgument, hasRole, parseInput, type Principal } from '@clopen/service-kit';
+import { TracingInputError, planAssignment, poolEntriesRoot, type AssignmentPlan } from '@clopen/tracing';
 import type { DistributionConfig } from '../distribution.settings';
 import { NotModelOwner, OmlVersionRefused, PoolExists, PoolNotFound, PoolNotReady, PoolTooSmall } from '../distribution.errors';
 import { EmbeddingQueue } from '../embedding/embedding.queue';
@@ -78,7 +78,7 @@ export class PoolsService {
     const version = await this.catalogue.version(versionId);
     if (version.kind === storageV1.VersionKind.OML) throw new OmlVersionRefused(versionId);
     if (!hasRole(principal, 'admin') && version.ownerId !== principal.id) throw new NotModelOwner(version.modelId);
-    const plan = planAssignment({ hosts: input.hosts, coalition: input.coalition, falseAccusation: this.config.TRACE_FALSE_ACCUSATION, nullRate: this.config.TRACE_NULL_RATE });
+    const plan = this.plan(input.hosts, input.coalition);
     const size = input.size ?? plan.poolSize;
     if (size < plan.poolSize) throw new PoolTooSmall(size, plan.poolSize, input.coalition, input.hosts);
 
@@ -113,6 +113,21 @@ export class PoolsService {
     });
     await this.enqueue(pool);
     return pool;
+  }
+
+  /**
+   * The code a pool needs: keys per trace and inclusion p such that every member of a coalition of
+   * up to K hosts is traced whether it merged its copies by agreement, majority vote, a per-query
+   * router or weight averaging (@clopen/tracing planAssignment, all four merges).
+   */
+  private plan(hosts: number, coalition: number): AssignmentPlan {
+    try {
+      return planAssignment({ hosts, coalition, falseAccusation: this.config.TRACE_FALSE_ACCUSATION, nullRate: this.config.TRACE_NULL_RATE });
+    } catch (error) {
+      // E.g. no plan within a million keys for a large coalition: the request asked for too much.
+      if (error instanceof TracingInputError) throw new InvalidArgument(`cannot plan a pool for coalitions of ${coalition} among ${hosts} hosts: ${error.message}`);
+      throw error;
+    }
   }
 
   /** (Re)adds the generation job of a pool still generating; a no-op when the job exists. */
