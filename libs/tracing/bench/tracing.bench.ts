@@ -19,7 +19,7 @@
  * TRACING_RECALL the recall 0.9.
  */
 import { randomBytes } from 'node:crypto';
-import { MERGES, type Merge, PoolBitset, SeededRandom, assignSubset, memberMissProbability, mergeChannel, planAssignment, simulateMerge, traceHosts } from '../src';
+import { MERGES, type Merge, assignSubset, memberMissProbability, mergeChannel, planAssignment, simulateTraces } from '../src';
 
 const HOSTS = 64;
 const COALITION = 3;
@@ -47,35 +47,15 @@ const planStarted = process.hrtime.bigint();
 const plan = planAssignment({ hosts: HOSTS, coalition: COALITION, falseAccusation: FALSE_ACCUSATION, recall: RECALL, nullRate: NULL_RATE });
 const planMs = Number(process.hrtime.bigint() - planStarted) / 1e6;
 const { p, poolSize, keysToAsk } = plan;
-const threshold = Math.floor(p * 2 ** 32);
-
-const hostIds = Array.from({ length: HOSTS }, (_, i) => `host-${String(i).padStart(2, '0')}`);
-const bitsets = hostIds.map(() => new PoolBitset(poolSize));
-const assignments = new Map(hostIds.map((hostId, i) => [hostId, bitsets[i]]));
 
 let innocentAccused = 0;
 let innocentBound = 0;
 const started = process.hrtime.bigint();
 RUNS.forEach(([merge, size], run) => {
-  let traced = 0;
-  for (let trial = 0; trial < TRIALS; trial += 1) {
-    const random = new SeededRandom(MASTER_SEED ^ Math.imul(run + 1, 0x9e3779b1) ^ Math.imul(trial + 1, 0x85ebca6b));
-    const asked = random.sample(poolSize, keysToAsk);
-    for (const bitset of bitsets) {
-      bitset.clear();
-      for (const key of asked) if (random.nextUint32() < threshold) bitset.add(key);
-    }
-    const coalition = random.sample(HOSTS, size);
-    const members = new Set(coalition.map((i) => hostIds[i]));
-    const answered = simulateMerge({ members: coalition.map((i) => bitsets[i]), asked, merge, recall: RECALL, nullRate: NULL_RATE, random });
-
-    const result = traceHosts({ asked, answered, assignments, p, recall: RECALL, nullRate: NULL_RATE, falseAccusation: FALSE_ACCUSATION, hosts: HOSTS });
-    const accused = new Set(result.accused);
-    if ([...members].every((hostId) => accused.has(hostId))) traced += 1;
-    innocentAccused += result.accused.filter((hostId) => !members.has(hostId)).length;
-    innocentBound = Math.max(innocentBound, result.innocentAccusedBound);
-  }
-  emit(`traced_${merge}_k${size}`, traced / TRIALS, 'fraction');
+  const sim = simulateTraces({ plan, hosts: HOSTS, coalition: size, merge, recall: RECALL, nullRate: NULL_RATE, trials: TRIALS, seed: MASTER_SEED ^ Math.imul(run + 1, 0x9e3779b1) });
+  emit(`traced_${merge}_k${size}`, sim.traced, 'fraction');
+  innocentAccused += sim.innocentAccused;
+  innocentBound = Math.max(innocentBound, sim.innocentAccusedBound);
 });
 const simulationSeconds = Number(process.hrtime.bigint() - started) / 1e9;
 emit('innocent_accused_bound', innocentBound, 'probability');
@@ -95,6 +75,6 @@ emit('plan_ms', planMs, 'ms');
 
 const seed = randomBytes(32);
 const assignStarted = process.hrtime.bigint();
-for (const hostId of hostIds) assignSubset(seed, hostId, poolSize, p);
+for (let h = 0; h < HOSTS; h += 1) assignSubset(seed, `host-${h}`, poolSize, p);
 emit('assign_ms_64_hosts', Number(process.hrtime.bigint() - assignStarted) / 1e6, 'ms');
 emit('simulation_seconds', simulationSeconds, 's');

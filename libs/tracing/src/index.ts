@@ -7,6 +7,8 @@ export type { Merge, MergeChannel, MergeChannelInput, SimulateMergeInput } from 
 export { memberMissProbability, planAssignment } from './plan';
 export type { AssignmentPlan, MemberMissInput, PlanAssignmentInput } from './plan';
 export { traceHosts } from './trace';
+export { simulateTraces } from './simulate';
+export type { SimulateTracesInput, SimulateTracesResult } from './simulate';
 export type { HostTrace, TraceHostsInput, TraceOutcome, TraceResult } from './trace';
 export { InnocentTails } from './innocent';
 export { binomialUpperTail } from './binomial';
