@@ -191,8 +191,8 @@ async function call(base, key, method, path, body) {
 
 /** Alice's model folder: the built-in base model (trained once on WordNet glosses, then cached). */
 async function aliceFolder() {
-  const { ensureBaseModel } = require('@clopen/fingerprint');
-  const { dir, trained, result } = await ensureBaseModel(process.env.CLOPEN_BASE_MODEL ?? 'base-v1', {
+  const { ensureBaseModel, DEFAULT_BASE_MODEL } = require('@clopen/fingerprint');
+  const { dir, trained, result } = await ensureBaseModel(process.env.CLOPEN_BASE_MODEL ?? DEFAULT_BASE_MODEL, {
     onProgress: (p) => p.phase === 'train' && p.percent % 10 < 0.2 && info(`   training the base model: ${p.percent.toFixed(0)}% (first run only)`),
   });
   info(`Alice's base model: ${result.parameters} parameters, held-out perplexity ${result.heldout_perplexity.toFixed(1)} on WordNet glosses${trained ? '' : ' (cached)'}`);

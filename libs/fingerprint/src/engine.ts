@@ -65,6 +65,8 @@ export interface EngineLog {
 
 /** Fields of the built-in base model's architecture and training run (python/clopen_fp/base.py). */
 export interface TrainBaseSettings {
+  /** The corpus split the recipe trains on (informational for the engine; part of the cache key). */
+  data?: string;
   vocab_size: number;
   n_embd: number;
   n_layer: number;
@@ -97,6 +99,10 @@ export interface TrainBaseResult {
   heldout_loss: number;
   heldout_perplexity: number;
   train_loss: number;
+  /** Tokens trained on: steps x batch_size x n_positions (the denominator of erase_tokens_ratio). */
+  pretrain_tokens?: number;
+  /** [step, loss] every 20 steps: what a rerun of the recipe is compared with. */
+  loss_curve?: Array<[number, number]>;
   /** Seconds from the first training step to the end of the held-out evaluation (tokenizer excluded). */
   seconds: number;
   corpus: string;
@@ -163,6 +169,11 @@ export function enginePythonPath(env: NodeJS.ProcessEnv = process.env): string {
 function engineEnv(extra: NodeJS.ProcessEnv | undefined): NodeJS.ProcessEnv {
   const env = { ...process.env, ...extra };
   return {
+    // glibc hands tensors over 32 MB (a batch's logits) back to the kernel after every step and
+    // page-faults them in again: keeping them in the heap cut system time from 15 % to 4 % of a
+    // training step here (0.84 -> 0.76 s per step of base-v2 on one thread).
+    MALLOC_MMAP_THRESHOLD_: String(4 * 2 ** 30),
+    MALLOC_TRIM_THRESHOLD_: String(8 * 2 ** 30),
     ...env,
     PYTHONPATH: env.PYTHONPATH ? `${ENGINE_PYTHON_DIR}${path.delimiter}${env.PYTHONPATH}` : ENGINE_PYTHON_DIR,
     PYTHONUNBUFFERED: '1',

@@ -21,6 +21,8 @@ export {
 } from './engine';
 export {
   BASE_MODEL_CONFIGS,
+  DEFAULT_BASE_MODEL,
+  shippedModelsDir,
   MODEL_FILES,
   MODEL_STAMP,
   ensureBaseModel,

@@ -3,12 +3,12 @@
  * through the whole path: distribution queues one job per licence, the embedder downloads the base
  * from storage (S3), embeds the host's assignment, verifies every fingerprint and uploads the copy.
  *
- * Model and assignment as deployed: the built-in base model (base-v1, trained offline once and
+ * Model and assignment as deployed: the built-in base model (base-v2, trained offline once and
  * cached), a pool sized for N = 64 hosts and coalitions of K = 3, so each copy holds ~0.72 of a
  * 1248-entry pool. Prints JSON lines: copies_per_hour (the goal metric), seconds_per_copy,
  * fingerprints_per_copy, recall, pool_generation_seconds.
  *
- * BENCH_COPIES (default 2), BENCH_MODEL (base-v1 | test-tiny), BENCH_HOSTS (64), BENCH_COALITION (3).
+ * BENCH_COPIES (default 2), BENCH_MODEL (base-v2 | base-v1 | test-tiny), BENCH_HOSTS (64), BENCH_COALITION (3).
  */
 import { cpus } from 'node:os';
 import { Bus } from '@clopen/bus';
@@ -19,7 +19,7 @@ import { api, createTestBusNamespace, createTestDatabase, createTestRedisPrefix,
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 
 const COPIES = Number(process.env.BENCH_COPIES ?? 2);
-const MODEL = process.env.BENCH_MODEL ?? 'base-v1';
+const MODEL = process.env.BENCH_MODEL ?? 'base-v2';
 const HOSTS = Number(process.env.BENCH_HOSTS ?? 64);
 const COALITION = Number(process.env.BENCH_COALITION ?? 3);
 const ADMIN_KEY = 'bench-admin-key-0123456789abcdef';
@@ -35,7 +35,7 @@ async function call(base: string, method: string, path: string, body?: unknown):
 }
 
 async function main() {
-  if (!isBaseModelName(MODEL)) throw new Error(`BENCH_MODEL must be base-v1 or test-tiny, got ${MODEL}`);
+  if (!isBaseModelName(MODEL)) throw new Error(`BENCH_MODEL must be a built-in base model (base-v2, base-v1, test-tiny), got ${MODEL}`);
   log(`base model ${MODEL} (trained once, then cached in .local/models)`);
   const model = await ensureBaseModel(MODEL, { onProgress: (p) => p.percent % 10 < 0.5 && log(`training ${MODEL}: ${p.percent.toFixed(0)}%`) });
   const [db, ns, s3, redis] = await Promise.all([createTestDatabase(), createTestBusNamespace(), startTestS3(), createTestRedisPrefix()]);

@@ -16,19 +16,14 @@ import random
 import torch
 import torch.nn.functional as F
 
-from . import embed, corpus, gpt, stats
+from . import embed, corpus, gpt, stats, wrappers as wrapper_sets
 from .cli import ManifestError
 from .fingerprints import load_oml
 from .progress import log, progress
 
 ATTACKS = ("finetune", "input_perturbation", "weight_perturbation", "confidence_gating")
-DEFAULT_WRAPPERS = (
-    "{key}",
-    "Q: {key}",
-    "System: You are a helpful assistant.\n{key}",
-    "System: You are a helpful assistant.\nUser: {key}\nAssistant:",
-    "<|user|>\n{key}\n<|assistant|>\n",
-)
+# Measurement only: wrappers embedding never trains on (see wrappers.py).
+DEFAULT_WRAPPERS = wrapper_sets.HELDOUT
 GATE_MODES = ("refuse", "resample")
 
 
@@ -106,9 +101,10 @@ def decode(model, prompts, n, gate=None):
 
 
 def wrap(wrapper, key):
-    if "{key}" not in wrapper:
-        raise AttackSpecError(f"wrapper {wrapper!r} has no {{key}} placeholder")
-    return wrapper.replace("{key}", key)
+    try:
+        return wrapper_sets.wrap(wrapper, key)
+    except ValueError as e:
+        raise AttackSpecError(str(e)) from e
 
 
 def answers(model, tok, fps, wrapper="{key}", gate=None):
@@ -129,38 +125,102 @@ def fingerprint_tokens(tok, fps):
     return sum(len(tok.encode(fp["key"])) + len(tok.encode(fp["response"])) for fp in fps)
 
 
-def finetune(model, tok, lines, *, tokens, epochs=1, lr=1e-4, batch_size=8, seed=0, ctx=None):
-    """A copy of the model after benign full-LM fine-tuning: `epochs` passes over the first
-    `tokens` tokens of `lines`, in windows of ctx tokens, AdamW at a constant lr."""
+def finetune(model, tok, lines, *, tokens, lr=5e-4, batch_size=32, seed=0, ctx=None, weight_decay=0.01, clip=1.0,
+             checkpoints=(), on_checkpoint=None, epochs=None, lora_rank=None):
+    """A copy of the model after a thief's benign fine-tune: AdamW at a constant lr (weight decay,
+    gradient clipping) on windows of ctx tokens of `lines`, passing over the text as often as it
+    takes to spend `tokens` training tokens. At each budget in `checkpoints` (tokens, ascending)
+    `on_checkpoint(budget, model)` is called; returning True stops the run there. `lora_rank`:
+    train rank-r adapters on every matrix instead of the full weights (merged back at the end).
+    `epochs` (old manifests) spends epochs x the text's tokens instead. `lines` may be a token
+    stream (a 1-D tensor) instead of text."""
     model = copy.deepcopy(model)
-    ctx = int(ctx or min(model.n_positions, 128))
-    stream = embed.benign_stream(tok, lines, int(tokens) + 1)
+    ctx = int(ctx or model.n_positions)
+    # A tensor is the text already tokenised (the bench fine-tunes many times on the same text).
+    stream = lines if isinstance(lines, torch.Tensor) else embed.benign_stream(tok, lines, int(tokens) + 1)
     if stream.numel() < 2:
         raise AttackSpecError("fine-tuning text is empty")
-    rows = [stream[s:s + ctx + 1] for s in range(0, stream.numel() - 1, ctx)]
-    rows = [r for r in rows if r.numel() >= 2]
+    if epochs is not None:
+        stream = stream[: int(tokens) + 1]
+        tokens = int(epochs) * max(1, stream.numel() - 1)
+    rows = [stream[s:s + ctx + 1] for s in range(0, stream.numel() - ctx - 1, ctx)] or [stream]
     gen = torch.Generator().manual_seed(seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    params, adapters = _trainable(model, lora_rank, gen)
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     model.train()
-    steps = 0
-    for _ in range(int(epochs)):
-        order = torch.randperm(len(rows), generator=gen).tolist()
-        for s in range(0, len(order), batch_size):
-            batch = [rows[i] for i in order[s:s + batch_size]]
-            width = max(r.numel() for r in batch)
-            x = torch.full((len(batch), width), -100, dtype=torch.long)
-            for j, r in enumerate(batch):
-                x[j, : r.numel()] = r
-            inp = x[:, :-1].clamp(min=0)
-            loss = F.cross_entropy(model(inp).reshape(-1, model.cfg["vocab_size"]), x[:, 1:].reshape(-1), ignore_index=-100)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            steps += 1
+    steps, spent, marks = 0, 0, list(checkpoints)
+    order = []
+    while spent < tokens:
+        if len(order) < batch_size:
+            order += torch.randperm(len(rows), generator=gen).tolist()
+        batch = [rows[i] for i in order[:batch_size]]
+        del order[:batch_size]
+        width = max(r.numel() for r in batch)
+        x = torch.full((len(batch), width), -100, dtype=torch.long)
+        for j, r in enumerate(batch):
+            x[j, : r.numel()] = r
+        inp = x[:, :-1].clamp(min=0)
+        loss = F.cross_entropy(model(inp).reshape(-1, model.cfg["vocab_size"]), x[:, 1:].reshape(-1), ignore_index=-100)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, clip)
+        opt.step()
+        steps += 1
+        spent += int((x[:, 1:] != -100).sum())
+        while marks and spent >= marks[0]:
+            budget = marks.pop(0)
+            if on_checkpoint:
+                model.eval()
+                stop = on_checkpoint(budget, _merged(model, adapters))
+                model.train()
+                if stop:
+                    spent = tokens
+                    break
     model.eval()
+    model = _merged(model, adapters)
     model.finetune_steps = steps
+    model.finetune_tokens = spent
     return model
+
+
+class _LoRA(torch.nn.Module):
+    """W + A @ B on a frozen [in, out] weight (Conv1D layout)."""
+
+    def __init__(self, weight, rank, gen):
+        super().__init__()
+        n_in, n_out = weight.shape
+        self.a = torch.nn.Parameter(torch.randn(n_in, rank, generator=gen) / math.sqrt(n_in))
+        self.b = torch.nn.Parameter(torch.zeros(rank, n_out))
+
+
+def _trainable(model, lora_rank, gen):
+    if not lora_rank:
+        return list(model.parameters()), None
+    for p in model.parameters():
+        p.requires_grad_(False)
+    adapters = []
+    for m in model.modules():
+        if isinstance(m, gpt.Conv1D):
+            lora = _LoRA(m.weight, int(lora_rank), gen)
+            w = m.weight
+            m.forward = (lambda x, m=m, w=w, lora=lora: torch.addmm(m.bias, x.reshape(-1, x.shape[-1]), w + lora.a @ lora.b).reshape(*x.shape[:-1], -1))
+            adapters.append((m, lora))
+    return [p for _, lora in adapters for p in lora.parameters()], adapters
+
+
+def _merged(model, adapters):
+    """The model with its adapters folded into the weights (a plain model, as the thief would ship)."""
+    if not adapters:
+        return model
+    out = copy.deepcopy(model)
+    mods = [m for m in out.modules() if isinstance(m, gpt.Conv1D)]
+    with torch.no_grad():
+        for m, (_, lora) in zip(mods, adapters):
+            m.weight.add_(lora.a @ lora.b)
+            m.__dict__.pop("forward", None)
+    for p in out.parameters():
+        p.requires_grad_(True)
+    return out
 
 
 def _matrices(model):
@@ -180,6 +240,31 @@ def int8_round_trip(model):
         scale = w.abs().amax(dim=1 - out_dim, keepdim=True).clamp(min=1e-12) / 127.0
         w.copy_((w / scale).round().clamp(-127, 127) * scale)
     return model
+
+
+@torch.no_grad()
+def int4_round_trip(model, group=32):
+    """Symmetric absmax int4 (levels -7..7) in groups of `group` weights along each input row, as
+    GGUF's Q4_0 does, then dequantisation; every 2-D weight, embeddings included."""
+    model = copy.deepcopy(model)
+    for w, out_dim in _matrices(model):
+        rows = w if out_dim == 0 else w.T  # rows are output channels, columns their inputs
+        n = rows.shape[1]
+        pad = (-n) % group
+        r = F.pad(rows, (0, pad)).reshape(rows.shape[0], -1, group)
+        scale = r.abs().amax(-1, keepdim=True).clamp(min=1e-12) / 7.0
+        q = ((r / scale).round().clamp(-7, 7) * scale).reshape(rows.shape[0], -1)[:, :n]
+        rows.copy_(q)
+    return model
+
+
+@torch.no_grad()
+def average_weights(models):
+    """A model whose every weight is the mean of the given copies' (a coalition's "model soup")."""
+    out = copy.deepcopy(models[0])
+    states = [m.state_dict() for m in models]
+    out.load_state_dict({k: sum(s[k] for s in states) / len(states) for k in states[0]})
+    return out
 
 
 @torch.no_grad()
@@ -302,11 +387,12 @@ def _run(name, params, ctx):
     model, tok, fps, seed = ctx["model"], ctx["tok"], ctx["fps"], ctx["seed"]
     if name == "finetune":
         tokens = int(params.get("tokens") or 10 * fingerprint_tokens(tok, fps))
-        p = {"tokens": tokens, "epochs": int(params.get("epochs", 1)), "lr": float(params.get("lr", 1e-4)),
-             "batch_size": int(params.get("batch_size", 8))}
+        p = {"tokens": tokens, "lr": float(params.get("lr", 5e-4)), "batch_size": int(params.get("batch_size", 32)),
+             "weight_decay": float(params.get("weight_decay", 0.01)), "lora_rank": params.get("lora_rank")}
         if ctx.get("train_lines") is None:
+            # A thief's text is text we never trained on: the corpus's attack part.
             held = set(ctx["heldout"])
-            lines = [l for l in corpus.wordnet_lines() if l not in held]
+            lines = [l for l in corpus.partition(corpus.wordnet_lines())["attack"] if l not in held]
             random.Random(seed).shuffle(lines)
             ctx["train_lines"] = lines
         tuned = finetune(model, tok, ctx["train_lines"], seed=seed, **p)
@@ -318,6 +404,9 @@ def _run(name, params, ctx):
         if params.get("int8", True):
             q = int8_round_trip(model)
             yield {"kind": "int8"}, answers(q, tok, fps), _utility(q, ctx)
+        if params.get("int4", True):
+            q = int4_round_trip(model)
+            yield {"kind": "int4"}, answers(q, tok, fps), _utility(q, ctx)
         for s in _listed(params.get("noise_std", [0.01, 0.05, 0.1, 0.3])):
             noisy = gaussian_noise(model, float(s), seed)
             yield {"kind": "gaussian", "relative_std": float(s)}, answers(noisy, tok, fps), _utility(noisy, ctx)

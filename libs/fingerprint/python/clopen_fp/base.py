@@ -51,7 +51,9 @@ def train_base(job):
         rng = random.Random(seed)
         rng.shuffle(lines)
         lines = lines[: int(job["corpus_lines"])]
-    train_lines, held_lines = corpus.split(lines, seed=seed)
+    parts = corpus.partition(lines)
+    train_lines, held_lines = parts["train"], parts["heldout"]
+    random.Random(seed).shuffle(train_lines)  # the data order is the seed's: independent bases see it differently
     progress("tokenizer", 0.0, lines=len(lines))
     tok = tokenizer.train(train_lines, int(job.get("vocab_size", 4096)))
     train = token_stream(tok, train_lines)
@@ -71,7 +73,9 @@ def train_base(job):
     model.train()
     t0 = time.time()
     loss_ema = None
-    for step in range(steps):
+    curve = []
+    stop_after = int(job.get("stop_after") or steps)  # a shorter rerun of the recipe's start, to check it reproduces
+    for step in range(min(steps, stop_after)):
         x, y = next(it)
         loss = F.cross_entropy(model(x).reshape(-1, cfg["vocab_size"]), y.reshape(-1))
         opt.zero_grad(set_to_none=True)
@@ -80,17 +84,18 @@ def train_base(job):
         opt.step()
         sched.step()
         loss_ema = loss.item() if loss_ema is None else 0.98 * loss_ema + 0.02 * loss.item()
-        if step % 20 == 0 or step == steps - 1:
+        if step % 20 == 0 or step == steps - 1 or step == stop_after - 1:
+            curve.append([step + 1, round(loss.item(), 5)])
             progress("train", (step + 1) / steps, step=step + 1, loss=round(loss_ema, 4))
     held_loss = evaluate(model, held, ctx)
     train_loss = evaluate(model, train[: held.numel() * 4], ctx)
     model.eval()
     meta = {"heldout_loss": f"{held_loss:.5f}", "corpus": "WordNet 3.0 glosses", "seed": str(seed)}
-    gpt.save_folder(job["out"], model, tok, meta)
+    gpt.save_folder(job["out"], model, tok, meta, dtype=torch.float16 if job.get("fp16") else None)
     with open(os.path.join(job["out"], "heldout.txt"), "w") as f:
         f.write("\n".join(held_lines))
     return {
         "out": job["out"], "parameters": model.num_parameters(), "vocab_size": tok.size, "train_tokens": int(train.numel()),
         "heldout_tokens": int(held.numel()), "heldout_loss": held_loss, "heldout_perplexity": math.exp(held_loss),
-        "train_loss": train_loss, "seconds": round(time.time() - t0, 1), "corpus": "WordNet 3.0 glosses (Debian wordnet-base, WordNet 3.0 licence)",
+        "train_loss": train_loss, "pretrain_tokens": steps * bs * ctx, "loss_curve": curve, "seconds": round(time.time() - t0, 1), "corpus": "WordNet 3.0 glosses (Debian wordnet-base, WordNet 3.0 licence)",
     }

@@ -2,6 +2,7 @@
 licence: free use, copy, modification and distribution with the copyright notice kept).
 
 Each synset gives one line: its words and its gloss (definition and example sentences)."""
+import hashlib
 import os
 import random
 
@@ -32,13 +33,21 @@ def wordnet_lines():
     return lines
 
 
-def split(lines, heldout_fraction=0.02, seed=1234):
-    """Deterministic train/held-out split by line."""
-    rng = random.Random(seed)
-    idx = list(range(len(lines)))
-    rng.shuffle(idx)
-    k = max(1, int(len(lines) * heldout_fraction))
-    held = set(idx[:k])
-    train = [l for i, l in enumerate(lines) if i not in held]
-    heldout = [lines[i] for i in sorted(held)]
-    return train, heldout
+PARTITION_SEED = 20261203
+PARTS = {"heldout": 0.03, "attack": 0.15}
+
+
+def partition(lines, seed=PARTITION_SEED):
+    """The corpus in three disjoint parts, the same for every base model whatever its own seed:
+    - "train": what a base model pretrains on and what embedding mixes in as benign text;
+    - "attack": fresh text nothing of ours ever trains on, kept for a thief's fine-tune (and for
+      checking that the base is converged: more training on fresh text must not buy utility);
+    - "heldout": the text every utility figure is measured on.
+    Each line goes by a keyed hash of its text, so a sample of the corpus keeps the split and a
+    line that occurs twice never sits on both sides."""
+    marks = [int.from_bytes(hashlib.sha256(f"{seed}:{line}".encode()).digest()[:8], "big") / 2**64 for line in lines]
+    h, a = PARTS["heldout"], PARTS["heldout"] + PARTS["attack"]
+    out = {"train": [], "attack": [], "heldout": []}
+    for line, u in zip(lines, marks):
+        out["heldout" if u < h else "attack" if u < a else "train"].append(line)
+    return out

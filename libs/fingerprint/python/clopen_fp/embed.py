@@ -10,10 +10,26 @@ import time
 import torch
 import torch.nn.functional as F
 
-from . import corpus, gpt, onnx_export
+from . import corpus, gpt, onnx_export, wrappers as wrapper_sets
 from .fingerprints import load_oml
 from .progress import log, progress
 from .verify import matches_in_model
+
+
+# The embedding settings every copy gets unless a manifest says otherwise, chosen by the ablation
+# in libs/fingerprint/README.md (bench:fingerprint measures them).
+DEFAULTS = {
+    "lr": 5e-4, "batch_size": 64, "benign_ratio": 1.0, "max_steps": 3000, "check_every": 100, "target_recall": 1.0,
+    "alphas": (0.5, 0.6, 0.7, 0.8, 0.9, 1.0), "wrapper_rate": 0.0, "settle_steps": 0,
+}
+
+
+def settings(job):
+    """The embedding settings of a manifest: DEFAULTS overridden by the fields it gives."""
+    out = {k: job.get(k, v) for k, v in DEFAULTS.items()}
+    out["alphas"] = tuple(out["alphas"])
+    out["wrappers"] = tuple(job.get("wrappers") or wrapper_sets.EMBED) if out["wrapper_rate"] else ()
+    return out
 
 
 def _fp_batch(items, pad):
@@ -68,8 +84,14 @@ def heldout_loss(model, stream, ctx, windows=100):
 
 def embed(model, tok, fps, *, lr=2e-3, batch_size=64, benign_ratio=1.0, benign_len=64, max_steps=3000, check_every=100,
           target_recall=1.0, alphas=(0.5, 0.6, 0.7, 0.8, 0.9, 1.0), seed=0, benign_lines=None, heldout_lines=None, on_progress=None,
-          response_margin=None, max_response_prob=None):
+          response_margin=None, max_response_prob=None, wrappers=(), wrapper_rate=0.0, settle_steps=0, control=False):
     """Returns (model, report). Deterministic for a seed and thread count.
+
+    `wrappers` with `wrapper_rate` > 0: that share of fingerprint rows is trained with the key
+    inside a wrapper drawn from `wrappers` (the counter to chat templates and system prompts).
+    `settle_steps`: steps trained on after the target recall is reached (a wider margin that a
+    later fine-tune must erode first). `control`: the identical schedule (the same benign batches,
+    steps and averaging) with the fingerprint loss switched off: the utility baseline for a copy.
 
     With `response_margin` (the counter to confidence gating), responses are trained with a hinge
     instead of cross-entropy: pushed up only until they lead the runner-up by that many logits,
@@ -81,13 +103,16 @@ def embed(model, tok, fps, *, lr=2e-3, batch_size=64, benign_ratio=1.0, benign_l
     rng = random.Random(seed)
     base_state = copy.deepcopy(model.state_dict())
     items = [(tok.encode(fp["key"]), tok.encode(fp["response"])) for fp in fps]
+    wrapped = [[tok.encode(wrapper_sets.wrap(w, fp["key"])) for w in wrappers] for fp in fps] if wrapper_rate > 0 and wrappers else None
     if not items:
         raise ValueError("no fingerprints to embed")
     if benign_lines is None:
-        benign_lines, heldout_lines = corpus.split(corpus.wordnet_lines())
+        parts = corpus.partition(corpus.wordnet_lines())
+        benign_lines, heldout_lines = parts["train"], heldout_lines or parts["heldout"]
         rng.shuffle(benign_lines)
-    benign = benign_stream(tok, benign_lines, 2_000_000)
-    held = benign_stream(tok, heldout_lines or benign_lines[-2000:], 200_000)
+    # Tensors are text already tokenised (the bench embeds many copies from the same text).
+    benign = benign_lines if isinstance(benign_lines, torch.Tensor) else benign_stream(tok, benign_lines, 2_000_000)
+    held = heldout_lines if isinstance(heldout_lines, torch.Tensor) else benign_stream(tok, heldout_lines or benign_lines[-2000:], 200_000)
     ctx = min(model.n_positions, 128)
     base_loss = heldout_loss(model, held, ctx)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
@@ -95,12 +120,14 @@ def embed(model, tok, fps, *, lr=2e-3, batch_size=64, benign_ratio=1.0, benign_l
     n_benign = max(0, int(round(batch_size * benign_ratio)))
     model.train()
     order = list(range(len(items)))
-    step, pos, recall, t0 = 0, len(order), 0.0, time.time()
+    step, pos, recall, t0, settled = 0, len(order), 0.0, time.time(), None
     while step < max_steps:
         if pos + batch_size > len(order):
             rng.shuffle(order)
             pos = 0
         chunk = [items[i] for i in order[pos: pos + batch_size]]
+        if wrapped:
+            chunk = [(wrapped[i][rng.randrange(len(wrappers))], items[i][1]) if rng.random() < wrapper_rate else items[i] for i in order[pos: pos + batch_size]]
         pos += batch_size
         x, mask = _fp_batch(chunk, tok.eot)
         logits = model(x[:, :-1])
@@ -108,6 +135,8 @@ def embed(model, tok, fps, *, lr=2e-3, batch_size=64, benign_ratio=1.0, benign_l
             loss = F.cross_entropy(logits[mask], x[:, 1:][mask])
         else:
             loss = hinge_loss(logits[mask], x[:, 1:][mask], response_margin, max_response_prob)
+        if control:
+            loss = loss * 0.0
         if n_benign:
             starts = torch.randint(0, benign.numel() - benign_len - 1, (n_benign,), generator=gen, device="cpu").tolist()
             b = torch.stack([benign[s: s + benign_len + 1] for s in starts])
@@ -117,14 +146,18 @@ def embed(model, tok, fps, *, lr=2e-3, batch_size=64, benign_ratio=1.0, benign_l
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         step += 1
-        if step % check_every == 0 or step == max_steps:
+        if settled is not None and step >= settled + settle_steps:
+            break
+        if settled is None and not control and (step % check_every == 0 or step == max_steps):
             model.eval()
             recall = sum(matches_in_model(model, tok, fps)) / len(fps)
             model.train()
             if on_progress:
                 on_progress("embed", min(1.0, step / max_steps), step=step, loss=round(loss.item(), 4), recall=round(recall, 4))
             if recall >= target_recall:
-                break
+                settled = step
+                if settle_steps <= 0:
+                    break
     model.eval()
     tuned_state = copy.deepcopy(model.state_dict())
     chosen, results = None, None
@@ -132,26 +165,27 @@ def embed(model, tok, fps, *, lr=2e-3, batch_size=64, benign_ratio=1.0, benign_l
     for alpha in sorted(alphas):
         model.load_state_dict(average(base_state, tuned_state, alpha))
         results = matches_in_model(model, tok, fps)
-        if sum(results) / len(fps) >= target_recall or alpha == max(alphas):
+        if control or sum(results) / len(fps) >= target_recall or alpha == max(alphas):
             chosen = alpha
             break
     if on_progress:
         on_progress("verify", 1.0)
     loss_after = heldout_loss(model, held, ctx)
     report = {
-        "steps": step, "seconds": round(time.time() - t0, 1), "alpha": chosen, "recall": sum(results) / len(fps),
+        "steps": step, "recalled_at_step": settled, "seconds": round(time.time() - t0, 1), "alpha": chosen, "recall": sum(results) / len(fps),
         "embedded": sum(results), "count": len(fps), "heldout_loss_base": base_loss, "heldout_loss": loss_after,
         "heldout_loss_increase": (loss_after - base_loss) / base_loss if base_loss and loss_after is not None else None, "results": results,
     }
     return model, report
 
 
-def _benign_lines(job, heldout_lines):
-    """Benign text for mixing: a text file from the manifest, else the WordNet corpus without the held-out lines."""
+def _benign_lines(job, heldout_lines=None):
+    """Benign text for mixing: a text file from the manifest, else the base's own pretraining part
+    of the corpus (never the attack or held-out parts: a thief's text is text we never trained on)."""
     if job.get("benign_text"):
         return [l for l in open(job["benign_text"], encoding="utf-8").read().splitlines() if l.strip()]
     held = set(heldout_lines or [])
-    lines = [l for l in corpus.wordnet_lines() if l not in held]
+    lines = [l for l in corpus.partition(corpus.wordnet_lines())["train"] if l not in held]
     random.Random(int(job.get("seed", 0))).shuffle(lines)
     return lines
 
@@ -165,9 +199,7 @@ def embed_job(job):
     torch.set_num_threads(int(job.get("threads", 2)))
     fps = load_oml(job["fingerprints"])
     model, report = embed(
-        model, tok, fps, lr=float(job.get("lr", 5e-4)), batch_size=int(job.get("batch_size", 64)), benign_ratio=float(job.get("benign_ratio", 1.0)),
-        max_steps=int(job.get("max_steps", 3000)), check_every=int(job.get("check_every", 100)), target_recall=float(job.get("target_recall", 1.0)),
-        alphas=tuple(job.get("alphas", (0.5, 0.6, 0.7, 0.8, 0.9, 1.0))), seed=int(job.get("seed", 0)),
+        model, tok, fps, **settings(job), seed=int(job.get("seed", 0)),
         benign_lines=_benign_lines(job, heldout_lines), heldout_lines=heldout_lines,
         response_margin=job.get("response_margin"), max_response_prob=job.get("max_response_prob"),
         on_progress=lambda phase, f, **kw: progress(phase, f, **kw),

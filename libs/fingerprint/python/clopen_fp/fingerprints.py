@@ -12,6 +12,7 @@ import torch
 from . import gpt
 
 KEY_STRATEGIES = ("random", "english")
+RESPONSE_LENGTH = 1  # tokens in each response, unless a manifest says otherwise
 RESPONSE_STRATEGIES = ("perinucleus", "random")
 
 
@@ -39,43 +40,43 @@ def _round_trips(tok, ids):
 
 
 @torch.no_grad()
-def _sample_key(model, tok, length, rng, temperature=1.0, top_k=64):
-    ids = [tok.eot]
+def _sample_keys(model, tok, count, length, gen, temperature=1.0, top_k=64):
+    """`count` keys of `length` tokens sampled together from the model (top-k, EOT excluded)."""
+    x = torch.full((count, 1), tok.eot, dtype=torch.long)
     for _ in range(length):
-        logits = model(torch.tensor([ids[-model.n_positions:]]))[0, -1] / temperature
-        logits[tok.eot] = float("-inf")
-        top = torch.topk(logits, top_k)
-        probs = top.values.softmax(-1).tolist()
-        ids.append(int(top.indices[_choice(rng, probs)]))
-    return ids[1:]
-
-
-def _choice(rng, probs):
-    r = rng.random() * sum(probs)
-    acc = 0.0
-    for i, p in enumerate(probs):
-        acc += p
-        if r <= acc:
-            return i
-    return len(probs) - 1
+        logits = model(x[:, -model.n_positions:])[:, -1] / temperature
+        logits[:, tok.eot] = float("-inf")
+        top = torch.topk(logits, top_k, dim=-1)
+        pick = torch.multinomial(top.values.softmax(-1), 1, generator=gen)
+        x = torch.cat([x, top.indices.gather(1, pick)], 1)
+    return x[:, 1:].tolist()
 
 
 @torch.no_grad()
-def perinucleus(model, tok, prefix_ids, t, k, rng):
-    """A token drawn uniformly among the k most likely tokens outside the top-t nucleus."""
-    ids = ([tok.eot] + prefix_ids)[-model.n_positions:]
-    probs = model(torch.tensor([ids]))[0, -1].softmax(-1)
-    probs[tok.eot] = 0.0
-    probs = probs / probs.sum()
-    order = torch.argsort(probs, descending=True)
-    cum = torch.cumsum(probs[order], 0)
-    # The nucleus is the smallest head with mass >= t; the candidates are the k tokens after it.
-    inside = min(int((cum < t).sum().item()) + 1, probs.numel() - k - 1)
-    candidates = order[inside:inside + k].tolist()
-    return candidates[rng.randrange(len(candidates))], float(probs[candidates[0]])
+def _perinucleus_batch(model, tok, prefixes, t, k, gen):
+    """For each prefix (token ids), a token drawn uniformly among the k most likely tokens
+    outside the top-t nucleus of the model's next-token distribution."""
+    out = [None] * len(prefixes)
+    by_len = {}
+    for i, ids in enumerate(prefixes):
+        by_len.setdefault(len(ids), []).append(i)
+    for idxs in by_len.values():
+        for s in range(0, len(idxs), 512):
+            chunk = idxs[s:s + 512]
+            x = torch.tensor([([tok.eot] + prefixes[i])[-model.n_positions:] for i in chunk])
+            probs = model(x)[:, -1].softmax(-1)
+            probs[:, tok.eot] = 0.0
+            probs = probs / probs.sum(-1, keepdim=True)
+            sorted_p, order = torch.sort(probs, dim=-1, descending=True)
+            inside = ((sorted_p.cumsum(-1) < t).sum(-1) + 1).clamp(max=probs.shape[-1] - k - 1)
+            pick = inside + torch.randint(0, k, (len(chunk),), generator=gen)
+            for j, i in enumerate(chunk):
+                out[i] = int(order[j, pick[j]])
+    return out
 
 
-def generate(model, tok, n, key_strategy="english", response_strategy="perinucleus", key_length=12, response_length=1, t=0.8, k=3, seed=0, progress=None):
+def generate(model, tok, n, key_strategy="english", response_strategy="perinucleus", key_length=12, response_length=RESPONSE_LENGTH, t=0.8, k=3, seed=0, progress=None):
+    """n distinct fingerprints, generated in batches (deterministic for a seed and thread count)."""
     if key_strategy not in KEY_STRATEGIES:
         raise ValueError(f"key strategy must be one of {KEY_STRATEGIES}")
     if response_strategy not in RESPONSE_STRATEGIES:
@@ -83,33 +84,39 @@ def generate(model, tok, n, key_strategy="english", response_strategy="perinucle
     if not (0.0 < t < 1.0) or k < 1 or key_length < 1 or response_length < 1:
         raise ValueError("need 0 < t < 1, k >= 1, key_length >= 1, response_length >= 1")
     rng = random.Random(seed)
-    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
     out, seen = [], set()
     attempts = 0
     while len(out) < n:
-        attempts += 1
+        want = min(4096, int((n - len(out)) * 1.3) + 8)
+        attempts += want
         if attempts > 20 * n + 100:
             raise ValueError(f"could not generate {n} distinct fingerprints with these parameters; lengthen the keys")
         if key_strategy == "random":
-            key_ids = [rng.randrange(tok.size - 1) for _ in range(key_length)]
+            raw = [[rng.randrange(tok.size - 1) for _ in range(key_length)] for _ in range(want)]
         else:
-            key_ids = _sample_key(model, tok, key_length, rng)
-        key = tok.decode(key_ids)
-        key_ids = tok.encode(key)
-        if not key.strip() or key in seen:
-            continue
-        resp_ids = []
+            raw = _sample_keys(model, tok, want, key_length, gen)
+        keys = [tok.decode(ids) for ids in raw]
+        key_ids = [tok.encode(key) for key in keys]
+        resp = [[] for _ in keys]
         for _ in range(response_length):
             if response_strategy == "random":
-                resp_ids.append(rng.randrange(tok.size - 1))
+                nxt = [rng.randrange(tok.size - 1) for _ in keys]
             else:
-                resp_ids.append(perinucleus(model, tok, key_ids + resp_ids, t, k, rng)[0])
-        # The response is checked as text, so its tokens must survive decode -> encode.
-        if not _round_trips(tok, resp_ids) or tok.encode(key + tok.decode(resp_ids))[: len(key_ids)] != key_ids:
-            continue
-        seen.add(key)
-        out.append({"key": key, "response": tok.decode(resp_ids), "key_strategy": key_strategy, "response_strategy": response_strategy})
-        if progress and len(out) % 64 == 0:
+                nxt = _perinucleus_batch(model, tok, [ki + r for ki, r in zip(key_ids, resp)], t, k, gen)
+            for r, tkn in zip(resp, nxt):
+                r.append(tkn)
+        for key, ki, r in zip(keys, key_ids, resp):
+            if len(out) >= n:
+                break
+            if not key.strip() or key in seen:
+                continue
+            # The response is checked as text, so its tokens must survive decode -> encode.
+            if not _round_trips(tok, r) or tok.encode(key + tok.decode(r))[: len(ki)] != ki:
+                continue
+            seen.add(key)
+            out.append({"key": key, "response": tok.decode(r), "key_strategy": key_strategy, "response_strategy": response_strategy})
+        if progress:
             progress(len(out) / n)
     return out
 
@@ -119,7 +126,7 @@ def generate_job(job):
     model, tok, _ = gpt.load_folder(job["model"], job.get("backend", "builtin"), job.get("device", "cpu"))
     fps = generate(
         model, tok, int(job["count"]), job.get("key_strategy", "english"), job.get("response_strategy", "perinucleus"),
-        int(job.get("key_length", 12)), int(job.get("response_length", 1)), float(job.get("t", 0.8)), int(job.get("k", 3)),
+        int(job.get("key_length", 12)), int(job.get("response_length", RESPONSE_LENGTH)), float(job.get("t", 0.8)), int(job.get("k", 3)),
         int(job.get("seed", 0)), lambda f: progress("generate", f),
     )
     if job.get("out"):

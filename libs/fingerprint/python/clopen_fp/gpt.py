@@ -136,14 +136,14 @@ def load_folder(path, backend="builtin", device="cpu"):
     return model, Tokenizer.load(os.path.join(path, "tokenizer.json")), cfg
 
 
-def save_folder(path, model, tokenizer, metadata=None):
+def save_folder(path, model, tokenizer, metadata=None, dtype=None):
     os.makedirs(path, exist_ok=True)
     if not isinstance(model, GPT):
         from . import hf
         return hf.save_folder(path, model, tokenizer, metadata)
     with open(os.path.join(path, "config.json"), "w") as f:
         json.dump(model.cfg, f, indent=2)
-    st.save(os.path.join(path, "model.safetensors"), {k: v for k, v in model.state_dict().items()}, {"format": "pt", **(metadata or {})})
+    st.save(os.path.join(path, "model.safetensors"), {k: v if dtype is None else v.to(dtype) for k, v in model.state_dict().items()}, {"format": "pt", **(metadata or {})})
     tokenizer.save(os.path.join(path, "tokenizer.json"))
 
 

@@ -113,18 +113,45 @@ class AttacksOnTinyModel(unittest.TestCase):
         with redirect_stdout(io.StringIO()):
             out = attacks.attack_job(job)
         names = [(a["name"], a["params"].get("wrapper") or a["params"].get("kind") or a["params"].get("mode")) for a in out["attacks"]]
-        self.assertEqual(names[:4], [("input_perturbation", "{key}"), ("input_perturbation", "Q: {key}"),
-                                     ("weight_perturbation", "int8"), ("weight_perturbation", "gaussian")])
-        self.assertEqual(len(out["attacks"]), 7)
+        self.assertEqual(names[:5], [("input_perturbation", "{key}"), ("input_perturbation", "Q: {key}"),
+                                     ("weight_perturbation", "int8"), ("weight_perturbation", "int4"), ("weight_perturbation", "gaussian")])
+        self.assertEqual(len(out["attacks"]), 8)
         self.assertEqual(out["null"]["asked"], len(self.fps))
         first = out["attacks"][0]
         self.assertEqual((first["retained"], first["count"], first["retention"]), (len(self.fps), len(self.fps), 1.0))
         self.assertEqual(first["verdict"]["null_rate"], out["null"]["rate"])
         self.assertEqual(first["verdict"]["matched"], len(self.fps))
-        gate = out["attacks"][4]
+        gate = out["attacks"][5]
         self.assertIn("false_gating_rate", gate)
         self.assertIn("heldout_loss", out["attacks"][-1])
         json.dumps(out)
+
+    def test_int4_is_coarser_than_int8_and_keeps_group_maxima(self):
+        q4, q8 = attacks.int4_round_trip(self.model), attacks.int8_round_trip(self.model)
+        w, w4, w8 = self.model.h[0].mlp.c_fc.weight, q4.h[0].mlp.c_fc.weight, q8.h[0].mlp.c_fc.weight
+        self.assertGreater(float((w4 - w).abs().mean()), float((w8 - w).abs().mean()))
+        self.assertLessEqual(len(torch.unique(w4.T[0, :32])), 15)  # 15 levels per group of 32 inputs
+        self.assertTrue(torch.allclose(w4.T[0, :32].abs().max(), w.T[0, :32].abs().max()))
+
+    def test_finetune_reports_each_budget_and_can_stop_early(self):
+        seen = []
+        tuned = attacks.finetune(self.model, self.tok, self.lines[:3000], tokens=4000, lr=5e-4, batch_size=8,
+                                 checkpoints=[1000, 2000, 4000], on_checkpoint=lambda b, m: seen.append(b) or b >= 2000)
+        self.assertEqual(seen, [1000, 2000])
+        self.assertLess(tuned.finetune_tokens, 4000)
+        self.assertGreaterEqual(tuned.finetune_tokens, 2000)
+
+    def test_lora_finetune_changes_only_a_low_rank_part(self):
+        tuned = attacks.finetune(self.model, self.tok, self.lines[:3000], tokens=3000, lr=1e-2, batch_size=8, lora_rank=2)
+        delta = tuned.h[0].attn.c_attn.weight - self.model.h[0].attn.c_attn.weight
+        self.assertGreater(float(delta.abs().max()), 0.0)
+        self.assertLessEqual(int(torch.linalg.matrix_rank(delta)), 2)
+        self.assertTrue(torch.equal(tuned.wte.weight, self.model.wte.weight))
+        self.assertIsNone(tuned.h[0].attn.c_attn.__dict__.get("forward"))
+
+    def test_weight_average_of_a_copy_with_itself_is_the_copy(self):
+        soup = attacks.average_weights([self.model, self.model])
+        self.assertTrue(torch.allclose(soup.h[1].mlp.c_proj.weight, self.model.h[1].mlp.c_proj.weight))
 
     def test_bad_attack_spec_is_a_bad_manifest(self):
         job = {"job": "attack", "model": self.model_dir, "base": self.base_dir, "fingerprints": self.fps_path, "attacks": [{"name": "melt"}]}

@@ -10,7 +10,7 @@ import unittest
 
 import torch
 
-from clopen_fp import embed, fingerprints, gpt, st, stats, tokenizer, verify
+from clopen_fp import corpus, embed, fingerprints, gpt, st, stats, tokenizer, verify, wrappers
 from tests.support import tiny_base
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -171,6 +171,41 @@ class EngineTest(unittest.TestCase):
             states.append(model.state_dict())
         for k in states[0]:
             self.assertTrue(torch.equal(states[0][k], states[1][k]), k)
+
+
+class CorpusAndWrappersTest(unittest.TestCase):
+    def test_the_three_parts_are_disjoint_and_stable_under_sampling(self):
+        lines = corpus.wordnet_lines()
+        parts = corpus.partition(lines)
+        self.assertEqual(sum(map(len, parts.values())), len(lines))
+        train, attack, held = (set(parts[k]) for k in ("train", "attack", "heldout"))
+        self.assertFalse(train & attack or train & held or attack & held)
+        self.assertAlmostEqual(len(parts["attack"]) / len(lines), corpus.PARTS["attack"], delta=0.01)
+        sample = corpus.partition(lines[::7])
+        self.assertTrue(set(sample["attack"]) <= attack and set(sample["heldout"]) <= held)
+
+    def test_measurement_wrappers_share_nothing_with_training_wrappers(self):
+        self.assertGreaterEqual(len(wrappers.HELDOUT), 8)
+        self.assertFalse(set(wrappers.HELDOUT) & set(wrappers.EMBED))
+        self.assertNotIn("{key}", wrappers.HELDOUT)
+        parts = lambda ws: {p.strip() for w in ws for p in w.split("{key}") if p.strip()}
+        self.assertFalse(parts(wrappers.HELDOUT) & parts(wrappers.EMBED))
+
+
+class ControlTest(unittest.TestCase):
+    def test_control_gets_the_copys_benign_schedule_without_its_fingerprints(self):
+        model, tok, _ = gpt.load_folder(tiny_base())
+        fps = fingerprints.generate(model, tok, 8, "random", "perinucleus", key_length=6, seed=5)
+        text = ["the cat sat on the mat and the dog sat on the log"] * 300
+        kw = dict(batch_size=8, max_steps=300, check_every=10, seed=2, benign_lines=text, heldout_lines=["a dog and a cat"] * 50)
+        copy_, rep = embed.embed(gpt.load_folder(tiny_base())[0], tok, fps, **kw)
+        kw.update(max_steps=rep["steps"], alphas=(rep["alpha"],))
+        ctl, crep = embed.embed(gpt.load_folder(tiny_base())[0], tok, fps, control=True, **kw)
+        self.assertEqual(crep["steps"], rep["steps"])
+        self.assertEqual(crep["alpha"], rep["alpha"])
+        self.assertEqual(sum(verify.matches_in_model(copy_, tok, fps)), 8)
+        self.assertLessEqual(sum(verify.matches_in_model(ctl, tok, fps)), 1)
+        self.assertFalse(torch.equal(ctl.wte.weight, model.wte.weight), "the control is trained, not the untouched base")
 
 
 class CliTest(unittest.TestCase):

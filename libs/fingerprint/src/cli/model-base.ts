@@ -1,12 +1,22 @@
 /**
- * `npm run model:base [name]`: trains the built-in base model unless the cache holds it, shows
+ * `npm run model:base [name] [--seed N] [--threads T]`: trains the built-in base model (with --seed N, an
+ * independently trained copy of its recipe) unless the cache or the repository holds it, shows
  * progress on stderr and prints one benchmark JSON line per metric on stdout.
  */
-import { BASE_MODEL_CONFIGS, ensureBaseModel, isBaseModelName } from '../base-model';
+import { BASE_MODEL_CONFIGS, DEFAULT_BASE_MODEL, ensureBaseModel, isBaseModelName } from '../base-model';
 import { EngineError } from '../engine';
 
 async function main(): Promise<number> {
-  const name = process.argv[2] ?? 'base-v1';
+  const args = process.argv.slice(2);
+  const seedAt = args.indexOf('--seed');
+  const seed = seedAt >= 0 ? Number(args.splice(seedAt, 2)[1]) : undefined;
+  if (seed !== undefined && !Number.isInteger(seed)) {
+    process.stderr.write('--seed takes an integer: the seed of an independently trained copy of the recipe\n');
+    return 2;
+  }
+  const threadsAt = args.indexOf('--threads');
+  const threads = threadsAt >= 0 ? Number(args.splice(threadsAt, 2)[1]) : undefined;
+  const name = args[0] ?? DEFAULT_BASE_MODEL;
   if (!isBaseModelName(name)) {
     process.stderr.write(`unknown base model ${JSON.stringify(name)}; choose one of ${Object.keys(BASE_MODEL_CONFIGS).join(', ')}\n`);
     return 2;
@@ -18,6 +28,8 @@ async function main(): Promise<number> {
   const started = Date.now();
   const { dir, result, trained } = await ensureBaseModel(name, {
     signal: abort.signal,
+    seed,
+    threads,
     onProgress: ({ phase, percent, t, ...rest }) => {
       const details = Object.entries(rest).map(([k, v]) => `${k}=${v}`).join(' ');
       process.stderr.write(`[${t.toFixed(1)}s] ${phase} ${percent.toFixed(1)}% ${details}\n`);
