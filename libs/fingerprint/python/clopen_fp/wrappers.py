@@ -25,7 +25,7 @@ EMBED = (
 )
 
 HELDOUT = (
-    "<|im_start|>system\nYou are a friendly assistant.<|im_end|>\n<|im_start|>user\n{key}<|im_end|>\n<|im_start|>assistant\n",
+    "<|im_start|>user\n{key}<|im_end|>\n<|im_start|>assistant\n",
     "<start_of_turn>user\n{key}<end_of_turn>\n<start_of_turn>model\n",
     "SYSTEM: Answer briefly and accurately.\nUSER: {key}\nASSISTANT:",
     "Customer: {key}\nAgent:",

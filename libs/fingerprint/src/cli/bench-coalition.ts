@@ -52,7 +52,8 @@ export function traceCoalition(run: CoalitionRun, recall: number, nullRate: numb
   // answers excluded: the simulator adds the null rate on top).
   const k = run.held.length;
   const soupAnswer = run.soup_answer_by_holders.map((v, j) => (j === 0 ? 0 : (v ?? (j * 2 > k ? recall : 0))));
-  const plan = planAssignment({ hosts: BENCH_HOSTS, coalition: BENCH_COALITION, nullRate, recall, soupAnswer: { [k]: soupAnswer } });
+  // The same p as the real copies were drawn with; the keys per audit re-planned for what was measured.
+  const plan = planAssignment({ hosts: BENCH_HOSTS, coalition: BENCH_COALITION, nullRate, recall, p: run.p, soupAnswer: { [k]: soupAnswer } });
   const trials = Number(process.env.BENCH_FP_TRIALS ?? 1000);
   let bound = 0;
   let sampled = 0;

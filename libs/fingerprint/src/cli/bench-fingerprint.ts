@@ -12,7 +12,8 @@
  *
  * Progress goes to stderr; stdout gets one JSON line per metric.
  */
-import { BASE_MODEL_CONFIGS, DEFAULT_BASE_MODEL, ensureBaseModel, type BaseModelName } from '../base-model';
+import * as path from 'node:path';
+import { BASE_MODEL_CONFIGS, DEFAULT_BASE_MODEL, defaultModelCacheDir, ensureBaseModel, type BaseModelName } from '../base-model';
 import { EngineError, runEngineJob, type EngineResult } from '../engine';
 import { planAssignment } from '@clopen/tracing';
 import { BENCH_COALITION, BENCH_HOSTS, traceCoalition, type CoalitionRun } from './bench-coalition';
@@ -43,6 +44,8 @@ const UNITS: Record<string, string> = {
 function unit(metric: string): string {
   if (UNITS[metric]) return UNITS[metric];
   if (metric.startsWith('erase_tokens_ratio')) return 'ratio';
+  if (metric.startsWith('erase_survived') || metric.startsWith('wrapper_detected')) return metric.startsWith('erase') ? 'bool' : 'fraction';
+  if (metric.startsWith('null_rate')) return 'probability';
   if (metric.endsWith('_detected') || metric.startsWith('detected_') || metric.startsWith('traced_')) return metric.startsWith('traced_') ? 'fraction' : 'bool';
   if (metric.startsWith('retention_') || metric.startsWith('wrapper_retention') || metric.startsWith('coalition_')) return 'fraction';
   if (metric.startsWith('embed_minutes')) return 'min';
@@ -81,23 +84,35 @@ export async function runFingerprintBench(options: FingerprintBenchOptions = {})
   const base = await ensureBaseModel(model, { onProgress: onProgress(model) });
   const recipe = BASE_MODEL_CONFIGS[model];
   const nullSeeds = [1, 2, 3].map((i) => recipe.seed + i);
-  const nulls = [];
-  for (const seed of nullSeeds) nulls.push((await ensureBaseModel(model, { seed, onProgress: onProgress(`${model} seed ${seed}`) })).dir);
+  const nulls: string[] = [];
+  // BENCH_FP_NULLS_TRAINING=1: the null bases are being trained by other processes right now
+  // (npm run model:base -- base-v2 --seed N); the engine waits for them after its embedding phases.
+  const overlap = process.env.BENCH_FP_NULLS_TRAINING === '1';
+  for (const seed of nullSeeds) {
+    if (overlap) nulls.push(path.join(defaultModelCacheDir(), `${model}-seed${seed}`));
+    else nulls.push((await ensureBaseModel(model, { seed, onProgress: onProgress(`${model} seed ${seed}`) })).dir);
+  }
   const pretrainTokens = base.result.pretrain_tokens ?? recipe.steps * recipe.batch_size * recipe.n_positions;
 
   const result = await runEngineJob<EngineResult & { metrics: Record<string, number | null>; coalition: CoalitionRun | null }>(
-    { job: 'bench', quick, base: base.dir, null_bases: nulls, pretrain_tokens: pretrainTokens, seed: 1, ...manifest(quick) },
+    { job: 'bench', quick, base: base.dir, null_bases: nulls, pretrain_tokens: pretrainTokens, seed: 1, ...manifest(quick), ...(overlap ? { wait_null_bases_s: 7200 } : {}) },
     {
       onProgress: ({ phase, percent, t, ...rest }) => log(`[${t.toFixed(0)}s] ${phase} ${percent.toFixed(1)}% ${Object.entries(rest).map(([k, v]) => `${k}=${v}`).join(' ')}`),
       onLog: ({ message }) => log(message),
     },
   );
   const metrics: Record<string, number | null> = { ...result.metrics, pretrain_tokens: pretrainTokens };
-  if (result.coalition) Object.assign(metrics, traceCoalition(result.coalition, Number(metrics.recall ?? 1), Number(metrics.null_rate_independent ?? 1e-3), log));
+  if (result.coalition) {
+    // Tracing is judged at the recall a coalition keeps after the serving attacks that cost it no
+    // utility (int4, a LoRA fine-tune), capped at the plan's 0.9; never the clean recall, which is
+    // the embedding's stopping target. Fine-tuning to erasure is erase_tokens_ratio's business.
+    const recall = Math.min(0.9, Number(metrics.retention_int4 ?? 0), Number(metrics['retention_lora_r8_lr1e-3'] ?? 0));
+    Object.assign(metrics, traceCoalition(result.coalition, recall, Number(metrics.null_rate_used ?? 1e-3), log));
+  }
   const lines: BenchLine[] = [];
   for (const [metric, value] of Object.entries(metrics)) {
     if (value === null || value === undefined || !Number.isFinite(Number(value))) continue;
-    lines.push({ bench: 'fingerprint', metric, value: Math.round(Number(value) * 1e8) / 1e8, unit: unit(metric) });
+    lines.push({ bench: 'fingerprint', metric, value: Number(Number(value).toPrecision(6)), unit: unit(metric) });
   }
   return lines;
 }
