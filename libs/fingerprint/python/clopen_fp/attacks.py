@@ -148,7 +148,7 @@ def finetune(model, tok, lines, *, tokens, lr=5e-4, batch_size=32, seed=0, ctx=N
     params, adapters = _trainable(model, lora_rank, gen)
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     model.train()
-    steps, spent, marks = 0, 0, list(checkpoints)
+    steps, spent, marks, stop = 0, 0, list(checkpoints), False
     order = []
     while spent < tokens:
         if len(order) < batch_size:
@@ -174,8 +174,9 @@ def finetune(model, tok, lines, *, tokens, lr=5e-4, batch_size=32, seed=0, ctx=N
                 stop = on_checkpoint(budget, _merged(model, adapters))
                 model.train()
                 if stop:
-                    spent = tokens
                     break
+        if stop:
+            break
     model.eval()
     model = _merged(model, adapters)
     model.finetune_steps = steps
