@@ -1,3 +1,4 @@
-from .cli import main
+from .cli import _die_with_parent, main
 
+_die_with_parent()
 main()

@@ -356,7 +356,8 @@ def _heldout_lines(base):
     path = os.path.join(base, "heldout.txt")
     if not os.path.exists(path):
         return []
-    return [l for l in open(path, encoding="utf-8").read().splitlines() if l.strip()]
+    with open(path, encoding="utf-8") as f:
+        return [l for l in f.read().splitlines() if l.strip()]
 
 
 @torch.no_grad()

@@ -24,6 +24,20 @@ def binomial_tail(n, m, p):
     return min(1.0, math.exp(top) * sum(math.exp(v - top) for v in logs))
 
 
+def binomial_cdf(n, m, p):
+    """P[Bin(n, p) <= m], summed over the m + 1 terms of the lower side in log space, so a bound
+    on a rate measured over ten million trials with few successes costs a few terms, not n."""
+    if m < 0:
+        return 0.0
+    if m >= n:
+        return 1.0
+    logs = [_log_pmf(n, i, p) for i in range(0, m + 1)]
+    top = max(logs)
+    if top == float("-inf"):
+        return 0.0
+    return min(1.0, math.exp(top) * sum(math.exp(v - top) for v in logs))
+
+
 def upper_bound(n, m, confidence=0.99):
     """Clopper-Pearson upper bound on a rate from m successes in n trials."""
     if n == 0:
@@ -33,8 +47,7 @@ def upper_bound(n, m, confidence=0.99):
     lo, hi = m / n, 1.0
     for _ in range(80):
         mid = (lo + hi) / 2
-        # P[Bin(n, mid) <= m] = 1 - P[>= m+1]
-        if 1.0 - binomial_tail(n, m + 1, mid) > 1.0 - confidence:
+        if binomial_cdf(n, m, mid) > 1.0 - confidence:
             lo = mid
         else:
             hi = mid

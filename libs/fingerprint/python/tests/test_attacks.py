@@ -162,7 +162,7 @@ class AttacksOnTinyModel(unittest.TestCase):
                 cli.main(["-"])
             finally:
                 sys.stdin = sys.__stdin__
-        self.assertEqual(exit_.exception.code, 2)
+        self.assertEqual(exit_.exception.code, 2, stdout.getvalue())
         self.assertIn("unknown attack 'melt'", stdout.getvalue())
 
 
