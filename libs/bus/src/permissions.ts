@@ -43,7 +43,7 @@ export const SERVICE_GRANTS = {
   embedder: { context: 'distribution' },
   access: {
     context: 'access',
-    consumes: ['access.usage.reported'],
+    consumes: ['access.usage.reported', 'distribution.licence.granted', 'distribution.licence.ended'],
     consumesFromPartners: ['access.usage.reported'],
     requests: ['storage.model.get', 'distribution.challenge.open', 'distribution.challenge.trace'],
   },

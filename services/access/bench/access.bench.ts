@@ -84,7 +84,7 @@ void (async () => {
     const env = { ...serviceEnv({ db, ns }), ACCESS_ISSUER_KEYS: `i1:${randomBytes(32).toString('base64')}`, LOG_LEVEL: 'warn' };
     access = await spawnService('access', env);
     const modelId = (await api(storage.url, TEST_ADMIN_KEY, 'POST', '/models', { name: 'bench-gpt' })).body.id;
-    const load = await prepareReceiptLoad(access.url, modelId, 50);
+    const load = await prepareReceiptLoad(access.url, bus, modelId, 50);
     await access.stop();
     for (const b of load.batches(total, perBatch)) await bus.publish('access.usage.reported', b);
 

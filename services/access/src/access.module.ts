@@ -6,20 +6,22 @@ import { EpochsController } from './epochs/epochs.controller';
 import { EpochsService } from './epochs/epochs.service';
 import { GrantsController } from './grants/grants.controller';
 import { GrantsService } from './grants/grants.service';
-import { HostsController } from './hosts/hosts.controller';
+import { HostRejectionsController, HostsController } from './hosts/hosts.controller';
 import { PgNonceStore } from './hosts/pg-nonce-store';
 import { IssuersController } from './issuers/issuers.controller';
+import { LicenceProjection } from './licences/licence-projection';
 import { ProverController, ProversController } from './provers/provers.controller';
 import { ProversService } from './provers/provers.service';
 import { UsageIngestor } from './usage/usage.ingestor';
 import { UsageService } from './usage/usage.service';
 
 @Module({
-  controllers: [GrantsController, IssuersController, HostsController, EpochsController, ProversController, ProverController],
+  controllers: [GrantsController, IssuersController, HostsController, HostRejectionsController, EpochsController, ProversController, ProverController],
   providers: [
     GrantsService,
     UsageService,
     UsageIngestor,
+    LicenceProjection,
     ProversService,
     EpochsService,
     HostAuthGuard,

@@ -35,6 +35,12 @@ export const accessSettings = {
   ACCESS_PROVER_DECOYS_PER_KEY: setting.nonNegativeInt.max(20).default(1),
   /** max_tokens of every challenge query: enough for a fingerprint response and the continuation traffic would ask. */
   ACCESS_PROVER_MAX_TOKENS: setting.positiveInt.max(512).default(16),
+  /**
+   * How far a host's clock may be from access's: a receipt served later than now by more than this
+   * is refused, and one served after a revocation or before a licence by less than this is not.
+   * Documented in docs/partners.md; a few seconds, as NTP-synchronised hosts keep.
+   */
+  ACCESS_CLOCK_SKEW_MS: setting.nonNegativeInt.max(60_000).default(5_000),
   /** Longest grant a user can buy. */
   ACCESS_GRANT_MAX_DAYS: setting.positiveInt.max(3650).default(365),
 };

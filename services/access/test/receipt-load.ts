@@ -2,7 +2,9 @@ import { sign, type KeyObject } from 'node:crypto';
 import { signHostRequest } from '@clopen/host-auth';
 import { generateUserKey, rawPublicKey, receiptBody, requestDigest, signReceiptBatch, userPublicKeyBytes } from '@clopen/host-sdk';
 import type { accessV1 } from '@clopen/proto';
-import { TEST_ADMIN_KEY, api } from '@clopen/testing';
+import type { Bus } from '@clopen/bus';
+import { TEST_ADMIN_KEY, api, eventually } from '@clopen/testing';
+import { licenseHost } from './licences';
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts';
 
 export interface ReceiptLoad {
@@ -15,10 +17,11 @@ export interface ReceiptLoad {
 }
 
 /**
- * A host with a registered serving key and a user with `grants` grants on a model, against a
- * running access service: the receipt load of the kill -9 test and of bench:access.
+ * A licensed host with a registered serving key and a user with `grants` grants on a model,
+ * against a running access service (the licence published on `bus` as distribution would): the
+ * receipt load of the kill -9 test and of bench:access.
  */
-export async function prepareReceiptLoad(accessUrl: string, modelId: string, grants = 10): Promise<ReceiptLoad> {
+export async function prepareReceiptLoad(accessUrl: string, bus: Bus, modelId: string, grants = 10): Promise<ReceiptLoad> {
   const user = generateUserKey();
   const host = privateKeyToAccount(generatePrivateKey());
   const servingKey = generateUserKey();
@@ -29,11 +32,19 @@ export async function prepareReceiptLoad(accessUrl: string, modelId: string, gra
     if (res.status !== 201) throw new Error(`buying a grant: ${res.status} ${JSON.stringify(res.body)}`);
     grantIds.push(res.body.id);
   }
+  await licenseHost(bus, host.address, modelId);
   const path = '/hosts/serving-keys';
-  const body = JSON.stringify({ keyId: 'load', publicKey: rawPublicKey(servingKey).toString('base64url') });
-  const auth = await signHostRequest(host, { audience: 'access', method: 'POST', path, body });
-  const registered = await fetch(`${accessUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-clopen-host-auth': auth }, body });
-  if (registered.status !== 201) throw new Error(`registering the serving key: ${registered.status}`);
+  const body = JSON.stringify({ keyId: 'load', publicKey: rawPublicKey(servingKey).toString('base64url'), modelId });
+  // 403 until access has consumed the licence.
+  await eventually(
+    async () => {
+      const auth = await signHostRequest(host, { audience: 'access', method: 'POST', path, body });
+      const registered = await fetch(`${accessUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-clopen-host-auth': auth }, body });
+      if (registered.status !== 201 && registered.status !== 403) throw new Error(`registering the serving key: ${registered.status}`);
+      return registered.status === 201;
+    },
+    { timeoutMs: 15_000, what: 'the load host licensed and its serving key registered' },
+  );
 
   return {
     host,

@@ -52,7 +52,7 @@ describe('access: receipts survive a crash of the service', () => {
 
   it('counts every receipt once after a kill -9 during ingestion and a restart', async () => {
     const modelId = (await api(storage.url, TEST_ADMIN_KEY, 'POST', '/models', { name: 'crash-gpt' })).body.id;
-    const load = await prepareReceiptLoad(access.url, modelId, 8);
+    const load = await prepareReceiptLoad(access.url, bus, modelId, 8);
     const total = 16_000;
     const batches = load.batches(total, 200);
     // Hosts retry: the first ten batches are reported a second time, under new message ids.

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Bus, readEvents } from '@clopen/bus';
 import { signHostRequest } from '@clopen/host-auth';
-import { PermissionVerifier, generateUserKey, permissionString, publicKeyFromRaw, rawPublicKey, signReceipt, userPublicKeyBytes } from '@clopen/host-sdk';
+import { PermissionVerifier, decodePermission, generateUserKey, permissionString, publicKeyFromRaw, rawPublicKey, signReceipt, userPublicKeyBytes } from '@clopen/host-sdk';
 import { verifyMerkleProof } from '@clopen/merkle';
 import { accessV1, create, fromBinary, toBinary } from '@clopen/proto';
 import { createService, type RunningService } from '@clopen/service-kit';
@@ -23,6 +23,7 @@ import {
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { accessService } from '../src/access.service';
 import { receiptLeaf } from '../src/epochs/epochs.service';
+import { endLicence, licenseHost } from './licences';
 
 jest.setTimeout(120_000);
 
@@ -37,21 +38,56 @@ describe('access: usage receipts', () => {
   let modelId: string;
   let grant: any;
   let verifier: PermissionVerifier;
+  let daveKey: string;
+  let issuerKeys: Map<string, ReturnType<typeof publicKeyFromRaw>>;
   const bob = privateKeyToAccount(generatePrivateKey());
+  const carol = privateKeyToAccount(generatePrivateKey());
   const servingKey = generateUserKey();
+  const carolKey = generateUserKey();
   const dave = generateUserKey();
-  let counter = 0;
+  const counters = new Map<string, number>();
 
-  /** One request Dave sends to Bob's host, served and receipted as the host SDK does it. */
-  const serve = (prompt: string, over: { servedAt?: Date } = {}) => {
-    counter += 1;
-    const body = JSON.stringify({ prompt });
-    const header = permissionString({ bytes: Buffer.from(grant.grant, 'base64url'), issuerSignature: Buffer.from(grant.issuerSignature, 'base64url') }, dave, counter, { host: bob.address, model: modelId, body });
-    const permission = verifier.verify(header, { model: modelId, body });
-    return signReceipt(servingKey, 'k1', { permission, host: bob.address, requestBody: body, responseBody: `answer to ${prompt}`, tokensIn: 5, tokensOut: 7, ...over });
+  const next = (g: any) => {
+    const counter = (counters.get(g.id) ?? 0) + 1;
+    counters.set(g.id, counter);
+    return counter;
   };
+  /** One request Dave sends on a grant to a host, served and receipted as the host SDK does it. */
+  const serveOn = (g: any, host: typeof bob, key: typeof servingKey, prompt: string, over: { servedAt?: Date } = {}) => {
+    const counter = next(g);
+    const body = JSON.stringify({ prompt });
+    const header = permissionString({ bytes: Buffer.from(g.grant, 'base64url'), issuerSignature: Buffer.from(g.issuerSignature, 'base64url') }, dave, counter, { host: host.address, model: modelId, body });
+    // A host may skip its own checks (and lie): access relies on the signatures alone.
+    const { message } = decodePermission(header);
+    const permission = { grantId: g.id, modelId, counter: message.counter, userSignature: message.userSignature };
+    return signReceipt(key, 'k1', { permission, host: host.address, requestBody: body, responseBody: `answer to ${prompt}`, tokensIn: 5, tokensOut: 7, ...over });
+  };
+  const serve = (prompt: string, over: { servedAt?: Date } = {}) => serveOn(grant, bob, servingKey, prompt, over);
   const report = (receipts: accessV1.UsageReceipt[]) => bus.publish('access.usage.reported', { receipts });
-  const usage = async () => (await api(access.url, TEST_ADMIN_KEY, 'GET', `/grants/${grant.id}/usage`)).body;
+  const usageOf = async (id: string) => (await api(access.url, TEST_ADMIN_KEY, 'GET', `/grants/${id}/usage`)).body;
+  const usage = () => usageOf(grant.id);
+  const buy = async (terms: object) => (await api(access.url, daveKey, 'POST', '/grants', { modelId, userPublicKey: userPublicKeyBytes(dave).toString('base64url'), days: 30, ...terms })).body;
+  const hostGet = async (host: typeof bob, path: string) => {
+    const header = await signHostRequest(host, { audience: 'access', method: 'GET', path, body: '' });
+    const res = await fetch(`${access.url}${path}`, { headers: { 'x-clopen-host-auth': header } });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+  const registerKey = async (host: typeof bob, key: typeof servingKey, extra: object = {}) => {
+    const path = '/hosts/serving-keys';
+    const body = JSON.stringify({ keyId: 'k1', publicKey: rawPublicKey(key).toString('base64url'), ...extra });
+    const header = await signHostRequest(host, { audience: 'access', method: 'POST', path, body });
+    const res = await fetch(`${access.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-clopen-host-auth': header }, body });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+  /** The reasons of the rejections published since `from` (an index into the subject's events). */
+  const rejectedSince = async (from: number, n: number) =>
+    (
+      await eventually(async () => {
+        const e = await readEvents(bus, 'access.usage.rejected');
+        return e.length >= from + n && e.slice(from);
+      }, { timeoutMs: 10_000, what: `${n} rejections` })
+    ).map((e) => e.payload);
+  const rejectionCount = async () => (await readEvents(bus, 'access.usage.rejected')).length;
 
   beforeAll(async () => {
     [db, ns, s3] = await Promise.all([createTestDatabase(), createTestBusNamespace(), startTestS3()]);
@@ -60,16 +96,26 @@ describe('access: usage receipts', () => {
     storage = await spawnService('storage', serviceEnv({ db, ns, s3 }));
     modelId = (await api(storage.url, TEST_ADMIN_KEY, 'POST', '/models', { name: 'alice-gpt' })).body.id;
     access = await createService(accessService, { ...serviceEnv({ db, ns }), ACCESS_ISSUER_KEYS: `i1:${randomBytes(32).toString('base64')}` });
-    const daveKey = (await api(access.url, TEST_ADMIN_KEY, 'POST', '/api-keys', { principalId: 'dave', roles: ['user'] })).body.key;
-    grant = (await api(access.url, daveKey, 'POST', '/grants', { modelId, userPublicKey: userPublicKeyBytes(dave).toString('base64url'), quota: { requests: 100 }, days: 30 })).body;
+    daveKey = (await api(access.url, TEST_ADMIN_KEY, 'POST', '/api-keys', { principalId: 'dave', roles: ['user'] })).body.key;
+    grant = await buy({ quota: { requests: 100 } });
     const issuers = (await api(access.url, undefined, 'GET', '/issuers')).body;
-    verifier = new PermissionVerifier({ host: bob.address, issuerKeys: new Map(issuers.map((i: any) => [i.keyId, publicKeyFromRaw(Buffer.from(i.publicKey, 'base64url'))])) });
+    issuerKeys = new Map(issuers.map((i: any) => [i.keyId, publicKeyFromRaw(Buffer.from(i.publicKey, 'base64url'))]));
+    verifier = new PermissionVerifier({ host: bob.address, issuerKeys });
+    await licenseHost(bus, bob.address, modelId);
   });
   afterAll(async () => {
     await access?.close();
     await storage?.stop();
     await bus?.close();
     await Promise.allSettled([db?.drop(), ns?.cleanup(), s3?.stop()]);
+  });
+
+  it('only a licensed host registers a serving key', async () => {
+    const unlicensed = await registerKey(carol, carolKey);
+    expect(unlicensed.status).toBe(403);
+    expect(unlicensed.body.message).toMatch(/no active licence/);
+    await eventually(async () => (await registerKey(bob, servingKey, { modelId })).status === 201, { timeoutMs: 10_000, what: "bob's licence reaching access" });
+    expect((await registerKey(bob, servingKey, { modelId: 'another-model' })).status).toBe(403);
   });
 
   it('a host registers its serving key by signing with its EVM key', async () => {
@@ -80,7 +126,7 @@ describe('access: usage receipts', () => {
     const header = await signHostRequest(bob, { audience: 'access', method: 'POST', path, body });
     const res = await fetch(`${access.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-clopen-host-auth': header }, body });
     expect(res.status).toBe(201);
-    expect(((await res.json()) as { hostAddress: string }).hostAddress).toBe(bob.address);
+    expect(((await res.json()) as { hostAddress: string }).hostAddress).toBe(bob.address); // registered before: the same key again
     // The same signature is not accepted twice, and one for another service is not accepted at all.
     expect((await fetch(`${access.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-clopen-host-auth': header }, body })).status).toBe(401);
     const forDistribution = await signHostRequest(bob, { audience: 'distribution', method: 'POST', path, body });
@@ -104,7 +150,7 @@ describe('access: usage receipts', () => {
     const inflated = create(accessV1.UsageReceiptSchema, { ...tamperedHost, body: toBinary(accessV1.ReceiptBodySchema, body) });
 
     const other = generateUserKey();
-    const forged = signReceipt(other, 'k1', { permission: { ...verifier.verify(permissionString({ bytes: Buffer.from(grant.grant, 'base64url'), issuerSignature: Buffer.from(grant.issuerSignature, 'base64url') }, dave, ++counter, { host: bob.address, model: modelId, body: 'x' }), { model: modelId, body: 'x' }) }, host: bob.address, requestBody: 'x', responseBody: 'y', tokensIn: 1, tokensOut: 1 });
+    const forged = signReceipt(other, 'k1', { permission: { ...verifier.verify(permissionString({ bytes: Buffer.from(grant.grant, 'base64url'), issuerSignature: Buffer.from(grant.issuerSignature, 'base64url') }, dave, next(grant), { host: bob.address, model: modelId, body: 'x' }), { model: modelId, body: 'x' }) }, host: bob.address, requestBody: 'x', responseBody: 'y', tokensIn: 1, tokensOut: 1 });
 
     const userLie = serve('f');
     const b2 = fromBinary(accessV1.ReceiptBodySchema, userLie.body);
@@ -115,11 +161,8 @@ describe('access: usage receipts', () => {
     const unknownKey = create(accessV1.UsageReceiptSchema, { ...serve('h'), hostKeyId: 'k9' });
     await report([inflated, forged, lie, future, unknownKey, create(accessV1.UsageReceiptSchema, { body: Buffer.from('junk'), hostKeyId: 'k1' })]);
 
-    const rejected = await eventually(async () => {
-      const e = await readEvents(bus, 'access.usage.rejected');
-      return e.length >= 6 && e;
-    }, { timeoutMs: 10_000 });
-    expect(rejected.map((e) => e.payload.reason).sort()).toEqual(['bad_host_signature', 'bad_host_signature', 'bad_user_signature', 'from_the_future', 'malformed', 'unknown_host_key']);
+    const rejected = await rejectedSince(0, 6);
+    expect(rejected.map((e) => e.reason).sort()).toEqual(['bad_host_signature', 'bad_host_signature', 'bad_user_signature', 'from_the_future', 'malformed', 'unknown_host_key']);
     expect((await usage()).requests).toBe(before);
   });
 
@@ -144,5 +187,79 @@ describe('access: usage receipts', () => {
     expect(listed.body).toEqual([expect.objectContaining({ number: 1, receiptCount: 4, root: closed.body.root })]);
     expect((await api(access.url, hostKey, 'GET', '/epochs?before=1')).body).toEqual([]);
     expect((await api(access.url, hostKey, 'GET', '/epochs?limit=0')).status).toBe(400);
+  });
+  it('refuses receipts of a host the grant does not name', async () => {
+    const from = await rejectionCount();
+    const onlyDead = await buy({ quota: { requests: 10 }, hosts: ['0x000000000000000000000000000000000000dEaD'] });
+    await report([serveOn(onlyDead, bob, servingKey, 'x')]);
+    const [r] = await rejectedSince(from, 1);
+    expect(r).toMatchObject({ grantId: onlyDead.id, hostAddress: bob.address, reason: 'host_not_in_grant' });
+    expect((await usageOf(onlyDead.id)).requests).toBe(0);
+  });
+
+  it('holds the quota across hosts: a 3-request grant served by two hosts counts three', async () => {
+    const licence = await licenseHost(bus, carol.address, modelId);
+    await eventually(async () => (await registerKey(carol, carolKey, { modelId })).status === 201, { timeoutMs: 10_000, what: "carol's licence" });
+    const from = await rejectionCount();
+    const small = await buy({ quota: { requests: 3 } });
+    const served = [serveOn(small, bob, servingKey, '1'), serveOn(small, carol, carolKey, '2'), serveOn(small, bob, servingKey, '3'), serveOn(small, carol, carolKey, '4'), serveOn(small, bob, servingKey, '5')];
+    await Promise.all([report([served[0], served[2], served[4]]), report([served[1], served[3]])]);
+    const rejected = await rejectedSince(from, 2);
+    expect(rejected.map((r) => r.reason)).toEqual(['over_quota', 'over_quota']);
+    expect((await usageOf(small.id)).requests).toBe(3);
+    // Reported again, the counted ones stay counted once and the refused ones stay refused.
+    await report(served);
+    await rejectedSince(from, 4);
+    expect((await usageOf(small.id)).requests).toBe(3);
+    // A token quota holds the same way.
+    const tokens = await buy({ quota: { tokens: 30 } }); // 12 tokens a request: two fit
+    await report([serveOn(tokens, bob, servingKey, 'a'), serveOn(tokens, carol, carolKey, 'b'), serveOn(tokens, bob, servingKey, 'c')]);
+    expect((await rejectedSince(from, 5))[4]).toMatchObject({ grantId: tokens.id, reason: 'over_quota' });
+    expect((await usageOf(tokens.id)).tokensIn).toBe(10);
+    await endLicence(bus, licence, 'unstaked');
+  });
+
+  it('refuses what an unlicensed host served, and takes back what it served after its licence ended', async () => {
+    const dan = privateKeyToAccount(generatePrivateKey());
+    const danKey = generateUserKey();
+    const licence = await licenseHost(bus, dan.address, modelId);
+    await eventually(async () => (await registerKey(dan, danKey, { modelId })).status === 201, { timeoutMs: 10_000, what: "dan's licence" });
+    const g = await buy({ quota: { requests: 100 } });
+    const start = new Date(g.notBefore).getTime();
+    await new Promise((r) => setTimeout(r, Math.max(0, start + 3_000 - Date.now())));
+    const from = await rejectionCount();
+    // Served while licensed, then after a slash the host had not yet heard of: both counted at first.
+    const before = serveOn(g, dan, danKey, 'before', { servedAt: new Date(start + 500) });
+    const after = serveOn(g, dan, danKey, 'after', { servedAt: new Date(start + 2_500) });
+    await report([before, after]);
+    await eventually(async () => (await usageOf(g.id)).requests === 2, { timeoutMs: 10_000, what: 'two counted' });
+    await endLicence(bus, licence, 'slashed', new Date(start + 1_500));
+    const [taken] = await rejectedSince(from, 1);
+    expect(taken).toMatchObject({ grantId: g.id, counter: 2n, hostAddress: dan.address, reason: 'licence_ended' });
+    expect((await usageOf(g.id)).requests).toBe(1);
+    // From then on its receipts are refused, and it cannot register another key.
+    await report([serveOn(g, dan, danKey, 'later')]);
+    expect((await rejectedSince(from, 2))[1]).toMatchObject({ reason: 'unlicensed', hostAddress: dan.address });
+    expect((await usageOf(g.id)).requests).toBe(1);
+    expect((await registerKey(dan, generateUserKey())).status).toBe(403);
+    // The host reads why, over REST, signed with its EVM key.
+    const listed = await hostGet(dan, '/hosts/usage-rejections');
+    expect(listed.status).toBe(200);
+    expect(listed.body.map((r: any) => r.reason)).toEqual(['licence_ended', 'unlicensed']);
+    expect((await hostGet(dan, `/hosts/usage-rejections?after=${listed.body[0].id}&reason=unlicensed`)).body).toHaveLength(1);
+    expect((await hostGet(dan, '/hosts/usage-rejections?reason=nonsense')).status).toBe(400);
+  });
+
+  it('refuses what was served after a revocation beyond the clock skew', async () => {
+    const g = await buy({ quota: { requests: 100 } });
+    const revoked = await api(access.url, daveKey, 'POST', `/grants/${g.id}/revoke`, { reason: 'stolen key' });
+    expect(revoked.status).toBe(200);
+    const at = new Date(revoked.body.revokedAt).getTime();
+    const from = await rejectionCount();
+    // 2 s after: within the 5 s skew, counted; 8 s after (a minute's grace used to count it): refused.
+    await new Promise((r) => setTimeout(r, Math.max(0, at + 4_000 - Date.now()))); // so that 8 s after is not in the future
+    await report([serveOn(g, bob, servingKey, 'just', { servedAt: new Date(at + 2_000) }), serveOn(g, bob, servingKey, 'late', { servedAt: new Date(at + 8_000) })]);
+    expect((await rejectedSince(from, 1))[0]).toMatchObject({ grantId: g.id, counter: 2n, reason: 'revoked' });
+    expect((await usageOf(g.id)).requests).toBe(1);
   });
 });

@@ -47,6 +47,13 @@ export class Grant {
   @Column('text', { name: 'revoked_reason', nullable: true })
   revokedReason: string | null;
 
+  /** Requests and tokens counted across every host: the quota is checked against these under the grant's row lock. */
+  @Column('bigint', { name: 'counted_requests', default: 0 })
+  countedRequests: string;
+
+  @Column('bigint', { name: 'counted_tokens', default: 0 })
+  countedTokens: string;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 }

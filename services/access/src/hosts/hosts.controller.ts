@@ -1,14 +1,29 @@
-import { Body, Controller, Get, Post, UseGuards } from '@nestjs/common';
-import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, Post, Query, UseGuards } from '@nestjs/common';
+import { ApiHeader, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
 import { HOST_AUTH_HEADER } from '@clopen/host-auth';
-import { Conflict, CurrentHost, HostAuthGuard, Public, parseInput } from '@clopen/service-kit';
+import { Conflict, CurrentHost, Forbidden, HostAuthGuard, Public, parseInput } from '@clopen/service-kit';
+import { REJECTION_REASONS } from '../usage/usage.service';
 import { ServingKey } from './serving-key.entity';
 
-const RegisterKeyInput = z.object({ keyId: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/), publicKey: z.string().length(43) }).strict();
+const RegisterKeyInput = z
+  .object({
+    keyId: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/),
+    publicKey: z.string().length(43),
+    /** The model the host serves with this key: it must hold an active licence for it. Without it, any active licence will do. */
+    modelId: z.string().min(1).max(100).optional(),
+  })
+  .strict();
+const RejectionsQuery = z
+  .object({
+    after: z.coerce.number().int().min(0).optional(),
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+    reason: z.enum(Object.keys(REJECTION_REASONS) as [keyof typeof REJECTION_REASONS, ...(keyof typeof REJECTION_REASONS)[]]).optional(),
+  })
+  .strict();
 
-/** A host registers the ed25519 keys it signs receipts with, proving its EVM address by signature. */
+/** A host registers the ed25519 keys it signs receipts with, proving its EVM address by signature; only a licensed host may. */
 @ApiTags('hosts')
 @ApiHeader({ name: HOST_AUTH_HEADER, required: true, description: 'EIP-191 signature of the request by the host address (libs/host-auth), audience "access"' })
 @Public()
@@ -21,6 +36,11 @@ export class HostsController {
   @ApiOperation({ summary: 'Register a serving key: {"keyId", "publicKey": base64url of 32 bytes}' })
   async register(@CurrentHost() host: string, @Body() body: unknown) {
     const input = parseInput(RegisterKeyInput, body);
+    const [{ active }] = await this.db.query(
+      'SELECT count(*)::int AS active FROM host_licences WHERE lower(host_address) = lower($1) AND ended_at IS NULL AND ($2::text IS NULL OR model_id = $2)',
+      [host, input.modelId ?? null],
+    );
+    if (!active) throw new Forbidden(`host ${host} holds no active licence${input.modelId ? ` for model ${input.modelId}` : ''}; stake on the model (or ask its owner for a licence) before registering a serving key`);
     const repo = this.db.getRepository(ServingKey);
     const existing = await repo.findOneBy({ hostAddress: host, keyId: input.keyId });
     if (existing && existing.publicKey !== input.publicKey) throw new Conflict(`host ${host} already registered key "${input.keyId}" with another public key; use a new key id`);
@@ -30,5 +50,30 @@ export class HostsController {
   @Get()
   list(@CurrentHost() host: string) {
     return this.db.getRepository(ServingKey).findBy({ hostAddress: host });
+  }
+}
+
+/** What the host sent that was not counted, and why: the same records `access.usage.rejected` carries. */
+@ApiTags('hosts')
+@ApiHeader({ name: HOST_AUTH_HEADER, required: true, description: 'EIP-191 signature of the request by the host address (libs/host-auth), audience "access"' })
+@Public()
+@UseGuards(HostAuthGuard)
+@Controller('hosts/usage-rejections')
+export class HostRejectionsController {
+  constructor(private readonly db: DataSource) {}
+
+  @Get()
+  @ApiOperation({ summary: "This host's refused receipts, oldest first: {id, grantId, counter, reason, message, partner, rejectedAt}; page with ?after=<last id>" })
+  @ApiQuery({ name: 'after', required: false, description: 'id of the last rejection of the previous page' })
+  @ApiQuery({ name: 'limit', required: false, description: '1 to 1000, default 100' })
+  @ApiQuery({ name: 'reason', required: false, enum: Object.keys(REJECTION_REASONS) })
+  async list(@CurrentHost() host: string, @Query() query: Record<string, string>) {
+    const q = parseInput(RejectionsQuery, query);
+    const rows: { id: string; grant_id: string; counter: string; reason: string; message: string; partner: string | null; rejected_at: Date }[] = await this.db.query(
+      `SELECT id, grant_id, counter, reason, message, partner, rejected_at FROM usage_rejections
+       WHERE lower(host_address) = lower($1) AND id > $2 AND ($3::text IS NULL OR reason = $3) ORDER BY id LIMIT $4`,
+      [host, q.after ?? 0, q.reason ?? null, q.limit],
+    );
+    return rows.map((r) => ({ id: Number(r.id), grantId: r.grant_id, counter: r.counter, reason: r.reason, message: r.message, partner: r.partner, rejectedAt: r.rejected_at }));
   }
 }

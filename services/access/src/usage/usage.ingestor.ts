@@ -28,6 +28,7 @@ export class UsageIngestor implements OnApplicationBootstrap, OnApplicationShutd
 
   async onApplicationBootstrap() {
     const receipts = this.metrics.counter('access_receipts_total', 'Usage receipts ingested: counted, duplicate (reported again, not counted again) or rejected (see access.usage.rejected).', ['outcome']);
+    const rejected = this.metrics.counter('access_receipts_rejected_total', 'Usage receipts refused, by reason (REJECTION_REASONS in the access service).', ['reason']);
     await this.bus.ensureStreams();
     for (const fromPartners of [false, true]) {
       this.consumers.push(
@@ -43,11 +44,12 @@ export class UsageIngestor implements OnApplicationBootstrap, OnApplicationShutd
           handler: async (items, manager) => {
             const result = await this.usage.ingest(
               manager,
-              items.map((i) => ({ id: i.envelope.id, report: i.payload })),
+              items.map((i) => ({ id: i.envelope.id, report: i.payload, ...(i.partner ? { partner: i.partner } : {}) })),
             );
             receipts.inc({ outcome: 'counted' }, result.counted);
             receipts.inc({ outcome: 'duplicate' }, result.duplicates);
             receipts.inc({ outcome: 'rejected' }, result.rejected);
+            for (const [reason, n] of Object.entries(result.reasons)) rejected.inc({ reason }, n);
           },
         }),
       );

@@ -8,22 +8,58 @@ import type { AccessConfig } from '../access.settings';
 import { Grant } from '../grants/grant.entity';
 import { ServingKey } from '../hosts/serving-key.entity';
 
-/** Clocks differ; a receipt served further in the future than this is refused. */
-const MAX_CLOCK_SKEW_MS = 60_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-type Rejection = { grantId: string; counter: bigint; hostAddress: string; reason: string; message: string };
+/**
+ * Why a receipt was not counted: the `reason` of `access.usage.rejected`, of GET
+ * /hosts/usage-rejections and of `access_receipts_rejected_total`.
+ */
+export const REJECTION_REASONS = {
+  malformed: 'the receipt does not decode, lacks a field, or a batch holds another host\'s receipt',
+  unknown_host_key: 'the host never registered the serving key that signed it',
+  bad_host_signature: 'the host\'s signature (of the batch or the receipt) does not verify',
+  unknown_grant: 'the grant was never issued',
+  wrong_model: 'the grant is for another model',
+  bad_user_signature: 'the user\'s signature does not cover this request on this host',
+  from_the_future: 'served later than now by more than the clock skew',
+  outside_grant: 'served before the grant\'s start or after its expiry',
+  revoked: 'served after the grant was revoked (beyond the clock skew)',
+  host_not_in_grant: 'the grant names hosts and this host is not one of them',
+  unlicensed: 'the host held no licence for the model when it served',
+  over_quota: 'the grant\'s request or token quota was used up, across all hosts',
+  licence_ended: 'counted, then taken back: served after the host\'s licence ended (slash, unstake, admin end)',
+} as const;
+export type RejectionReason = keyof typeof REJECTION_REASONS;
 
-/** One `access.usage.reported` message: its envelope id names the batch. */
+export type Rejection = { grantId: string; counter: bigint; hostAddress: string; reason: RejectionReason; message: string; partner?: string };
+
+/** One `access.usage.reported` message: its envelope id names the batch; `partner` the account it came from. */
 export interface ReportedBatch {
   id: string;
   report: accessV1.UsageReported;
+  partner?: string;
+}
+
+/** A licence as access knows it from distribution's events: [grantedAt, endedAt) is when it held. */
+interface LicenceSpan {
+  grantedAt: number;
+  endedAt: number | null;
 }
 
 export interface IngestResult {
   counted: number;
   duplicates: number;
   rejected: number;
+  /** Rejections by reason. */
+  reasons: Partial<Record<RejectionReason, number>>;
+}
+
+export const licenceKey = (host: string, modelId: string) => `${host.toLowerCase()}/${modelId}`;
+
+function countBy<K extends string>(keys: readonly K[]): Partial<Record<K, number>> {
+  const out: Partial<Record<K, number>> = {};
+  for (const k of keys) out[k] = (out[k] ?? 0) + 1;
+  return out;
 }
 
 interface Decoded {
@@ -47,7 +83,7 @@ export class UsageService implements OnModuleDestroy {
   private readonly log = new Logger(UsageService.name);
   private readonly pool: Ed25519VerifyPool;
 
-  constructor(private readonly outbox: Outbox, @Inject(CONFIG) config: AccessConfig) {
+  constructor(private readonly outbox: Outbox, @Inject(CONFIG) private readonly config: AccessConfig) {
     this.pool = new Ed25519VerifyPool(config.ACCESS_VERIFY_THREADS);
   }
 
@@ -57,12 +93,15 @@ export class UsageService implements OnModuleDestroy {
 
   async ingest(m: EntityManager, batches: readonly ReportedBatch[], now = Date.now()): Promise<IngestResult> {
     const rejections: Rejection[] = [];
-    const reject = (body: accessV1.ReceiptBody | undefined, reason: string, message: string) =>
-      rejections.push({ grantId: body?.grantId ?? '', counter: body?.counter ?? 0n, hostAddress: body?.hostAddress ?? '', reason, message });
+    let current: ReportedBatch | undefined;
+    const reject = (body: accessV1.ReceiptBody | undefined, reason: RejectionReason, message: string, batch = current) =>
+      rejections.push({ grantId: body?.grantId ?? '', counter: body?.counter ?? 0n, hostAddress: body?.hostAddress || batch?.report.hostAddress || '', reason, message, ...(batch?.partner ? { partner: batch.partner } : {}) });
+    const skew = this.config.ACCESS_CLOCK_SKEW_MS;
 
     // Decode everything first, so grants and keys are read once for the whole pull.
     const decoded: Omit<Decoded, 'hostCheck' | 'userCheck'>[] = [];
     for (const batch of batches) {
+      current = batch;
       const signed = batch.report.batchSignature.length > 0;
       for (const receipt of batch.report.receipts) {
         let body: accessV1.ReceiptBody;
@@ -83,6 +122,7 @@ export class UsageService implements OnModuleDestroy {
         decoded.push({ batch, receipt, body });
       }
     }
+    current = undefined;
     const grantIds = [...new Set(decoded.map((d) => d.body.grantId).filter((id) => UUID.test(id)))];
     const grants = new Map((grantIds.length ? await m.getRepository(Grant).findBy({ id: In(grantIds) }) : []).map((g) => [g.id, g]));
     const hosts = [...new Set([...decoded.map((d) => d.body.hostAddress), ...batches.map((b) => b.report.hostAddress).filter(Boolean)])];
@@ -122,10 +162,11 @@ export class UsageService implements OnModuleDestroy {
           : none;
       return { ...d, hostCheck, userCheck };
     });
-    const valid = await this.pool.verifyMany(checks);
+    const [valid, licences] = await Promise.all([this.pool.verifyMany(checks), this.licencesOf(m, decoded.map((d) => d.body))]);
 
     const accepted: { grant: Grant; body: accessV1.ReceiptBody; receipt: accessV1.UsageReceipt; batch: ReportedBatch | null }[] = [];
     for (const { batch, receipt, body, hostCheck, userCheck } of items) {
+      current = batch;
       const signed = batch.report.batchSignature.length > 0;
       const keyId = signed ? batch.report.hostKeyId : receipt.hostKeyId;
       if (hostCheck === none) {
@@ -150,25 +191,38 @@ export class UsageService implements OnModuleDestroy {
         continue;
       }
       const servedAt = Number(body.servedAt);
-      if (servedAt > now + MAX_CLOCK_SKEW_MS) {
-        reject(body, 'from_the_future', `served at ${new Date(servedAt).toISOString()}, later than now (${new Date(now).toISOString()}) by more than ${MAX_CLOCK_SKEW_MS / 1000} s`);
+      const at = new Date(servedAt).toISOString();
+      if (servedAt > now + skew) {
+        reject(body, 'from_the_future', `served at ${at}, later than now (${new Date(now).toISOString()}) by more than the ${skew / 1000} s clock skew`);
         continue;
       }
       if (servedAt >= grant.expiresAt.getTime() || servedAt < grant.notBefore.getTime()) {
-        reject(body, 'outside_grant', `served at ${new Date(servedAt).toISOString()}, outside grant ${grant.id}'s validity`);
+        reject(body, 'outside_grant', `served at ${at}, outside grant ${grant.id}'s validity`);
         continue;
       }
-      if (grant.revokedAt && servedAt > grant.revokedAt.getTime() + MAX_CLOCK_SKEW_MS) {
-        reject(body, 'revoked', `served after grant ${grant.id} was revoked`);
+      if (grant.revokedAt && servedAt > grant.revokedAt.getTime() + skew) {
+        reject(body, 'revoked', `served at ${at}, after grant ${grant.id} was revoked at ${grant.revokedAt.toISOString()} (clock skew allowed: ${skew / 1000} s)`);
+        continue;
+      }
+      if (grant.hosts.length && !grant.hosts.some((h) => h.toLowerCase() === body.hostAddress.toLowerCase())) {
+        reject(body, 'host_not_in_grant', `grant ${grant.id} is for hosts ${grant.hosts.join(', ')}, not ${body.hostAddress}`);
+        continue;
+      }
+      const spans = licences.get(licenceKey(body.hostAddress, body.modelId)) ?? [];
+      if (!spans.some((l) => l.grantedAt <= servedAt + skew && (l.endedAt === null || servedAt < l.endedAt))) {
+        const ended = spans.filter((l) => l.endedAt !== null && l.endedAt <= servedAt).map((l) => new Date(l.endedAt!).toISOString());
+        reject(body, 'unlicensed', `host ${body.hostAddress} held no licence for model ${body.modelId} at ${at}${ended.length ? ` (its licence ended at ${ended.join(', ')})` : ''}`);
         continue;
       }
       accepted.push({ grant, body, receipt, batch: signed ? batch : null });
     }
+    current = undefined;
+    const { admitted, repeated } = await this.withinQuota(m, accepted, reject);
 
     let counted = 0;
-    if (accepted.length) {
+    if (admitted.length) {
       // A signed batch is the host's signature of its receipts: kept as the evidence behind them.
-      const signedBatches = [...new Set(accepted.map((a) => a.batch).filter((b): b is ReportedBatch => b !== null))];
+      const signedBatches = [...new Set(admitted.map((a) => a.batch).filter((b): b is ReportedBatch => b !== null))];
       if (signedBatches.length) {
         await m.query(
           `INSERT INTO usage_batches (id, host_address, host_key_id, signature, body_hashes)
@@ -187,25 +241,124 @@ export class UsageService implements OnModuleDestroy {
          SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[], $8::timestamptz[], $9::text[], $10::uuid[])
          ON CONFLICT DO NOTHING RETURNING 1 AS n`,
         [
-          accepted.map((a) => a.grant.id),
-          accepted.map((a) => String(a.body.counter)),
-          accepted.map((a) => a.body.hostAddress),
-          accepted.map((a) => a.body.modelId),
-          accepted.map((a) => a.grant.userId),
-          accepted.map((a) => a.body.tokensIn),
-          accepted.map((a) => a.body.tokensOut),
-          accepted.map((a) => new Date(Number(a.body.servedAt)).toISOString()),
+          admitted.map((a) => a.grant.id),
+          admitted.map((a) => String(a.body.counter)),
+          admitted.map((a) => a.body.hostAddress),
+          admitted.map((a) => a.body.modelId),
+          admitted.map((a) => a.grant.userId),
+          admitted.map((a) => a.body.tokensIn),
+          admitted.map((a) => a.body.tokensOut),
+          admitted.map((a) => new Date(Number(a.body.servedAt)).toISOString()),
           // A receipt of a signed batch is kept without any signature of its own: the batch's is the one checked.
-          accepted.map((a) => Buffer.from(toBinary(accessV1.UsageReceiptSchema, a.batch ? create(accessV1.UsageReceiptSchema, { body: a.receipt.body, hostKeyId: a.batch.report.hostKeyId }) : a.receipt)).toString('base64url')),
-          accepted.map((a) => a.batch?.id ?? null),
+          admitted.map((a) => Buffer.from(toBinary(accessV1.UsageReceiptSchema, a.batch ? create(accessV1.UsageReceiptSchema, { body: a.receipt.body, hostKeyId: a.batch.report.hostKeyId }) : a.receipt)).toString('base64url')),
+          admitted.map((a) => a.batch?.id ?? null),
         ],
       );
       counted = rows.length;
     }
-    for (const r of rejections) await this.outbox.enqueue(m, 'access.usage.rejected', r);
+    await this.recordRejections(m, rejections);
     const total = batches.reduce((n, b) => n + b.report.receipts.length, 0);
     if (rejections.length) this.log.warn(`${rejections.length} of ${total} receipts rejected (${[...new Set(rejections.map((r) => r.reason))].join(', ')})`);
-    return { counted, duplicates: accepted.length - counted, rejected: rejections.length };
+    return { counted, duplicates: repeated + admitted.length - counted, rejected: rejections.length, reasons: countBy(rejections.map((r) => r.reason)) };
+  }
+
+  /** Every refusal is kept for the host to read (GET /hosts/usage-rejections) and published with its reason. */
+  async recordRejections(m: EntityManager, rejections: readonly Rejection[]): Promise<void> {
+    if (!rejections.length) return;
+    await m.query(
+      `INSERT INTO usage_rejections (host_address, partner, grant_id, counter, reason, message)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[])`,
+      [rejections.map((r) => r.hostAddress), rejections.map((r) => r.partner ?? null), rejections.map((r) => r.grantId), rejections.map((r) => String(r.counter)), rejections.map((r) => r.reason), rejections.map((r) => r.message)],
+    );
+    for (const r of rejections) await this.outbox.enqueue(m, 'access.usage.rejected', { grantId: r.grantId, counter: r.counter, hostAddress: r.hostAddress, reason: r.reason, message: r.message, partner: r.partner ?? '' });
+  }
+
+  /**
+   * A licence ended at `endedAt`: receipts of the open epoch that its host served for the model at
+   * or after the end, while no other licence of the host for the model held, are taken back (the
+   * grants' counted usage with them) and refused with reason `licence_ended`. Returns how many.
+   */
+  async retractUnlicensed(m: EntityManager, host: string, modelId: string, endedAt: Date, why: string): Promise<number> {
+    // A DELETE … RETURNING answers [rows, count] through TypeORM.
+    const [gone]: [{ grant_id: string; counter: string; host_address: string; tokens: string }[], number] = await m.query(
+      `DELETE FROM usage_receipts r
+       WHERE r.epoch IS NULL AND lower(r.host_address) = lower($1) AND r.model_id = $2 AND r.served_at >= $3
+         AND NOT EXISTS (SELECT 1 FROM host_licences l WHERE lower(l.host_address) = lower($1) AND l.model_id = $2
+                         AND l.granted_at <= r.served_at AND (l.ended_at IS NULL OR r.served_at < l.ended_at))
+       RETURNING r.grant_id, r.counter, r.host_address, (r.tokens_in + r.tokens_out) AS tokens`,
+      [host, modelId, endedAt],
+    );
+    if (!gone.length) return 0;
+    await m.query(
+      `UPDATE grants g SET counted_requests = g.counted_requests - u.requests, counted_tokens = g.counted_tokens - u.tokens
+       FROM (SELECT id, count(*) AS requests, sum(tokens) AS tokens FROM unnest($1::uuid[], $2::bigint[]) AS t(id, tokens) GROUP BY id) u WHERE g.id = u.id`,
+      [gone.map((r) => r.grant_id), gone.map((r) => r.tokens)],
+    );
+    await this.recordRejections(
+      m,
+      gone.map((r) => ({ grantId: r.grant_id, counter: BigInt(r.counter), hostAddress: r.host_address, reason: 'licence_ended' as const, message: `served after ${r.host_address}'s licence for model ${modelId} ended at ${endedAt.toISOString()} (${why}); taken back from the open epoch` })),
+    );
+    return gone.length;
+  }
+
+  /** The licences of these receipts' (host, model) pairs, as spans of time. */
+  private async licencesOf(m: EntityManager, bodies: readonly accessV1.ReceiptBody[]): Promise<Map<string, LicenceSpan[]>> {
+    const pairs = [...new Set(bodies.map((b) => licenceKey(b.hostAddress, b.modelId)))];
+    const out = new Map<string, LicenceSpan[]>();
+    if (!pairs.length) return out;
+    const rows: { key: string; granted_at: Date; ended_at: Date | null }[] = await m.query(
+      `SELECT lower(host_address) || '/' || model_id AS key, granted_at, ended_at FROM host_licences WHERE lower(host_address) || '/' || model_id = ANY($1::text[])`,
+      [pairs],
+    );
+    for (const r of rows) out.set(r.key, [...(out.get(r.key) ?? []), { grantedAt: r.granted_at.getTime(), endedAt: r.ended_at?.getTime() ?? null }]);
+    return out;
+  }
+
+  /**
+   * The quota holds across every host: the grants of the pull are locked (in id order, so two
+   * pulls never deadlock), receipts already counted are left to the insert's ON CONFLICT, and the
+   * new ones are admitted in counter order while the grant's counted requests and tokens stay
+   * within its quota; the counters move in the same transaction.
+   */
+  private async withinQuota<T extends { grant: Grant; body: accessV1.ReceiptBody; batch: ReportedBatch | null }>(m: EntityManager, accepted: T[], reject: (body: accessV1.ReceiptBody, reason: RejectionReason, message: string, batch?: ReportedBatch) => void): Promise<{ admitted: T[]; repeated: number }> {
+    if (!accepted.length) return { admitted: [], repeated: 0 };
+    const ids = [...new Set(accepted.map((a) => a.grant.id))].sort();
+    const locked: { id: string; counted_requests: string; counted_tokens: string }[] = await m.query('SELECT id, counted_requests, counted_tokens FROM grants WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE', [ids]);
+    const used = new Map(locked.map((g) => [g.id, { requests: BigInt(g.counted_requests), tokens: BigInt(g.counted_tokens) }]));
+    const seen: { grant_id: string; counter: string }[] = await m.query(
+      'SELECT grant_id, counter FROM usage_receipts WHERE (grant_id, counter) IN (SELECT * FROM unnest($1::uuid[], $2::bigint[]))',
+      [accepted.map((a) => a.grant.id), accepted.map((a) => String(a.body.counter))],
+    );
+    const counted = new Set(seen.map((r) => `${r.grant_id}/${r.counter}`));
+    const admitted: T[] = [];
+    let repeated = 0;
+    const sorted = [...accepted].sort((a, b) => (a.grant.id < b.grant.id ? -1 : a.grant.id > b.grant.id ? 1 : a.body.counter < b.body.counter ? -1 : a.body.counter > b.body.counter ? 1 : 0));
+    for (const a of sorted) {
+      const key = `${a.grant.id}/${a.body.counter}`;
+      if (counted.has(key)) {
+        repeated += 1; // reported again: not counted again, not refused either
+        continue;
+      }
+      const u = used.get(a.grant.id)!;
+      const tokens = BigInt(a.body.tokensIn + a.body.tokensOut);
+      const quotaRequests = BigInt(a.grant.quotaRequests);
+      const quotaTokens = BigInt(a.grant.quotaTokens);
+      if ((quotaRequests > 0n && u.requests + 1n > quotaRequests) || (quotaTokens > 0n && u.tokens + tokens > quotaTokens)) {
+        reject(a.body, 'over_quota', `grant ${a.grant.id} has counted ${u.requests} of ${quotaRequests || 'unlimited'} requests and ${u.tokens} of ${quotaTokens || 'unlimited'} tokens across all hosts; request ${a.body.counter} (${tokens} tokens) is past its quota`, a.batch ?? undefined);
+        continue;
+      }
+      counted.add(key);
+      u.requests += 1n;
+      u.tokens += tokens;
+      admitted.push(a);
+    }
+    if (admitted.length) {
+      await m.query(
+        'UPDATE grants g SET counted_requests = u.requests, counted_tokens = u.tokens FROM unnest($1::uuid[], $2::bigint[], $3::bigint[]) AS u(id, requests, tokens) WHERE g.id = u.id',
+        [[...used.keys()], [...used.values()].map((u) => String(u.requests)), [...used.values()].map((u) => String(u.tokens))],
+      );
+    }
+    return { admitted, repeated };
   }
 
   async totals(m: EntityManager, grantId: string) {
