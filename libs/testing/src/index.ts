@@ -5,3 +5,4 @@ export { spawnService, freePort, type ServiceProcess } from './process';
 export { api } from './http';
 export { startHardhatNode, type HardhatNode } from './hardhat';
 export { deployedChain, type DeployedChain } from './chain';
+export { licenseHost, endLicence, type TestLicence } from './licences';

@@ -6,7 +6,7 @@ import { EpochsController } from './epochs/epochs.controller';
 import { EpochsService } from './epochs/epochs.service';
 import { GrantsController } from './grants/grants.controller';
 import { GrantsService } from './grants/grants.service';
-import { HostRejectionsController, HostsController } from './hosts/hosts.controller';
+import { HostLicencesController, HostRejectionsController, HostsController } from './hosts/hosts.controller';
 import { PgNonceStore } from './hosts/pg-nonce-store';
 import { IssuersController } from './issuers/issuers.controller';
 import { LicenceProjection } from './licences/licence-projection';
@@ -16,7 +16,7 @@ import { UsageIngestor } from './usage/usage.ingestor';
 import { UsageService } from './usage/usage.service';
 
 @Module({
-  controllers: [GrantsController, IssuersController, HostsController, HostRejectionsController, EpochsController, ProversController, ProverController],
+  controllers: [GrantsController, IssuersController, HostsController, HostRejectionsController, HostLicencesController, EpochsController, ProversController, ProverController],
   providers: [
     GrantsService,
     UsageService,

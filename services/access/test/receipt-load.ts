@@ -3,8 +3,8 @@ import { signHostRequest } from '@clopen/host-auth';
 import { generateUserKey, rawPublicKey, receiptBody, requestDigest, signReceiptBatch, userPublicKeyBytes } from '@clopen/host-sdk';
 import type { accessV1 } from '@clopen/proto';
 import type { Bus } from '@clopen/bus';
-import { TEST_ADMIN_KEY, api, eventually } from '@clopen/testing';
-import { licenseHost } from './licences';
+import { TEST_ADMIN_KEY, api, eventually, licenseHost } from '@clopen/testing';
+
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts';
 
 export interface ReceiptLoad {

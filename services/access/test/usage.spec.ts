@@ -23,7 +23,7 @@ import {
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { accessService } from '../src/access.service';
 import { receiptLeaf } from '../src/epochs/epochs.service';
-import { endLicence, licenseHost } from './licences';
+import { endLicence, licenseHost } from '@clopen/testing';
 
 jest.setTimeout(120_000);
 

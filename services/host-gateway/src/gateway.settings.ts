@@ -41,6 +41,8 @@ export const gatewaySettings = {
   ACCESS_URL: setting.url(['http', 'https']),
   /** How often the issuer keys are fetched again (the access service rotates them). */
   GATEWAY_ISSUER_REFRESH_SECONDS: setting.positiveInt.default(300),
+  /** How often the gateway asks access whether its licence still holds; it stops serving within this once it ended. */
+  GATEWAY_LICENCE_CHECK_SECONDS: setting.positiveInt.max(300).default(2),
   /** Receipts wait here until JetStream has them: a directory of this gateway alone, on a persistent volume. */
   GATEWAY_SPOOL_DIR: z.string().min(1).default('.local/gateway-spool'),
   GATEWAY_RECEIPT_BATCH: setting.positiveInt.max(10_000).default(500),

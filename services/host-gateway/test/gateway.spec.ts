@@ -13,8 +13,10 @@ import {
   api,
   createTestBusNamespace,
   createTestDatabase,
+  endLicence,
   eventually,
   freePort,
+  licenseHost,
   serviceEnv,
   spawnService,
   startTestS3,
@@ -48,6 +50,7 @@ describe('host-gateway', () => {
   let modelId: string;
   let otherModelId: string;
   let daveKey: string;
+  let bobLicence: Awaited<ReturnType<typeof licenseHost>>;
   const issuerSeed = randomBytes(32);
   const bobKey = generatePrivateKey();
   const host = privateKeyToAccount(bobKey).address;
@@ -86,6 +89,8 @@ describe('host-gateway', () => {
     modelId = (await api(storage.url, TEST_ADMIN_KEY, 'POST', '/models', { name: 'alice-gpt' })).body.id;
     otherModelId = (await api(storage.url, TEST_ADMIN_KEY, 'POST', '/models', { name: 'other-gpt' })).body.id;
     daveKey = (await api(access.url, TEST_ADMIN_KEY, 'POST', '/api-keys', { principalId: 'dave', roles: ['user'] })).body.key;
+    // Bob is licensed for the model, as distribution would say when his stake is seen.
+    bobLicence = await licenseHost(bus, host, modelId);
     gateway = await spawnService('host-gateway', {
       ...serviceEnv({ db, ns }),
       GATEWAY_HOST_KEY: bobKey,
@@ -96,6 +101,7 @@ describe('host-gateway', () => {
       ACCESS_URL: access.url,
       GATEWAY_SPOOL_DIR: spool,
       GATEWAY_RECEIPT_FLUSH_MS: '200',
+      GATEWAY_LICENCE_CHECK_SECONDS: '1',
     });
   });
   afterAll(async () => {
@@ -207,6 +213,7 @@ describe('host-gateway', () => {
     let relay: ServiceProcess | undefined;
     try {
       await eventually(async () => (await fetch(`http://127.0.0.1:${port}/v1/completions`, { method: 'POST', body: '{"prompt":"x","max_tokens":1}' }).catch(() => undefined))?.status === 200, { timeoutMs: 60_000, what: 'the upstream server' });
+      await licenseHost(bus, carol, modelId); // her gateway registers its key once access has seen it
       relay = await spawnService('host-gateway', {
         ...serviceEnv({ db, ns }),
         GATEWAY_HOST_KEY: carolKey,
@@ -227,5 +234,21 @@ describe('host-gateway', () => {
       await relay?.stop();
       upstream.kill();
     }
+  });
+
+  it('stops serving within seconds once its licence ends, in the OpenAI error shape', async () => {
+    const g = await buy();
+    expect((await call(signed(g), g.id, { prompt: 'a dog', max_tokens: 2 }, { host })).res.status).toBe(200);
+    await endLicence(bus, bobLicence, 'slashed');
+    const ended = Date.now();
+    const refused = await eventually(
+      async () => {
+        const r = await call(signed(g), g.id, { prompt: 'a dog', max_tokens: 2 }, { host });
+        return r.res.status === 403 && r;
+      },
+      { timeoutMs: 15_000, what: 'the gateway refusing after the licence ended' },
+    );
+    expect(Date.now() - ended).toBeLessThan(10_000);
+    expect(JSON.parse(refused.text)).toEqual({ error: { type: 'permission_error', code: 'unlicensed', message: expect.stringMatching(/ended .*slashed/) } });
   });
 });

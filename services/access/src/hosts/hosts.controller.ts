@@ -77,3 +77,23 @@ export class HostRejectionsController {
     return rows.map((r) => ({ id: Number(r.id), grantId: r.grant_id, counter: r.counter, reason: r.reason, message: r.message, partner: r.partner, rejectedAt: r.rejected_at }));
   }
 }
+
+/** The licences access knows this host holds or held (from distribution's events): what a gateway checks before serving. */
+@ApiTags('hosts')
+@ApiHeader({ name: HOST_AUTH_HEADER, required: true, description: 'EIP-191 signature of the request by the host address (libs/host-auth), audience "access"' })
+@Public()
+@UseGuards(HostAuthGuard)
+@Controller('hosts/licences')
+export class HostLicencesController {
+  constructor(private readonly db: DataSource) {}
+
+  @Get()
+  @ApiOperation({ summary: "This host's licences, newest first: {id, modelId, versionId, grantedAt, endedAt, endReason, active}" })
+  async list(@CurrentHost() host: string) {
+    const rows: { id: string; model_id: string; version_id: string; granted_at: Date; ended_at: Date | null; end_reason: string | null }[] = await this.db.query(
+      'SELECT id, model_id, version_id, granted_at, ended_at, end_reason FROM host_licences WHERE lower(host_address) = lower($1) ORDER BY granted_at DESC LIMIT 1000',
+      [host],
+    );
+    return rows.map((r) => ({ id: r.id, modelId: r.model_id, versionId: r.version_id, grantedAt: r.granted_at, endedAt: r.ended_at, endReason: r.end_reason, active: r.ended_at === null }));
+  }
+}

@@ -24,6 +24,8 @@ export class AccessLink implements OnModuleInit, OnApplicationShutdown {
   receipts!: ReceiptPublisher;
   private revocations?: RevocationFeed;
   private timers: NodeJS.Timeout[] = [];
+  /** Whether access last said this host holds an active licence for GATEWAY_MODEL_ID, and why not. */
+  private licence: { active: boolean; reason: string } = { active: false, reason: 'not checked yet' };
 
   constructor(private readonly bus: Bus, private readonly metrics: Metrics, @Inject(CONFIG) private readonly config: GatewayConfig) {
     this.account = privateKeyToAccount(config.GATEWAY_HOST_KEY as `0x${string}`);
@@ -33,6 +35,11 @@ export class AccessLink implements OnModuleInit, OnApplicationShutdown {
 
   get host(): string {
     return this.account.address;
+  }
+
+  /** Null while this host is licensed for the model it serves; else why it must not serve. */
+  get unlicensed(): string | null {
+    return this.licence.active ? null : this.licence.reason;
   }
 
   async onModuleInit() {
@@ -62,6 +69,9 @@ export class AccessLink implements OnModuleInit, OnApplicationShutdown {
       logger: this.log,
     });
     this.metrics.gauge('gateway_receipts_pending', 'Receipts recorded but not yet acknowledged by JetStream (spooled on disk).', [], (g) => g.set(this.receipts.pending));
+    await this.checkLicence();
+    this.metrics.gauge('gateway_licensed', '1 while access says this host holds an active licence for the model it serves.', [], (g) => g.set(this.licence.active ? 1 : 0));
+    this.timers.push(setInterval(() => void this.checkLicence(), this.config.GATEWAY_LICENCE_CHECK_SECONDS * 1000).unref());
     this.metrics.gauge('gateway_grants_cached', 'Grants whose issuer signature was checked and is cached.', [], (g) => g.set(this.verifier.cachedGrants));
     this.timers.push(
       setInterval(() => {
@@ -81,6 +91,30 @@ export class AccessLink implements OnModuleInit, OnApplicationShutdown {
     await this.revocations?.close?.();
   }
 
+  /**
+   * Asks access (GET /hosts/licences) whether this host still holds a licence for the model: a
+   * slash, an unstake or an admin ending it stops serving within GATEWAY_LICENCE_CHECK_SECONDS.
+   * While access cannot be reached the last answer stands.
+   */
+  async checkLicence(): Promise<void> {
+    try {
+      const path = '/hosts/licences';
+      const auth = await signHostRequest(this.account, { audience: 'access', method: 'GET', path, body: '' });
+      const res = await fetch(`${this.config.ACCESS_URL}${path}`, { headers: { [HOST_AUTH_HEADER]: auth }, signal: AbortSignal.timeout(5_000) });
+      if (!res.ok) throw new Error(`GET ${path} answered ${res.status}`);
+      const licences = (await res.json()) as { modelId: string; active: boolean; endedAt: string | null; endReason: string | null }[];
+      const mine = licences.filter((l) => l.modelId === this.config.GATEWAY_MODEL_ID);
+      const was = this.licence.active;
+      const ended = mine.find((l) => !l.active);
+      this.licence = mine.some((l) => l.active)
+        ? { active: true, reason: '' }
+        : { active: false, reason: ended ? `this host's licence for model ${this.config.GATEWAY_MODEL_ID} ended at ${ended.endedAt} (${ended.endReason})` : `this host holds no licence for model ${this.config.GATEWAY_MODEL_ID}` };
+      if (was && !this.licence.active) this.log.warn(`${this.licence.reason}: no longer serving`);
+    } catch (e) {
+      this.log.warn(`checking the licence: ${(e as Error).message}; keeping the last answer (${this.licence.active ? 'licensed' : 'not licensed'})`);
+    }
+  }
+
   private async issuerKeys(): Promise<Map<string, KeyObject>> {
     const res = await fetch(`${this.config.ACCESS_URL}/issuers`, { signal: AbortSignal.timeout(10_000) });
     if (!res.ok) throw new Error(`GET /issuers answered ${res.status}`);
@@ -90,7 +124,7 @@ export class AccessLink implements OnModuleInit, OnApplicationShutdown {
 
   private async registerServingKey(): Promise<void> {
     const path = '/hosts/serving-keys';
-    const body = JSON.stringify({ keyId: this.servingKeyId, publicKey: rawPublicKey(this.servingKey).toString('base64url') });
+    const body = JSON.stringify({ keyId: this.servingKeyId, publicKey: rawPublicKey(this.servingKey).toString('base64url'), modelId: this.config.GATEWAY_MODEL_ID });
     const auth = await signHostRequest(this.account, { audience: 'access', method: 'POST', path, body });
     const res = await fetch(`${this.config.ACCESS_URL}${path}`, {
       method: 'POST',
@@ -98,6 +132,7 @@ export class AccessLink implements OnModuleInit, OnApplicationShutdown {
       body,
       signal: AbortSignal.timeout(10_000),
     });
+    if (res.status === 403) throw new Error(`not licensed yet: ${((await res.json().catch(() => ({}))) as { message?: string }).message ?? 'no active licence'}`);
     if (res.status === 409) throw Object.assign(new Error(`serving key "${this.servingKeyId}" is registered with another public key; configure a new key id`), { fatal: true });
     if (res.status !== 201 && res.status !== 200) throw new Error(`registering the serving key: ${res.status} ${await res.text()}`);
   }

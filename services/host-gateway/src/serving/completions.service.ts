@@ -99,7 +99,14 @@ export class CompletionsService implements OnModuleInit, OnApplicationShutdown {
       return openAiError(res, 400, 'invalid_request_error', 'invalid_request', `invalid request body: ${(e as Error).message}`);
     }
 
-    // 2. The permission string: this user, this host, this model, these bytes, a fresh counter, quota left.
+    // 2. This host must be licensed for the model (a slashed or unstaked host serves nothing).
+    const unlicensed = this.access.unlicensed;
+    if (unlicensed) {
+      requests.inc({ outcome: 'refused_unlicensed' });
+      return openAiError(res, 403, 'permission_error', 'unlicensed', unlicensed);
+    }
+
+    // 3. The permission string: this user, this host, this model, these bytes, a fresh counter, quota left.
     let permission: VerifiedPermission;
     try {
       permission = this.access.verifier.verify(req.header(PERMISSION_HEADER), { model: modelId, body: raw });
