@@ -12,6 +12,7 @@ import {
   createTestDatabase,
   createTestRedisPrefix,
   eventually,
+  licenseHost,
   serviceEnv,
   spawnService,
   startTestS3,
@@ -215,16 +216,19 @@ describe('clopen against the running services', () => {
   /** One request Bob's host served under the grant, reported as hosts do: a batch signed with his registered serving key. */
   async function reportUsage(bob: ReturnType<typeof privateKeyToAccount>, grantId: string, userKey: ReturnType<typeof generateUserKey>) {
     const servingKey = generateUserKey();
-    const path = '/hosts/serving-keys';
-    const body = JSON.stringify({ keyId: 'k1', publicKey: rawPublicKey(servingKey).toString('base64url') });
-    const auth = await signHostRequest(bob, { audience: 'access', method: 'POST', path, body });
-    const registered = await fetch(`${access.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-clopen-host-auth': auth }, body });
-    expect(registered.status).toBe(201);
-    const requestBody = '{"prompt":"hello","max_tokens":4}';
-    const userSignature = sign(null, requestDigest(grantId, 1n, { host: bob.address, model: modelId, body: requestBody }), userKey);
-    const receipt = { body: receiptBody(bob.address, { permission: { grantId, counter: 1n, modelId, userSignature }, requestBody, responseBody: 'hi', tokensIn: 2, tokensOut: 1 }), hostKeyId: 'k1', hostSignature: new Uint8Array() } as accessV1.UsageReceipt;
     const bus = await Bus.connect({ servers: testInfra.natsUrl, producer: 'host-bob', namespace: ns.namespace });
     try {
+      // Only a licensed host registers a serving key: distribution's licence event, as it would publish it.
+      await licenseHost(bus, bob.address, modelId);
+      const path = '/hosts/serving-keys';
+      const body = JSON.stringify({ keyId: 'k1', publicKey: rawPublicKey(servingKey).toString('base64url'), modelId });
+      await eventually(async () => {
+        const auth = await signHostRequest(bob, { audience: 'access', method: 'POST', path, body });
+        return (await fetch(`${access.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-clopen-host-auth': auth }, body })).status === 201;
+      }, { timeoutMs: 15_000, what: "bob's serving key registered" });
+      const requestBody = '{"prompt":"hello","max_tokens":4}';
+      const userSignature = sign(null, requestDigest(grantId, 1n, { host: bob.address, model: modelId, body: requestBody }), userKey);
+      const receipt = { body: receiptBody(bob.address, { permission: { grantId, counter: 1n, modelId, userSignature }, requestBody, responseBody: 'hi', tokensIn: 2, tokensOut: 1 }), hostKeyId: 'k1', hostSignature: new Uint8Array() } as accessV1.UsageReceipt;
       await bus.publish('access.usage.reported', signReceiptBatch(servingKey, 'k1', bob.address, [receipt]));
     } finally {
       await bus.close();

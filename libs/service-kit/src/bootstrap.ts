@@ -15,7 +15,7 @@ import { ApiKeysController } from './auth/api-keys.controller';
 import { ApiKeysService, KIT_OPTIONS } from './auth/api-keys.service';
 import { ApiKey } from './auth/api-key.entity';
 import { CreateApiKeys1764000000000 } from './auth/api-keys.migration';
-import { ErrorFilter } from './errors';
+import { ErrorFilter, type ErrorBody, type ErrorShape } from './errors';
 import { HealthController, READINESS_CHECKS, type ReadinessCheck } from './health/health.controller';
 import { HttpMetricsMiddleware, Metrics, MetricsController } from './metrics/metrics';
 import { openApiDocument } from './openapi';
@@ -44,6 +44,8 @@ export interface ServiceDefinition<S extends z.ZodRawShape> {
    * and reads revocations only, so it neither creates streams nor uses the platform's JetStream API.
    */
   uses: { database?: boolean; bus?: boolean | 'partner'; s3?: boolean; redis?: boolean };
+  /** Routes that answer errors in another shape (the gateway's OpenAI routes); the platform's everywhere else. */
+  errorShape?: ErrorShape;
   /** Feature modules; the context's objects are injectable by class (DataSource, Bus, Outbox, ObjectStore, Redis, Metrics) and CONFIG. */
   modules: (ctx: ServiceContext<z.infer<z.ZodObject<S>>>) => Array<Type | DynamicModule>;
 }
@@ -133,6 +135,7 @@ export async function createService<S extends z.ZodRawShape>(def: ServiceDefinit
       await app.startAllMicroservices();
     }
     await app.listen(config.HTTP_PORT, config.HTTP_HOST);
+    answerMalformedRequests(app.getHttpServer(), def.errorShape);
     relay?.start();
     if (relay) closers.unshift(() => relay!.stop());
 
@@ -256,7 +259,7 @@ function rootModule<S extends z.ZodRawShape>(def: ServiceDefinition<S>, ctx: Ser
       ...def.modules(ctx),
     ],
     controllers: [HealthController, MetricsController, ApiKeysController],
-    providers: [ApiKeysService, { provide: APP_GUARD, useClass: ApiKeyGuard }, { provide: APP_FILTER, useClass: ErrorFilter }],
+    providers: [ApiKeysService, { provide: APP_GUARD, useClass: ApiKeyGuard }, { provide: APP_FILTER, useValue: new ErrorFilter(def.errorShape) }],
   })
   class ServiceRootModule implements NestModule {
     configure(consumer: MiddlewareConsumer) {
@@ -321,4 +324,27 @@ async function runMigrationsOnly<S extends z.ZodRawShape>(def: ServiceDefinition
   }
   process.stdout.write(`${def.name}: ${applied.length ? `applied ${applied.join(', ')}` : 'schema up to date, no migration to apply'}\n`);
   process.exit(0);
+}
+
+/**
+ * Requests Node's HTTP parser refuses before any route sees them (headers over the server's
+ * limit, a request line that does not parse) get a status and a JSON body like every other error,
+ * instead of Node's bare 431 or 400 with no body.
+ */
+function answerMalformedRequests(server: import('node:http').Server, shape?: ErrorShape) {
+  server.on('clientError', (err: NodeJS.ErrnoException & { rawPacket?: Buffer }, socket: import('node:stream').Duplex) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const [status, reason, body]: [number, string, ErrorBody] =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'Request Header Fields Too Large', { error: 'header_too_large', message: 'the request headers are larger than this server accepts (16 KB in all); send less in them' }]
+        : err.code === 'HPE_HEADERS_TIMEOUT' || err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'Request Timeout', { error: 'request_timeout', message: 'the request headers did not arrive in time' }]
+          : [400, 'Bad Request', { error: 'invalid_argument', message: `the request is not valid HTTP (${err.code ?? err.message})` }];
+    const path = /^[A-Z]+ (\S+)/.exec(err.rawPacket?.toString('latin1') ?? '')?.[1] ?? '';
+    const json = JSON.stringify(shape && path.startsWith(shape.pathPrefix) ? shape.render(status, body) : body);
+    socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(json)}\r\nconnection: close\r\n\r\n${json}`);
+  });
 }

@@ -1,7 +1,7 @@
 export { createService, runService, migrateService, previewOpenApiDocument, CONFIG } from './bootstrap';
 export { openApiDocument } from './openapi';
 export type { ServiceDefinition, ServiceContext, RunningService } from './bootstrap';
-export { DomainError, NotFound, InvalidArgument, Conflict, Forbidden, Unauthenticated, PayloadTooLarge, Unavailable, ErrorFilter, toHttpError } from './errors';
+export { DomainError, NotFound, InvalidArgument, Conflict, Forbidden, Unauthenticated, PayloadTooLarge, Unavailable, ErrorFilter, toHttpError, type ErrorShape } from './errors';
 export type { ErrorBody } from './errors';
 export { Public, Roles, CurrentPrincipal, hasRole, ROLES } from './auth/roles';
 export type { Principal, Role } from './auth/roles';

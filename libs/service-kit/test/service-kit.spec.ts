@@ -1,4 +1,4 @@
-import { Controller, Get, Module } from '@nestjs/common';
+import { Body, Controller, Get, Module, Post } from '@nestjs/common';
 import { ConfigError, baseSettings, databaseSettings, redisSettings } from '@clopen/config';
 import { createTestDatabase, testInfra, type TestDatabase } from '@clopen/testing';
 import { Conflict, CurrentPrincipal, Public, Roles, createService, previewOpenApiDocument, type Principal, type RunningService, type ServiceDefinition } from '../src';
@@ -25,6 +25,12 @@ class ThingsController {
   @Get('crash')
   crash() {
     throw new Error('secret internal detail');
+  }
+
+  @Public()
+  @Post('echo')
+  echo(@Body() body: unknown) {
+    return { body };
   }
 }
 
@@ -91,6 +97,23 @@ describe('service kit', () => {
     const crash = await get('/things/crash', ADMIN);
     expect(crash.status).toBe(500);
     expect(JSON.stringify(await crash.json())).not.toContain('secret');
+  });
+
+  it('answers a body too large, JSON that does not parse and headers over the limit with their status and a JSON body', async () => {
+    const post = (body: string, headers: Record<string, string> = {}) => fetch(`${svc.url}/things/echo`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+    expect(await (await post('{"a":1}')).json()).toEqual({ body: { a: 1 } });
+    const large = await post(JSON.stringify({ a: 'x'.repeat(200_000) }));
+    expect(large.status).toBe(413);
+    expect(await large.json()).toEqual({ error: 'payload_too_large', message: expect.stringMatching(/larger than the \d+ bytes/) });
+    const malformed = await post('{"a": ');
+    expect(malformed.status).toBe(400);
+    expect(await malformed.json()).toEqual({ error: 'invalid_argument', message: expect.stringMatching(/^the request body is not valid JSON/) });
+    const charset = await post('{}', { 'content-type': 'application/json; charset=klingon' });
+    expect(charset.status).toBe(415);
+    const header = await fetch(`${svc.url}/things/public`, { headers: { 'x-junk': 'x'.repeat(64 * 1024) } });
+    expect(header.status).toBe(431);
+    expect(await header.json()).toEqual({ error: 'header_too_large', message: expect.stringMatching(/headers are larger/) });
+    expect((await get('/things/public')).status).toBe(200); // and the server goes on
   });
 
   it('reports liveness, readiness of its dependencies, metrics and OpenAPI', async () => {

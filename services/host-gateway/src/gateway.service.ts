@@ -13,5 +13,10 @@ export const gatewayService: ServiceDefinition<typeof gatewaySettings> = {
   // A host runs it beside its model: no database, its only state is the receipt spool on disk. On
   // the bus it is a partner's process: with credentials, in the partner's own NATS account.
   uses: { bus: 'partner', database: false },
+  // OpenAI client libraries parse {error: {message, type, code}}; the admin routes keep the platform's shape.
+  errorShape: {
+    pathPrefix: '/v1/',
+    render: (status, body) => ({ error: { message: body.message, type: status >= 500 ? 'server_error' : status === 401 || status === 403 ? 'permission_error' : 'invalid_request_error', code: body.error } }),
+  },
   modules: () => [GatewayModule],
 };

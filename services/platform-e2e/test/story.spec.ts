@@ -14,6 +14,7 @@ import { accessV1, toBinary } from '@clopen/proto';
 import { StorageClient } from '@clopen/storage-client';
 import { TEST_ADMIN_KEY, api, eventually, freePort, type DeployedChain, type ServiceProcess } from '@clopen/testing';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
+import { probeService } from './probe';
 import { Platform, signedCall } from './platform';
 
 // Copies are really embedded: minutes alone, longer beside the rest of the suite on a small CI machine.
@@ -296,5 +297,29 @@ describe("platform: the seed's story", () => {
     await eventually(async () => (await readEvents(p.bus, 'chain.vault.claimed')).length === (epoch.allocation as unknown[]).length, { timeoutMs: 30_000, what: 'chain.vault.claimed' });
     const staked = await readEvents(p.bus, 'chain.collateral.staked');
     expect(staked.map((e) => e.payload.args.host).sort()).toEqual([bob.address, charlie.address].sort());
+  });
+
+  it('answers every malformed input any service can get with a 4xx and a JSON body, never a 5xx', async () => {
+    const services: [string, string][] = [
+      ['storage', p.storage.url],
+      ['distribution', p.distribution.url],
+      ['embedder', p.embedder.url],
+      ['access', p.access.url],
+      ['chain-indexer', p.indexer!.url],
+      ['incentives', p.incentives!.url],
+      ['host-gateway', bobGateway.url],
+    ];
+    const results = (await Promise.all(services.map(([name, url]) => probeService(name, url)))).flat();
+    expect(results.length).toBeGreaterThan(500);
+    expect(results.filter((r) => r.status >= 500 || r.status === 0)).toEqual([]);
+    for (const r of results) expect({ ...r, json: (() => { try { return JSON.parse(r.body) !== undefined; } catch { return r.status === 302 || r.status === 307 || r.status === 204; } })() }).toMatchObject({ json: true });
+    const of = (what: string) => results.filter((r) => r.what === what);
+    expect(new Set(of('oversize body').map((r) => r.status))).toEqual(new Set([413]));
+    expect(of('malformed JSON').every((r) => r.status === 400 || r.status === 401 || r.status === 415)).toBe(true);
+    expect(of('64 KB header').map((r) => r.status)).toEqual(services.map(() => 431));
+    // The gateway's OpenAI routes answer in OpenAI's shape, its other routes in the platform's.
+    const openAi = results.filter((r) => r.service === 'host-gateway' && r.path.startsWith('/v1/') && r.what === 'malformed JSON');
+    expect(openAi.length).toBeGreaterThan(0);
+    for (const r of openAi) expect(JSON.parse(r.body)).toEqual({ error: { message: expect.any(String), type: 'invalid_request_error', code: 'invalid_argument' } });
   });
 });

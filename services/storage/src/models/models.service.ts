@@ -55,7 +55,10 @@ export class ModelsService {
   list(filter: { ownerId?: string; limit?: number; after?: string }): Promise<Model[]> {
     const qb = this.db.getRepository(Model).createQueryBuilder('m').orderBy('m.id', 'ASC').limit(Math.min(Math.max(filter.limit ?? 100, 1), 500));
     if (filter.ownerId) qb.andWhere('m.owner_id = :owner', { owner: filter.ownerId });
-    if (filter.after) qb.andWhere('m.id > :after', { after: filter.after });
+    if (filter.after !== undefined) {
+      if (!isUuid(filter.after)) throw new InvalidArgument(`after must be the id (a uuid) of the last model of the previous page, not ${JSON.stringify(filter.after.slice(0, 64))}`);
+      qb.andWhere('m.id > :after', { after: filter.after });
+    }
     return qb.getMany();
   }
 
