@@ -1,4 +1,4 @@
-export { PERMISSION_HEADER, issueGrant, permissionString, requestDigest, requestDigestOfHash, decodePermission, grantSigningBytes, userPublicKeyBytes } from './permission';
+export { PERMISSION_HEADER, issueGrant, permissionString, requestDigest, requestDigestOfHash, requestDigestText, decodePermission, grantSigningBytes, userPublicKeyBytes } from './permission';
 export type { GrantInit, SignedGrant, RequestBinding, DecodedPermission } from './permission';
 export { PermissionVerifier } from './verifier';
 export type { PermissionVerifierOptions, RevocationList, VerifiedPermission } from './verifier';
@@ -11,3 +11,4 @@ export { ReceiptPublisher, type ReceiptPublisherOptions } from './receipt-publis
 export type { ServedRequest } from './receipts';
 export { verifyEd25519, Ed25519VerifyPool, type SignedMessage } from './ed25519';
 export { completionText } from './completion-text';
+export { REJECTION_REASONS, type RejectionReason } from './rejections';

@@ -71,7 +71,12 @@ export function requestDigest(grantId: string, counter: bigint, { host, model, b
 
 /** The same digest from the body's sha256, as a usage receipt carries it. */
 export function requestDigestOfHash(grantId: string, counter: bigint, host: string, model: string, bodySha256: Uint8Array): Buffer {
-  return createHash('sha256').update(`clopen-request-v1\n${grantId}\n${counter}\n${host.toLowerCase()}\n${model}\n${Buffer.from(bodySha256).toString('hex')}`).digest();
+  return createHash('sha256').update(requestDigestText(grantId, String(counter), host.toLowerCase(), model, Buffer.from(bodySha256).toString('hex'))).digest();
+}
+
+/** The text whose sha256 the user signs (docs/partners.md shows it from here): the host in lower case, the body's sha256 in hex. */
+export function requestDigestText(grantId: string, counter: string, hostLowerCase: string, model: string, bodySha256Hex: string): string {
+  return `clopen-request-v1\n${grantId}\n${counter}\n${hostLowerCase}\n${model}\n${bodySha256Hex}`;
 }
 
 /** The header value for one request, signed with the user's key. */
