@@ -10,13 +10,14 @@ import { HostLicencesController, HostRejectionsController, HostsController } fro
 import { PgNonceStore } from './hosts/pg-nonce-store';
 import { IssuersController } from './issuers/issuers.controller';
 import { LicenceProjection } from './licences/licence-projection';
+import { QuotaLeasesController } from './quota/quota-leases';
 import { ProverController, ProversController } from './provers/provers.controller';
 import { ProversService } from './provers/provers.service';
 import { UsageIngestor } from './usage/usage.ingestor';
 import { UsageService } from './usage/usage.service';
 
 @Module({
-  controllers: [GrantsController, IssuersController, HostsController, HostRejectionsController, HostLicencesController, EpochsController, ProversController, ProverController],
+  controllers: [GrantsController, IssuersController, HostsController, HostRejectionsController, HostLicencesController, QuotaLeasesController, EpochsController, ProversController, ProverController],
   providers: [
     GrantsService,
     UsageService,

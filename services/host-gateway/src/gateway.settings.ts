@@ -43,6 +43,12 @@ export const gatewaySettings = {
   GATEWAY_ISSUER_REFRESH_SECONDS: setting.positiveInt.default(300),
   /** How often the gateway asks access whether its licence still holds; it stops serving within this once it ended. */
   GATEWAY_LICENCE_CHECK_SECONDS: setting.positiveInt.max(300).default(2),
+  /** Requests of a grant's quota leased from access at a time (quota across hosts; see access's quota leases). */
+  GATEWAY_QUOTA_BLOCK: setting.positiveInt.max(10_000).default(8),
+  /** Tokens of a grant's token quota leased at a time. */
+  GATEWAY_QUOTA_TOKEN_BLOCK: setting.positiveInt.default(4096),
+  /** A grant's lease unused this long goes back to access, for other hosts to serve. */
+  GATEWAY_QUOTA_IDLE_SECONDS: setting.positiveInt.default(30),
   /** Receipts wait here until JetStream has them: a directory of this gateway alone, on a persistent volume. */
   GATEWAY_SPOOL_DIR: z.string().min(1).default('.local/gateway-spool'),
   GATEWAY_RECEIPT_BATCH: setting.positiveInt.max(10_000).default(500),

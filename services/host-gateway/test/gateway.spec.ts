@@ -4,6 +4,7 @@ import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Bus } from '@clopen/bus';
+import { signHostRequest } from '@clopen/host-auth';
 import { ENGINE_PYTHON_DIR, enginePythonPath, ensureBaseModel, exportOnnx } from '@clopen/fingerprint';
 import { PERMISSION_HEADER, generateUserKey, issueGrant, permissionString, privateKeyFromSeed, rawPublicKey, receiptSigningBytes, userPublicKeyBytes, verifyEd25519, type SignedGrant } from '@clopen/host-sdk';
 import { verifyMerkleProof } from '@clopen/merkle';
@@ -234,6 +235,40 @@ describe('host-gateway', () => {
       await relay?.stop();
       upstream.kill();
     }
+  });
+
+  it("holds a grant's quota across hosts: what another host leased is not served here", async () => {
+    const g = await buy({ quota: { requests: 5 } });
+    // Carol, licensed too, leases 4 of the 5 requests for her own gateway.
+    const carol = privateKeyToAccount(generatePrivateKey());
+    await licenseHost(bus, carol.address, modelId);
+    const path = '/hosts/quota-leases';
+    const lease = async (body: object, at = path) => {
+      const raw = JSON.stringify(body);
+      const auth = await signHostRequest(carol, { audience: 'access', method: 'POST', path: at, body: raw });
+      const res = await fetch(`${access.url}${at}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-clopen-host-auth': auth }, body: raw });
+      return { status: res.status, body: (await res.json()) as any };
+    };
+    const taken = await eventually(async () => {
+      const r = await lease({ grantId: g.id, requests: 4 });
+      return r.status === 200 && r;
+    }, { timeoutMs: 10_000, what: "carol's licence at access" });
+    expect(taken.body).toEqual({ grantId: g.id, requests: 4, tokens: null });
+    const first = await call(signed(g), g.id, { prompt: 'a dog', max_tokens: 2 }, { host });
+    expect(first.res.status).toBe(200);
+    const second = await call(signed(g), g.id, { prompt: 'a dog', max_tokens: 2 }, { host });
+    expect(second.res.status).toBe(429);
+    expect(JSON.parse(second.text)).toEqual({ error: { type: 'insufficient_quota', code: 'over_quota', message: expect.stringMatching(/no quota left/) } });
+    // Carol gives back what she did not use; Bob's gateway serves it.
+    expect((await lease({ grantId: g.id, requests: 3 }, `${path}/release`)).body).toEqual({ grantId: g.id, requests: 3, tokens: 0 });
+    expect((await call(signed(g), g.id, { prompt: 'a dog', max_tokens: 2 }, { host })).res.status).toBe(200);
+    // A host not licensed for the model gets nothing.
+    const stranger = privateKeyToAccount(generatePrivateKey());
+    const raw = JSON.stringify({ grantId: g.id, requests: 1 });
+    const auth = await signHostRequest(stranger, { audience: 'access', method: 'POST', path, body: raw });
+    const refused = await fetch(`${access.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-clopen-host-auth': auth }, body: raw });
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as any).details).toEqual({ reason: 'unlicensed' });
   });
 
   it('stops serving within seconds once its licence ends, in the OpenAI error shape', async () => {

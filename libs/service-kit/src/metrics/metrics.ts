@@ -30,6 +30,11 @@ export class Metrics {
     );
   }
 
+  /** A histogram in this service's registry (one per name), in seconds. */
+  histogram<L extends string>(name: string, help: string, labelNames: readonly L[], buckets: number[]): Histogram<L> {
+    return (this.registry.getSingleMetric(name) as Histogram<L> | undefined) ?? new Histogram({ name, help, labelNames, buckets, registers: [this.registry] });
+  }
+
   /** A counter in this service's registry (one per name: asking again returns the same one). */
   counter<L extends string>(name: string, help: string, labelNames: readonly L[]): Counter<L> {
     return (this.registry.getSingleMetric(name) as Counter<L> | undefined) ?? new Counter({ name, help, labelNames, registers: [this.registry] });

@@ -3,7 +3,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 /**
  * Only allowed usage is paid: the licences access has heard of (from distribution's events), each
  * grant's counted usage across every host (the quota is checked against it under the grant's row
- * lock), and every refused receipt with its reason, readable by the host that sent it.
+ * lock) and the quota its hosts' gateways leased to serve with, and every refused receipt with its
+ * reason, readable by the host that sent it.
  */
 export class PaidUsage1764300000005 implements MigrationInterface {
   name = 'PaidUsage1764300000005';
@@ -20,7 +21,19 @@ export class PaidUsage1764300000005 implements MigrationInterface {
         end_reason text
       )`);
     await q.query('CREATE INDEX host_licences_host_model ON host_licences (lower(host_address), model_id)');
-    await q.query('ALTER TABLE grants ADD COLUMN counted_requests bigint NOT NULL DEFAULT 0, ADD COLUMN counted_tokens bigint NOT NULL DEFAULT 0');
+    await q.query(
+      `ALTER TABLE grants ADD COLUMN counted_requests bigint NOT NULL DEFAULT 0, ADD COLUMN counted_tokens bigint NOT NULL DEFAULT 0,
+                         ADD COLUMN leased_requests bigint NOT NULL DEFAULT 0, ADD COLUMN leased_tokens bigint NOT NULL DEFAULT 0`,
+    );
+    await q.query(`
+      CREATE TABLE quota_leases (
+        grant_id uuid NOT NULL REFERENCES grants (id),
+        host_address text NOT NULL,
+        requests bigint NOT NULL,
+        tokens bigint NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (grant_id, host_address)
+      )`);
     await q.query(`
       UPDATE grants g SET counted_requests = u.requests, counted_tokens = u.tokens
       FROM (SELECT grant_id, count(*) AS requests, sum(tokens_in + tokens_out) AS tokens FROM usage_receipts GROUP BY grant_id) u
@@ -41,7 +54,8 @@ export class PaidUsage1764300000005 implements MigrationInterface {
 
   async down(q: QueryRunner): Promise<void> {
     await q.query('DROP TABLE usage_rejections');
-    await q.query('ALTER TABLE grants DROP COLUMN counted_requests, DROP COLUMN counted_tokens');
+    await q.query('DROP TABLE quota_leases');
+    await q.query('ALTER TABLE grants DROP COLUMN counted_requests, DROP COLUMN counted_tokens, DROP COLUMN leased_requests, DROP COLUMN leased_tokens');
     await q.query('DROP TABLE host_licences');
   }
 }

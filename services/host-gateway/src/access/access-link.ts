@@ -6,6 +6,7 @@ import { HOST_AUTH_HEADER, signHostRequest } from '@clopen/host-auth';
 import { PermissionVerifier, ReceiptPublisher, RevocationFeed, privateKeyFromSeed, publicKeyFromRaw, rawPublicKey } from '@clopen/host-sdk';
 import { CONFIG, Metrics } from '@clopen/service-kit';
 import type { GatewayConfig } from '../gateway.settings';
+import { QuotaLeases, QuotaRefused, type Granted } from './quota-leases';
 
 const START_ATTEMPTS = 30;
 
@@ -21,6 +22,7 @@ export class AccessLink implements OnModuleInit, OnApplicationShutdown {
   readonly servingKey: KeyObject;
   readonly servingKeyId: string;
   verifier!: PermissionVerifier;
+  quota!: QuotaLeases;
   receipts!: ReceiptPublisher;
   private revocations?: RevocationFeed;
   private timers: NodeJS.Timeout[] = [];
@@ -69,6 +71,16 @@ export class AccessLink implements OnModuleInit, OnApplicationShutdown {
       logger: this.log,
     });
     this.metrics.gauge('gateway_receipts_pending', 'Receipts recorded but not yet acknowledged by JetStream (spooled on disk).', [], (g) => g.set(this.receipts.pending));
+    const reserveSeconds = this.metrics.histogram('gateway_quota_reserve_seconds', "Time a request waited for its grant's quota (most take it from a held lease, without a round trip).", [], [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5]);
+    this.quota = new QuotaLeases({
+      lease: (grantId, requests, tokens) => this.quotaCall('/hosts/quota-leases', { grantId, requests, tokens }),
+      release: async (grantId, requests, tokens) => void (await this.quotaCall('/hosts/quota-leases/release', { grantId, requests, tokens })),
+      block: this.config.GATEWAY_QUOTA_BLOCK,
+      tokenBlock: this.config.GATEWAY_QUOTA_TOKEN_BLOCK,
+      observe: (seconds) => reserveSeconds.observe(seconds),
+    });
+    this.metrics.gauge('gateway_quota_grants_held', 'Grants this gateway holds a quota lease of.', [], (g) => g.set(this.quota.grants));
+    this.timers.push(setInterval(() => void this.quota.releaseIdle(this.config.GATEWAY_QUOTA_IDLE_SECONDS * 1000), 5_000).unref());
     await this.checkLicence();
     this.metrics.gauge('gateway_licensed', '1 while access says this host holds an active licence for the model it serves.', [], (g) => g.set(this.licence.active ? 1 : 0));
     this.timers.push(setInterval(() => void this.checkLicence(), this.config.GATEWAY_LICENCE_CHECK_SECONDS * 1000).unref());
@@ -87,6 +99,7 @@ export class AccessLink implements OnModuleInit, OnApplicationShutdown {
 
   async onApplicationShutdown() {
     for (const t of this.timers) clearInterval(t);
+    await this.quota?.releaseIdle(0);
     await this.receipts?.close();
     await this.revocations?.close?.();
   }
@@ -113,6 +126,17 @@ export class AccessLink implements OnModuleInit, OnApplicationShutdown {
     } catch (e) {
       this.log.warn(`checking the licence: ${(e as Error).message}; keeping the last answer (${this.licence.active ? 'licensed' : 'not licensed'})`);
     }
+  }
+
+  /** A host-signed call to access's quota leases; a refusal (403, 404) becomes a QuotaRefused with access's reason. */
+  private async quotaCall(path: string, payload: object): Promise<Granted> {
+    const body = JSON.stringify(payload);
+    const auth = await signHostRequest(this.account, { audience: 'access', method: 'POST', path, body });
+    const res = await fetch(`${this.config.ACCESS_URL}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', [HOST_AUTH_HEADER]: auth }, body, signal: AbortSignal.timeout(5_000) });
+    const answer = (await res.json().catch(() => ({}))) as Granted & { message?: string; details?: { reason?: string } };
+    if (res.status === 403 || res.status === 404) throw new QuotaRefused(answer.details?.reason ?? (res.status === 404 ? 'unknown_grant' : 'forbidden'), answer.message ?? `access answered ${res.status}`, 403);
+    if (!res.ok) throw new Error(`POST ${path} answered ${res.status}: ${answer.message ?? ''}`);
+    return answer;
   }
 
   private async issuerKeys(): Promise<Map<string, KeyObject>> {

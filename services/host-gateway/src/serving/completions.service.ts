@@ -7,6 +7,7 @@ import { CHAT_STOP, chatPrompt, InferenceError, type ChatMessage } from '@clopen
 import { accessV1, toBinary } from '@clopen/proto';
 import { CONFIG, Metrics } from '@clopen/service-kit';
 import { AccessLink } from '../access/access-link';
+import { QuotaRefused } from '../access/quota-leases';
 import type { GatewayConfig } from '../gateway.settings';
 import { fetchLicensedCopy } from './licensed-copy';
 import { OnnxBackend, UpstreamBackend, UpstreamError, isClientAbort, type ModelBackend, type Usage } from './model-backend';
@@ -118,6 +119,24 @@ export class CompletionsService implements OnModuleInit, OnApplicationShutdown {
 
     let maxTokens = Math.min(input.max_tokens ?? 16, this.config.GATEWAY_MAX_TOKENS);
     if (permission.tokensLeft !== null) maxTokens = Math.max(1, Math.min(maxTokens, Number(permission.tokensLeft)));
+
+    // 4. The grant's quota across all hosts: one request (and the tokens it may use) from this gateway's lease.
+    const limited = permission.requestsLeft !== null || permission.tokensLeft !== null;
+    let reserved = 0;
+    if (limited) {
+      try {
+        reserved = (await this.access.quota.reserve(permission.grantId, maxTokens)).tokens;
+      } catch (e) {
+        if (!(e instanceof QuotaRefused)) throw e;
+        requests.inc({ outcome: `refused_${e.reason}` });
+        return openAiError(res, e.status, e.status === 429 ? 'insufficient_quota' : e.status === 503 ? 'server_error' : 'permission_error', e.reason, e.message);
+      }
+      maxTokens = Math.max(1, Math.min(maxTokens, reserved));
+    }
+    let servedUsage: Usage | undefined;
+    res.on('close', () => {
+      if (limited) this.access.quota.settle(permission.grantId, reserved, servedUsage ? servedUsage.tokensIn + servedUsage.tokensOut : 0, servedUsage !== undefined);
+    });
     const stops = [...(typeof input.stop === 'string' ? [input.stop] : (input.stop ?? [])), ...(kind === 'chat' ? CHAT_STOP : [])];
     const aborted = new AbortController();
     res.on('close', () => {
@@ -127,6 +146,7 @@ export class CompletionsService implements OnModuleInit, OnApplicationShutdown {
     const created = Math.floor(Date.now() / 1000);
     const { chunks, usage } = this.backend.generate({ prompt, maxTokens, stop: stops, signal: aborted.signal });
     const receiptFor = (responseBody: string, u: Usage) => {
+      servedUsage = u;
       const receipt = signReceipt(this.access.servingKey, this.access.servingKeyId, { permission, host: this.access.host, requestBody: raw, responseBody, tokensIn: u.tokensIn, tokensOut: u.tokensOut });
       this.access.receipts.record(receipt);
       this.access.verifier.recordTokens(permission.grantId, u.tokensIn + u.tokensOut);

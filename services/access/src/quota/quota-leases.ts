@@ -1,0 +1,115 @@
+import { Body, Controller, HttpCode, Post, UseGuards } from '@nestjs/common';
+import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { DataSource, type EntityManager } from 'typeorm';
+import { z } from 'zod';
+import { HOST_AUTH_HEADER } from '@clopen/host-auth';
+import { CurrentHost, Forbidden, HostAuthGuard, NotFound, Public, parseInput } from '@clopen/service-kit';
+
+const LeaseInput = z
+  .object({
+    grantId: z.string().uuid(),
+    /** Requests wanted; access hands out at most what the grant has not leased to any host. */
+    requests: z.number().int().min(0).max(100_000),
+    tokens: z.number().int().min(0).max(1_000_000_000).default(0),
+  })
+  .strict();
+
+export interface QuotaLease {
+  grantId: string;
+  /** Requests this host may serve on top of what it holds; null when the grant has no request quota. */
+  requests: number | null;
+  tokens: number | null;
+}
+
+interface LockedGrant {
+  id: string;
+  model_id: string;
+  hosts: string[];
+  quota_requests: string;
+  quota_tokens: string;
+  leased_requests: string;
+  leased_tokens: string;
+  not_before: Date;
+  expires_at: Date;
+  revoked_at: Date | null;
+}
+
+/**
+ * Quota across hosts, reserved before serving: a gateway leases a block of a grant's quota and
+ * serves from it without asking again until it runs low, so a request costs no round trip, a
+ * gateway keeps serving through a short partition from what it holds, and the blocks handed to all
+ * hosts never add up to more than the quota. An idle or stopping gateway gives back what it did not
+ * use. (A shared counter in Redis was the other way: every gateway, each run by another operator,
+ * would need the platform's Redis and be trusted with it, and could not serve while cut off.)
+ * Receipts are still checked against the quota at ingest, so a host that ignores its lease cannot
+ * bill past the grant either.
+ */
+@ApiTags('hosts')
+@ApiHeader({ name: HOST_AUTH_HEADER, required: true, description: 'EIP-191 signature of the request by the host address (libs/host-auth), audience "access"' })
+@Public()
+@UseGuards(HostAuthGuard)
+@Controller('hosts/quota-leases')
+export class QuotaLeasesController {
+  constructor(private readonly db: DataSource) {}
+
+  @Post()
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Lease a block of a grant\'s quota to serve with: {"grantId", "requests", "tokens"} → what was granted (0 when the quota is spent; null when unlimited)' })
+  lease(@CurrentHost() host: string, @Body() body: unknown): Promise<QuotaLease> {
+    const input = parseInput(LeaseInput, body);
+    return this.db.transaction(async (m) => {
+      const g = await this.lockUsable(m, input.grantId, host);
+      const take = (quota: string, leased: string, wanted: number) => (BigInt(quota) === 0n ? null : Number(minBig(BigInt(wanted), BigInt(quota) - BigInt(leased))));
+      const requests = take(g.quota_requests, g.leased_requests, input.requests);
+      const tokens = take(g.quota_tokens, g.leased_tokens, input.tokens);
+      await this.move(m, g.id, host, requests ?? 0, tokens ?? 0);
+      return { grantId: g.id, requests, tokens };
+    });
+  }
+
+  @Post('release')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Give back what a lease did not use: {"grantId", "requests", "tokens"} → what was taken back (at most what this host holds)' })
+  release(@CurrentHost() host: string, @Body() body: unknown): Promise<QuotaLease> {
+    const input = parseInput(LeaseInput, body);
+    return this.db.transaction(async (m) => {
+      const [held] = await m.query('SELECT requests, tokens FROM quota_leases WHERE grant_id = $1 AND lower(host_address) = lower($2) FOR UPDATE', [input.grantId, host]);
+      const requests = held ? Number(minBig(BigInt(input.requests), BigInt(held.requests))) : 0;
+      const tokens = held ? Number(minBig(BigInt(input.tokens), BigInt(held.tokens))) : 0;
+      if (requests || tokens) {
+        await m.query('SELECT 1 FROM grants WHERE id = $1 FOR UPDATE', [input.grantId]);
+        await this.move(m, input.grantId, host, -requests, -tokens);
+      }
+      return { grantId: input.grantId, requests, tokens };
+    });
+  }
+
+  /** The grant, locked, if this host may serve it now: valid, not revoked, naming the host (or any), and the host licensed for its model. */
+  private async lockUsable(m: EntityManager, grantId: string, host: string): Promise<LockedGrant> {
+    const [g]: LockedGrant[] = await m.query(
+      'SELECT id, model_id, hosts, quota_requests, quota_tokens, leased_requests, leased_tokens, not_before, expires_at, revoked_at FROM grants WHERE id = $1 FOR UPDATE',
+      [grantId],
+    );
+    if (!g) throw new NotFound(`grant ${grantId} does not exist`);
+    const refuse = (reason: string, message: string) => new Forbidden(message, { reason });
+    const now = Date.now();
+    if (g.revoked_at) throw refuse('revoked', `grant ${grantId} was revoked`);
+    if (now < g.not_before.getTime() || now >= g.expires_at.getTime()) throw refuse('outside_grant', `grant ${grantId} is not valid now`);
+    if (g.hosts.length && !g.hosts.some((h) => h.toLowerCase() === host.toLowerCase())) throw refuse('host_not_in_grant', `grant ${grantId} is not valid on host ${host}`);
+    const [{ active }] = await m.query('SELECT count(*)::int AS active FROM host_licences WHERE lower(host_address) = lower($1) AND model_id = $2 AND ended_at IS NULL', [host, g.model_id]);
+    if (!active) throw refuse('unlicensed', `host ${host} holds no active licence for model ${g.model_id}`);
+    return g;
+  }
+
+  private async move(m: EntityManager, grantId: string, host: string, requests: number, tokens: number): Promise<void> {
+    if (!requests && !tokens) return;
+    await m.query('UPDATE grants SET leased_requests = leased_requests + $2, leased_tokens = leased_tokens + $3 WHERE id = $1', [grantId, requests, tokens]);
+    await m.query(
+      `INSERT INTO quota_leases (grant_id, host_address, requests, tokens) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (grant_id, host_address) DO UPDATE SET requests = quota_leases.requests + EXCLUDED.requests, tokens = quota_leases.tokens + EXCLUDED.tokens, updated_at = now()`,
+      [grantId, host, requests, tokens],
+    );
+  }
+}
+
+const minBig = (a: bigint, b: bigint) => (a < b ? a : b);

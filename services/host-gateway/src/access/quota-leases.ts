@@ -1,0 +1,123 @@
+/** What access granted of a lease: null where the grant has no such quota. */
+export interface Granted {
+  requests: number | null;
+  tokens: number | null;
+}
+
+/** Why a request could not get quota: `over_quota`, or what access said of the grant (revoked, unlicensed, …). */
+export class QuotaRefused extends Error {
+  constructor(readonly reason: string, message: string, readonly status: number) {
+    super(message);
+  }
+}
+
+export interface QuotaLeasesOptions {
+  lease(grantId: string, requests: number, tokens: number): Promise<Granted>;
+  release(grantId: string, requests: number, tokens: number): Promise<void>;
+  /** Requests asked for per lease; a new one is fetched in the background when half is used. */
+  block: number;
+  /** Tokens asked for per lease. */
+  tokenBlock: number;
+  /** Seconds in use of each reservation (how long a request waited for quota). */
+  observe?(seconds: number): void;
+}
+
+interface Held {
+  requests: number | null;
+  tokens: number | null;
+  /** Whether access has answered for this grant at all. */
+  known: boolean;
+  lastUsed: number;
+  fetching?: Promise<void>;
+  refused?: QuotaRefused;
+}
+
+/**
+ * The quota this gateway holds for each grant, leased from access in blocks (POST
+ * /hosts/quota-leases): a request takes one from what is held, with no round trip, and the next
+ * block is fetched in the background when half of one is used. When access has nothing left to
+ * lease, the request is refused `over_quota`: all hosts together never serve more than the grant.
+ * Blocks of a grant left idle are given back, as is everything when the gateway stops.
+ */
+export class QuotaLeases {
+  private readonly held = new Map<string, Held>();
+
+  constructor(private readonly options: QuotaLeasesOptions) {}
+
+  /** Takes one request and up to `wantTokens` tokens of the grant; returns the tokens it may use. */
+  async reserve(grantId: string, wantTokens: number): Promise<{ tokens: number }> {
+    const started = performance.now();
+    try {
+      const h = this.held.get(grantId) ?? this.fresh(grantId);
+      h.lastUsed = Date.now();
+      for (let attempt = 0; attempt < 2; attempt += 1) {
+        if (h.known && (h.requests === null || h.requests >= 1) && (h.tokens === null || h.tokens >= 1)) {
+          if (h.requests !== null) h.requests -= 1;
+          const tokens = h.tokens === null ? wantTokens : Math.min(wantTokens, h.tokens);
+          if (h.tokens !== null) h.tokens -= tokens;
+          if ((h.requests !== null && h.requests < this.options.block / 2) || (h.tokens !== null && h.tokens < this.options.tokenBlock / 2)) void this.fetch(grantId, h).catch(() => undefined);
+          return { tokens };
+        }
+        if (h.known && attempt > 0) break;
+        await this.fetch(grantId, h);
+      }
+      throw h.refused ?? new QuotaRefused('over_quota', `grant ${grantId} has no quota left on any host`, 429);
+    } finally {
+      this.options.observe?.((performance.now() - started) / 1000);
+    }
+  }
+
+  /**
+   * After a request: the tokens reserved and not used go back to what this gateway holds (the
+   * prompt's count too, known only now: what is held may go below zero and the next request then
+   * waits for a lease); a request that served nothing gives its request back.
+   */
+  settle(grantId: string, reservedTokens: number, usedTokens: number, served: boolean): void {
+    const h = this.held.get(grantId);
+    if (!h) return;
+    if (h.tokens !== null) h.tokens += reservedTokens - usedTokens;
+    if (!served && h.requests !== null) h.requests += 1;
+  }
+
+  /** Gives back the blocks of grants idle for `idleMs` (all of them with 0). */
+  async releaseIdle(idleMs: number): Promise<void> {
+    const now = Date.now();
+    await Promise.all(
+      [...this.held].filter(([, h]) => now - h.lastUsed >= idleMs && !h.fetching).map(async ([grantId, h]) => {
+        this.held.delete(grantId);
+        const requests = h.requests ?? 0;
+        const tokens = h.tokens ?? 0;
+        if (requests > 0 || tokens > 0) await this.options.release(grantId, requests, tokens).catch(() => undefined);
+      }),
+    );
+  }
+
+  get grants(): number {
+    return this.held.size;
+  }
+
+  private fresh(grantId: string): Held {
+    const h: Held = { requests: 0, tokens: 0, known: false, lastUsed: Date.now() };
+    this.held.set(grantId, h);
+    return h;
+  }
+
+  private fetch(grantId: string, h: Held): Promise<void> {
+    h.fetching ??= this.options
+      .lease(grantId, this.options.block, this.options.tokenBlock)
+      .then((g) => {
+        h.requests = g.requests === null ? null : (h.known ? (h.requests ?? 0) : 0) + g.requests;
+        h.tokens = g.tokens === null ? null : (h.known ? (h.tokens ?? 0) : 0) + g.tokens;
+        h.known = true;
+        h.refused = undefined;
+      })
+      .catch((e: unknown) => {
+        if (e instanceof QuotaRefused) h.refused = e;
+        else if (!h.known) h.refused = new QuotaRefused('quota_unavailable', `cannot lease quota of grant ${grantId} from access (${(e as Error).message}); try again`, 503);
+      })
+      .finally(() => {
+        h.fetching = undefined;
+      });
+    return h.fetching;
+  }
+}
