@@ -8,13 +8,19 @@
  * ≥ 0.25) against a raw JetStream-to-PostgreSQL pipe over the same messages. Needs the local
  * PostgreSQL and NATS (and runs storage for the model); gateway_overhead_ratio: a completion
  * through services/host-gateway over the same completion from the model in-process.
+ * unlicensed_counted (goal 0): receipts of a slashed host, of a host outside the grants' host set
+ * and of a host licensed for another model, mixed into the 100k, that were counted.
+ * quota_overrun (goal 0): 16 concurrent clients spread 10,000 requests of 50 grants of quota 100
+ * over 4 gateways (each a host of its own); requests served or counted past a grant's quota.
+ * quota_reserve_p99_ms (goal ≤ 5): the 99th percentile of the time a request waited for its
+ * grant's quota, read from the gateways' own histograms (the upper bound of its bucket).
  */
 import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { AckPolicy, DeliverPolicy, type JsMsg } from 'nats';
 import { Client } from 'pg';
 import { Bus, decodeEnvelope } from '@clopen/bus';
 import { accessV1, fromBinary } from '@clopen/proto';
-import { TEST_ADMIN_KEY, api, createTestBusNamespace, createTestDatabase, serviceEnv, spawnService, startTestS3, testInfra, type ServiceProcess } from '@clopen/testing';
+import { TEST_ADMIN_KEY, api, createTestBusNamespace, createTestDatabase, endLicence, eventually, licenseHost, serviceEnv, spawnService, startTestS3, testInfra, type ServiceProcess } from '@clopen/testing';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -84,35 +90,56 @@ void (async () => {
     const env = { ...serviceEnv({ db, ns }), ACCESS_ISSUER_KEYS: `i1:${randomBytes(32).toString('base64')}`, LOG_LEVEL: 'warn' };
     access = await spawnService('access', env);
     const modelId = (await api(storage.url, TEST_ADMIN_KEY, 'POST', '/models', { name: 'bench-gpt' })).body.id;
+    const otherModelId = (await api(storage.url, TEST_ADMIN_KEY, 'POST', '/models', { name: 'bench-other' })).body.id;
     const load = await prepareReceiptLoad(access.url, bus, modelId, 50);
+    // Receipts that must not count, mixed in: a host slashed before it served, a host the grants do
+    // not name, and a host licensed for another model only.
+    const slashed = await prepareReceiptLoad(access.url, bus, modelId, 5);
+    await endLicence(bus, slashed.licence, 'slashed', new Date(Date.now() - 1_000));
+    const outside = await prepareReceiptLoad(access.url, bus, modelId, 5, { grantHosts: ['0x000000000000000000000000000000000000dEaD'] });
+    const elsewhere = await prepareReceiptLoad(access.url, bus, modelId, 5, { licensedFor: otherModelId });
+    const bad = [slashed, outside, elsewhere];
+    const badEach = Math.round(total * 0.01);
+    const goodTotal = total - bad.length * badEach;
+    await eventually(async () => (await pg.query('SELECT count(*) FROM access.host_licences WHERE ended_at IS NOT NULL')).rows[0].count === '1', { timeoutMs: 10_000, what: 'the slash at access' });
     await access.stop();
-    for (const b of load.batches(total, perBatch)) await bus.publish('access.usage.reported', b);
+    const batches = [...load.batches(goodTotal, perBatch), ...bad.flatMap((l) => l.batches(badEach, perBatch))];
+    batches.sort(() => Math.random() - 0.5);
+    for (const b of batches) await bus.publish('access.usage.reported', b);
 
     const count = async (table: string) => Number((await pg.query(`SELECT count(*) FROM ${table}`)).rows[0].count);
-    const drain = async (table: string, start: () => Promise<unknown>) => {
+    const drain = async (table: string, start: () => Promise<unknown>, goal: number) => {
       await start();
       let first = 0;
       let t0 = 0n;
       for (;;) {
         const n = await count(table);
         if (n > 0 && !t0) [first, t0] = [n, process.hrtime.bigint()];
-        if (n >= total) return (n - first) / (Number(process.hrtime.bigint() - t0) / 1e9);
+        if (n >= goal) return (n - first) / (Number(process.hrtime.bigint() - t0) / 1e9);
         await new Promise((r) => setTimeout(r, 20));
       }
     };
-    const counted = await drain('access.usage_receipts', async () => (access = await spawnService('access', env)));
+    const counted = await drain('access.usage_receipts', async () => (access = await spawnService('access', env)), goodTotal);
+    await eventually(async () => Number((await pg.query('SELECT count(*) FROM access.usage_rejections')).rows[0].count) >= bad.length * badEach, { timeoutMs: 60_000, what: 'every bad receipt refused' });
     await access.stop();
     access = undefined;
     emit('receipts_per_s', counted, 'receipts/s');
+    const byHost = async (host: string) => Number((await pg.query('SELECT count(*) FROM access.usage_receipts WHERE host_address = $1', [host])).rows[0].count);
+    emit('unlicensed_counted', (await Promise.all(bad.map((l) => byHost(l.host.address)))).reduce((a, b) => a + b, 0), 'receipts');
+    const reasons = (await pg.query('SELECT reason, count(*)::int AS n FROM access.usage_rejections GROUP BY reason ORDER BY reason')).rows;
+    console.error(`receipts: ${await byHost(load.host.address)} of ${goodTotal} good counted; refused ${JSON.stringify(reasons)}`);
 
     await pg.query('CREATE TABLE raw_receipts (grant_id uuid, counter bigint, receipt bytea, PRIMARY KEY (grant_id, counter))');
-    const raw = await drain('raw_receipts', () => rawPipe(bus, pg));
+    const raw = await drain('raw_receipts', () => rawPipe(bus, pg), total);
     emit('receipts_ratio_raw', counted / raw, 'ratio');
     console.error(`receipts: service ${Math.round(counted)}/s, raw pipe ${Math.round(raw)}/s`);
 
     access = await spawnService('access', env);
-    const ratio = await gatewayOverhead(env, access.url, modelId);
+    const ratio = await gatewayOverhead(env, access.url, modelId, bus);
     emit('gateway_overhead_ratio', ratio, 'ratio');
+    const quota = await quotaAcrossGateways(env, access.url, modelId, bus, pg);
+    emit('quota_overrun', quota.overrun, 'requests');
+    emit('quota_reserve_p99_ms', quota.p99Ms, 'ms');
   } finally {
     await access?.stop();
     await storage?.stop();
@@ -127,7 +154,7 @@ void (async () => {
  * spooled and published) against the same completion from the model in this process, sequentially,
  * on the engine's tiny model (the overhead is per request, so a small model shows it largest).
  */
-async function gatewayOverhead(env: Record<string, string>, accessUrl: string, modelId: string): Promise<number> {
+async function gatewayOverhead(env: Record<string, string>, accessUrl: string, modelId: string, bus: Bus): Promise<number> {
   const requests = Number(process.env.BENCH_GATEWAY_REQUESTS ?? 200);
   const maxTokens = 16;
   const base = (await ensureBaseModel('test-tiny')).dir;
@@ -141,6 +168,7 @@ async function gatewayOverhead(env: Record<string, string>, accessUrl: string, m
   try {
     const hostKey = generatePrivateKey();
     const host = privateKeyToAccount(hostKey).address;
+    await licenseHost(bus, host, modelId);
     gateway = await spawnService('host-gateway', {
       ...env,
       GATEWAY_HOST_KEY: hostKey,
@@ -175,6 +203,95 @@ async function gatewayOverhead(env: Record<string, string>, accessUrl: string, m
   } finally {
     await gateway?.stop();
     await model.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Users spread requests over gateways to get more than they paid for: 50 grants of 100 requests,
+ * 200 requests each (10,000 in all) from 16 concurrent clients, round robin over 4 gateways of 4
+ * hosts. Counts what each gateway served (200) and what access counted per grant once the
+ * receipts are in; reads the quota reservation times from the gateways' histograms.
+ */
+async function quotaAcrossGateways(env: Record<string, string>, accessUrl: string, modelId: string, bus: Bus, pg: Client): Promise<{ overrun: number; p99Ms: number }> {
+  const grants = Number(process.env.BENCH_QUOTA_GRANTS ?? 50);
+  const quota = 100;
+  const perGrant = 2 * quota;
+  const base = (await ensureBaseModel('test-tiny')).dir;
+  const dir = mkdtempSync(join(tmpdir(), 'bench-quota-'));
+  const gateways: { url: string; host: string; proc: ServiceProcess }[] = [];
+  try {
+    for (const f of ['config.json', 'tokenizer.json', 'model.safetensors']) copyFileSync(join(base, f), join(dir, f));
+    await exportOnnx(dir);
+    for (let i = 0; i < 4; i += 1) {
+      const hostKey = generatePrivateKey();
+      const host = privateKeyToAccount(hostKey).address;
+      await licenseHost(bus, host, modelId);
+      const proc = await spawnService('host-gateway', {
+        ...env,
+        GATEWAY_HOST_KEY: hostKey,
+        GATEWAY_SERVING_KEY: `s1:${randomBytes(32).toString('base64')}`,
+        GATEWAY_MODEL_ID: modelId,
+        GATEWAY_MODEL_DIR: dir,
+        GATEWAY_THREADS: '1',
+        ACCESS_URL: accessUrl,
+        GATEWAY_SPOOL_DIR: join(dir, `spool-${i}`),
+      });
+      gateways.push({ url: proc.url, host, proc });
+    }
+    const user = generateUserKey();
+    const userKey = (await api(accessUrl, TEST_ADMIN_KEY, 'POST', '/api-keys', { principalId: 'bench-quota-user', roles: ['user'] })).body.key;
+    const bought: { id: string; signed: { bytes: Buffer; issuerSignature: Buffer } }[] = [];
+    for (let g = 0; g < grants; g += 1) {
+      const res = (await api(accessUrl, userKey, 'POST', '/grants', { modelId, userPublicKey: userPublicKeyBytes(user).toString('base64url'), quota: { requests: quota }, days: 1 })).body;
+      bought.push({ id: res.id, signed: { bytes: Buffer.from(res.grant, 'base64url'), issuerSignature: Buffer.from(res.issuerSignature, 'base64url') } });
+    }
+    // Request r of grant g goes to gateway r mod 4; all of them signed beforehand.
+    const work = bought.flatMap((g, gi) =>
+      Array.from({ length: perGrant }, (_, r) => {
+        const gw = gateways[(r + gi) % gateways.length];
+        const body = JSON.stringify({ prompt: `request ${r}`, max_tokens: 1 });
+        return { grant: gi, url: gw.url, body, header: permissionString(g.signed, user, r + 1, { host: gw.host, model: modelId, body }) };
+      }),
+    );
+    work.sort(() => Math.random() - 0.5);
+    const served = new Array<number>(grants).fill(0);
+    const statuses = new Map<number, number>();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next < work.length) {
+          const w = work[next++];
+          const res = await fetch(`${w.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-clopen-permission': w.header }, body: w.body });
+          await res.text();
+          statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+          if (res.status === 200) served[w.grant] += 1;
+        }
+      }),
+    );
+    const servedTotal = served.reduce((a, b) => a + b, 0);
+    const counted = async () =>
+      new Map<string, number>((await pg.query('SELECT grant_id, count(*)::int AS n FROM access.usage_receipts WHERE grant_id = ANY($1::uuid[]) GROUP BY grant_id', [bought.map((b) => b.id)])).rows.map((r) => [r.grant_id, r.n]));
+    await eventually(async () => [...(await counted()).values()].reduce((a, b) => a + b, 0) >= servedTotal, { timeoutMs: 120_000, what: 'the served requests counted' });
+    await new Promise((r) => setTimeout(r, 2_000)); // anything more that would arrive
+    const c = await counted();
+    const overrun = served.reduce((n, s) => n + Math.max(0, s - quota), 0) + bought.reduce((n, b) => n + Math.max(0, (c.get(b.id) ?? 0) - quota), 0);
+    // p99 from the gateways' histograms: the upper bound of the bucket that holds it.
+    const buckets = new Map<number, number>();
+    for (const g of gateways) {
+      const text = await (await fetch(`${g.url}/metrics`)).text();
+      for (const m of text.matchAll(/^gateway_quota_reserve_seconds_bucket\{[^}]*le="([^"]+)"[^}]*\} (\d+)/gm)) {
+        const le = m[1] === '+Inf' ? Infinity : Number(m[1]);
+        buckets.set(le, (buckets.get(le) ?? 0) + Number(m[2]));
+      }
+    }
+    const bounds = [...buckets.keys()].sort((a, b) => a - b);
+    const all = buckets.get(Infinity) ?? 0;
+    const p99 = bounds.find((le) => buckets.get(le)! >= 0.99 * all) ?? Infinity;
+    console.error(`quota: ${servedTotal} of ${work.length} served (${grants} grants × ${quota}), statuses ${JSON.stringify(Object.fromEntries(statuses))}, ${[...c.values()].reduce((a, b) => a + b, 0)} counted; ${all} reservations, p99 ≤ ${p99 * 1000} ms`);
+    return { overrun, p99Ms: p99 * 1000 };
+  } finally {
+    await Promise.all(gateways.map((g) => g.proc.stop()));
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -3,12 +3,13 @@ import { signHostRequest } from '@clopen/host-auth';
 import { generateUserKey, rawPublicKey, receiptBody, requestDigest, signReceiptBatch, userPublicKeyBytes } from '@clopen/host-sdk';
 import type { accessV1 } from '@clopen/proto';
 import type { Bus } from '@clopen/bus';
-import { TEST_ADMIN_KEY, api, eventually, licenseHost } from '@clopen/testing';
+import { TEST_ADMIN_KEY, api, eventually, licenseHost, type TestLicence } from '@clopen/testing';
 
 import { generatePrivateKey, privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts';
 
 export interface ReceiptLoad {
   host: PrivateKeyAccount;
+  licence: TestLicence;
   servingKey: KeyObject;
   modelId: string;
   grantIds: string[];
@@ -21,20 +22,28 @@ export interface ReceiptLoad {
  * against a running access service (the licence published on `bus` as distribution would): the
  * receipt load of the kill -9 test and of bench:access.
  */
-export async function prepareReceiptLoad(accessUrl: string, bus: Bus, modelId: string, grants = 10): Promise<ReceiptLoad> {
+export interface ReceiptLoadOptions {
+  /** The hosts the grants name (default: none, so any licensed host). */
+  grantHosts?: string[];
+  /** The model the host is licensed for and registers its key for (default: the load's model). */
+  licensedFor?: string;
+}
+
+export async function prepareReceiptLoad(accessUrl: string, bus: Bus, modelId: string, grants = 10, options: ReceiptLoadOptions = {}): Promise<ReceiptLoad> {
   const user = generateUserKey();
   const host = privateKeyToAccount(generatePrivateKey());
   const servingKey = generateUserKey();
   const key = (await api(accessUrl, TEST_ADMIN_KEY, 'POST', '/api-keys', { principalId: `load-${Date.now()}`, roles: ['user'] })).body.key;
   const grantIds: string[] = [];
   for (let i = 0; i < grants; i += 1) {
-    const res = await api(accessUrl, key, 'POST', '/grants', { modelId, userPublicKey: userPublicKeyBytes(user).toString('base64url'), quota: { requests: 1_000_000 }, days: 30 });
+    const res = await api(accessUrl, key, 'POST', '/grants', { modelId, userPublicKey: userPublicKeyBytes(user).toString('base64url'), quota: { requests: 1_000_000 }, days: 30, ...(options.grantHosts ? { hosts: options.grantHosts } : {}) });
     if (res.status !== 201) throw new Error(`buying a grant: ${res.status} ${JSON.stringify(res.body)}`);
     grantIds.push(res.body.id);
   }
-  await licenseHost(bus, host.address, modelId);
+  const licensedFor = options.licensedFor ?? modelId;
+  const licence = await licenseHost(bus, host.address, licensedFor);
   const path = '/hosts/serving-keys';
-  const body = JSON.stringify({ keyId: 'load', publicKey: rawPublicKey(servingKey).toString('base64url'), modelId });
+  const body = JSON.stringify({ keyId: 'load', publicKey: rawPublicKey(servingKey).toString('base64url'), modelId: licensedFor });
   // 403 until access has consumed the licence.
   await eventually(
     async () => {
@@ -48,6 +57,7 @@ export async function prepareReceiptLoad(accessUrl: string, bus: Bus, modelId: s
 
   return {
     host,
+    licence,
     servingKey,
     modelId,
     grantIds,
