@@ -3,7 +3,7 @@ export { openApiDocument } from './openapi';
 export type { ServiceDefinition, ServiceContext, RunningService } from './bootstrap';
 export { DomainError, NotFound, InvalidArgument, Conflict, Forbidden, Unauthenticated, PayloadTooLarge, Unavailable, ErrorFilter, toHttpError, type ErrorShape } from './errors';
 export type { ErrorBody } from './errors';
-export { Public, Roles, CurrentPrincipal, hasRole, ROLES } from './auth/roles';
+export { Public, Roles, CurrentPrincipal, hasRole, ROLES, PRINCIPAL_ID, PRINCIPAL_ID_RULE } from './auth/roles';
 export type { Principal, Role } from './auth/roles';
 export { ApiKey } from './auth/api-key.entity';
 export { ApiKeysService } from './auth/api-keys.service';

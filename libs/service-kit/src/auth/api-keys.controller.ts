@@ -2,7 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Post } f
 import { ApiBearerAuth, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { InvalidArgument } from '../errors';
 import { ApiKeysService } from './api-keys.service';
-import { ROLES, Roles, type Role } from './roles';
+import { PRINCIPAL_ID, PRINCIPAL_ID_RULE, ROLES, Roles, type Role } from './roles';
 
 class IssueApiKeyBody {
   @ApiProperty({ example: 'alice' }) principalId: string;
@@ -22,6 +22,7 @@ export class ApiKeysController {
     if (!body || typeof body.principalId !== 'string' || !Array.isArray(body.roles)) {
       throw new InvalidArgument('body must be {"principalId": string, "roles": [role], "label"?: string}');
     }
+    if (!PRINCIPAL_ID.test(body.principalId)) throw new InvalidArgument(`principalId: ${PRINCIPAL_ID_RULE}`);
     return this.keys.issue(body.principalId, body.roles, typeof body.label === 'string' ? body.label : '');
   }
 

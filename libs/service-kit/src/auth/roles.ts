@@ -25,3 +25,7 @@ export const CurrentPrincipal = createParamDecorator((_: unknown, ctx: Execution
 export function hasRole(principal: Principal, ...roles: Role[]): boolean {
   return principal.roles.includes('admin') || roles.some((r) => principal.roles.includes(r));
 }
+
+/** A principal's id (an API key's holder, a model's owner): a name or an EVM address, 1-128 characters. */
+export const PRINCIPAL_ID = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
+export const PRINCIPAL_ID_RULE = 'a principal id is 1-128 characters: letters, digits, ".", "_", ":", "@" or "-", starting with a letter or digit';

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Outbox } from '@clopen/bus';
 import { create, storageV1 } from '@clopen/proto';
-import { InvalidArgument, type Principal } from '@clopen/service-kit';
+import { InvalidArgument, PRINCIPAL_ID, PRINCIPAL_ID_RULE, type Principal } from '@clopen/service-kit';
 import { DataSource, QueryFailedError } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
 import { ModelNameTaken, ModelNotFound, NotModelOwner } from '../storage.errors';
@@ -31,6 +31,7 @@ export class ModelsService {
     let ownerId = principal.id;
     if (input.ownerId !== undefined && input.ownerId !== principal.id) {
       if (!principal.roles.includes('admin')) throw new InvalidArgument('only an admin may register a model for another owner');
+      if (typeof input.ownerId !== 'string' || !PRINCIPAL_ID.test(input.ownerId)) throw new InvalidArgument(`ownerId: ${PRINCIPAL_ID_RULE}`);
       ownerId = input.ownerId;
     }
     const model = Object.assign(new Model(), { id: uuidv7(), name: input.name, ownerId, description: input.description ?? '', createdAt: new Date() });
