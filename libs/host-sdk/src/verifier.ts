@@ -20,6 +20,12 @@ export interface PermissionVerifierOptions {
   counterWindow?: number;
   /** Unix seconds; for tests. */
   now?: () => number;
+  /**
+   * Refuse `over_quota` from this process's own count (default true). A host that reserves the
+   * grant's quota across all its hosts elsewhere (the gateway's leases from access) turns it off:
+   * a request refused there must not count here.
+   */
+  enforceQuota?: boolean;
 }
 
 export interface VerifiedPermission {
@@ -83,8 +89,10 @@ export class PermissionVerifier {
       throw new PermissionError('replayed', `counter ${counter} of grant ${g.id} was used already or is too old (highest seen ${known.highest}); use a fresh, increasing counter`);
     }
     const quota = g.quota;
-    if (quota?.requests && known.requests >= quota.requests) throw new PermissionError('over_quota', `grant ${g.id} has used all ${quota.requests} requests`);
-    if (quota?.tokens && known.tokens >= quota.tokens) throw new PermissionError('over_quota', `grant ${g.id} has used all ${quota.tokens} tokens`);
+    if (this.options.enforceQuota !== false) {
+      if (quota?.requests && known.requests >= quota.requests) throw new PermissionError('over_quota', `grant ${g.id} has used all ${quota.requests} requests`);
+      if (quota?.tokens && known.tokens >= quota.tokens) throw new PermissionError('over_quota', `grant ${g.id} has used all ${quota.tokens} tokens`);
+    }
 
     // Accepted: only now are the counter and a request spent.
     known.seen.add(counter);

@@ -287,8 +287,9 @@ async function quotaAcrossGateways(env: Record<string, string>, accessUrl: strin
     }
     const bounds = [...buckets.keys()].sort((a, b) => a - b);
     const all = buckets.get(Infinity) ?? 0;
-    const p99 = bounds.find((le) => buckets.get(le)! >= 0.99 * all) ?? Infinity;
-    console.error(`quota: ${servedTotal} of ${work.length} served (${grants} grants × ${quota}), statuses ${JSON.stringify(Object.fromEntries(statuses))}, ${[...c.values()].reduce((a, b) => a + b, 0)} counted; ${all} reservations, p99 ≤ ${p99 * 1000} ms`);
+    const quantile = (q: number) => bounds.find((le) => buckets.get(le)! >= q * all) ?? Infinity;
+    const p99 = quantile(0.99);
+    console.error(`quota: ${servedTotal} of ${work.length} served (${grants} grants × ${quota}), statuses ${JSON.stringify(Object.fromEntries(statuses))}, ${[...c.values()].reduce((a, b) => a + b, 0)} counted; ${all} reservations: p50 ≤ ${quantile(0.5) * 1000} ms, p90 ≤ ${quantile(0.9) * 1000} ms, p95 ≤ ${quantile(0.95) * 1000} ms, p99 ≤ ${p99 * 1000} ms; histogram ${JSON.stringify(bounds.map((le) => [le, buckets.get(le)]))}`);
     return { overrun, p99Ms: p99 * 1000 };
   } finally {
     await Promise.all(gateways.map((g) => g.proc.stop()));

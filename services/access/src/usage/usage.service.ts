@@ -198,12 +198,23 @@ export class UsageService implements OnModuleDestroy {
       accepted.push({ grant, body, receipt, batch: signed ? batch : null });
     }
     current = undefined;
-    const { admitted, repeated } = await this.withinQuota(m, accepted, reject);
+    // A (grant, counter) reported twice in one pull is one receipt.
+    const seenInPull = new Set<string>();
+    const unique = accepted.filter((a) => {
+      const key = `${a.grant.id}/${a.body.counter}`;
+      if (seenInPull.has(key)) return false;
+      seenInPull.add(key);
+      return true;
+    });
 
     let counted = 0;
-    if (admitted.length) {
+    let inserted = 0;
+    if (unique.length) {
+      // The grants of the pull are locked in id order (two pulls never deadlock): the quota is
+      // checked against counters no other pull moves meanwhile.
+      const used = await this.lockGrants(m, unique.map((a) => a.grant.id));
       // A signed batch is the host's signature of its receipts: kept as the evidence behind them.
-      const signedBatches = [...new Set(admitted.map((a) => a.batch).filter((b): b is ReportedBatch => b !== null))];
+      const signedBatches = [...new Set(unique.map((a) => a.batch).filter((b): b is ReportedBatch => b !== null))];
       if (signedBatches.length) {
         await m.query(
           `INSERT INTO usage_batches (id, host_address, host_key_id, signature, body_hashes)
@@ -217,30 +228,46 @@ export class UsageService implements OnModuleDestroy {
           ],
         );
       }
-      const rows: { n: number }[] = await m.query(
+      // Inserted first (ON CONFLICT tells what was counted before, with no read of the table);
+      // what went past a quota is then taken out again, which is rare.
+      const rows: { grant_id: string; counter: string }[] = await m.query(
         `INSERT INTO usage_receipts (grant_id, counter, host_address, model_id, user_id, tokens_in, tokens_out, served_at, receipt, batch_id)
          SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::int[], $7::int[], $8::timestamptz[], $9::text[], $10::uuid[])
-         ON CONFLICT DO NOTHING RETURNING 1 AS n`,
+         ON CONFLICT DO NOTHING RETURNING grant_id, counter`,
         [
-          admitted.map((a) => a.grant.id),
-          admitted.map((a) => String(a.body.counter)),
-          admitted.map((a) => a.body.hostAddress),
-          admitted.map((a) => a.body.modelId),
-          admitted.map((a) => a.grant.userId),
-          admitted.map((a) => a.body.tokensIn),
-          admitted.map((a) => a.body.tokensOut),
-          admitted.map((a) => new Date(Number(a.body.servedAt)).toISOString()),
+          unique.map((a) => a.grant.id),
+          unique.map((a) => String(a.body.counter)),
+          unique.map((a) => a.body.hostAddress),
+          unique.map((a) => a.body.modelId),
+          unique.map((a) => a.grant.userId),
+          unique.map((a) => a.body.tokensIn),
+          unique.map((a) => a.body.tokensOut),
+          unique.map((a) => new Date(Number(a.body.servedAt)).toISOString()),
           // A receipt of a signed batch is kept without any signature of its own: the batch's is the one checked.
-          admitted.map((a) => Buffer.from(toBinary(accessV1.UsageReceiptSchema, a.batch ? create(accessV1.UsageReceiptSchema, { body: a.receipt.body, hostKeyId: a.batch.report.hostKeyId }) : a.receipt)).toString('base64url')),
-          admitted.map((a) => a.batch?.id ?? null),
+          unique.map((a) => Buffer.from(toBinary(accessV1.UsageReceiptSchema, a.batch ? create(accessV1.UsageReceiptSchema, { body: a.receipt.body, hostKeyId: a.batch.report.hostKeyId }) : a.receipt)).toString('base64url')),
+          unique.map((a) => a.batch?.id ?? null),
         ],
       );
-      counted = rows.length;
+      inserted = rows.length;
+      const isNew = new Set(rows.map((r) => `${r.grant_id}/${r.counter}`));
+      const fresh = unique.filter((a) => isNew.has(`${a.grant.id}/${a.body.counter}`));
+      const past = this.pastQuota(fresh, used, reject);
+      if (past.length) {
+        await m.query('DELETE FROM usage_receipts WHERE (grant_id, counter) IN (SELECT * FROM unnest($1::uuid[], $2::bigint[]))', [past.map((a) => a.grant.id), past.map((a) => String(a.body.counter))]);
+      }
+      counted = inserted - past.length;
+      if (counted) {
+        await m.query(
+          'UPDATE grants g SET counted_requests = u.requests, counted_tokens = u.tokens FROM unnest($1::uuid[], $2::bigint[], $3::bigint[]) AS u(id, requests, tokens) WHERE g.id = u.id',
+          [[...used.keys()], [...used.values()].map((u) => String(u.requests)), [...used.values()].map((u) => String(u.tokens))],
+        );
+      }
     }
+    const repeated = accepted.length - inserted;
     await this.recordRejections(m, rejections);
     const total = batches.reduce((n, b) => n + b.report.receipts.length, 0);
     if (rejections.length) this.log.warn(`${rejections.length} of ${total} receipts rejected (${[...new Set(rejections.map((r) => r.reason))].join(', ')})`);
-    return { counted, duplicates: repeated + admitted.length - counted, rejected: rejections.length, reasons: countBy(rejections.map((r) => r.reason)) };
+    return { counted, duplicates: repeated, rejected: rejections.length, reasons: countBy(rejections.map((r) => r.reason)) };
   }
 
   /** Every refusal is kept for the host to read (GET /hosts/usage-rejections) and published with its reason. */
@@ -295,51 +322,35 @@ export class UsageService implements OnModuleDestroy {
     return out;
   }
 
-  /**
-   * The quota holds across every host: the grants of the pull are locked (in id order, so two
-   * pulls never deadlock), receipts already counted are left to the insert's ON CONFLICT, and the
-   * new ones are admitted in counter order while the grant's counted requests and tokens stay
-   * within its quota; the counters move in the same transaction.
-   */
-  private async withinQuota<T extends { grant: Grant; body: accessV1.ReceiptBody; batch: ReportedBatch | null }>(m: EntityManager, accepted: T[], reject: (body: accessV1.ReceiptBody, reason: RejectionReason, message: string, batch?: ReportedBatch) => void): Promise<{ admitted: T[]; repeated: number }> {
-    if (!accepted.length) return { admitted: [], repeated: 0 };
-    const ids = [...new Set(accepted.map((a) => a.grant.id))].sort();
+  /** Locks the grants (in id order) and reads what they have counted across every host. */
+  private async lockGrants(m: EntityManager, grantIds: readonly string[]): Promise<Map<string, { requests: bigint; tokens: bigint }>> {
+    const ids = [...new Set(grantIds)].sort();
     const locked: { id: string; counted_requests: string; counted_tokens: string }[] = await m.query('SELECT id, counted_requests, counted_tokens FROM grants WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE', [ids]);
-    const used = new Map(locked.map((g) => [g.id, { requests: BigInt(g.counted_requests), tokens: BigInt(g.counted_tokens) }]));
-    const seen: { grant_id: string; counter: string }[] = await m.query(
-      'SELECT grant_id, counter FROM usage_receipts WHERE (grant_id, counter) IN (SELECT * FROM unnest($1::uuid[], $2::bigint[]))',
-      [accepted.map((a) => a.grant.id), accepted.map((a) => String(a.body.counter))],
-    );
-    const counted = new Set(seen.map((r) => `${r.grant_id}/${r.counter}`));
-    const admitted: T[] = [];
-    let repeated = 0;
-    const sorted = [...accepted].sort((a, b) => (a.grant.id < b.grant.id ? -1 : a.grant.id > b.grant.id ? 1 : a.body.counter < b.body.counter ? -1 : a.body.counter > b.body.counter ? 1 : 0));
+    return new Map(locked.map((g) => [g.id, { requests: BigInt(g.counted_requests), tokens: BigInt(g.counted_tokens) }]));
+  }
+
+  /**
+   * The quota holds across every host: newly counted receipts are admitted in counter order while
+   * the grant's counted requests and tokens stay within its quota (`used` moves with them); the
+   * rest are refused `over_quota` and returned.
+   */
+  private pastQuota<T extends { grant: Grant; body: accessV1.ReceiptBody; batch: ReportedBatch | null }>(fresh: T[], used: Map<string, { requests: bigint; tokens: bigint }>, reject: (body: accessV1.ReceiptBody, reason: RejectionReason, message: string, batch?: ReportedBatch) => void): T[] {
+    const past: T[] = [];
+    const sorted = [...fresh].sort((a, b) => (a.grant.id < b.grant.id ? -1 : a.grant.id > b.grant.id ? 1 : a.body.counter < b.body.counter ? -1 : a.body.counter > b.body.counter ? 1 : 0));
     for (const a of sorted) {
-      const key = `${a.grant.id}/${a.body.counter}`;
-      if (counted.has(key)) {
-        repeated += 1; // reported again: not counted again, not refused either
-        continue;
-      }
       const u = used.get(a.grant.id)!;
       const tokens = BigInt(a.body.tokensIn + a.body.tokensOut);
       const quotaRequests = BigInt(a.grant.quotaRequests);
       const quotaTokens = BigInt(a.grant.quotaTokens);
       if ((quotaRequests > 0n && u.requests + 1n > quotaRequests) || (quotaTokens > 0n && u.tokens + tokens > quotaTokens)) {
         reject(a.body, 'over_quota', `grant ${a.grant.id} has counted ${u.requests} of ${quotaRequests || 'unlimited'} requests and ${u.tokens} of ${quotaTokens || 'unlimited'} tokens across all hosts; request ${a.body.counter} (${tokens} tokens) is past its quota`, a.batch ?? undefined);
+        past.push(a);
         continue;
       }
-      counted.add(key);
       u.requests += 1n;
       u.tokens += tokens;
-      admitted.push(a);
     }
-    if (admitted.length) {
-      await m.query(
-        'UPDATE grants g SET counted_requests = u.requests, counted_tokens = u.tokens FROM unnest($1::uuid[], $2::bigint[], $3::bigint[]) AS u(id, requests, tokens) WHERE g.id = u.id',
-        [[...used.keys()], [...used.values()].map((u) => String(u.requests)), [...used.values()].map((u) => String(u.tokens))],
-      );
-    }
-    return { admitted, repeated };
+    return past;
   }
 
   async totals(m: EntityManager, grantId: string) {

@@ -59,7 +59,8 @@ export class AccessLink implements OnModuleInit, OnApplicationShutdown {
       }
     }
     this.revocations = await RevocationFeed.follow(this.bus);
-    this.verifier = new PermissionVerifier({ host: this.host, issuerKeys, revoked: this.revocations });
+    // The grant's quota is held across hosts by the leases below, not by this process's count.
+    this.verifier = new PermissionVerifier({ host: this.host, issuerKeys, revoked: this.revocations, enforceQuota: false });
     this.receipts = await ReceiptPublisher.open({
       bus: this.bus,
       host: this.host,

@@ -18,6 +18,8 @@ export interface QuotaLeasesOptions {
   block: number;
   /** Tokens asked for per lease. */
   tokenBlock: number;
+  /** After access had nothing left to lease, requests are refused without asking again for this long (ms). */
+  recheckMs?: number;
   /** Seconds in use of each reservation (how long a request waited for quota). */
   observe?(seconds: number): void;
 }
@@ -28,6 +30,8 @@ interface Held {
   /** Whether access has answered for this grant at all. */
   known: boolean;
   lastUsed: number;
+  /** Access had nothing left for this grant: refuse without asking until then (ms). */
+  spentUntil: number;
   fetching?: Promise<void>;
   refused?: QuotaRefused;
 }
@@ -58,7 +62,7 @@ export class QuotaLeases {
           if ((h.requests !== null && h.requests < this.options.block / 2) || (h.tokens !== null && h.tokens < this.options.tokenBlock / 2)) void this.fetch(grantId, h).catch(() => undefined);
           return { tokens };
         }
-        if (h.known && attempt > 0) break;
+        if (h.known && (attempt > 0 || Date.now() < h.spentUntil)) break;
         await this.fetch(grantId, h);
       }
       throw h.refused ?? new QuotaRefused('over_quota', `grant ${grantId} has no quota left on any host`, 429);
@@ -97,7 +101,7 @@ export class QuotaLeases {
   }
 
   private fresh(grantId: string): Held {
-    const h: Held = { requests: 0, tokens: 0, known: false, lastUsed: Date.now() };
+    const h: Held = { requests: 0, tokens: 0, known: false, lastUsed: Date.now(), spentUntil: 0 };
     this.held.set(grantId, h);
     return h;
   }
@@ -110,6 +114,7 @@ export class QuotaLeases {
         h.tokens = g.tokens === null ? null : (h.known ? (h.tokens ?? 0) : 0) + g.tokens;
         h.known = true;
         h.refused = undefined;
+        if (g.requests === 0 || g.tokens === 0) h.spentUntil = Date.now() + (this.options.recheckMs ?? 1_000);
       })
       .catch((e: unknown) => {
         if (e instanceof QuotaRefused) h.refused = e;

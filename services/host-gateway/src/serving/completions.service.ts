@@ -118,7 +118,6 @@ export class CompletionsService implements OnModuleInit, OnApplicationShutdown {
     }
 
     let maxTokens = Math.min(input.max_tokens ?? 16, this.config.GATEWAY_MAX_TOKENS);
-    if (permission.tokensLeft !== null) maxTokens = Math.max(1, Math.min(maxTokens, Number(permission.tokensLeft)));
 
     // 4. The grant's quota across all hosts: one request (and the tokens it may use) from this gateway's lease.
     const limited = permission.requestsLeft !== null || permission.tokensLeft !== null;
