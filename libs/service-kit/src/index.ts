@@ -12,4 +12,4 @@ export { Metrics } from './metrics/metrics';
 export { ObjectStore } from './s3';
 export type { ReadinessCheck } from './health/health.controller';
 export { parseInput } from './validation';
-export { HostAuthGuard, CurrentHost, HOST_AUTH, type HostAuthOptions } from './auth/host-auth.guard';
+export { HostAuthGuard, HostSigned, CurrentHost, HOST_AUTH, type HostAuthOptions } from './auth/host-auth.guard';

@@ -166,19 +166,9 @@ async function gatewayOverhead(env: Record<string, string>, accessUrl: string, m
     return OnnxCausalLm.load(dir, { threads: 1 });
   })();
   try {
-    const hostKey = generatePrivateKey();
-    const host = privateKeyToAccount(hostKey).address;
-    await licenseHost(bus, host, modelId);
-    gateway = await spawnService('host-gateway', {
-      ...env,
-      GATEWAY_HOST_KEY: hostKey,
-      GATEWAY_SERVING_KEY: `s1:${randomBytes(32).toString('base64')}`,
-      GATEWAY_MODEL_ID: modelId,
-      GATEWAY_MODEL_DIR: dir,
-      GATEWAY_THREADS: '1',
-      ACCESS_URL: accessUrl,
-      GATEWAY_SPOOL_DIR: join(dir, 'spool'),
-    });
+    const spawned = await spawnGateway(env, accessUrl, modelId, dir, bus, 'spool');
+    gateway = spawned.proc;
+    const host = spawned.host;
     const user = generateUserKey();
     const userKey = (await api(accessUrl, TEST_ADMIN_KEY, 'POST', '/api-keys', { principalId: 'bench-user', roles: ['user'] })).body.key;
     const g = (await api(accessUrl, userKey, 'POST', '/grants', { modelId, userPublicKey: userPublicKeyBytes(user).toString('base64url'), quota: { requests: 1_000_000 }, days: 1 })).body;
@@ -207,6 +197,24 @@ async function gatewayOverhead(env: Record<string, string>, accessUrl: string, m
   }
 }
 
+/** A host licensed for the model (distribution's event) and its gateway serving the ONNX copy in `dir`. */
+async function spawnGateway(env: Record<string, string>, accessUrl: string, modelId: string, dir: string, bus: Bus, spool: string): Promise<{ proc: ServiceProcess; host: string }> {
+  const hostKey = generatePrivateKey();
+  const host = privateKeyToAccount(hostKey).address;
+  await licenseHost(bus, host, modelId);
+  const proc = await spawnService('host-gateway', {
+    ...env,
+    GATEWAY_HOST_KEY: hostKey,
+    GATEWAY_SERVING_KEY: `s1:${randomBytes(32).toString('base64')}`,
+    GATEWAY_MODEL_ID: modelId,
+    GATEWAY_MODEL_DIR: dir,
+    GATEWAY_THREADS: '1',
+    ACCESS_URL: accessUrl,
+    GATEWAY_SPOOL_DIR: join(dir, spool),
+  });
+  return { proc, host };
+}
+
 /**
  * Users spread requests over gateways to get more than they paid for: 50 grants of 100 requests,
  * 200 requests each (10,000 in all) from 16 concurrent clients, round robin over 4 gateways of 4
@@ -224,19 +232,7 @@ async function quotaAcrossGateways(env: Record<string, string>, accessUrl: strin
     for (const f of ['config.json', 'tokenizer.json', 'model.safetensors']) copyFileSync(join(base, f), join(dir, f));
     await exportOnnx(dir);
     for (let i = 0; i < 4; i += 1) {
-      const hostKey = generatePrivateKey();
-      const host = privateKeyToAccount(hostKey).address;
-      await licenseHost(bus, host, modelId);
-      const proc = await spawnService('host-gateway', {
-        ...env,
-        GATEWAY_HOST_KEY: hostKey,
-        GATEWAY_SERVING_KEY: `s1:${randomBytes(32).toString('base64')}`,
-        GATEWAY_MODEL_ID: modelId,
-        GATEWAY_MODEL_DIR: dir,
-        GATEWAY_THREADS: '1',
-        ACCESS_URL: accessUrl,
-        GATEWAY_SPOOL_DIR: join(dir, `spool-${i}`),
-      });
+      const { proc, host } = await spawnGateway(env, accessUrl, modelId, dir, bus, `spool-${i}`);
       gateways.push({ url: proc.url, host, proc });
     }
     const user = generateUserKey();

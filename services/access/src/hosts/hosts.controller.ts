@@ -1,9 +1,8 @@
-import { Body, Controller, Get, Post, Query, UseGuards } from '@nestjs/common';
-import { ApiHeader, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, Post, Query } from '@nestjs/common';
+import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
-import { HOST_AUTH_HEADER } from '@clopen/host-auth';
-import { Conflict, CurrentHost, Forbidden, HostAuthGuard, Public, parseInput } from '@clopen/service-kit';
+import { Conflict, CurrentHost, Forbidden, HostSigned, parseInput } from '@clopen/service-kit';
 import { REJECTION_REASONS } from '../usage/usage.service';
 import { ServingKey } from './serving-key.entity';
 
@@ -25,9 +24,7 @@ const RejectionsQuery = z
 
 /** A host registers the ed25519 keys it signs receipts with, proving its EVM address by signature; only a licensed host may. */
 @ApiTags('hosts')
-@ApiHeader({ name: HOST_AUTH_HEADER, required: true, description: 'EIP-191 signature of the request by the host address (libs/host-auth), audience "access"' })
-@Public()
-@UseGuards(HostAuthGuard)
+@HostSigned('host', 'access')
 @Controller('hosts/serving-keys')
 export class HostsController {
   constructor(private readonly db: DataSource) {}
@@ -55,9 +52,7 @@ export class HostsController {
 
 /** What the host sent that was not counted, and why: the same records `access.usage.rejected` carries. */
 @ApiTags('hosts')
-@ApiHeader({ name: HOST_AUTH_HEADER, required: true, description: 'EIP-191 signature of the request by the host address (libs/host-auth), audience "access"' })
-@Public()
-@UseGuards(HostAuthGuard)
+@HostSigned('host', 'access')
 @Controller('hosts/usage-rejections')
 export class HostRejectionsController {
   constructor(private readonly db: DataSource) {}
@@ -80,9 +75,7 @@ export class HostRejectionsController {
 
 /** The licences access knows this host holds or held (from distribution's events): what a gateway checks before serving. */
 @ApiTags('hosts')
-@ApiHeader({ name: HOST_AUTH_HEADER, required: true, description: 'EIP-191 signature of the request by the host address (libs/host-auth), audience "access"' })
-@Public()
-@UseGuards(HostAuthGuard)
+@HostSigned('host', 'access')
 @Controller('hosts/licences')
 export class HostLicencesController {
   constructor(private readonly db: DataSource) {}

@@ -1,7 +1,6 @@
-import { Body, Controller, Get, Param, ParseUUIDPipe, Post, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { HOST_AUTH_HEADER } from '@clopen/host-auth';
-import { CurrentHost, CurrentPrincipal, HostAuthGuard, Public, Roles, type Principal } from '@clopen/service-kit';
+import { Body, Controller, Get, Param, ParseUUIDPipe, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { CurrentHost, CurrentPrincipal, HostSigned, Roles, type Principal } from '@clopen/service-kit';
 import { ProversService } from './provers.service';
 
 /** Admins keep the registry of provers and read what they proved. */
@@ -42,9 +41,7 @@ export class ProversController {
 
 /** What a registered prover does, authenticated by its EVM key (libs/host-auth, audience "access"). */
 @ApiTags('provers')
-@ApiHeader({ name: HOST_AUTH_HEADER, required: true, description: 'EIP-191 signature of the request by the prover address (libs/host-auth), audience "access"' })
-@Public()
-@UseGuards(HostAuthGuard)
+@HostSigned('prover', 'access')
 @Controller('prover')
 export class ProverController {
   constructor(private readonly provers: ProversService) {}

@@ -1,9 +1,8 @@
-import { Body, Controller, HttpCode, Post, UseGuards } from '@nestjs/common';
-import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, HttpCode, Post } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { DataSource, type EntityManager } from 'typeorm';
 import { z } from 'zod';
-import { HOST_AUTH_HEADER } from '@clopen/host-auth';
-import { CurrentHost, Forbidden, HostAuthGuard, NotFound, Public, parseInput } from '@clopen/service-kit';
+import { CurrentHost, Forbidden, HostSigned, NotFound, parseInput } from '@clopen/service-kit';
 
 const LeaseInput = z
   .object({
@@ -45,9 +44,7 @@ interface LockedGrant {
  * bill past the grant either.
  */
 @ApiTags('hosts')
-@ApiHeader({ name: HOST_AUTH_HEADER, required: true, description: 'EIP-191 signature of the request by the host address (libs/host-auth), audience "access"' })
-@Public()
-@UseGuards(HostAuthGuard)
+@HostSigned('host', 'access')
 @Controller('hosts/quota-leases')
 export class QuotaLeasesController {
   constructor(private readonly db: DataSource) {}

@@ -1,16 +1,13 @@
-import { Controller, Get, Param, ParseUUIDPipe, UseGuards } from '@nestjs/common';
-import { ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { HOST_AUTH_HEADER } from '@clopen/host-auth';
-import { CurrentHost, HostAuthGuard, Public } from '@clopen/service-kit';
+import { Controller, Get, Param, ParseUUIDPipe } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { CurrentHost, HostSigned } from '@clopen/service-kit';
 import { DeliveryService } from '../delivery/delivery.service';
 import { EmbeddingService } from '../embedding/embedding.service';
 import { LicencesService } from '../licences/licences.service';
 
 /** What a host sees: its own licences and copies, authenticated by its EVM key. */
 @ApiTags('host')
-@ApiHeader({ name: HOST_AUTH_HEADER, required: true, description: 'EIP-191 signature of the request by the host address (see libs/host-auth/README.md)' })
-@Public()
-@UseGuards(HostAuthGuard)
+@HostSigned('host', 'distribution')
 @Controller('host/licences')
 export class HostController {
   constructor(private readonly licences: LicencesService, private readonly delivery: DeliveryService, private readonly embedding: EmbeddingService) {}
