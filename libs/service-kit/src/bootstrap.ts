@@ -258,7 +258,8 @@ function rootModule<S extends z.ZodRawShape>(def: ServiceDefinition<S>, ctx: Ser
       TerminusModule.forRoot({ logger: false }),
       ...def.modules(ctx),
     ],
-    controllers: [HealthController, MetricsController, ApiKeysController],
+    // A service without a database keeps no API keys: it has no /api-keys routes (404), not routes that always fail.
+    controllers: [HealthController, MetricsController, ...(ctx.dataSource ? [ApiKeysController] : [])],
     providers: [ApiKeysService, { provide: APP_GUARD, useClass: ApiKeyGuard }, { provide: APP_FILTER, useValue: new ErrorFilter(def.errorShape) }],
   })
   class ServiceRootModule implements NestModule {
