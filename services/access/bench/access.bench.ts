@@ -87,15 +87,19 @@ void (async () => {
     await bus.ensureStreams();
     await pg.connect();
     storage = await spawnService('storage', serviceEnv({ db, ns, s3 }));
-    const env = { ...serviceEnv({ db, ns }), ACCESS_ISSUER_KEYS: `i1:${randomBytes(32).toString('base64')}`, LOG_LEVEL: 'warn' };
+    const env = { ...serviceEnv({ db, ns }), ACCESS_ISSUER_KEYS: `i1:${randomBytes(32).toString('base64')}`, LOG_LEVEL: 'warn', ACCESS_REPORT_GRACE_MS: '1000' };
     access = await spawnService('access', env);
     const modelId = (await api(storage.url, TEST_ADMIN_KEY, 'POST', '/models', { name: 'bench-gpt' })).body.id;
     const otherModelId = (await api(storage.url, TEST_ADMIN_KEY, 'POST', '/models', { name: 'bench-other' })).body.id;
     const load = await prepareReceiptLoad(access.url, bus, modelId, 50);
     // Receipts that must not count, mixed in: a host slashed before it served, a host the grants do
     // not name, and a host licensed for another model only.
+    // The slashed host backdates its receipts to just before the slash (hosts date their own):
+    // they reach JetStream more than ACCESS_REPORT_GRACE_MS (1 s here) after the end.
     const slashed = await prepareReceiptLoad(access.url, bus, modelId, 5);
-    await endLicence(bus, slashed.licence, 'slashed', new Date(Date.now() - 1_000));
+    await new Promise((r) => setTimeout(r, 2_500)); // so that just before the slash is inside the grants' validity
+    const slashedAt = new Date(Date.now() - 500);
+    await endLicence(bus, slashed.licence, 'slashed', slashedAt);
     const outside = await prepareReceiptLoad(access.url, bus, modelId, 5, { grantHosts: ['0x000000000000000000000000000000000000dEaD'] });
     const elsewhere = await prepareReceiptLoad(access.url, bus, modelId, 5, { licensedFor: otherModelId });
     const bad = [slashed, outside, elsewhere];
@@ -103,7 +107,8 @@ void (async () => {
     const goodTotal = total - bad.length * badEach;
     await eventually(async () => (await pg.query('SELECT count(*) FROM access.host_licences WHERE ended_at IS NOT NULL')).rows[0].count === '1', { timeoutMs: 10_000, what: 'the slash at access' });
     await access.stop();
-    const batches = [...load.batches(goodTotal, perBatch), ...bad.flatMap((l) => l.batches(badEach, perBatch))];
+    await new Promise((r) => setTimeout(r, 1_500)); // past the grace after the slash
+    const batches = [...load.batches(goodTotal, perBatch), ...bad.flatMap((l) => l.batches(badEach, perBatch, l === slashed ? new Date(slashedAt.getTime() - 400) : undefined))];
     batches.sort(() => Math.random() - 0.5);
     for (const b of batches) await bus.publish('access.usage.reported', b);
 
@@ -126,8 +131,14 @@ void (async () => {
     emit('receipts_per_s', counted, 'receipts/s');
     const byHost = async (host: string) => Number((await pg.query('SELECT count(*) FROM access.usage_receipts WHERE host_address = $1', [host])).rows[0].count);
     emit('unlicensed_counted', (await Promise.all(bad.map((l) => byHost(l.host.address)))).reduce((a, b) => a + b, 0), 'receipts');
-    const reasons = (await pg.query('SELECT reason, count(*)::int AS n FROM access.usage_rejections GROUP BY reason ORDER BY reason')).rows;
+    const reasons = (await pg.query('SELECT lower(host_address) AS host, reason, count(*)::int AS n FROM access.usage_rejections GROUP BY 1, 2 ORDER BY 1, 2')).rows;
     console.error(`receipts: ${await byHost(load.host.address)} of ${goodTotal} good counted; refused ${JSON.stringify(reasons)}`);
+    // Refused, and for the right reason: a refusal for another reason would be a bench that cannot tell.
+    const want = [[slashed, 'unlicensed'], [outside, 'host_not_in_grant'], [elsewhere, 'unlicensed']] as const;
+    for (const [l, reason] of want) {
+      const n = reasons.find((r) => r.host === l.host.address.toLowerCase() && r.reason === reason)?.n ?? 0;
+      if (n !== badEach) throw new Error(`expected ${badEach} receipts of ${l.host.address} refused as ${reason}, got ${n}`);
+    }
 
     await pg.query('CREATE TABLE raw_receipts (grant_id uuid, counter bigint, receipt bytea, PRIMARY KEY (grant_id, counter))');
     const raw = await drain('raw_receipts', () => rawPipe(bus, pg), total);
@@ -139,6 +150,7 @@ void (async () => {
     emit('gateway_overhead_ratio', ratio, 'ratio');
     const quota = await quotaAcrossGateways(env, access.url, modelId, bus, pg);
     emit('quota_overrun', quota.overrun, 'requests');
+    emit('quota_underserved', quota.underserved, 'requests');
     emit('quota_reserve_p99_ms', quota.p99Ms, 'ms');
   } finally {
     await access?.stop();
@@ -221,7 +233,7 @@ async function spawnGateway(env: Record<string, string>, accessUrl: string, mode
  * hosts. Counts what each gateway served (200) and what access counted per grant once the
  * receipts are in; reads the quota reservation times from the gateways' histograms.
  */
-async function quotaAcrossGateways(env: Record<string, string>, accessUrl: string, modelId: string, bus: Bus, pg: Client): Promise<{ overrun: number; p99Ms: number }> {
+async function quotaAcrossGateways(env: Record<string, string>, accessUrl: string, modelId: string, bus: Bus, pg: Client): Promise<{ overrun: number; underserved: number; p99Ms: number }> {
   const grants = Number(process.env.BENCH_QUOTA_GRANTS ?? 50);
   const quota = 100;
   const perGrant = 2 * quota;
@@ -272,21 +284,26 @@ async function quotaAcrossGateways(env: Record<string, string>, accessUrl: strin
     await new Promise((r) => setTimeout(r, 2_000)); // anything more that would arrive
     const c = await counted();
     const overrun = served.reduce((n, s) => n + Math.max(0, s - quota), 0) + bought.reduce((n, b) => n + Math.max(0, (c.get(b.id) ?? 0) - quota), 0);
+    // A gateway that refuses everything would overrun nothing: what was paid for must be served.
+    const underserved = served.reduce((n, s) => n + Math.max(0, quota - s), 0);
+    if (underserved > 0.05 * grants * quota) throw new Error(`only ${servedTotal} of the ${grants * quota} paid requests were served`);
     // p99 from the gateways' histograms: the upper bound of the bucket that holds it.
     const buckets = new Map<number, number>();
     for (const g of gateways) {
       const text = await (await fetch(`${g.url}/metrics`)).text();
-      for (const m of text.matchAll(/^gateway_quota_reserve_seconds_bucket\{[^}]*le="([^"]+)"[^}]*\} (\d+)/gm)) {
+      // Granted reservations only: fast refusals of spent grants would flatter the percentile.
+      for (const m of text.matchAll(/^gateway_quota_reserve_seconds_bucket\{(?=[^}]*outcome="granted")[^}]*le="([^"]+)"[^}]*\} (\d+)/gm)) {
         const le = m[1] === '+Inf' ? Infinity : Number(m[1]);
         buckets.set(le, (buckets.get(le) ?? 0) + Number(m[2]));
       }
     }
     const bounds = [...buckets.keys()].sort((a, b) => a - b);
     const all = buckets.get(Infinity) ?? 0;
+    if (all < servedTotal) throw new Error(`the gateways' histograms hold ${all} granted reservations for ${servedTotal} requests served`);
     const quantile = (q: number) => bounds.find((le) => buckets.get(le)! >= q * all) ?? Infinity;
     const p99 = quantile(0.99);
-    console.error(`quota: ${servedTotal} of ${work.length} served (${grants} grants × ${quota}), statuses ${JSON.stringify(Object.fromEntries(statuses))}, ${[...c.values()].reduce((a, b) => a + b, 0)} counted; ${all} reservations: p50 ≤ ${quantile(0.5) * 1000} ms, p90 ≤ ${quantile(0.9) * 1000} ms, p95 ≤ ${quantile(0.95) * 1000} ms, p99 ≤ ${p99 * 1000} ms; histogram ${JSON.stringify(bounds.map((le) => [le, buckets.get(le)]))}`);
-    return { overrun, p99Ms: p99 * 1000 };
+    console.error(`quota: ${servedTotal} of ${work.length} served (${grants} grants × ${quota}), statuses ${JSON.stringify(Object.fromEntries(statuses))}, ${[...c.values()].reduce((a, b) => a + b, 0)} counted; ${all} granted reservations: p50 ≤ ${quantile(0.5) * 1000} ms, p90 ≤ ${quantile(0.9) * 1000} ms, p95 ≤ ${quantile(0.95) * 1000} ms, p99 ≤ ${p99 * 1000} ms; histogram ${JSON.stringify(bounds.map((le) => [le, buckets.get(le)]))}`);
+    return { overrun, underserved, p99Ms: p99 * 1000 };
   } finally {
     await Promise.all(gateways.map((g) => g.proc.stop()));
     rmSync(dir, { recursive: true, force: true });

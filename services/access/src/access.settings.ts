@@ -41,6 +41,13 @@ export const accessSettings = {
    * Documented in docs/partners.md; a few seconds, as NTP-synchronised hosts keep.
    */
   ACCESS_CLOCK_SKEW_MS: setting.nonNegativeInt.max(60_000).default(5_000),
+  /**
+   * A host dates its own receipts. After its licence ended or a grant was revoked, a receipt dated
+   * before the end still counts only if it reached JetStream (the server's clock) within this long
+   * of the end: a host cannot backdate what it serves after a slash into the time it was licensed.
+   * Long enough for an honest gateway's spool to drain after a short outage.
+   */
+  ACCESS_REPORT_GRACE_MS: setting.nonNegativeInt.default(600_000),
   /** Longest grant a user can buy. */
   ACCESS_GRANT_MAX_DAYS: setting.positiveInt.max(3650).default(365),
 };

@@ -13,8 +13,8 @@ export interface ReceiptLoad {
   servingKey: KeyObject;
   modelId: string;
   grantIds: string[];
-  /** `total` receipts (counters 1.. per grant, round robin over the grants) in batches the host signed. */
-  batches(total: number, batchSize: number): accessV1.UsageReported[];
+  /** `total` receipts (counters 1.. per grant, round robin over the grants) in batches the host signed, dated now or `servedAt`. */
+  batches(total: number, batchSize: number, servedAt?: Date): accessV1.UsageReported[];
 }
 
 /**
@@ -61,7 +61,7 @@ export async function prepareReceiptLoad(accessUrl: string, bus: Bus, modelId: s
     servingKey,
     modelId,
     grantIds,
-    batches(total, batchSize) {
+    batches(total, batchSize, servedAt) {
       const out: accessV1.UsageReported[] = [];
       let bodies: accessV1.UsageReceipt[] = [];
       for (let i = 0; i < total; i += 1) {
@@ -69,7 +69,7 @@ export async function prepareReceiptLoad(accessUrl: string, bus: Bus, modelId: s
         const counter = BigInt(Math.floor(i / grantIds.length) + 1);
         const requestBody = `{"prompt":"request ${i}","max_tokens":16}`;
         const userSignature = sign(null, requestDigest(grantId, counter, { host: host.address, model: modelId, body: requestBody }), user);
-        const b = receiptBody(host.address, { permission: { grantId, counter, modelId, userSignature }, requestBody, responseBody: `answer ${i}`, tokensIn: 6, tokensOut: 16 });
+        const b = receiptBody(host.address, { permission: { grantId, counter, modelId, userSignature }, requestBody, responseBody: `answer ${i}`, tokensIn: 6, tokensOut: 16, ...(servedAt ? { servedAt } : {}) });
         bodies.push({ body: b, hostKeyId: 'load', hostSignature: new Uint8Array() } as accessV1.UsageReceipt);
         if (bodies.length === batchSize || i === total - 1) {
           out.push(signReceiptBatch(servingKey, 'load', host.address, bodies));

@@ -95,7 +95,8 @@ describe('access: usage receipts', () => {
     await bus.ensureStreams();
     storage = await spawnService('storage', serviceEnv({ db, ns, s3 }));
     modelId = (await api(storage.url, TEST_ADMIN_KEY, 'POST', '/models', { name: 'alice-gpt' })).body.id;
-    access = await createService(accessService, { ...serviceEnv({ db, ns }), ACCESS_ISSUER_KEYS: `i1:${randomBytes(32).toString('base64')}` });
+    // A short grace after a licence's end or a revocation, so that a backdated report can be tried here.
+    access = await createService(accessService, { ...serviceEnv({ db, ns }), ACCESS_ISSUER_KEYS: `i1:${randomBytes(32).toString('base64')}`, ACCESS_REPORT_GRACE_MS: '6000' });
     daveKey = (await api(access.url, TEST_ADMIN_KEY, 'POST', '/api-keys', { principalId: 'dave', roles: ['user'] })).body.key;
     grant = await buy({ quota: { requests: 100 } });
     const issuers = (await api(access.url, undefined, 'GET', '/issuers')).body;
@@ -242,11 +243,16 @@ describe('access: usage receipts', () => {
     expect((await rejectedSince(from, 2))[1]).toMatchObject({ reason: 'unlicensed', hostAddress: dan.address });
     expect((await usageOf(g.id)).requests).toBe(1);
     expect((await registerKey(dan, generateUserKey())).status).toBe(403);
+    // Dating a receipt before the slash does not help once the grace after it has passed.
+    await new Promise((r) => setTimeout(r, Math.max(0, start + 1_500 + 6_200 - Date.now())));
+    await report([serveOn(g, dan, danKey, 'backdated', { servedAt: new Date(start + 1_000) })]);
+    expect((await rejectedSince(from, 3))[2]).toMatchObject({ reason: 'unlicensed', message: expect.stringMatching(/counts only if reported within 6 s/) });
+    expect((await usageOf(g.id)).requests).toBe(1);
     // The host reads why, over REST, signed with its EVM key.
     const listed = await hostGet(dan, '/hosts/usage-rejections');
     expect(listed.status).toBe(200);
-    expect(listed.body.map((r: any) => r.reason)).toEqual(['licence_ended', 'unlicensed']);
-    expect((await hostGet(dan, `/hosts/usage-rejections?after=${listed.body[0].id}&reason=unlicensed`)).body).toHaveLength(1);
+    expect(listed.body.map((r: any) => r.reason)).toEqual(['licence_ended', 'unlicensed', 'unlicensed']);
+    expect((await hostGet(dan, `/hosts/usage-rejections?after=${listed.body[1].id}&reason=unlicensed`)).body).toHaveLength(1);
     expect((await hostGet(dan, '/hosts/usage-rejections?reason=nonsense')).status).toBe(400);
   });
 

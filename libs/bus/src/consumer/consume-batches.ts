@@ -14,6 +14,8 @@ export interface BatchItem<S extends EventSubject> {
   envelope: Envelope;
   /** With `fromPartners`: the partner that published it (the NATS account it came from, not a claim in the message). */
   partner?: string;
+  /** When JetStream stored it (ms): the server's clock, not the publisher's. */
+  storedAt: number;
 }
 
 export type BatchHandler<S extends EventSubject> = (items: BatchItem<S>[], manager: EntityManager) => Promise<void>;
@@ -85,7 +87,7 @@ export async function consumeBatches<S extends EventSubject>(options: ConsumeBat
       try {
         const { envelope, payload } = decodeEnvelope(msg.data, subject);
         const partner = fromPartners ? partnerOf(subject, arrivedOn(msg)) : undefined;
-        items.push({ envelope, payload: payload as EventPayload<S>, msg, ...(partner ? { partner } : {}) });
+        items.push({ envelope, payload: payload as EventPayload<S>, msg, storedAt: Math.floor(msg.info.timestampNanos / 1e6), ...(partner ? { partner } : {}) });
       } catch (err) {
         await deadLetterMessage({ bus, durable, logger }, msg, arrivedOn(msg), undefined, (err as Error).message, msg.info.redeliveryCount);
       }

@@ -70,13 +70,12 @@ export class QuotaLeasesController {
   release(@CurrentHost() host: string, @Body() body: unknown): Promise<QuotaLease> {
     const input = parseInput(LeaseInput, body);
     return this.db.transaction(async (m) => {
+      // The grant first, as lease() and ingest lock it: never a circle of waits.
+      await m.query('SELECT 1 FROM grants WHERE id = $1 FOR UPDATE', [input.grantId]);
       const [held] = await m.query('SELECT requests, tokens FROM quota_leases WHERE grant_id = $1 AND lower(host_address) = lower($2) FOR UPDATE', [input.grantId, host]);
       const requests = held ? Number(minBig(BigInt(input.requests), BigInt(held.requests))) : 0;
       const tokens = held ? Number(minBig(BigInt(input.tokens), BigInt(held.tokens))) : 0;
-      if (requests || tokens) {
-        await m.query('SELECT 1 FROM grants WHERE id = $1 FOR UPDATE', [input.grantId]);
-        await this.move(m, input.grantId, host, -requests, -tokens);
-      }
+      if (requests || tokens) await this.move(m, input.grantId, host, -requests, -tokens);
       return { grantId: input.grantId, requests, tokens };
     });
   }

@@ -44,7 +44,7 @@ export class UsageIngestor implements OnApplicationBootstrap, OnApplicationShutd
           handler: async (items, manager) => {
             const result = await this.usage.ingest(
               manager,
-              items.map((i) => ({ id: i.envelope.id, report: i.payload, ...(i.partner ? { partner: i.partner } : {}) })),
+              items.map((i) => ({ id: i.envelope.id, report: i.payload, storedAt: i.storedAt, ...(i.partner ? { partner: i.partner } : {}) })),
             );
             receipts.inc({ outcome: 'counted' }, result.counted);
             receipts.inc({ outcome: 'duplicate' }, result.duplicates);

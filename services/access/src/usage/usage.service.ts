@@ -19,6 +19,8 @@ export interface ReportedBatch {
   id: string;
   report: accessV1.UsageReported;
   partner?: string;
+  /** When JetStream stored the message (ms, the server's clock); defaults to the ingest's `now`. */
+  storedAt?: number;
 }
 
 /** A licence as access knows it from distribution's events: [grantedAt, endedAt) is when it held. */
@@ -181,8 +183,10 @@ export class UsageService implements OnModuleDestroy {
         reject(body, 'outside_grant', `served at ${at}, outside grant ${grant.id}'s validity`);
         continue;
       }
-      if (grant.revokedAt && servedAt > grant.revokedAt.getTime() + skew) {
-        reject(body, 'revoked', `served at ${at}, after grant ${grant.id} was revoked at ${grant.revokedAt.toISOString()} (clock skew allowed: ${skew / 1000} s)`);
+      const storedAt = batch.storedAt ?? now;
+      const grace = this.config.ACCESS_REPORT_GRACE_MS;
+      if (grant.revokedAt && (servedAt > grant.revokedAt.getTime() + skew || storedAt > grant.revokedAt.getTime() + grace)) {
+        reject(body, 'revoked', servedAt > grant.revokedAt.getTime() + skew ? `served at ${at}, after grant ${grant.id} was revoked at ${grant.revokedAt.toISOString()} (clock skew allowed: ${skew / 1000} s)` : `reported at ${new Date(storedAt).toISOString()}, more than ${grace / 1000} s after grant ${grant.id} was revoked at ${grant.revokedAt.toISOString()}`);
         continue;
       }
       if (grant.hosts.length && !grant.hosts.some((h) => h.toLowerCase() === body.hostAddress.toLowerCase())) {
@@ -190,9 +194,10 @@ export class UsageService implements OnModuleDestroy {
         continue;
       }
       const spans = licences.get(licenceKey(body.hostAddress, body.modelId)) ?? [];
-      if (!spans.some((l) => l.grantedAt <= servedAt + skew && (l.endedAt === null || servedAt < l.endedAt))) {
-        const ended = spans.filter((l) => l.endedAt !== null && l.endedAt <= servedAt).map((l) => new Date(l.endedAt!).toISOString());
-        reject(body, 'unlicensed', `host ${body.hostAddress} held no licence for model ${body.modelId} at ${at}${ended.length ? ` (its licence ended at ${ended.join(', ')})` : ''}`);
+      // Licensed when it says it served, and (a host dates its own receipts) reported soon enough after an end.
+      if (!spans.some((l) => l.grantedAt <= servedAt + skew && (l.endedAt === null || (servedAt < l.endedAt && storedAt <= l.endedAt + grace)))) {
+        const ended = spans.filter((l) => l.endedAt !== null).map((l) => new Date(l.endedAt!).toISOString());
+        reject(body, 'unlicensed', `host ${body.hostAddress} held no licence for model ${body.modelId} at ${at}${ended.length ? ` (its licence ended at ${ended.join(', ')}; a receipt dated before the end counts only if reported within ${grace / 1000} s of it)` : ''}`);
         continue;
       }
       accepted.push({ grant, body, receipt, batch: signed ? batch : null });
@@ -287,6 +292,13 @@ export class UsageService implements OnModuleDestroy {
    * grants' counted usage with them) and refused with reason `licence_ended`. Returns how many.
    */
   async retractUnlicensed(m: EntityManager, host: string, modelId: string, endedAt: Date, why: string): Promise<number> {
+    // The grants first, in id order, as ingest locks them: the two never wait on each other in a circle.
+    const touched: { grant_id: string }[] = await m.query(
+      'SELECT DISTINCT grant_id FROM usage_receipts WHERE epoch IS NULL AND lower(host_address) = lower($1) AND model_id = $2 AND served_at >= $3',
+      [host, modelId, endedAt],
+    );
+    if (!touched.length) return 0;
+    await this.lockGrants(m, touched.map((t) => t.grant_id));
     // A DELETE … RETURNING answers [rows, count] through TypeORM.
     const [gone]: [{ grant_id: string; counter: string; host_address: string; tokens: string }[], number] = await m.query(
       `DELETE FROM usage_receipts r
@@ -315,7 +327,8 @@ export class UsageService implements OnModuleDestroy {
     const out = new Map<string, LicenceSpan[]>();
     if (!pairs.length) return out;
     const rows: { key: string; granted_at: Date; ended_at: Date | null }[] = await m.query(
-      `SELECT lower(host_address) || '/' || model_id AS key, granted_at, ended_at FROM host_licences WHERE lower(host_address) || '/' || model_id = ANY($1::text[])`,
+      // FOR SHARE: a licence's end waits for this pull to commit, so its take-back sees these receipts.
+      `SELECT lower(host_address) || '/' || model_id AS key, granted_at, ended_at FROM host_licences WHERE lower(host_address) || '/' || model_id = ANY($1::text[]) FOR SHARE`,
       [pairs],
     );
     for (const r of rows) out.set(r.key, [...(out.get(r.key) ?? []), { grantedAt: r.granted_at.getTime(), endedAt: r.ended_at?.getTime() ?? null }]);

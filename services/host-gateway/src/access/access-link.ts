@@ -72,13 +72,13 @@ export class AccessLink implements OnModuleInit, OnApplicationShutdown {
       logger: this.log,
     });
     this.metrics.gauge('gateway_receipts_pending', 'Receipts recorded but not yet acknowledged by JetStream (spooled on disk).', [], (g) => g.set(this.receipts.pending));
-    const reserveSeconds = this.metrics.histogram('gateway_quota_reserve_seconds', "Time a request waited for its grant's quota (most take it from a held lease, without a round trip).", [], [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5]);
+    const reserveSeconds = this.metrics.histogram('gateway_quota_reserve_seconds', "Time a request waited for its grant's quota (most take it from a held lease, without a round trip), by outcome (granted, refused).", ['outcome'], [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5]);
     this.quota = new QuotaLeases({
       lease: (grantId, requests, tokens) => this.quotaCall('/hosts/quota-leases', { grantId, requests, tokens }),
       release: async (grantId, requests, tokens) => void (await this.quotaCall('/hosts/quota-leases/release', { grantId, requests, tokens })),
       block: this.config.GATEWAY_QUOTA_BLOCK,
       tokenBlock: this.config.GATEWAY_QUOTA_TOKEN_BLOCK,
-      observe: (seconds) => reserveSeconds.observe(seconds),
+      observe: (seconds, outcome) => reserveSeconds.observe({ outcome }, seconds),
     });
     this.metrics.gauge('gateway_quota_grants_held', 'Grants this gateway holds a quota lease of.', [], (g) => g.set(this.quota.grants));
     this.timers.push(setInterval(() => void this.quota.releaseIdle(this.config.GATEWAY_QUOTA_IDLE_SECONDS * 1000), 5_000).unref());

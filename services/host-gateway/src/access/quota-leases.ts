@@ -20,8 +20,8 @@ export interface QuotaLeasesOptions {
   tokenBlock: number;
   /** After access had nothing left to lease, requests are refused without asking again for this long (ms). */
   recheckMs?: number;
-  /** Seconds in use of each reservation (how long a request waited for quota). */
-  observe?(seconds: number): void;
+  /** How long each reservation took (seconds), and whether it got quota. */
+  observe?(seconds: number, outcome: 'granted' | 'refused'): void;
 }
 
 interface Held {
@@ -51,6 +51,7 @@ export class QuotaLeases {
   /** Takes one request and up to `wantTokens` tokens of the grant; returns the tokens it may use. */
   async reserve(grantId: string, wantTokens: number): Promise<{ tokens: number }> {
     const started = performance.now();
+    let outcome: 'granted' | 'refused' = 'refused';
     try {
       const h = this.held.get(grantId) ?? this.fresh(grantId);
       h.lastUsed = Date.now();
@@ -60,6 +61,7 @@ export class QuotaLeases {
           const tokens = h.tokens === null ? wantTokens : Math.min(wantTokens, h.tokens);
           if (h.tokens !== null) h.tokens -= tokens;
           if ((h.requests !== null && h.requests < this.options.block / 2) || (h.tokens !== null && h.tokens < this.options.tokenBlock / 2)) void this.fetch(grantId, h).catch(() => undefined);
+          outcome = 'granted';
           return { tokens };
         }
         if (h.known && (attempt > 0 || Date.now() < h.spentUntil)) break;
@@ -67,7 +69,7 @@ export class QuotaLeases {
       }
       throw h.refused ?? new QuotaRefused('over_quota', `grant ${grantId} has no quota left on any host`, 429);
     } finally {
-      this.options.observe?.((performance.now() - started) / 1000);
+      this.options.observe?.((performance.now() - started) / 1000, outcome);
     }
   }
 
@@ -89,8 +91,9 @@ export class QuotaLeases {
     await Promise.all(
       [...this.held].filter(([, h]) => now - h.lastUsed >= idleMs && !h.fetching).map(async ([grantId, h]) => {
         this.held.delete(grantId);
-        const requests = h.requests ?? 0;
-        const tokens = h.tokens ?? 0;
+        // What the prompts took beyond the lease may have left tokens below zero: nothing to give back.
+        const requests = Math.max(0, h.requests ?? 0);
+        const tokens = Math.max(0, h.tokens ?? 0);
         if (requests > 0 || tokens > 0) await this.options.release(grantId, requests, tokens).catch(() => undefined);
       }),
     );
