@@ -3,7 +3,8 @@ import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
 import { Conflict, CurrentHost, Forbidden, HostSigned, parseInput } from '@clopen/service-kit';
-import { REJECTION_REASONS } from '../usage/usage.service';
+import { REJECTION_REASONS } from '@clopen/host-sdk';
+import { holdsActiveLicence } from '../licences/licence-projection';
 import { ServingKey } from './serving-key.entity';
 
 const RegisterKeyInput = z
@@ -33,11 +34,7 @@ export class HostsController {
   @ApiOperation({ summary: 'Register a serving key: {"keyId", "publicKey": base64url of 32 bytes}' })
   async register(@CurrentHost() host: string, @Body() body: unknown) {
     const input = parseInput(RegisterKeyInput, body);
-    const [{ active }] = await this.db.query(
-      'SELECT count(*)::int AS active FROM host_licences WHERE lower(host_address) = lower($1) AND ended_at IS NULL AND ($2::text IS NULL OR model_id = $2)',
-      [host, input.modelId ?? null],
-    );
-    if (!active) throw new Forbidden(`host ${host} holds no active licence${input.modelId ? ` for model ${input.modelId}` : ''}; stake on the model (or ask its owner for a licence) before registering a serving key`);
+    if (!(await holdsActiveLicence(this.db, host, input.modelId ?? null))) throw new Forbidden(`host ${host} holds no active licence${input.modelId ? ` for model ${input.modelId}` : ''}; stake on the model (or ask its owner for a licence) before registering a serving key`);
     const repo = this.db.getRepository(ServingKey);
     const existing = await repo.findOneBy({ hostAddress: host, keyId: input.keyId });
     if (existing && existing.publicKey !== input.publicKey) throw new Conflict(`host ${host} already registered key "${input.keyId}" with another public key; use a new key id`);

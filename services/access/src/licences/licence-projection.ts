@@ -4,6 +4,15 @@ import { Bus, consume, type ConsumerHandle, type EventPayload } from '@clopen/bu
 import { timestampDate } from '@clopen/proto';
 import { UsageService } from '../usage/usage.service';
 
+/** Whether the host holds an active licence: for `modelId`, or for any model when it is null. */
+export async function holdsActiveLicence(q: Pick<EntityManager, 'query'>, host: string, modelId: string | null): Promise<boolean> {
+  const [{ active }] = await q.query(
+    'SELECT count(*)::int AS active FROM host_licences WHERE lower(host_address) = lower($1) AND ended_at IS NULL AND ($2::text IS NULL OR model_id = $2)',
+    [host, modelId],
+  );
+  return active > 0;
+}
+
 /**
  * Which host held a licence for which model, and when: access keeps its own copy of distribution's
  * licence events, so a receipt counts only when its host was licensed at the time it served, and

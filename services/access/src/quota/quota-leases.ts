@@ -3,6 +3,7 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { DataSource, type EntityManager } from 'typeorm';
 import { z } from 'zod';
 import { CurrentHost, Forbidden, HostSigned, NotFound, parseInput } from '@clopen/service-kit';
+import { holdsActiveLicence } from '../licences/licence-projection';
 
 const LeaseInput = z
   .object({
@@ -92,8 +93,7 @@ export class QuotaLeasesController {
     if (g.revoked_at) throw refuse('revoked', `grant ${grantId} was revoked`);
     if (now < g.not_before.getTime() || now >= g.expires_at.getTime()) throw refuse('outside_grant', `grant ${grantId} is not valid now`);
     if (g.hosts.length && !g.hosts.some((h) => h.toLowerCase() === host.toLowerCase())) throw refuse('host_not_in_grant', `grant ${grantId} is not valid on host ${host}`);
-    const [{ active }] = await m.query('SELECT count(*)::int AS active FROM host_licences WHERE lower(host_address) = lower($1) AND model_id = $2 AND ended_at IS NULL', [host, g.model_id]);
-    if (!active) throw refuse('unlicensed', `host ${host} holds no active licence for model ${g.model_id}`);
+    if (!(await holdsActiveLicence(m, host, g.model_id))) throw refuse('unlicensed', `host ${host} holds no active licence for model ${g.model_id}`);
     return g;
   }
 

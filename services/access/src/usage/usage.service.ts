@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { In, type EntityManager } from 'typeorm';
 import { Outbox } from '@clopen/bus';
-import { REJECTION_REASONS, batchBodyHashes, batchSigningBytes, type RejectionReason, Ed25519VerifyPool, receiptSigningBytes, requestDigestOfHash, type SignedMessage } from '@clopen/host-sdk';
+import { batchBodyHashes, batchSigningBytes, type RejectionReason, Ed25519VerifyPool, receiptSigningBytes, requestDigestOfHash, type SignedMessage } from '@clopen/host-sdk';
 import { accessV1, create, fromBinary, toBinary } from '@clopen/proto';
 import { CONFIG } from '@clopen/service-kit';
 import type { AccessConfig } from '../access.settings';
@@ -10,7 +10,6 @@ import { ServingKey } from '../hosts/serving-key.entity';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export { REJECTION_REASONS, type RejectionReason };
 
 export type Rejection = { grantId: string; counter: bigint; hostAddress: string; reason: RejectionReason; message: string; partner?: string };
 
