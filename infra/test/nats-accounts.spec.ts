@@ -21,7 +21,7 @@ import {
   type ConsumerHandle,
   type ServiceName,
 } from '@clopen/bus';
-import { ReceiptPublisher, RevocationFeed, generateUserKey, signReceipt } from '@clopen/host-sdk';
+import { ReceiptPublisher, RejectionFeed, RevocationFeed, generateUserKey, signReceipt } from '@clopen/host-sdk';
 import { eventually, freePort } from '@clopen/testing';
 import { renderNatsServerConfig } from '../nats/server-config';
 
@@ -172,6 +172,43 @@ describe('NATS accounts: partners', () => {
     } finally {
       await feed.close();
     }
+  });
+
+  it('reads the refusals of its own receipts through its own durable, and no other partner reads them', async () => {
+    const got: { acme: string[]; beta: string[] } = { acme: [], beta: [] };
+    const acmeFeed = await RejectionFeed.follow(await partnerBus('acme'), 'acme', (r) => void got.acme.push(r.reason));
+    try {
+      const access = await serviceBus('access');
+      const rejection = newEnvelope('access.usage.rejected', { grantId: 'g1', counter: 1n, hostAddress: HOST_A, reason: 'over_quota', message: 'spent', partner: 'acme' }, { producer: 'access' });
+      expect((await access.publishEnvelope(rejection, 'access.usage.rejected.acme')).stream).toBe('PARTNERS');
+      await eventually(() => got.acme.length === 1, { timeoutMs: 5_000, what: "acme's refusal at acme" });
+      expect(got.acme).toEqual(['over_quota']);
+
+      // beta: not through acme's durable, not with acme's filter under its own name, not by subscribing
+      const beta = await partnerBus('beta');
+      await expect(beta.js.consumers.get('PARTNERS', acmeFeed.consumerName)).rejects.toMatchObject({ code: ErrorCode.PermissionsViolation });
+      await expect(beta.jsm.consumers.add('PARTNERS', { durable_name: 'beta__access_usage_rejected', filter_subject: 'access.usage.rejected.acme' })).rejects.toMatchObject({ code: ErrorCode.PermissionsViolation });
+      await expect(beta.jsm.consumers.add('PARTNERS', { durable_name: acmeFeed.consumerName, filter_subject: 'access.usage.rejected.acme' })).rejects.toMatchObject({ code: ErrorCode.PermissionsViolation });
+      expect(await subscribeRefusal(beta.connection, 'access.usage.rejected.acme')).toMatchObject({ code: ErrorCode.PermissionsViolation });
+      // acme itself cannot widen its durable's filter to every partner's copies
+      const acme = await partnerBus('acme');
+      await expect(acme.jsm.consumers.add('PARTNERS', { durable_name: acmeFeed.consumerName, filter_subject: 'access.usage.rejected.*' })).rejects.toMatchObject({ code: ErrorCode.PermissionsViolation });
+      // beta's own feed sees nothing of acme's
+      const betaFeed = await RejectionFeed.follow(beta, 'beta', (r) => void got.beta.push(r.reason));
+      await new Promise((r) => setTimeout(r, 300));
+      await betaFeed.close();
+      expect(got.beta).toEqual([]);
+    } finally {
+      await acmeFeed.close();
+    }
+    // the ack crossed back through the import: a new follow gets nothing again
+    const again: string[] = [];
+    const feed = await RejectionFeed.follow(await partnerBus('acme'), 'acme', (r) => void again.push(r.reason));
+    await new Promise((r) => setTimeout(r, 300));
+    await feed.close();
+    expect(again).toEqual([]);
+    const info = await (await partnerBus('acme')).jsm.consumers.info('PARTNERS', 'acme__access_usage_rejected');
+    expect(info.num_ack_pending + info.num_pending).toBe(0);
   });
 
   it('cannot publish as another partner, nor platform events, nor ask platform services', async () => {

@@ -17,6 +17,7 @@ import {
 import { decodeEnvelope, encodeEnvelope, envelopeHeaders, HEADER, newEnvelope, type Envelope, type EnvelopeContext } from './envelope';
 import { BusRequestError, errorReply } from './errors';
 import { assertNamespace, namespacedStream, namespacedSubject } from './namespace';
+import { partnerOf } from './partners';
 import { streamConfig, streamNames, type StreamName } from './streams';
 import {
   eventSpec,
@@ -156,12 +157,19 @@ export class Bus {
     return this.publishEnvelope(newEnvelope(subject, payload as never, { ...ctx, producer: this.producer }));
   }
 
-  /** Publishes an encoded envelope with its id as Nats-Msg-Id; the outbox relay's path. */
-  async publishEnvelope(envelope: Uint8Array | Envelope): Promise<PublishResult> {
+  /**
+   * Publishes an encoded envelope with its id as Nats-Msg-Id; the outbox relay's path. `to`: the
+   * envelope's subject (the default) or, for an event addressed to partners, `<subject>.<partner id>`.
+   */
+  async publishEnvelope(envelope: Uint8Array | Envelope, to?: string): Promise<PublishResult> {
     const env = envelope instanceof Uint8Array ? decodeEnvelope(envelope).envelope : envelope;
     eventSpec(env.subject);
+    if (to !== undefined && to !== env.subject) {
+      const partner = partnerOf(env.subject as EventSubject, to);
+      if (!partner || !eventSpec(env.subject).toPartners) throw new Error(`an envelope on ${env.subject} cannot be published on ${to}: only a toPartners event goes to <subject>.<partner id>`);
+    }
     const bytes = envelope instanceof Uint8Array ? envelope : encodeEnvelope(env);
-    const ack = await this.publishRaw(this.subject(env.subject), bytes, env.id, envelopeHeaders(env));
+    const ack = await this.publishRaw(this.subject(to ?? env.subject), bytes, env.id, envelopeHeaders(env));
     return { id: env.id, stream: ack.stream, seq: ack.seq, duplicate: ack.duplicate };
   }
 

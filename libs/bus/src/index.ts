@@ -24,7 +24,7 @@ export {
 } from './subjects';
 export { STREAMS, DUPLICATE_WINDOW_MS, streamConfig, streamNames, streamSubjects, streamOf, subjectMatches, type StreamName, type StreamSpec } from './streams';
 export { namespacedSubject, namespacedStream, stripNamespace, deadLetterSubject } from './namespace';
-export { PARTNER_JS_API_PREFIX, isPartnerId, assertPartnerId, partnerPublishedSubjects, partnerSubject, anyPartnerSubject, partnerOf } from './partners';
+export { PARTNER_JS_API_PREFIX, isPartnerId, assertPartnerId, partnerPublishedSubjects, partnerAddressedSubjects, partnerReaderName, partnerSubject, anyPartnerSubject, partnerOf } from './partners';
 export {
   PLATFORM_ACCOUNT,
   SERVICE_GRANTS,

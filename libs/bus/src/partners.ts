@@ -1,7 +1,9 @@
 // Partners run hosts of their own and hold NATS credentials of their own account (infra/nats). What a
 // partner publishes on an event subject that allows it (EventSpec.fromPartners) reaches the platform's
 // account as `<subject>.<partner id>`: the server's import adds the id, so a message's subject names
-// the partner that sent it and no partner can publish as another.
+// the partner that sent it and no partner can publish as another. The other way, an event about a
+// partner's own messages (EventSpec.toPartners) is published again on `<subject>.<partner id>` into the
+// PARTNERS stream, where that partner alone may read it, with a durable consumer of a fixed name.
 import { SUBJECTS, eventSpec, type EventSubject, type SubjectSpec } from './subjects';
 
 const PARTNER_ID = /^[a-z0-9][a-z0-9_-]{0,62}$/;
@@ -29,18 +31,37 @@ export function partnerPublishedSubjects(): EventSubject[] {
     .map(([subject]) => subject);
 }
 
-function assertFromPartners(subject: EventSubject): void {
-  if (!eventSpec(subject).fromPartners) throw new Error(`"${subject}" is not published by partners (fromPartners in libs/bus/src/subjects.ts)`);
+/** The event subjects the platform also addresses to the partner they concern. */
+export function partnerAddressedSubjects(): EventSubject[] {
+  return (Object.entries(SUBJECTS) as [EventSubject, SubjectSpec][])
+    .filter(([, spec]) => spec.kind === 'event' && spec.toPartners)
+    .map(([subject]) => subject);
 }
 
-/** The platform-side subject of one partner's message on `subject`. */
+function assertFromPartners(subject: EventSubject): void {
+  const spec = eventSpec(subject);
+  if (!spec.fromPartners && !spec.toPartners) throw new Error(`"${subject}" is neither published by partners nor addressed to them (fromPartners, toPartners in libs/bus/src/subjects.ts)`);
+}
+
+/**
+ * The name of the one durable consumer through which a partner reads its copies of `subject` in the
+ * PARTNERS stream: its account may create, read, pull from and ack that consumer alone, and only
+ * with the filter `<subject>.<partner id>`.
+ */
+export function partnerReaderName(subject: EventSubject, partner: string): string {
+  if (!eventSpec(subject).toPartners) throw new Error(`"${subject}" is not addressed to partners (toPartners in libs/bus/src/subjects.ts)`);
+  assertPartnerId(partner);
+  return `${partner}__${subject.replace(/\./g, '_')}`;
+}
+
+/** The platform-side subject of one partner's message on `subject`, or of the platform's copy of it for that partner. */
 export function partnerSubject(subject: EventSubject, partner: string): string {
   assertFromPartners(subject);
   assertPartnerId(partner);
   return `${subject}.${partner}`;
 }
 
-/** The pattern of every partner's messages on `subject`: `<subject>.*`. */
+/** The pattern of every partner's messages on `subject` (or copies for partners): `<subject>.*`. */
 export function anyPartnerSubject(subject: EventSubject): string {
   assertFromPartners(subject);
   return `${subject}.*`;

@@ -1,5 +1,5 @@
 import { nkeys } from 'nats';
-import { anyPartnerSubject, partnerOf, partnerPublishedSubjects, partnerSubject } from './partners';
+import { anyPartnerSubject, partnerAddressedSubjects, partnerOf, partnerPublishedSubjects, partnerReaderName, partnerSubject } from './partners';
 import { PLATFORM_ACCOUNT, SERVICE_GRANTS, natsAccounts, partnerPermissions, servicePermissions, type ServiceGrant, type ServiceName } from './permissions';
 import { STREAMS, streamConfig, streamSubjects, subjectMatches } from './streams';
 import { SUBJECTS, type SubjectSpec } from './subjects';
@@ -58,7 +58,7 @@ describe('partners', () => {
     expect(partnerOf('access.usage.reported', 'access.usage.reported.acme')).toBe('acme');
     expect(partnerOf('access.usage.reported', 'access.usage.reported')).toBeUndefined();
     expect(() => partnerSubject('access.usage.reported', 'Acme.B')).toThrow(/partner id "Acme.B" is invalid/);
-    expect(() => partnerSubject('access.epoch.closed', 'acme')).toThrow(/not published by partners/);
+    expect(() => partnerSubject('access.epoch.closed', 'acme')).toThrow(/neither published by partners nor addressed to them/);
   });
 
   it('read one stream, a mirror of revocations alone', () => {
@@ -66,10 +66,27 @@ describe('partners', () => {
     expect(streamSubjects('ACCESS')).toContain('access.grant.revoked');
     expect(streamConfig('REVOCATIONS', 'ns1')).toMatchObject({ name: 'ns1_REVOCATIONS', mirror: { name: 'ns1_ACCESS', filter_subject: 'ns1.access.grant.revoked' } });
     expect(streamConfig('REVOCATIONS').subjects).toBeUndefined();
-    const api = partnerPermissions().publish.allow.filter((p) => p.startsWith('$JS'));
-    expect(api.length).toBeGreaterThan(0);
-    for (const p of api) expect(p).toMatch(/^\$JS\.clopen\.API\.(STREAM|CONSUMER)\.[A-Z.]*REVOCATIONS\b/);
-    expect(partnerPermissions().subscribe.allow).toEqual(['_INBOX.>']);
+    const api = partnerPermissions('acme').publish.allow.filter((p) => p.startsWith('$JS'));
+    expect(api.filter((p) => p.includes('REVOCATIONS')).length).toBeGreaterThan(0);
+    for (const p of api) expect(p).toMatch(/^\$JS\.(clopen\.API\.(STREAM|CONSUMER)\.[A-Z.]*(REVOCATIONS\b|PARTNERS\.acme__)|ACK\.PARTNERS\.acme__)/);
+    expect(partnerPermissions('acme').subscribe.allow).toEqual(['_INBOX.>']);
+  });
+
+  it('read the events addressed to them in PARTNERS, each through its own durable with its own filter', () => {
+    expect(partnerAddressedSubjects()).toEqual(['access.usage.rejected']);
+    expect(streamSubjects('PARTNERS')).toEqual(['access.usage.rejected.*']);
+    expect(streamSubjects('ACCESS')).toContain('access.usage.rejected');
+    expect(streamSubjects('ACCESS')).not.toContain('access.usage.rejected.*');
+    expect(partnerReaderName('access.usage.rejected', 'acme')).toBe('acme__access_usage_rejected');
+    expect(() => partnerReaderName('access.usage.reported', 'acme')).toThrow(/not addressed to partners/);
+    expect(partnerPermissions('acme').publish.allow).toEqual(
+      expect.arrayContaining([
+        '$JS.clopen.API.CONSUMER.CREATE.PARTNERS.acme__access_usage_rejected.access.usage.rejected.acme',
+        '$JS.clopen.API.CONSUMER.MSG.NEXT.PARTNERS.acme__access_usage_rejected',
+        '$JS.ACK.PARTNERS.acme__access_usage_rejected.>',
+      ]),
+    );
+    expect(partnerPermissions('acme').publish.allow.filter((p) => p.includes('beta'))).toEqual([]);
   });
 });
 
@@ -94,6 +111,15 @@ describe('natsAccounts', () => {
     expect(accounts[1].imports).toContainEqual({ account: PLATFORM_ACCOUNT, subject: 'access.usage.reported.acme', to: 'access.usage.reported' });
     expect(accounts[2].imports.some((i) => i.subject.includes('acme'))).toBe(false);
     expect(platform.exports.find((e) => e.service.includes('MSG.NEXT'))).toMatchObject({ accounts: ['PARTNER_acme', 'PARTNER_beta'], responses: 'stream' });
+    // the events addressed to a partner: its own durable's API, exported to it alone
+    expect(platform.exports.filter((e) => e.service.includes('PARTNERS.acme__'))).toEqual([
+      { service: '$JS.API.CONSUMER.CREATE.PARTNERS.acme__access_usage_rejected.access.usage.rejected.acme', accounts: ['PARTNER_acme'] },
+      { service: '$JS.API.CONSUMER.INFO.PARTNERS.acme__access_usage_rejected', accounts: ['PARTNER_acme'] },
+      { service: '$JS.API.CONSUMER.DELETE.PARTNERS.acme__access_usage_rejected', accounts: ['PARTNER_acme'] },
+      { service: '$JS.API.CONSUMER.MSG.NEXT.PARTNERS.acme__access_usage_rejected', accounts: ['PARTNER_acme'], responses: 'stream' },
+      { service: '$JS.ACK.PARTNERS.acme__access_usage_rejected.>', accounts: ['PARTNER_acme'] },
+    ]);
+    expect(accounts[2].imports.some((i) => i.subject.includes('PARTNERS.acme'))).toBe(false);
   });
 
   it('refuses a key given twice, a malformed key and an unknown service', () => {

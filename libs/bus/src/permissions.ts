@@ -4,7 +4,7 @@
 import { durableName } from './consumer/consume';
 import { consumerName } from './consumer/consume-batches';
 import { deadLetterSubject } from './namespace';
-import { PARTNER_JS_API_PREFIX, anyPartnerSubject, assertPartnerId, partnerPublishedSubjects, partnerSubject } from './partners';
+import { PARTNER_JS_API_PREFIX, anyPartnerSubject, assertPartnerId, partnerAddressedSubjects, partnerPublishedSubjects, partnerReaderName, partnerSubject } from './partners';
 import { streamNames, streamOf, subjectMatches, type StreamName } from './streams';
 import { SUBJECTS, type EventSubject, type SubjectSpec } from './subjects';
 
@@ -134,27 +134,61 @@ export function servicePermissions(service: ServiceName): NatsPermissions {
   };
 }
 
-/** The JetStream API of the one stream partners may read, REVOCATIONS: consumers of their own, read-only. */
+/** The JetStream API of the one stream every partner may read, REVOCATIONS: consumers of their own, read-only. */
 const PARTNER_STREAM: StreamName = 'REVOCATIONS';
-const partnerJsApi = (): { platform: string; partner: string; responses?: 'stream' }[] =>
-  [
+/** The stream of events addressed to one partner each. */
+const PARTNER_COPIES: StreamName = 'PARTNERS';
+interface PartnerApi {
+  /** The subject in the platform's account. */
+  platform: string;
+  /** Where the partner's account imports it. */
+  partner: string;
+  /** One request is answered by many messages (a pull). */
+  responses?: 'stream';
+}
+const underPartnerPrefix = (apis: { api: string; responses?: 'stream' }[]): PartnerApi[] =>
+  apis.map(({ api, responses }) => ({ platform: `$JS.API.${api}`, partner: `${PARTNER_JS_API_PREFIX}.${api}`, ...(responses ? { responses } : {}) }));
+const partnerJsApi = (): PartnerApi[] =>
+  underPartnerPrefix([
     { api: `STREAM.INFO.${PARTNER_STREAM}` },
     { api: `CONSUMER.CREATE.${PARTNER_STREAM}.>` },
     { api: `CONSUMER.INFO.${PARTNER_STREAM}.*` },
     { api: `CONSUMER.DELETE.${PARTNER_STREAM}.*` },
     // a pull is answered by many messages
-    { api: `CONSUMER.MSG.NEXT.${PARTNER_STREAM}.*`, responses: 'stream' as const },
-  ].map(({ api, responses }) => ({ platform: `$JS.API.${api}`, partner: `${PARTNER_JS_API_PREFIX}.${api}`, ...(responses ? { responses } : {}) }));
+    { api: `CONSUMER.MSG.NEXT.${PARTNER_STREAM}.*`, responses: 'stream' },
+  ]);
 
 /**
- * A partner (in its own account) publishes the events partners may publish, which its imports carry
- * to the platform under its id, and the read-only JetStream API of REVOCATIONS under
- * PARTNER_JS_API_PREFIX; it receives on inboxes only. Its account holds nothing else, so these
- * permissions are a second wall: the first is that no other partner's or platform subject exists there.
+ * One partner's own reading of the events addressed to it (PARTNERS, `<subject>.<id>`): for each such
+ * subject, one durable of a fixed name (partnerReaderName) that only this partner may create, and only
+ * with its own filter (the server checks the filter in the create subject against the request), read,
+ * pull from, delete and ack. No other partner has these imports, so none can read another's copies.
  */
-export function partnerPermissions(): NatsPermissions {
+const partnerOwnApi = (partner: string): PartnerApi[] =>
+  partnerAddressedSubjects().flatMap((subject) => {
+    const name = partnerReaderName(subject, partner);
+    const ack = `$JS.ACK.${PARTNER_COPIES}.${name}.>`;
+    return [
+      ...underPartnerPrefix([
+        { api: `CONSUMER.CREATE.${PARTNER_COPIES}.${name}.${partnerSubject(subject, partner)}` },
+        { api: `CONSUMER.INFO.${PARTNER_COPIES}.${name}` },
+        { api: `CONSUMER.DELETE.${PARTNER_COPIES}.${name}` },
+        { api: `CONSUMER.MSG.NEXT.${PARTNER_COPIES}.${name}`, responses: 'stream' },
+      ]),
+      // an ack is published on the message's reply subject, which names the stream and the consumer
+      { platform: ack, partner: ack },
+    ];
+  });
+/**
+ * A partner (in its own account) publishes the events partners may publish, which its imports carry
+ * to the platform under its id, the read-only JetStream API of REVOCATIONS under
+ * PARTNER_JS_API_PREFIX, and that of its own durables on PARTNERS; it receives on inboxes only. Its
+ * account holds nothing else, so these permissions are a second wall: the first is that no other
+ * partner's or platform subject exists there.
+ */
+export function partnerPermissions(partner: string): NatsPermissions {
   return {
-    publish: { allow: [...partnerPublishedSubjects(), ...partnerJsApi().map((a) => a.partner)] },
+    publish: { allow: [...partnerPublishedSubjects(), ...[...partnerJsApi(), ...partnerOwnApi(partner)].map((a) => a.partner)] },
     subscribe: { allow: ['_INBOX.>'] },
   };
 }
@@ -218,17 +252,18 @@ export function natsAccounts(identities: BusIdentities): NatsAccount[] {
     exports: [
       ...partners.flatMap((p) => partnerPublishedSubjects().map((s) => ({ service: partnerSubject(s, p), accounts: [partnerAccount(p)] }))),
       ...(partners.length ? partnerJsApi().map((a) => ({ service: a.platform, accounts: partnerAccounts, ...(a.responses ? { responses: a.responses } : {}) })) : []),
+      ...partners.flatMap((p) => partnerOwnApi(p).map((a) => ({ service: a.platform, accounts: [partnerAccount(p)], ...(a.responses ? { responses: a.responses } : {}) }))),
     ],
     imports: [],
   };
   const accounts = partners.map((p) => ({
     name: partnerAccount(p),
     jetstream: false,
-    users: identities.partners[p].map((nkey) => (assertUserNkey(nkey, `partner ${p}`), { nkey, comment: `partner ${p}`, permissions: partnerPermissions() })),
+    users: identities.partners[p].map((nkey) => (assertUserNkey(nkey, `partner ${p}`), { nkey, comment: `partner ${p}`, permissions: partnerPermissions(p) })),
     exports: [],
     imports: [
       ...partnerPublishedSubjects().map((s) => ({ account: PLATFORM_ACCOUNT, subject: partnerSubject(s, p), to: s })),
-      ...partnerJsApi().map((a) => ({ account: PLATFORM_ACCOUNT, subject: a.platform, to: a.partner })),
+      ...[...partnerJsApi(), ...partnerOwnApi(p)].map((a) => ({ account: PLATFORM_ACCOUNT, subject: a.platform, to: a.partner })),
     ],
   }));
   const seen = new Map<string, string>();

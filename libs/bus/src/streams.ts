@@ -11,6 +11,8 @@ export interface StreamSpec {
    * see nothing else of that stream: a partner's account may read this stream only (infra/nats).
    */
   readonly mirror?: { readonly stream: string; readonly subject: string };
+  /** It captures the copies of events addressed to partners (EventSpec.toPartners): `<subject>.*`. */
+  readonly partnerCopies?: true;
 }
 
 /** Every JetStream stream. Adding one is adding one line here. */
@@ -23,6 +25,10 @@ export const STREAMS = {
   REVOCATIONS: {
     description: "Revoked grants alone, mirrored from ACCESS: what hosts follow (RevocationFeed), partners' hosts included, who may read no other stream.",
     mirror: { stream: 'ACCESS', subject: 'access.grant.revoked' },
+  },
+  PARTNERS: {
+    description: "Events addressed to one partner, on <subject>.<partner id> (the refusals of the receipts it reported): each partner's account reads its own through one durable of a fixed name.",
+    partnerCopies: true,
   },
 } as const satisfies Record<string, StreamSpec>;
 
@@ -39,6 +45,9 @@ export function streamSubjects(name: StreamName): string[] {
   const spec: StreamSpec = STREAMS[name];
   if (spec.mirror) return [];
   if (spec.subjects) return [...spec.subjects];
+  if (spec.partnerCopies) {
+    return (Object.entries(SUBJECTS) as [string, SubjectSpec][]).filter(([, s]) => s.kind === 'event' && s.toPartners).map(([subject]) => `${subject}.*`);
+  }
   return (Object.entries(SUBJECTS) as [string, SubjectSpec][])
     .filter(([, s]) => s.kind === 'event' && s.stream === name)
     .flatMap(([subject, s]) => (s.kind === 'event' && s.fromPartners ? [subject, `${subject}.*`] : [subject]));

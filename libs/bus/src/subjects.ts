@@ -14,6 +14,12 @@ export interface EventSpec {
    * sent it and no partner can send as another. Consumers read those with `fromPartners`.
    */
   readonly fromPartners?: true;
+  /**
+   * The platform also addresses it to one partner: an event about a partner's own messages (the
+   * receipts it reported) is published a second time on `<subject>.<partner id>`, stored in the
+   * PARTNERS stream, which that partner's account alone may read (src/partners.ts, infra/nats).
+   */
+  readonly toPartners?: true;
 }
 
 /** A query answered over core NATS request/reply; never captured by a stream. */
@@ -44,7 +50,7 @@ export const SUBJECTS = {
   'access.grant.issued': { kind: 'event', stream: 'ACCESS', schema: accessV1.GrantIssuedSchema, description: 'An end user bought access to a model: a grant bound to their key was signed.' },
   'access.grant.revoked': { kind: 'event', stream: 'ACCESS', schema: accessV1.GrantRevokedSchema, description: 'A grant was revoked; hosts following this subject refuse it within seconds.' },
   'access.usage.reported': { kind: 'event', stream: 'ACCESS', schema: accessV1.UsageReportedSchema, fromPartners: true, description: 'A batch of usage receipts from a host or partner: each signed by the host, carrying the user\'s request signature.' },
-  'access.usage.rejected': { kind: 'event', stream: 'ACCESS', schema: accessV1.UsageRejectedSchema, description: 'A usage receipt that was not counted, and why.' },
+  'access.usage.rejected': { kind: 'event', stream: 'ACCESS', schema: accessV1.UsageRejectedSchema, toPartners: true, description: 'A usage receipt that was not counted, and why.' },
   'access.epoch.closed': { kind: 'event', stream: 'ACCESS', schema: accessV1.EpochClosedSchema, description: 'An epoch of usage closed: totals per (model, host, user) and the Merkle root over its receipts.' },
   'access.violation.proven': { kind: 'event', stream: 'ACCESS', schema: accessV1.ViolationProvenSchema, description: "A prover's proof held: a host served without permission, or a copy was served where it was not licensed; the accused, the evidence hash and the statistics." },
   'chain.registry.model_registered': { kind: 'event', stream: 'CHAIN', schema: chainV1.ContractLogObservedSchema, description: 'ModelRegistry.ModelRegistered, with the confirmations the indexer waits for.' },

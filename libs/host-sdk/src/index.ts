@@ -6,6 +6,7 @@ export { PermissionError } from './errors';
 export type { PermissionFailure } from './errors';
 export { publicKeyFromRaw, privateKeyFromSeed, rawPublicKey, generateUserKey } from './keys';
 export { RevocationFeed } from './revocations';
+export { RejectionFeed, type RejectionFeedOptions, type UsageRejection } from './rejection-feed';
 export { signReceipt, receiptBody, receiptSigningBytes, signReceiptBatch, batchSigningBytes, batchBodyHashes } from './receipts';
 export { ReceiptPublisher, type ReceiptPublisherOptions } from './receipt-publisher';
 export type { ServedRequest } from './receipts';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { Bus, readEvents } from '@clopen/bus';
+import { Bus, encodeEnvelope, newEnvelope, readEvents } from '@clopen/bus';
 import { signHostRequest } from '@clopen/host-auth';
-import { PermissionVerifier, decodePermission, generateUserKey, permissionString, publicKeyFromRaw, rawPublicKey, signReceipt, userPublicKeyBytes } from '@clopen/host-sdk';
+import { PermissionVerifier, RejectionFeed, decodePermission, generateUserKey, permissionString, publicKeyFromRaw, rawPublicKey, signReceipt, userPublicKeyBytes, type UsageRejection } from '@clopen/host-sdk';
 import { verifyMerkleProof } from '@clopen/merkle';
 import { accessV1, create, fromBinary, toBinary } from '@clopen/proto';
 import { createService, type RunningService } from '@clopen/service-kit';
@@ -196,6 +196,36 @@ describe('access: usage receipts', () => {
     const [r] = await rejectedSince(from, 1);
     expect(r).toMatchObject({ grantId: onlyDead.id, hostAddress: bob.address, reason: 'host_not_in_grant' });
     expect((await usageOf(onlyDead.id)).requests).toBe(0);
+  });
+
+  it("hands a partner the refusals of what it reported, and no other partner", async () => {
+    const from = await rejectionCount();
+    const onlyDead = await buy({ quota: { requests: 10 }, hosts: ['0x000000000000000000000000000000000000dEaD'] });
+    const acme: UsageRejection[] = [];
+    const beta: UsageRejection[] = [];
+    const feeds = [await RejectionFeed.follow(bus, 'acme', (r) => void acme.push(r)), await RejectionFeed.follow(bus, 'beta', (r) => void beta.push(r))];
+    try {
+      // what the partner acme's account publishes reaches access as access.usage.reported.acme (infra/nats)
+      const env = newEnvelope('access.usage.reported', { receipts: [serveOn(onlyDead, bob, servingKey, 'via acme')] }, { producer: 'acme' });
+      await bus.publishRaw(bus.subject('access.usage.reported.acme'), encodeEnvelope(env), env.id);
+      const [r] = await rejectedSince(from, 1);
+      expect(r).toMatchObject({ grantId: onlyDead.id, reason: 'host_not_in_grant', partner: 'acme' });
+      await eventually(() => acme.length === 1, { what: "acme's copy of the refusal" });
+      expect(acme[0]).toMatchObject({ grantId: onlyDead.id, counter: r.counter, reason: 'host_not_in_grant', partner: 'acme' });
+      // the platform's own report of a refusal goes to no partner
+      await report([serveOn(onlyDead, bob, servingKey, 'direct')]);
+      await rejectedSince(from, 2);
+    } finally {
+      for (const f of feeds) await f.close();
+    }
+    // a feed that was away resumes where it stopped, and the copies stay apart per partner
+    const again: UsageRejection[] = [];
+    const feed = await RejectionFeed.follow(bus, 'acme', (r) => void again.push(r));
+    await new Promise((r) => setTimeout(r, 500));
+    await feed.close();
+    expect([acme.length, beta.length, again.length]).toEqual([1, 0, 0]);
+    const { state } = await bus.jsm.streams.info(bus.stream('PARTNERS'), { subjects_filter: '>' });
+    expect(Object.keys(state.subjects ?? {})).toEqual([bus.subject('access.usage.rejected.acme')]);
   });
 
   it('holds the quota across hosts: a 3-request grant served by two hosts counts three', async () => {

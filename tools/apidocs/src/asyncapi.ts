@@ -87,13 +87,24 @@ export function asyncApiDocument(comments: ProtoComments): AsyncApiDocument {
           'x-clopen-stream': spec.stream,
         };
       }
+      const copiesChannel = `${subject}.to-partners`;
+      if ('toPartners' in spec && spec.toPartners) {
+        channels[copiesChannel] = {
+          address: `${subject}.{partnerId}`,
+          title: `${subject} for partners`,
+          description: `The platform's copy of each ${subject} that concerns a partner, addressed to it: an envelope of its own whose causation id is the event's. Stored on stream PARTNERS; only that partner's account reads it, through its own durable.`,
+          parameters: { partnerId: { description: 'The id of the partner the event concerns (lower-case letters, digits, "_" and "-").' } },
+          messages: { [name]: ref(`components/messages/${subject}`) },
+          'x-clopen-stream': 'PARTNERS',
+        };
+      }
       for (const role of rolesOf(subject)) {
         participants.add(role.participant);
-        const channel = role.fromPartners ? partnersChannel : subject;
+        const channel = role.fromPartners ? partnersChannel : role.toPartners ? copiesChannel : subject;
         operations[`${channel}.${role.action}.${role.participant}`] = {
           action: role.action,
           channel: channelRef(channel),
-          title: `${role.participant} ${role.action === 'send' ? 'publishes' : 'consumes'} ${subject}${role.fromPartners ? " (partners' messages)" : ''}`,
+          title: `${role.participant} ${role.action === 'send' ? 'publishes' : 'consumes'} ${subject}${role.fromPartners ? " (partners' messages)" : role.toPartners ? ' (its own copies)' : ''}`,
           description: role.how,
           tags: [{ name: role.participant }],
           messages: [ref(`channels/${channel}/messages/${name}`)],

@@ -5,6 +5,7 @@ import {
   anyPartnerSubject,
   consumerName,
   durableName,
+  partnerAddressedSubjects,
   partnerPublishedSubjects,
   subjectMatches,
   type EventSubject,
@@ -44,6 +45,8 @@ export interface Participation {
   sends?: readonly string[];
   /** Events it consumes. */
   receives?: readonly string[];
+  /** It receives the copies addressed to partners (`<subject>.{partnerId}`), not the subject itself. */
+  toPartners?: boolean;
   /** How it does so: shown on the operation. */
   how: string;
 }
@@ -76,6 +79,12 @@ export const PARTICIPATION: readonly Participation[] = [
   },
   {
     participant: PARTNER,
+    receives: partnerAddressedSubjects(),
+    toPartners: true,
+    how: `The platform's copy for the partner it concerns, on <subject>.<partner id> in the PARTNERS stream: the partner reads it through its own durable (partnerReaderName, e.g. <id>__access_usage_rejected), which only its account may create, with that filter only, through ${PARTNER_JS_API_PREFIX}; libs/host-sdk RejectionFeed. See docs/partners.md.`,
+  },
+  {
+    participant: PARTNER,
     receives: ['access.grant.revoked'],
     how: `A consumer of the partner's own on the ${PARTNER_STREAM} stream (a mirror of access.grant.revoked, the one stream a partner's account may read), through ${PARTNER_JS_API_PREFIX}. See docs/partners.md.`,
   },
@@ -86,6 +95,8 @@ export interface Role {
   action: 'send' | 'receive';
   /** The operation is on the channel of the partners' copies of the subject (`<subject>.{partnerId}`). */
   fromPartners?: boolean;
+  /** The operation is on the channel of the copies addressed to partners (`<subject>.{partnerId}`, PARTNERS). */
+  toPartners?: boolean;
   how: string;
 }
 
@@ -121,7 +132,7 @@ export function rolesOf(subject: Subject): Role[] {
   }
   for (const p of PARTICIPATION) {
     if (matchesAny(p.sends, subject)) roles.push({ participant: p.participant, action: 'send', how: p.how });
-    if (matchesAny(p.receives, subject)) roles.push({ participant: p.participant, action: 'receive', how: p.how });
+    if (matchesAny(p.receives, subject)) roles.push({ participant: p.participant, action: 'receive', how: p.how, ...(p.toPartners ? { toPartners: true } : {}) });
   }
   return roles;
 }

@@ -41,6 +41,8 @@ function subjectTables(): string {
   const reads = [
     ...header('stream you read'),
     ...partnerDoes('receive').map((s) => {
+      const spec = SUBJECTS[s];
+      if (spec.kind === 'event' && 'toPartners' in spec && spec.toPartners) return row(s, `PARTNERS, as \`${s}.<your id>\`, through your durable \`<your id>__${s.replace(/\./g, '_')}\``);
       const mirror = streamNames().find((name) => name === PARTNER_STREAM && (STREAMS[name] as StreamSpec).mirror?.subject === s);
       return row(s, mirror ? `${mirror} (a mirror of ${streamOf(s)})` : streamOf(s));
     }),

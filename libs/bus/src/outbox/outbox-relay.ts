@@ -79,7 +79,7 @@ export class OutboxRelay {
       // All of the batch in flight at once (acks come back in order on one connection); only the
       // rows before the first failure count as published, so consumers see events in the order
       // they were written, and a later row that did get through is re-sent with its Nats-Msg-Id.
-      const results = await Promise.allSettled(rows.map((row) => this.bus.publishEnvelope(new Uint8Array(row.envelope))));
+      const results = await Promise.allSettled(rows.map((row) => this.bus.publishEnvelope(new Uint8Array(row.envelope), row.subject)));
       const published: string[] = [];
       for (const [i, result] of results.entries()) {
         const row = rows[i];

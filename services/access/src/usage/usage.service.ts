@@ -274,7 +274,7 @@ export class UsageService implements OnModuleDestroy {
     return { counted, duplicates: repeated, rejected: rejections.length, reasons: countBy(rejections.map((r) => r.reason)) };
   }
 
-  /** Every refusal is kept for the host to read (GET /hosts/usage-rejections) and published with its reason. */
+  /** Every refusal is kept for the host to read (GET /hosts/usage-rejections) and published with its reason, to its partner too. */
   async recordRejections(m: EntityManager, rejections: readonly Rejection[]): Promise<void> {
     if (!rejections.length) return;
     await m.query(
@@ -282,7 +282,15 @@ export class UsageService implements OnModuleDestroy {
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[])`,
       [rejections.map((r) => r.hostAddress), rejections.map((r) => r.partner ?? null), rejections.map((r) => r.grantId), rejections.map((r) => String(r.counter)), rejections.map((r) => r.reason), rejections.map((r) => r.message)],
     );
-    for (const r of rejections) await this.outbox.enqueue(m, 'access.usage.rejected', { grantId: r.grantId, counter: r.counter, hostAddress: r.hostAddress, reason: r.reason, message: r.message, partner: r.partner ?? '' });
+    // A refusal of what a partner reported also goes to that partner: access.usage.rejected.<partner> (PARTNERS).
+    await this.outbox.enqueueMany(
+      m,
+      rejections.map((r) => ({
+        subject: 'access.usage.rejected' as const,
+        payload: { grantId: r.grantId, counter: r.counter, hostAddress: r.hostAddress, reason: r.reason, message: r.message, partner: r.partner ?? '' },
+        ...(r.partner ? { partner: r.partner } : {}),
+      })),
+    );
   }
 
   /**
