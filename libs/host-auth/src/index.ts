@@ -6,3 +6,5 @@ export { RedisNonceStore, MemoryNonceStore } from './nonce-store';
 export type { NonceStore } from './nonce-store';
 export { HostAuthError } from './errors';
 export type { HostAuthFailure } from './errors';
+export { HOST_SESSION_HEADER, HostSessions } from './session';
+export type { HostSession, HostSessionKey } from './session';

@@ -90,64 +90,68 @@ void (async () => {
     const env = { ...serviceEnv({ db, ns }), ACCESS_ISSUER_KEYS: `i1:${randomBytes(32).toString('base64')}`, LOG_LEVEL: 'warn', ACCESS_REPORT_GRACE_MS: '1000' };
     access = await spawnService('access', env);
     const modelId = (await api(storage.url, TEST_ADMIN_KEY, 'POST', '/models', { name: 'bench-gpt' })).body.id;
-    const otherModelId = (await api(storage.url, TEST_ADMIN_KEY, 'POST', '/models', { name: 'bench-other' })).body.id;
-    const load = await prepareReceiptLoad(access.url, bus, modelId, 50);
-    // Receipts that must not count, mixed in: a host slashed before it served, a host the grants do
-    // not name, and a host licensed for another model only.
-    // The slashed host backdates its receipts to just before the slash (hosts date their own):
-    // they reach JetStream more than ACCESS_REPORT_GRACE_MS (1 s here) after the end.
-    const slashed = await prepareReceiptLoad(access.url, bus, modelId, 5);
-    await new Promise((r) => setTimeout(r, 2_500)); // so that just before the slash is inside the grants' validity
-    const slashedAt = new Date(Date.now() - 500);
-    await endLicence(bus, slashed.licence, 'slashed', slashedAt);
-    const outside = await prepareReceiptLoad(access.url, bus, modelId, 5, { grantHosts: ['0x000000000000000000000000000000000000dEaD'] });
-    const elsewhere = await prepareReceiptLoad(access.url, bus, modelId, 5, { licensedFor: otherModelId });
-    const bad = [slashed, outside, elsewhere];
-    const badEach = Math.round(total * 0.01);
-    const goodTotal = total - bad.length * badEach;
-    await eventually(async () => (await pg.query('SELECT count(*) FROM access.host_licences WHERE ended_at IS NOT NULL')).rows[0].count === '1', { timeoutMs: 10_000, what: 'the slash at access' });
-    await access.stop();
-    await new Promise((r) => setTimeout(r, 1_500)); // past the grace after the slash
-    const batches = [...load.batches(goodTotal, perBatch), ...bad.flatMap((l) => l.batches(badEach, perBatch, l === slashed ? new Date(slashedAt.getTime() - 400) : undefined))];
-    batches.sort(() => Math.random() - 0.5);
-    for (const b of batches) await bus.publish('access.usage.reported', b);
+    // BENCH_ACCESS_PARTS=quota: the quota stage alone, to iterate on it; every metric by default.
+    const all = process.env.BENCH_ACCESS_PARTS !== 'quota';
+    if (all) {
+      const otherModelId = (await api(storage.url, TEST_ADMIN_KEY, 'POST', '/models', { name: 'bench-other' })).body.id;
+      const load = await prepareReceiptLoad(access.url, bus, modelId, 50);
+      // Receipts that must not count, mixed in: a host slashed before it served, a host the grants do
+      // not name, and a host licensed for another model only.
+      // The slashed host backdates its receipts to just before the slash (hosts date their own):
+      // they reach JetStream more than ACCESS_REPORT_GRACE_MS (1 s here) after the end.
+      const slashed = await prepareReceiptLoad(access.url, bus, modelId, 5);
+      await new Promise((r) => setTimeout(r, 2_500)); // so that just before the slash is inside the grants' validity
+      const slashedAt = new Date(Date.now() - 500);
+      await endLicence(bus, slashed.licence, 'slashed', slashedAt);
+      const outside = await prepareReceiptLoad(access.url, bus, modelId, 5, { grantHosts: ['0x000000000000000000000000000000000000dEaD'] });
+      const elsewhere = await prepareReceiptLoad(access.url, bus, modelId, 5, { licensedFor: otherModelId });
+      const bad = [slashed, outside, elsewhere];
+      const badEach = Math.round(total * 0.01);
+      const goodTotal = total - bad.length * badEach;
+      await eventually(async () => (await pg.query('SELECT count(*) FROM access.host_licences WHERE ended_at IS NOT NULL')).rows[0].count === '1', { timeoutMs: 10_000, what: 'the slash at access' });
+      await access.stop();
+      await new Promise((r) => setTimeout(r, 1_500)); // past the grace after the slash
+      const batches = [...load.batches(goodTotal, perBatch), ...bad.flatMap((l) => l.batches(badEach, perBatch, l === slashed ? new Date(slashedAt.getTime() - 400) : undefined))];
+      batches.sort(() => Math.random() - 0.5);
+      for (const b of batches) await bus.publish('access.usage.reported', b);
 
-    const count = async (table: string) => Number((await pg.query(`SELECT count(*) FROM ${table}`)).rows[0].count);
-    const drain = async (table: string, start: () => Promise<unknown>, goal: number) => {
-      await start();
-      let first = 0;
-      let t0 = 0n;
-      for (;;) {
-        const n = await count(table);
-        if (n > 0 && !t0) [first, t0] = [n, process.hrtime.bigint()];
-        if (n >= goal) return (n - first) / (Number(process.hrtime.bigint() - t0) / 1e9);
-        await new Promise((r) => setTimeout(r, 20));
+      const count = async (table: string) => Number((await pg.query(`SELECT count(*) FROM ${table}`)).rows[0].count);
+      const drain = async (table: string, start: () => Promise<unknown>, goal: number) => {
+        await start();
+        let first = 0;
+        let t0 = 0n;
+        for (;;) {
+          const n = await count(table);
+          if (n > 0 && !t0) [first, t0] = [n, process.hrtime.bigint()];
+          if (n >= goal) return (n - first) / (Number(process.hrtime.bigint() - t0) / 1e9);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      };
+      const counted = await drain('access.usage_receipts', async () => (access = await spawnService('access', env)), goodTotal);
+      await eventually(async () => Number((await pg.query('SELECT count(*) FROM access.usage_rejections')).rows[0].count) >= bad.length * badEach, { timeoutMs: 60_000, what: 'every bad receipt refused' });
+      await access.stop();
+      access = undefined;
+      emit('receipts_per_s', counted, 'receipts/s');
+      const byHost = async (host: string) => Number((await pg.query('SELECT count(*) FROM access.usage_receipts WHERE host_address = $1', [host])).rows[0].count);
+      emit('unlicensed_counted', (await Promise.all(bad.map((l) => byHost(l.host.address)))).reduce((a, b) => a + b, 0), 'receipts');
+      const reasons = (await pg.query('SELECT lower(host_address) AS host, reason, count(*)::int AS n FROM access.usage_rejections GROUP BY 1, 2 ORDER BY 1, 2')).rows;
+      console.error(`receipts: ${await byHost(load.host.address)} of ${goodTotal} good counted; refused ${JSON.stringify(reasons)}`);
+      // Refused, and for the right reason: a refusal for another reason would be a bench that cannot tell.
+      const want = [[slashed, 'unlicensed'], [outside, 'host_not_in_grant'], [elsewhere, 'unlicensed']] as const;
+      for (const [l, reason] of want) {
+        const n = reasons.find((r) => r.host === l.host.address.toLowerCase() && r.reason === reason)?.n ?? 0;
+        if (n !== badEach) throw new Error(`expected ${badEach} receipts of ${l.host.address} refused as ${reason}, got ${n}`);
       }
-    };
-    const counted = await drain('access.usage_receipts', async () => (access = await spawnService('access', env)), goodTotal);
-    await eventually(async () => Number((await pg.query('SELECT count(*) FROM access.usage_rejections')).rows[0].count) >= bad.length * badEach, { timeoutMs: 60_000, what: 'every bad receipt refused' });
-    await access.stop();
-    access = undefined;
-    emit('receipts_per_s', counted, 'receipts/s');
-    const byHost = async (host: string) => Number((await pg.query('SELECT count(*) FROM access.usage_receipts WHERE host_address = $1', [host])).rows[0].count);
-    emit('unlicensed_counted', (await Promise.all(bad.map((l) => byHost(l.host.address)))).reduce((a, b) => a + b, 0), 'receipts');
-    const reasons = (await pg.query('SELECT lower(host_address) AS host, reason, count(*)::int AS n FROM access.usage_rejections GROUP BY 1, 2 ORDER BY 1, 2')).rows;
-    console.error(`receipts: ${await byHost(load.host.address)} of ${goodTotal} good counted; refused ${JSON.stringify(reasons)}`);
-    // Refused, and for the right reason: a refusal for another reason would be a bench that cannot tell.
-    const want = [[slashed, 'unlicensed'], [outside, 'host_not_in_grant'], [elsewhere, 'unlicensed']] as const;
-    for (const [l, reason] of want) {
-      const n = reasons.find((r) => r.host === l.host.address.toLowerCase() && r.reason === reason)?.n ?? 0;
-      if (n !== badEach) throw new Error(`expected ${badEach} receipts of ${l.host.address} refused as ${reason}, got ${n}`);
+
+      await pg.query('CREATE TABLE raw_receipts (grant_id uuid, counter bigint, receipt bytea, PRIMARY KEY (grant_id, counter))');
+      const raw = await drain('raw_receipts', () => rawPipe(bus, pg), total);
+      emit('receipts_ratio_raw', counted / raw, 'ratio');
+      console.error(`receipts: service ${Math.round(counted)}/s, raw pipe ${Math.round(raw)}/s`);
+    } else {
+      await access.stop();
     }
-
-    await pg.query('CREATE TABLE raw_receipts (grant_id uuid, counter bigint, receipt bytea, PRIMARY KEY (grant_id, counter))');
-    const raw = await drain('raw_receipts', () => rawPipe(bus, pg), total);
-    emit('receipts_ratio_raw', counted / raw, 'ratio');
-    console.error(`receipts: service ${Math.round(counted)}/s, raw pipe ${Math.round(raw)}/s`);
-
     access = await spawnService('access', env);
-    const ratio = await gatewayOverhead(env, access.url, modelId, bus);
-    emit('gateway_overhead_ratio', ratio, 'ratio');
+    if (all) emit('gateway_overhead_ratio', await gatewayOverhead(env, access.url, modelId, bus), 'ratio');
     const quota = await quotaAcrossGateways(env, access.url, modelId, bus, pg);
     emit('quota_overrun', quota.overrun, 'requests');
     emit('quota_underserved', quota.underserved, 'requests');
@@ -302,6 +306,9 @@ async function quotaAcrossGateways(env: Record<string, string>, accessUrl: strin
     if (all < servedTotal) throw new Error(`the gateways' histograms hold ${all} granted reservations for ${servedTotal} requests served`);
     const quantile = (q: number) => bounds.find((le) => buckets.get(le)! >= q * all) ?? Infinity;
     const p99 = quantile(0.99);
+    // Where a wait goes: access's own time on a lease (its HTTP histogram), beside the gateways' waits.
+    const leaseTimes = [...(await (await fetch(`${accessUrl}/metrics`)).text()).matchAll(/^http_request_duration_seconds_bucket\{(?=[^}]*route="\/hosts\/quota-leases")(?=[^}]*status="200")[^}]*le="([^"]+)"[^}]*\} (\d+)/gm)].map((m) => [m[1], Number(m[2])]);
+    console.error(`quota: access's time on POST /hosts/quota-leases (le, count): ${JSON.stringify(leaseTimes)}`);
     console.error(`quota: ${servedTotal} of ${work.length} served (${grants} grants × ${quota}), statuses ${JSON.stringify(Object.fromEntries(statuses))}, ${[...c.values()].reduce((a, b) => a + b, 0)} counted; ${all} granted reservations: p50 ≤ ${quantile(0.5) * 1000} ms, p90 ≤ ${quantile(0.9) * 1000} ms, p95 ≤ ${quantile(0.95) * 1000} ms, p99 ≤ ${p99 * 1000} ms; histogram ${JSON.stringify(bounds.map((le) => [le, buckets.get(le)]))}`);
     return { overrun, underserved, p99Ms: p99 * 1000 };
   } finally {

@@ -21,6 +21,8 @@ export const accessSettings = {
   }),
   /** Longest validity a host may give a signed request (host-auth). */
   HOST_AUTH_MAX_TTL_SECONDS: setting.positiveInt.max(3600).default(300),
+  /** How long a host session token (POST /hosts/sessions) is good for: its gateway renews it at half that. */
+  ACCESS_HOST_SESSION_SECONDS: setting.positiveInt.max(86_400).default(900),
   /** How often usage is committed: each epoch's receipts get one Merkle root for the chain. */
   ACCESS_EPOCH_SECONDS: setting.positiveInt.default(3600),
   /** Worker threads verifying receipt signatures (0: on the event loop). Default: one per core. */

@@ -134,6 +134,24 @@ describe('access: usage receipts', () => {
     expect((await fetch(`${access.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-clopen-host-auth': forDistribution }, body })).status).toBe(401);
   });
 
+  it('gives a host a session token for its frequent calls, never for changing its keys', async () => {
+    const path = '/hosts/sessions';
+    const header = await signHostRequest(bob, { audience: 'access', method: 'POST', path, body: '' });
+    const opened = await fetch(`${access.url}${path}`, { method: 'POST', headers: { 'x-clopen-host-auth': header } });
+    expect(opened.status).toBe(201);
+    const { token, expiresAt } = (await opened.json()) as { token: string; expiresAt: number };
+    expect(expiresAt * 1000).toBeGreaterThan(Date.now());
+    const withToken = (p: string, init: RequestInit = {}) => fetch(`${access.url}${p}`, { ...init, headers: { 'content-type': 'application/json', 'x-clopen-host-session': token, ...(init.headers ?? {}) } });
+    const licences = await withToken('/hosts/licences');
+    expect(licences.status).toBe(200);
+    expect(((await licences.json()) as any[]).some((l) => l.modelId === modelId && l.active)).toBe(true);
+    const lease = await withToken('/hosts/quota-leases', { method: 'POST', body: JSON.stringify({ grantId: grant.id, requests: 0 }) });
+    expect(lease.status).toBe(200);
+    const register = await withToken('/hosts/serving-keys', { method: 'POST', body: JSON.stringify({ keyId: 'k9', publicKey: rawPublicKey(generateUserKey()).toString('base64url') }) });
+    expect(register.status).toBe(401);
+    expect(await withToken('/hosts/licences', { headers: { 'x-clopen-host-session': `${token.slice(0, -2)}AA` } }).then((r) => r.status)).toBe(401);
+  });
+
   it('counts receipts once, however often they are reported', async () => {
     const receipts = [serve('a'), serve('b'), serve('c')];
     await report(receipts);

@@ -1,8 +1,9 @@
-import { Body, Controller, Get, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, Post, Query } from '@nestjs/common';
 import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
-import { Conflict, CurrentHost, Forbidden, HostSigned, parseInput } from '@clopen/service-kit';
+import { HOST_SESSION_HEADER } from '@clopen/host-auth';
+import { Conflict, CurrentHost, Forbidden, HOST_AUTH, HostSigned, parseInput, type HostAuthOptions } from '@clopen/service-kit';
 import { REJECTION_REASONS } from '@clopen/host-sdk';
 import { holdsActiveLicence } from '../licences/licence-projection';
 import { ServingKey } from './serving-key.entity';
@@ -49,7 +50,7 @@ export class HostsController {
 
 /** What the host sent that was not counted, and why: the same records `access.usage.rejected` carries. */
 @ApiTags('hosts')
-@HostSigned('host', 'access')
+@HostSigned('host', 'access', { sessions: true })
 @Controller('hosts/usage-rejections')
 export class HostRejectionsController {
   constructor(private readonly db: DataSource) {}
@@ -72,7 +73,7 @@ export class HostRejectionsController {
 
 /** The licences access knows this host holds or held (from distribution's events): what a gateway checks before serving. */
 @ApiTags('hosts')
-@HostSigned('host', 'access')
+@HostSigned('host', 'access', { sessions: true })
 @Controller('hosts/licences')
 export class HostLicencesController {
   constructor(private readonly db: DataSource) {}
@@ -85,5 +86,25 @@ export class HostLicencesController {
       [host],
     );
     return rows.map((r) => ({ id: r.id, modelId: r.model_id, versionId: r.version_id, grantedAt: r.granted_at, endedAt: r.ended_at, endReason: r.end_reason, active: r.ended_at === null }));
+  }
+}
+
+/**
+ * A host proves its EVM key once (a signed request) and gets a short-lived token for its frequent
+ * calls (quota leases, licence and rejection reads), each then checked by an HMAC instead of a
+ * signature recovery: what keeps a gateway's first request on a grant fast.
+ */
+@ApiTags('hosts')
+@HostSigned('host', 'access')
+@Controller('hosts/sessions')
+export class HostSessionsController {
+  constructor(@Inject(HOST_AUTH) private readonly auth: HostAuthOptions) {}
+
+  @Post()
+  @HttpCode(201)
+  @ApiOperation({ summary: `A host session token: {token, expiresAt (unix s)}; send it as ${HOST_SESSION_HEADER} to the routes that take one, and get a new one before it expires` })
+  open(@CurrentHost() host: string) {
+    const session = this.auth.sessions!.issue(host);
+    return { token: session.token, expiresAt: session.expiresAt };
   }
 }

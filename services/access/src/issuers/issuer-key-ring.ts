@@ -1,4 +1,5 @@
-import type { KeyObject } from 'node:crypto';
+import { hkdfSync, type KeyObject } from 'node:crypto';
+import type { HostSessionKey } from '@clopen/host-auth';
 import { privateKeyFromSeed, rawPublicKey } from '@clopen/host-sdk';
 
 export interface IssuerKey {
@@ -28,5 +29,16 @@ export class IssuerKeyRing {
 
   get current(): IssuerKey {
     return this.keys[0];
+  }
+
+  /**
+   * The keys that MAC host session tokens, derived from the issuer keys (HKDF-SHA256): every replica
+   * holds them already, and they rotate with the issuer keys (the first signs, the others verify).
+   */
+  sessionKeys(): HostSessionKey[] {
+    return this.keys.map((k) => {
+      const seed = Buffer.from(k.privateKey.export({ format: 'jwk' }).d as string, 'base64url');
+      return { id: k.id, secret: Buffer.from(hkdfSync('sha256', seed, Buffer.alloc(0), 'clopen-host-session-v1', 32)) };
+    });
   }
 }

@@ -21,14 +21,12 @@ export interface QuotaLease {
   tokens: number | null;
 }
 
-interface LockedGrant {
+interface UsableGrant {
   id: string;
   model_id: string;
   hosts: string[];
   quota_requests: string;
   quota_tokens: string;
-  leased_requests: string;
-  leased_tokens: string;
   not_before: Date;
   expires_at: Date;
   revoked_at: Date | null;
@@ -45,7 +43,7 @@ interface LockedGrant {
  * bill past the grant either.
  */
 @ApiTags('hosts')
-@HostSigned('host', 'access')
+@HostSigned('host', 'access', { sessions: true })
 @Controller('hosts/quota-leases')
 export class QuotaLeasesController {
   constructor(private readonly db: DataSource) {}
@@ -53,13 +51,20 @@ export class QuotaLeasesController {
   @Post()
   @HttpCode(200)
   @ApiOperation({ summary: 'Lease a block of a grant\'s quota to serve with: {"grantId", "requests", "tokens"} → what was granted (0 when the quota is spent; null when unlimited)' })
-  lease(@CurrentHost() host: string, @Body() body: unknown): Promise<QuotaLease> {
+  async lease(@CurrentHost() host: string, @Body() body: unknown): Promise<QuotaLease> {
     const input = parseInput(LeaseInput, body);
+    // Read, not locked: a revocation that commits meanwhile is refused by the verifier and at ingest.
+    const g = await this.usable(input.grantId, host);
     return this.db.transaction(async (m) => {
-      const g = await this.lockUsable(m, input.grantId, host);
-      const take = (quota: string, leased: string, wanted: number) => (BigInt(quota) === 0n ? null : Number(minBig(BigInt(wanted), BigInt(quota) - BigInt(leased))));
-      const requests = take(g.quota_requests, g.leased_requests, input.requests);
-      const tokens = take(g.quota_tokens, g.leased_tokens, input.tokens);
+      // The grant's leased total, locked (created at the first lease): never the grant's own row,
+      // which ingest holds while it counts a batch.
+      const [leased]: { requests: string; tokens: string }[] = await m.query(
+        'INSERT INTO grant_leases AS l (grant_id) VALUES ($1) ON CONFLICT (grant_id) DO UPDATE SET grant_id = l.grant_id RETURNING requests, tokens',
+        [g.id],
+      );
+      const take = (quota: string, already: string, wanted: number) => (BigInt(quota) === 0n ? null : Number(minBig(BigInt(wanted), BigInt(quota) - BigInt(already))));
+      const requests = take(g.quota_requests, leased.requests, input.requests);
+      const tokens = take(g.quota_tokens, leased.tokens, input.tokens);
       await this.move(m, g.id, host, requests ?? 0, tokens ?? 0);
       return { grantId: g.id, requests, tokens };
     });
@@ -71,8 +76,8 @@ export class QuotaLeasesController {
   release(@CurrentHost() host: string, @Body() body: unknown): Promise<QuotaLease> {
     const input = parseInput(LeaseInput, body);
     return this.db.transaction(async (m) => {
-      // The grant first, as lease() and ingest lock it: never a circle of waits.
-      await m.query('SELECT 1 FROM grants WHERE id = $1 FOR UPDATE', [input.grantId]);
+      // The grant's total first, as lease() locks it: never a circle of waits.
+      await m.query('SELECT 1 FROM grant_leases WHERE grant_id = $1 FOR UPDATE', [input.grantId]);
       const [held] = await m.query('SELECT requests, tokens FROM quota_leases WHERE grant_id = $1 AND lower(host_address) = lower($2) FOR UPDATE', [input.grantId, host]);
       const requests = held ? Number(minBig(BigInt(input.requests), BigInt(held.requests))) : 0;
       const tokens = held ? Number(minBig(BigInt(input.tokens), BigInt(held.tokens))) : 0;
@@ -81,27 +86,25 @@ export class QuotaLeasesController {
     });
   }
 
-  /** The grant, locked, if this host may serve it now: valid, not revoked, naming the host (or any), and the host licensed for its model. */
-  private async lockUsable(m: EntityManager, grantId: string, host: string): Promise<LockedGrant> {
-    const [g]: LockedGrant[] = await m.query(
-      'SELECT id, model_id, hosts, quota_requests, quota_tokens, leased_requests, leased_tokens, not_before, expires_at, revoked_at FROM grants WHERE id = $1 FOR UPDATE',
-      [grantId],
-    );
+  /** The grant, if this host may serve it now: valid, not revoked, naming the host (or any), and the host licensed for its model. */
+  private async usable(grantId: string, host: string): Promise<UsableGrant> {
+    const [g]: UsableGrant[] = await this.db.query('SELECT id, model_id, hosts, quota_requests, quota_tokens, not_before, expires_at, revoked_at FROM grants WHERE id = $1', [grantId]);
     if (!g) throw new NotFound(`grant ${grantId} does not exist`);
     const refuse = (reason: string, message: string) => new Forbidden(message, { reason });
     const now = Date.now();
     if (g.revoked_at) throw refuse('revoked', `grant ${grantId} was revoked`);
     if (now < g.not_before.getTime() || now >= g.expires_at.getTime()) throw refuse('outside_grant', `grant ${grantId} is not valid now`);
     if (g.hosts.length && !g.hosts.some((h) => h.toLowerCase() === host.toLowerCase())) throw refuse('host_not_in_grant', `grant ${grantId} is not valid on host ${host}`);
-    if (!(await holdsActiveLicence(m, host, g.model_id))) throw refuse('unlicensed', `host ${host} holds no active licence for model ${g.model_id}`);
+    if (!(await holdsActiveLicence(this.db.manager, host, g.model_id))) throw refuse('unlicensed', `host ${host} holds no active licence for model ${g.model_id}`);
     return g;
   }
 
+  /** Moves quota between the grant's leased total and this host's lease (negative: given back), in one statement. */
   private async move(m: EntityManager, grantId: string, host: string, requests: number, tokens: number): Promise<void> {
     if (!requests && !tokens) return;
-    await m.query('UPDATE grants SET leased_requests = leased_requests + $2, leased_tokens = leased_tokens + $3 WHERE id = $1', [grantId, requests, tokens]);
     await m.query(
-      `INSERT INTO quota_leases (grant_id, host_address, requests, tokens) VALUES ($1, $2, $3, $4)
+      `WITH total AS (UPDATE grant_leases SET requests = requests + $3, tokens = tokens + $4 WHERE grant_id = $1)
+       INSERT INTO quota_leases (grant_id, host_address, requests, tokens) VALUES ($1, $2, $3, $4)
        ON CONFLICT (grant_id, host_address) DO UPDATE SET requests = quota_leases.requests + EXCLUDED.requests, tokens = quota_leases.tokens + EXCLUDED.tokens, updated_at = now()`,
       [grantId, host, requests, tokens],
     );

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from 
 import type { KeyObject } from 'node:crypto';
 import { privateKeyToAccount, type PrivateKeyAccount } from 'viem/accounts';
 import { Bus } from '@clopen/bus';
-import { HOST_AUTH_HEADER, signHostRequest } from '@clopen/host-auth';
+import { HOST_AUTH_HEADER, HOST_SESSION_HEADER, signHostRequest } from '@clopen/host-auth';
 import { PermissionVerifier, ReceiptPublisher, RevocationFeed, privateKeyFromSeed, publicKeyFromRaw, rawPublicKey } from '@clopen/host-sdk';
 import { CONFIG, Metrics } from '@clopen/service-kit';
 import type { GatewayConfig } from '../gateway.settings';
@@ -28,6 +28,9 @@ export class AccessLink implements OnModuleInit, OnApplicationShutdown {
   private timers: NodeJS.Timeout[] = [];
   /** Whether access last said this host holds an active licence for GATEWAY_MODEL_ID, and why not. */
   private licence: { active: boolean; reason: string } = { active: false, reason: 'not checked yet' };
+  /** The host session token access gave (POST /hosts/sessions), and when to renew it (ms). */
+  private session?: { token: string; renewAt: number; expiresAt: number };
+  private renewing?: Promise<void>;
 
   constructor(private readonly bus: Bus, private readonly metrics: Metrics, @Inject(CONFIG) private readonly config: GatewayConfig) {
     this.account = privateKeyToAccount(config.GATEWAY_HOST_KEY as `0x${string}`);
@@ -82,6 +85,7 @@ export class AccessLink implements OnModuleInit, OnApplicationShutdown {
     });
     this.metrics.gauge('gateway_quota_grants_held', 'Grants this gateway holds a quota lease of.', [], (g) => g.set(this.quota.grants));
     this.timers.push(setInterval(() => void this.quota.releaseIdle(this.config.GATEWAY_QUOTA_IDLE_SECONDS * 1000), 5_000).unref());
+    await this.renewSession();
     await this.checkLicence();
     this.metrics.gauge('gateway_licensed', '1 while access says this host holds an active licence for the model it serves.', [], (g) => g.set(this.licence.active ? 1 : 0));
     this.timers.push(setInterval(() => void this.checkLicence(), this.config.GATEWAY_LICENCE_CHECK_SECONDS * 1000).unref());
@@ -113,8 +117,7 @@ export class AccessLink implements OnModuleInit, OnApplicationShutdown {
   async checkLicence(): Promise<void> {
     try {
       const path = '/hosts/licences';
-      const auth = await signHostRequest(this.account, { audience: 'access', method: 'GET', path, body: '' });
-      const res = await fetch(`${this.config.ACCESS_URL}${path}`, { headers: { [HOST_AUTH_HEADER]: auth }, signal: AbortSignal.timeout(5_000) });
+      const res = await this.frequentCall('GET', path);
       if (!res.ok) throw new Error(`GET ${path} answered ${res.status}`);
       const licences = (await res.json()) as { modelId: string; active: boolean; endedAt: string | null; endReason: string | null }[];
       const mine = licences.filter((l) => l.modelId === this.config.GATEWAY_MODEL_ID);
@@ -129,15 +132,52 @@ export class AccessLink implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  /** A host-signed call to access's quota leases; a refusal (403, 404) becomes a QuotaRefused with access's reason. */
+  /** A call to access's quota leases; a refusal (403, 404) becomes a QuotaRefused with access's reason. */
   private async quotaCall(path: string, payload: object): Promise<Granted> {
-    const body = JSON.stringify(payload);
-    const auth = await signHostRequest(this.account, { audience: 'access', method: 'POST', path, body });
-    const res = await fetch(`${this.config.ACCESS_URL}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', [HOST_AUTH_HEADER]: auth }, body, signal: AbortSignal.timeout(5_000) });
+    const res = await this.frequentCall('POST', path, JSON.stringify(payload));
     const answer = (await res.json().catch(() => ({}))) as Granted & { message?: string; details?: { reason?: string } };
     if (res.status === 403 || res.status === 404) throw new QuotaRefused(answer.details?.reason ?? (res.status === 404 ? 'unknown_grant' : 'forbidden'), answer.message ?? `access answered ${res.status}`, 403);
     if (!res.ok) throw new Error(`POST ${path} answered ${res.status}: ${answer.message ?? ''}`);
     return answer;
+  }
+
+  /**
+   * A call this gateway makes often (quota leases, licence checks), authenticated by its host session
+   * token, so that neither side spends a signature on it; signed while it has none or when access
+   * refused the token (its key rotated), and the token is then renewed.
+   */
+  private async frequentCall(method: 'GET' | 'POST', path: string, body = ''): Promise<Response> {
+    const call = (auth: Record<string, string>) =>
+      fetch(`${this.config.ACCESS_URL}${path}`, { method, headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...auth }, ...(body ? { body } : {}), signal: AbortSignal.timeout(5_000) });
+    const session = this.session;
+    if (session && Date.now() < session.expiresAt) {
+      if (Date.now() >= session.renewAt) void this.renewSession();
+      const res = await call({ [HOST_SESSION_HEADER]: session.token });
+      if (res.status !== 401) return res;
+      if (this.session === session) this.session = undefined;
+    }
+    void this.renewSession();
+    return call({ [HOST_AUTH_HEADER]: await signHostRequest(this.account, { audience: 'access', method, path, body }) });
+  }
+
+  /** Gets a new host session token (one at a time); renewed at half its life. Without one, calls are signed. */
+  private renewSession(): Promise<void> {
+    this.renewing ??= (async () => {
+      try {
+        const path = '/hosts/sessions';
+        const auth = await signHostRequest(this.account, { audience: 'access', method: 'POST', path, body: '' });
+        const res = await fetch(`${this.config.ACCESS_URL}${path}`, { method: 'POST', headers: { [HOST_AUTH_HEADER]: auth }, signal: AbortSignal.timeout(5_000) });
+        if (!res.ok) throw new Error(`POST ${path} answered ${res.status}`);
+        const { token, expiresAt } = (await res.json()) as { token: string; expiresAt: number };
+        const now = Date.now();
+        this.session = { token, expiresAt: expiresAt * 1000, renewAt: now + (expiresAt * 1000 - now) / 2 };
+      } catch (e) {
+        this.log.warn(`opening a host session with access: ${(e as Error).message}; signing each call meanwhile`);
+      } finally {
+        this.renewing = undefined;
+      }
+    })();
+    return this.renewing;
   }
 
   private async issuerKeys(): Promise<Map<string, KeyObject>> {

@@ -52,6 +52,7 @@ export class QuotaLeases {
   async reserve(grantId: string, wantTokens: number): Promise<{ tokens: number }> {
     const started = performance.now();
     let outcome: 'granted' | 'refused' = 'refused';
+    let refill: Held | undefined;
     try {
       const h = this.held.get(grantId) ?? this.fresh(grantId);
       h.lastUsed = Date.now();
@@ -60,7 +61,7 @@ export class QuotaLeases {
           if (h.requests !== null) h.requests -= 1;
           const tokens = h.tokens === null ? wantTokens : Math.min(wantTokens, h.tokens);
           if (h.tokens !== null) h.tokens -= tokens;
-          if ((h.requests !== null && h.requests < this.options.block / 2) || (h.tokens !== null && h.tokens < this.options.tokenBlock / 2)) void this.fetch(grantId, h).catch(() => undefined);
+          if ((h.requests !== null && h.requests < this.options.block / 2) || (h.tokens !== null && h.tokens < this.options.tokenBlock / 2)) refill = h;
           outcome = 'granted';
           return { tokens };
         }
@@ -70,6 +71,8 @@ export class QuotaLeases {
       throw h.refused ?? new QuotaRefused('over_quota', `grant ${grantId} has no quota left on any host`, 429);
     } finally {
       this.options.observe?.((performance.now() - started) / 1000, outcome);
+      // The next block is asked for after this request has its quota: starting the call is not its wait.
+      if (refill) void this.fetch(grantId, refill).catch(() => undefined);
     }
   }
 
