@@ -11,7 +11,7 @@ import { HostLicencesController, HostRejectionsController, HostSessionsControlle
 import { PgNonceStore } from './hosts/pg-nonce-store';
 import { IssuersController } from './issuers/issuers.controller';
 import { LicenceProjection } from './licences/licence-projection';
-import { QuotaLeasesController } from './quota/quota-leases';
+import { QuotaHandouts, QuotaLeasesController } from './quota/quota-leases';
 import { ProverController, ProversController } from './provers/provers.controller';
 import { ProversService } from './provers/provers.service';
 import { UsageIngestor } from './usage/usage.ingestor';
@@ -24,6 +24,7 @@ import { UsageService } from './usage/usage.service';
     UsageService,
     UsageIngestor,
     LicenceProjection,
+    QuotaHandouts,
     ProversService,
     EpochsService,
     HostAuthGuard,

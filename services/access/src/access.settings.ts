@@ -50,6 +50,17 @@ export const accessSettings = {
    * Long enough for an honest gateway's spool to drain after a short outage.
    */
   ACCESS_REPORT_GRACE_MS: setting.nonNegativeInt.default(600_000),
+  /**
+   * Opening blocks: when a grant is issued for at most this many hosts (those it names, or else those
+   * licensed for its model), each is handed a block of its quota at once, which its gateway picks up
+   * (POST /hosts/quota-leases/handouts) before the first request comes; 0: none.
+   */
+  ACCESS_QUOTA_HANDOUT_HOSTS: setting.nonNegativeInt.max(1000).default(8),
+  /** Requests and tokens of an opening block, at most: never more than a 1/(2 × hosts) share of the quota. */
+  ACCESS_QUOTA_HANDOUT_REQUESTS: setting.nonNegativeInt.default(8),
+  ACCESS_QUOTA_HANDOUT_TOKENS: setting.nonNegativeInt.default(4096),
+  /** An opening block its host has not picked up within this long (its gateway is down) goes back to the grant. */
+  ACCESS_QUOTA_HANDOUT_SECONDS: setting.positiveInt.default(60),
   /** Longest grant a user can buy. */
   ACCESS_GRANT_MAX_DAYS: setting.positiveInt.max(3650).default(365),
 };

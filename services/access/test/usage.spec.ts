@@ -23,6 +23,8 @@ import {
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { accessService } from '../src/access.service';
 import { receiptLeaf } from '../src/epochs/epochs.service';
+import { QuotaHandouts } from '../src/quota/quota-leases';
+import { DataSource } from 'typeorm';
 import { endLicence, licenseHost } from '@clopen/testing';
 
 jest.setTimeout(120_000);
@@ -147,6 +149,21 @@ describe('access: usage receipts', () => {
     expect(((await licences.json()) as any[]).some((l) => l.modelId === modelId && l.active)).toBe(true);
     const lease = await withToken('/hosts/quota-leases', { method: 'POST', body: JSON.stringify({ grantId: grant.id, requests: 0 }) });
     expect(lease.status).toBe(200);
+    // an opening block of each grant issued since, handed to this licensed host once
+    const opening = await buy({ quota: { requests: 40 } });
+    const picked = await withToken('/hosts/quota-leases/handouts', { method: 'POST', body: '{}' });
+    expect(picked.status).toBe(200);
+    expect(((await picked.json()) as any[]).find((h) => h.grantId === opening.id)).toEqual({ grantId: opening.id, requests: 8, tokens: null });
+    expect(((await (await withToken('/hosts/quota-leases/handouts', { method: 'POST', body: '{}' })).json()) as any[]).find((h) => h.grantId === opening.id)).toBeUndefined();
+    // a block its host never picks up goes back to the grant
+    const unpicked = await buy({ quota: { requests: 40 } });
+    const db = access.app.get(DataSource);
+    const leased = async () => Number((await db.query('SELECT requests FROM grant_leases WHERE grant_id = $1', [unpicked.id]))[0]?.requests ?? 0);
+    expect(await leased()).toBe(8);
+    await db.query("UPDATE quota_leases SET handed_at = now() - interval '1 hour' WHERE grant_id = $1", [unpicked.id]);
+    await access.app.get(QuotaHandouts).takeBackStale();
+    expect(await leased()).toBe(0);
+    expect(((await (await withToken('/hosts/quota-leases/handouts', { method: 'POST', body: '{}' })).json()) as any[]).find((h) => h.grantId === unpicked.id)).toBeUndefined();
     const register = await withToken('/hosts/serving-keys', { method: 'POST', body: JSON.stringify({ keyId: 'k9', publicKey: rawPublicKey(generateUserKey()).toString('base64url') }) });
     expect(register.status).toBe(401);
     expect(await withToken('/hosts/licences', { headers: { 'x-clopen-host-session': `${token.slice(0, -2)}AA` } }).then((r) => r.status)).toBe(401);

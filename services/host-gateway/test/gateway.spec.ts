@@ -86,7 +86,8 @@ describe('host-gateway', () => {
     for (const f of ['config.json', 'tokenizer.json', 'model.safetensors']) copyFileSync(path.join(base, f), path.join(modelDir, f));
     spool = mkdtempSync(path.join(os.tmpdir(), 'clopen-gateway-spool-'));
     [storage] = await Promise.all([spawnService('storage', serviceEnv({ db, ns, s3 })), exportOnnx(modelDir)]);
-    access = await spawnService('access', { ...serviceEnv({ db, ns }), ACCESS_ISSUER_KEYS: `i1:${issuerSeed.toString('base64')}` });
+    // No opening blocks (access's usage spec and bench:access cover them): the quota test below counts every lease itself.
+    access = await spawnService('access', { ...serviceEnv({ db, ns }), ACCESS_ISSUER_KEYS: `i1:${issuerSeed.toString('base64')}`, ACCESS_QUOTA_HANDOUT_HOSTS: '0' });
     modelId = (await api(storage.url, TEST_ADMIN_KEY, 'POST', '/models', { name: 'alice-gpt' })).body.id;
     otherModelId = (await api(storage.url, TEST_ADMIN_KEY, 'POST', '/models', { name: 'other-gpt' })).body.id;
     daveKey = (await api(access.url, TEST_ADMIN_KEY, 'POST', '/api-keys', { principalId: 'dave', roles: ['user'] })).body.key;

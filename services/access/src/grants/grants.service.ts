@@ -7,6 +7,7 @@ import { Bus, BusRequestError, Outbox } from '@clopen/bus';
 import { issueGrant } from '@clopen/host-sdk';
 import { timestampFromDate } from '@clopen/proto';
 import { CONFIG, InvalidArgument, NotFound, Unavailable, hasRole, parseInput, type Principal } from '@clopen/service-kit';
+import { QuotaHandouts } from '../quota/quota-leases';
 import type { AccessConfig } from '../access.settings';
 import { Grant } from './grant.entity';
 
@@ -43,7 +44,13 @@ export function grantView(g: Grant) {
 /** Permission grants: bought by an end user for a model, signed by the current issuer key, revocable. */
 @Injectable()
 export class GrantsService {
-  constructor(private readonly db: DataSource, private readonly outbox: Outbox, private readonly bus: Bus, @Inject(CONFIG) private readonly config: AccessConfig) {}
+  constructor(
+    private readonly db: DataSource,
+    private readonly outbox: Outbox,
+    private readonly bus: Bus,
+    @Inject(CONFIG) private readonly config: AccessConfig,
+    private readonly handouts: QuotaHandouts,
+  ) {}
 
   async buy(principal: Principal, body: unknown): Promise<Grant> {
     const input = parseInput(BuyGrantInput, body);
@@ -99,6 +106,7 @@ export class GrantsService {
         expiresAt: timestampFromDate(expiresAt),
         issuerKeyId: issuer.id,
       });
+      await this.handouts.handOut(m, grant);
       return grant;
     });
   }

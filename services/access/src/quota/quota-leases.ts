@@ -1,8 +1,9 @@
-import { Body, Controller, HttpCode, Post } from '@nestjs/common';
+import { Body, Controller, HttpCode, Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit, Post } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { DataSource, type EntityManager } from 'typeorm';
 import { z } from 'zod';
-import { CurrentHost, Forbidden, HostSigned, NotFound, parseInput } from '@clopen/service-kit';
+import { CONFIG, CurrentHost, Forbidden, HostSigned, NotFound, parseInput } from '@clopen/service-kit';
+import type { AccessConfig } from '../access.settings';
 import { holdsActiveLicence } from '../licences/licence-projection';
 
 const LeaseInput = z
@@ -86,6 +87,27 @@ export class QuotaLeasesController {
     });
   }
 
+  @Post('handouts')
+  @HttpCode(200)
+  @ApiOperation({ summary: "Pick up the opening blocks access handed this host when grants were issued: [{grantId, requests, tokens}] (null: the grant has no such quota), each given once" })
+  handouts(@CurrentHost() host: string): Promise<QuotaLease[]> {
+    return this.db.transaction(async (m) => {
+      // An UPDATE … RETURNING comes back from TypeORM as [rows, count].
+      const [rows]: [{ grant_id: string; requests: string; tokens: string; quota_requests: string; quota_tokens: string }[], number] = await m.query(
+        `WITH picked AS (
+           SELECT grant_id, host_address, handed_requests, handed_tokens FROM quota_leases
+            WHERE lower(host_address) = lower($1) AND handed_at IS NOT NULL ORDER BY grant_id FOR UPDATE)
+         UPDATE quota_leases q SET handed_requests = 0, handed_tokens = 0, handed_at = NULL
+           FROM picked JOIN grants g ON g.id = picked.grant_id
+          WHERE q.grant_id = picked.grant_id AND q.host_address = picked.host_address
+         RETURNING picked.grant_id, picked.handed_requests AS requests, picked.handed_tokens AS tokens, g.quota_requests, g.quota_tokens`,
+        [host],
+      );
+      const held = (quota: string, n: string) => (BigInt(quota) === 0n ? null : Number(n));
+      return rows.map((r) => ({ grantId: r.grant_id, requests: held(r.quota_requests, r.requests), tokens: held(r.quota_tokens, r.tokens) }));
+    });
+  }
+
   /** The grant, if this host may serve it now: valid, not revoked, naming the host (or any), and the host licensed for its model. */
   private async usable(grantId: string, host: string): Promise<UsableGrant> {
     const [g]: UsableGrant[] = await this.db.query('SELECT id, model_id, hosts, quota_requests, quota_tokens, not_before, expires_at, revoked_at FROM grants WHERE id = $1', [grantId]);
@@ -112,3 +134,78 @@ export class QuotaLeasesController {
 }
 
 const minBig = (a: bigint, b: bigint) => (a < b ? a : b);
+
+/**
+ * Opening blocks: a grant's first request at a gateway would otherwise wait for a lease. When a grant
+ * is issued for few hosts (those it names, or those licensed for its model: at most
+ * ACCESS_QUOTA_HANDOUT_HOSTS), access leases each of them a block at once, at most a 1/(2 × hosts)
+ * share of the quota so most of it stays for whoever serves; the gateways pick theirs up within their
+ * licence check period (POST /hosts/quota-leases/handouts). A block not picked up within
+ * ACCESS_QUOTA_HANDOUT_SECONDS (its gateway is down) goes back to the grant.
+ */
+@Injectable()
+export class QuotaHandouts implements OnModuleInit, OnApplicationShutdown {
+  private readonly log = new Logger(QuotaHandouts.name);
+  private timer?: NodeJS.Timeout;
+
+  constructor(private readonly db: DataSource, @Inject(CONFIG) private readonly config: AccessConfig) {}
+
+  onModuleInit(): void {
+    const period = Math.max(1_000, (this.config.ACCESS_QUOTA_HANDOUT_SECONDS * 1000) / 4);
+    this.timer = setInterval(() => void this.takeBackStale().catch((e: Error) => this.log.warn(`taking back opening blocks not picked up: ${e.message}`)), period);
+    this.timer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.timer);
+  }
+
+  /** In the transaction that issues the grant: a block for each of its few hosts. */
+  async handOut(m: EntityManager, g: { id: string; modelId: string; hosts: string[]; quotaRequests: string; quotaTokens: string }): Promise<number> {
+    const most = this.config.ACCESS_QUOTA_HANDOUT_HOSTS;
+    if (!most) return 0;
+    const hosts: { host: string }[] = await m.query(
+      `SELECT DISTINCT lower(host_address) AS host FROM host_licences
+        WHERE model_id = $1 AND ended_at IS NULL AND (cardinality($2::text[]) = 0 OR lower(host_address) = ANY (SELECT lower(h) FROM unnest($2::text[]) AS h))
+        ORDER BY 1 LIMIT $3`,
+      [g.modelId, g.hosts, most + 1],
+    );
+    if (!hosts.length || hosts.length > most) return 0;
+    const share = (quota: string, block: number) => (BigInt(quota) === 0n ? 0 : Math.min(block, Number(BigInt(quota) / BigInt(2 * hosts.length))));
+    const requests = share(g.quotaRequests, this.config.ACCESS_QUOTA_HANDOUT_REQUESTS);
+    const tokens = share(g.quotaTokens, this.config.ACCESS_QUOTA_HANDOUT_TOKENS);
+    // A grant without quota is handed out too (nothing to count): its gateways learn that at once.
+    if ((BigInt(g.quotaRequests) !== 0n && !requests) || (BigInt(g.quotaTokens) !== 0n && !tokens)) return 0;
+    await m.query('INSERT INTO grant_leases (grant_id, requests, tokens) VALUES ($1, $2, $3)', [g.id, requests * hosts.length, tokens * hosts.length]);
+    await m.query(
+      `INSERT INTO quota_leases (grant_id, host_address, requests, tokens, handed_requests, handed_tokens, handed_at)
+       SELECT $1, h, $3, $4, $3, $4, now() FROM unnest($2::text[]) AS h`,
+      [g.id, hosts.map((h) => h.host), requests, tokens],
+    );
+    return hosts.length;
+  }
+
+  /** Opening blocks not picked up in time go back to their grants (the grant's total locked first, as a lease does). */
+  async takeBackStale(): Promise<number> {
+    const stale: { grant_id: string }[] = await this.db.query(
+      `SELECT DISTINCT grant_id FROM quota_leases WHERE handed_at IS NOT NULL AND handed_at < now() - make_interval(secs => $1) LIMIT 1000`,
+      [this.config.ACCESS_QUOTA_HANDOUT_SECONDS],
+    );
+    for (const { grant_id } of stale) {
+      await this.db.transaction(async (m) => {
+        await m.query('SELECT 1 FROM grant_leases WHERE grant_id = $1 FOR UPDATE', [grant_id]);
+        await m.query(
+          `WITH stale AS (
+             SELECT host_address, handed_requests AS r, handed_tokens AS t FROM quota_leases
+              WHERE grant_id = $1 AND handed_at IS NOT NULL AND handed_at < now() - make_interval(secs => $2) FOR UPDATE),
+           back AS (
+             UPDATE quota_leases q SET requests = q.requests - stale.r, tokens = q.tokens - stale.t, handed_requests = 0, handed_tokens = 0, handed_at = NULL
+               FROM stale WHERE q.grant_id = $1 AND q.host_address = stale.host_address RETURNING stale.r, stale.t)
+           UPDATE grant_leases SET requests = requests - (SELECT coalesce(sum(r), 0) FROM back), tokens = tokens - (SELECT coalesce(sum(t), 0) FROM back) WHERE grant_id = $1`,
+          [grant_id, this.config.ACCESS_QUOTA_HANDOUT_SECONDS],
+        );
+      });
+    }
+    return stale.length;
+  }
+}

@@ -87,8 +87,9 @@ export class AccessLink implements OnModuleInit, OnApplicationShutdown {
     this.timers.push(setInterval(() => void this.quota.releaseIdle(this.config.GATEWAY_QUOTA_IDLE_SECONDS * 1000), 5_000).unref());
     await this.renewSession();
     await this.checkLicence();
+    await this.pickUpHandouts();
     this.metrics.gauge('gateway_licensed', '1 while access says this host holds an active licence for the model it serves.', [], (g) => g.set(this.licence.active ? 1 : 0));
-    this.timers.push(setInterval(() => void this.checkLicence(), this.config.GATEWAY_LICENCE_CHECK_SECONDS * 1000).unref());
+    this.timers.push(setInterval(() => void this.checkLicence().then(() => this.pickUpHandouts()), this.config.GATEWAY_LICENCE_CHECK_SECONDS * 1000).unref());
     this.metrics.gauge('gateway_grants_cached', 'Grants whose issuer signature was checked and is cached.', [], (g) => g.set(this.verifier.cachedGrants));
     this.timers.push(
       setInterval(() => {
@@ -129,6 +130,18 @@ export class AccessLink implements OnModuleInit, OnApplicationShutdown {
       if (was && !this.licence.active) this.log.warn(`${this.licence.reason}: no longer serving`);
     } catch (e) {
       this.log.warn(`checking the licence: ${(e as Error).message}; keeping the last answer (${this.licence.active ? 'licensed' : 'not licensed'})`);
+    }
+  }
+
+  /** Takes the opening blocks access handed this host as grants were issued (each is given once). */
+  async pickUpHandouts(): Promise<void> {
+    if (!this.licence.active) return;
+    try {
+      const res = await this.frequentCall('POST', '/hosts/quota-leases/handouts', '{}');
+      if (!res.ok) throw new Error(`POST /hosts/quota-leases/handouts answered ${res.status}`);
+      for (const h of (await res.json()) as (Granted & { grantId: string })[]) this.quota.offer(h.grantId, h);
+    } catch (e) {
+      this.log.warn(`picking up opening quota blocks: ${(e as Error).message}; their grants lease on first use instead`);
     }
   }
 

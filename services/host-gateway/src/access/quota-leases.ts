@@ -112,14 +112,29 @@ export class QuotaLeases {
     return h;
   }
 
+  /**
+   * Quota access handed this gateway without being asked (the opening block of a grant issued for
+   * few hosts, POST /hosts/quota-leases/handouts): held as if leased, so the grant's first request
+   * here needs no round trip.
+   */
+  offer(grantId: string, g: Granted): void {
+    const h = this.held.get(grantId) ?? this.fresh(grantId);
+    h.lastUsed = Date.now();
+    this.add(h, g);
+  }
+
+  private add(h: Held, g: Granted): void {
+    h.requests = g.requests === null ? null : (h.known ? (h.requests ?? 0) : 0) + g.requests;
+    h.tokens = g.tokens === null ? null : (h.known ? (h.tokens ?? 0) : 0) + g.tokens;
+    h.known = true;
+    h.refused = undefined;
+  }
+
   private fetch(grantId: string, h: Held): Promise<void> {
     h.fetching ??= this.options
       .lease(grantId, this.options.block, this.options.tokenBlock)
       .then((g) => {
-        h.requests = g.requests === null ? null : (h.known ? (h.requests ?? 0) : 0) + g.requests;
-        h.tokens = g.tokens === null ? null : (h.known ? (h.tokens ?? 0) : 0) + g.tokens;
-        h.known = true;
-        h.refused = undefined;
+        this.add(h, g);
         if (g.requests === 0 || g.tokens === 0) h.spentUntil = Date.now() + (this.options.recheckMs ?? 1_000);
       })
       .catch((e: unknown) => {
