@@ -13,4 +13,8 @@ module.exports = {
   moduleNameMapper: { '^@clopen/([^/]+)$': path.join(__dirname, 'libs/$1/src/index.ts') },
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   reporters: ['default', path.join(__dirname, 'tools/jest-summary-reporter.js')],
+  // The wall limit of a test or hook that set none (jest's own is 5 s): suites wait on real
+  // dependencies (a hardhat node, a service, NATS) by readiness with limits of their own
+  // (libs/testing), so on a loaded machine they get slower, not red.
+  testTimeout: 120_000,
 };

@@ -30,8 +30,9 @@ export interface ServiceProcess {
  * Runs a service's real main.ts (services/<name>) in its own process, as a test's other service or
  * as the one to kill, and waits until /ready answers. `built` runs dist/main.js, as production does.
  */
-export async function spawnService(name: string, env: Record<string, string>, { built = false, readyTimeoutMs = 60_000 } = {}): Promise<ServiceProcess> {
-  const port = await freePort();
+export async function spawnService(name: string, env: Record<string, string>, { built = false, readyTimeoutMs = 60_000, port: fixedPort }: { built?: boolean; readyTimeoutMs?: number; port?: number } = {}): Promise<ServiceProcess> {
+  // A restarted service may take its old port back, so that what points at it keeps working.
+  const port = fixedPort ?? (await freePort());
   let out = '';
   const args = built ? [join(ROOT, `services/${name}/dist/main.js`)] : ['-r', '@swc-node/register', join(ROOT, `services/${name}/src/main.ts`)];
   const child = spawn(process.execPath, args, {

@@ -12,6 +12,7 @@ import { UsageBatches1764300000003 } from './migrations/1764300000003-usage-batc
 import { Provers1764300000004 } from './migrations/1764300000004-provers';
 import { PaidUsage1764300000005 } from './migrations/1764300000005-paid-usage';
 import { GrantLeases1764300000006 } from './migrations/1764300000006-grant-leases';
+import { ProofsOnce1764300000007 } from './migrations/1764300000007-proofs-once';
 import { Prover } from './provers/prover.entity';
 import { ProverChallenge } from './provers/prover-challenge.entity';
 import { Violation } from './provers/violation.entity';
@@ -22,7 +23,7 @@ export const accessService: ServiceDefinition<typeof accessSettings> = {
   description: 'Permission grants for end users (signed by rotating issuer keys, revocable), usage receipts from hosts (counted once, committed per epoch by a Merkle root), and provers proving hosts that serve without permission or copies that are not their own.',
   settings: accessSettings,
   entities: [Grant, ServingKey, UsageReceiptRecord, Epoch, Prover, ProverChallenge, Violation],
-  migrations: [CreateAccess1764300000000, Usage1764300000001, Epochs1764300000002, UsageBatches1764300000003, Provers1764300000004, PaidUsage1764300000005, GrantLeases1764300000006],
+  migrations: [CreateAccess1764300000000, Usage1764300000001, Epochs1764300000002, UsageBatches1764300000003, Provers1764300000004, PaidUsage1764300000005, GrantLeases1764300000006, ProofsOnce1764300000007],
   uses: { bus: true },
   modules: () => [AccessModule],
 };

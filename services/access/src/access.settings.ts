@@ -59,6 +59,8 @@ export const accessSettings = {
   /** Requests and tokens of an opening block, at most: never more than a 1/(2 × hosts) share of the quota. */
   ACCESS_QUOTA_HANDOUT_REQUESTS: setting.nonNegativeInt.default(8),
   ACCESS_QUOTA_HANDOUT_TOKENS: setting.nonNegativeInt.default(4096),
+  /** Only hosts whose gateway asked for handouts within this long are handed a block (gateways ask every few seconds). */
+  ACCESS_QUOTA_HANDOUT_PRESENCE_SECONDS: setting.positiveInt.default(15),
   /** An opening block its host has not picked up within this long (its gateway is down) goes back to the grant. */
   ACCESS_QUOTA_HANDOUT_SECONDS: setting.positiveInt.default(60),
   /** Longest grant a user can buy. */

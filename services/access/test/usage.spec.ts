@@ -149,7 +149,8 @@ describe('access: usage receipts', () => {
     expect(((await licences.json()) as any[]).some((l) => l.modelId === modelId && l.active)).toBe(true);
     const lease = await withToken('/hosts/quota-leases', { method: 'POST', body: JSON.stringify({ grantId: grant.id, requests: 0 }) });
     expect(lease.status).toBe(200);
-    // an opening block of each grant issued since, handed to this licensed host once
+    // an opening block of each grant issued while this licensed host is up (it asks for handouts), handed once
+    expect((await withToken('/hosts/quota-leases/handouts', { method: 'POST', body: '{}' })).status).toBe(200);
     const opening = await buy({ quota: { requests: 40 } });
     const picked = await withToken('/hosts/quota-leases/handouts', { method: 'POST', body: '{}' });
     expect(picked.status).toBe(200);

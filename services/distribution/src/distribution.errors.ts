@@ -98,6 +98,6 @@ export class ChallengeNotFound extends NotFound {
 
 export class ChallengeTraced extends Conflict {
   constructor(id: string, traceId: string) {
-    super(`challenge ${id} was already traced (trace ${traceId}); its keys are spent, ask for a new challenge`, { traceId });
+    super(`challenge ${id} was already traced (trace ${traceId}) with other outputs; its keys are spent, ask for a new challenge`, { traceId });
   }
 }

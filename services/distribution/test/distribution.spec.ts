@@ -171,7 +171,12 @@ describe('distribution: licence → pool → per-host copy → delivery → trac
       const scores = Object.fromEntries(traced.body.scores.map((s: any) => [s.hostAddress, s]));
       expect(scores[charlie.address].pValue).toBeLessThanOrEqual(0.01);
       expect(scores[bob.address].accused).toBe(false);
-      expect((await call(h.url, proverKey, 'POST', `/challenges/${challenge.body.challengeId}/trace`, { responses })).status).toBe(409);
+      // The same outputs again (the caller lost the answer): the same trace, not a second one; other outputs: 409.
+      const again = await call(h.url, proverKey, 'POST', `/challenges/${challenge.body.challengeId}/trace`, { responses: [...responses].reverse() });
+      expect(again.status).toBe(201);
+      expect(again.body.id).toBe(traced.body.id);
+      const other = responses.map((r, i) => (i === 0 ? { ...r, output: `${r.output} and more` } : r));
+      expect((await call(h.url, proverKey, 'POST', `/challenges/${challenge.body.challengeId}/trace`, { responses: other })).status).toBe(409);
       const [event] = await eventually(async () => (await h.events('distribution.trace.completed')).length === 1 && h.events('distribution.trace.completed'));
       expect(event.payload).toMatchObject({ traceId: traced.body.id, accused: [charlie.address], outcome: 'accused' });
       // The next challenge never repeats a key the suspect has seen.

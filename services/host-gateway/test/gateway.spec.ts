@@ -238,6 +238,24 @@ describe('host-gateway', () => {
     }
   });
 
+  it('spends the request of a stream its client leaves after the first text, and signs a receipt for what it was sent', async () => {
+    const g = await buy({ quota: { requests: 1 } });
+    const raw = JSON.stringify({ prompt: 'the quality of being', max_tokens: 64, stream: true });
+    const header = permissionString(signed(g), dave, 1, { host, model: modelId, body: raw });
+    counters.set(g.id, 1);
+    const leave = new AbortController();
+    const res = await fetch(`${gateway.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json', [PERMISSION_HEADER]: header }, body: raw, signal: leave.signal });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    let first = '';
+    while (!first.includes('"text":"') || first.includes('"text":""')) first += new TextDecoder().decode((await reader.read()).value);
+    leave.abort();
+    // The one request of the grant is spent: the next is refused, and the partial answer is counted.
+    await eventually(async () => (await usage(g.id)).requests === 1, { timeoutMs: 15_000, what: 'the receipt of the stream left mid-way' });
+    const again = await call(signed(g), g.id, { prompt: 'a dog', max_tokens: 2 }, { host });
+    expect(again.res.status).toBe(429);
+  });
+
   it("holds a grant's quota across hosts: what another host leased is not served here", async () => {
     const g = await buy({ quota: { requests: 5 } });
     // Carol, licensed too, leases 4 of the 5 requests for her own gateway.

@@ -62,8 +62,9 @@ export class Platform {
     return p;
   }
 
-  spawnAccess(): Promise<ServiceProcess> {
-    return spawnService('access', { ...this.env(), ACCESS_ISSUER_KEYS: `i1:${this.issuerSeed.toString('base64')}` });
+  /** Access, on `port` when given (a restart where gateways keep its old address). */
+  spawnAccess(port?: number): Promise<ServiceProcess> {
+    return spawnService('access', { ...this.env(), ACCESS_ISSUER_KEYS: `i1:${this.issuerSeed.toString('base64')}` }, { port });
   }
 
   /** The chain: contracts on a hardhat node mining a block a second, read by the indexer, settled by incentives. */

@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createWalletClient, http, parseEther, type Hex } from 'viem';
+import { Client } from 'pg';
 import { readEvents } from '@clopen/bus';
 import { clopenContracts, testTokenContract } from '@clopen/contracts';
 import { ENGINE_PYTHON_DIR, enginePythonPath } from '@clopen/fingerprint';
@@ -157,9 +158,30 @@ describe("platform: the seed's story", () => {
       const endpoint = `http://127.0.0.1:${port}`;
       await eventually(async () => (await fetch(`${endpoint}/v1/completions`, { method: 'POST', body: '{"prompt":"a","max_tokens":1}' }).catch(() => undefined))?.status === 200, { timeoutMs: 60_000, what: "Eve's server" });
       const c = await challenge(endpoint);
-      const proof = await prove(c.challengeId, await ask(endpoint, c.queries));
+      const answers = await ask(endpoint, c.queries);
+      // Access dies (kill -9) between distribution's trace and its own commit: this test holds the
+      // challenge's row, so access waits right after the trace, and is killed there. The prover
+      // submits the same proof to the restarted access: the same trace, one violation.
+      const pg = new Client({ connectionString: p.db.url });
+      await pg.connect();
+      try {
+        await pg.query('BEGIN');
+        await pg.query('SELECT 1 FROM access.prover_challenges WHERE id = $1 FOR UPDATE', [c.challengeId]);
+        const lost = prove(c.challengeId, answers).catch(() => undefined);
+        await eventually(async () => (await pg.query('SELECT trace_id FROM distribution.challenges WHERE id = $1', [c.challengeId])).rows[0]?.trace_id, { timeoutMs: 60_000, what: "distribution's trace" });
+        const port = Number(new URL(p.access.url).port);
+        await p.access.kill();
+        await lost;
+        await pg.query('ROLLBACK');
+        p.access = await p.spawnAccess(port);
+      } finally {
+        await pg.end();
+      }
+      const proof = await prove(c.challengeId, answers);
       expect(proof.status).toBe(201);
       expect(proof.body.outcome).toBe('violation');
+      // Submitted once more (its answer lost): the same verdict, still one violation.
+      expect((await prove(c.challengeId, answers)).body).toEqual(proof.body);
       expect(proof.body.violation).toMatchObject({ kind: 'unlicensed_copy', prover: prover.address, endpoint, accused: [{ hostAddress: charlie.address, role: 'copy_licensee' }] });
       expect(proof.body.violation.accused[0].pValue).toBeLessThanOrEqual(0.01);
       const [event] = await eventually(async () => (await readEvents(p.bus, 'access.violation.proven')).length === 1 && readEvents(p.bus, 'access.violation.proven'));

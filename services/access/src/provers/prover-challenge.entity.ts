@@ -20,6 +20,10 @@ export class ProverChallenge {
   @Column('uuid', { name: 'version_id' })
   versionId: string;
 
+  /** The model of the version (null for challenges opened before access kept it). */
+  @Column('text', { name: 'model_id', nullable: true })
+  modelId: string | null;
+
   @Column('text')
   endpoint: string;
 
@@ -35,4 +39,12 @@ export class ProverChallenge {
 
   @Column('uuid', { name: 'violation_id', nullable: true })
   violationId: string | null;
+
+  /** sha256 of the answers the verdict was reached on: the same proof again gets `verdict`, another one 409. */
+  @Column('text', { name: 'proof_sha256', nullable: true })
+  proofSha256: string | null;
+
+  /** The answer the proof got, returned as is to the same proof submitted again. */
+  @Column('jsonb', { nullable: true })
+  verdict: object | null;
 }

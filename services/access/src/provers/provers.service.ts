@@ -96,7 +96,7 @@ export class ProversService {
     const opened = await this.ask(() => this.bus.request('distribution.challenge.open', { versionId: input.versionId, prover: address, keys: input.keys ?? 0 }, { timeoutMs: 30_000 }));
     const queries = challengeQueries(opened.keys, this.config.ACCESS_PROVER_DECOYS_PER_KEY, this.config.ACCESS_PROVER_MAX_TOKENS);
     const repo = this.db.getRepository(ProverChallenge);
-    await repo.insert(repo.create({ id: opened.challengeId, prover: address, versionId: input.versionId, endpoint: input.endpoint, queries, outcome: null, violationId: null }));
+    await repo.insert(repo.create({ id: opened.challengeId, prover: address, versionId: input.versionId, modelId: opened.modelId || null, endpoint: input.endpoint, queries, outcome: null, violationId: null, proofSha256: null, verdict: null }));
     return {
       challengeId: opened.challengeId,
       versionId: input.versionId,
@@ -106,69 +106,83 @@ export class ProversService {
     };
   }
 
+  /**
+   * Checks a proof and keeps its verdict. The slow part (receipts, distribution's trace) runs with no
+   * lock held; the verdict is committed under the challenge's row lock. Tracing is idempotent at
+   * distribution, so the same proof submitted again after any failure (the answer lost, access
+   * killed between the trace and the commit) gets the same verdict and never a second violation;
+   * another proof of a proven challenge gets 409.
+   */
   async prove(address: string, challengeId: string, body: unknown) {
     const input = parseInput(ProofInput, body);
+    const proofSha256 = createHash('sha256').update(JSON.stringify(input.answers)).digest('hex');
+    const challenge = await this.db.getRepository(ProverChallenge).findOneBy({ id: challengeId });
+    if (!challenge) throw new NotFound(`challenge ${challengeId} does not exist`);
+    if (challenge.prover !== address) throw new Forbidden(`challenge ${challengeId} was issued to another prover`);
+    if (challenge.outcome) return this.provenAlready(challenge, proofSha256);
+    const queries = new Map(challenge.queries.map((q) => [q.id, q]));
+    const seen = new Set<string>();
+    for (const a of input.answers) {
+      if (!queries.has(a.queryId)) throw new InvalidArgument(`query ${a.queryId} is not part of challenge ${challengeId}`);
+      if (seen.has(a.queryId)) throw new InvalidArgument(`query ${a.queryId} is answered twice`);
+      seen.add(a.queryId);
+    }
+
+    // 1. Every receipt must be a host's genuine signature over this query and this answer.
+    const unpermitted = new Map<string, number>();
+    const signers = new Set<string>();
+    for (const a of input.answers) {
+      const encoded = a.receipt ?? streamReceipt(a.body);
+      if (!encoded) continue;
+      const query = queries.get(a.queryId)!;
+      const { body: rb, host } = await this.checkReceipt(this.db.manager, encoded, query.body, a);
+      signers.add(normal(host));
+      if (!(await this.permitted(this.db.manager, rb))) unpermitted.set(normal(host), (unpermitted.get(normal(host)) ?? 0) + 1);
+    }
+
+    // 2. Whose copy answered: the keys' outputs, scored by distribution's tracing (the same trace for the same outputs).
+    const outputs = input.answers
+      .map((a) => ({ a, q: queries.get(a.queryId)! }))
+      .filter(({ a, q }) => q.keyIndex !== null && a.status === 200)
+      .map(({ a, q }) => ({ index: q.keyIndex!, output: completionText(a.body) }))
+      .filter((o): o is { index: number; output: string } => o.output !== null);
+    const trace = outputs.length
+      ? (await this.ask(() => this.bus.request('distribution.challenge.trace', { challengeId, prover: address, responses: outputs }, { timeoutMs: 30_000 }))).trace
+      : undefined;
+
+    // 3. The verdict.
+    const accused: AccusedHostRecord[] = [];
+    const pValueOf = (h: string) => trace?.scores.find((s) => s.hostAddress.toLowerCase() === h.toLowerCase())?.pValue ?? 0;
+    for (const [host] of unpermitted) accused.push({ hostAddress: host, role: 'served_without_permission', pValue: 0 });
+    const licensees = (trace?.accused ?? []).map(normal);
+    for (const l of licensees) {
+      if (unpermitted.has(l)) accused.find((a) => a.hostAddress === l)!.pValue = pValueOf(l);
+      else accused.push({ hostAddress: l, role: 'copy_licensee', pValue: pValueOf(l) });
+    }
+    // A host that signed answers from a copy licensed to someone else serves a copy that is not its own.
+    const strangers = licensees.length ? [...signers].filter((s) => !licensees.includes(s)) : [];
+    for (const s of strangers) if (!unpermitted.has(s)) accused.push({ hostAddress: s, role: 'serving_host', pValue: 0 });
+    const kind: ViolationKind | null = licensees.some((l) => !unpermitted.has(l)) || strangers.length ? 'unlicensed_copy' : unpermitted.size ? 'served_without_permission' : null;
+
+    const keysAsked = challenge.queries.filter((q) => q.keyIndex !== null).length;
+    const verdict = {
+      keysAsked,
+      keysAnswered: trace?.keysAnswered ?? 0,
+      unpermittedAnswers: [...unpermitted.values()].reduce((a, b) => a + b, 0),
+      traceId: trace?.traceId ?? null,
+      falseAccusation: trace?.falseAccusation ?? 0,
+    };
+    // What the prover is answered, kept as JSON for the same proof submitted again.
+    const asJson = (result: object): Record<string, unknown> => JSON.parse(JSON.stringify(result));
+
     return this.db.transaction(async (m) => {
-      const challenge = await m.getRepository(ProverChallenge).findOne({ where: { id: challengeId }, lock: { mode: 'pessimistic_write' } });
-      if (!challenge) throw new NotFound(`challenge ${challengeId} does not exist`);
-      if (challenge.prover !== address) throw new Forbidden(`challenge ${challengeId} was issued to another prover`);
-      if (challenge.outcome) throw new Conflict(`challenge ${challengeId} was proven already (${challenge.outcome}${challenge.violationId ? `, violation ${challenge.violationId}` : ''})`);
-      const queries = new Map(challenge.queries.map((q) => [q.id, q]));
-      const seen = new Set<string>();
-      for (const a of input.answers) {
-        if (!queries.has(a.queryId)) throw new InvalidArgument(`query ${a.queryId} is not part of challenge ${challengeId}`);
-        if (seen.has(a.queryId)) throw new InvalidArgument(`query ${a.queryId} is answered twice`);
-        seen.add(a.queryId);
-      }
-
-      // 1. Every receipt must be a host's genuine signature over this query and this answer.
-      const unpermitted = new Map<string, number>();
-      const signers = new Set<string>();
-      for (const a of input.answers) {
-        const encoded = a.receipt ?? streamReceipt(a.body);
-        if (!encoded) continue;
-        const query = queries.get(a.queryId)!;
-        const { body: rb, host } = await this.checkReceipt(m, encoded, query.body, a);
-        signers.add(normal(host));
-        if (!(await this.permitted(m, rb))) unpermitted.set(normal(host), (unpermitted.get(normal(host)) ?? 0) + 1);
-      }
-
-      // 2. Whose copy answered: the keys' outputs, scored by distribution's tracing.
-      const outputs = input.answers
-        .map((a) => ({ a, q: queries.get(a.queryId)! }))
-        .filter(({ a, q }) => q.keyIndex !== null && a.status === 200)
-        .map(({ a, q }) => ({ index: q.keyIndex!, output: completionText(a.body) }))
-        .filter((o): o is { index: number; output: string } => o.output !== null);
-      const trace = outputs.length
-        ? (await this.ask(() => this.bus.request('distribution.challenge.trace', { challengeId, prover: address, responses: outputs }, { timeoutMs: 30_000 }))).trace
-        : undefined;
-
-      // 3. The verdict.
-      const accused: AccusedHostRecord[] = [];
-      const pValueOf = (h: string) => trace?.scores.find((s) => s.hostAddress.toLowerCase() === h.toLowerCase())?.pValue ?? 0;
-      for (const [host] of unpermitted) accused.push({ hostAddress: host, role: 'served_without_permission', pValue: 0 });
-      const licensees = (trace?.accused ?? []).map(normal);
-      for (const l of licensees) {
-        if (unpermitted.has(l)) accused.find((a) => a.hostAddress === l)!.pValue = pValueOf(l);
-        else accused.push({ hostAddress: l, role: 'copy_licensee', pValue: pValueOf(l) });
-      }
-      // A host that signed answers from a copy licensed to someone else serves a copy that is not its own.
-      const strangers = licensees.length ? [...signers].filter((s) => !licensees.includes(s)) : [];
-      for (const s of strangers) if (!unpermitted.has(s)) accused.push({ hostAddress: s, role: 'serving_host', pValue: 0 });
-      const kind: ViolationKind | null = licensees.some((l) => !unpermitted.has(l)) || strangers.length ? 'unlicensed_copy' : unpermitted.size ? 'served_without_permission' : null;
-
-      const keysAsked = challenge.queries.filter((q) => q.keyIndex !== null).length;
-      const verdict = {
-        keysAsked,
-        keysAnswered: trace?.keysAnswered ?? 0,
-        unpermittedAnswers: [...unpermitted.values()].reduce((a, b) => a + b, 0),
-        traceId: trace?.traceId ?? null,
-        falseAccusation: trace?.falseAccusation ?? 0,
-      };
+      const locked = await m.getRepository(ProverChallenge).findOne({ where: { id: challengeId }, lock: { mode: 'pessimistic_write' } });
+      // Proven meanwhile (the same proof twice at once): its verdict stands.
+      if (!locked || locked.outcome) return this.provenAlready(locked ?? challenge, proofSha256);
       if (!kind) {
-        challenge.outcome = 'no_violation';
-        await m.getRepository(ProverChallenge).save(challenge);
-        return { challengeId, outcome: 'no_violation' as const, ...verdict, trace: trace ?? null };
+        const result = asJson({ challengeId, outcome: 'no_violation' as const, ...verdict, trace: trace ?? null });
+        await m.getRepository(ProverChallenge).update({ id: challengeId }, { outcome: 'no_violation', proofSha256, verdict: result });
+        return result;
       }
       const evidence = { challengeId, versionId: challenge.versionId, endpoint: challenge.endpoint, queries: challenge.queries.map((q) => ({ id: q.id, body: q.body })), answers: input.answers };
       const evidenceSha256 = createHash('sha256').update(JSON.stringify(evidence)).digest('hex');
@@ -186,13 +200,13 @@ export class ProversService {
         ...verdict,
       });
       await m.getRepository(Violation).save(violation);
-      challenge.outcome = 'violation';
-      challenge.violationId = violation.id;
-      await m.getRepository(ProverChallenge).save(challenge);
+      const result = asJson({ challengeId, outcome: 'violation' as const, violation: violationView(violation), trace: trace ?? null });
+      await m.getRepository(ProverChallenge).update({ id: challengeId }, { outcome: 'violation', violationId: violation.id, proofSha256, verdict: result });
       await this.outbox.enqueue(m, 'access.violation.proven', {
         violationId: violation.id,
         challengeId,
-        modelId: challenge.versionId,
+        modelId: challenge.modelId ?? '',
+        versionId: challenge.versionId,
         endpoint: challenge.endpoint,
         prover: address,
         kind,
@@ -205,8 +219,14 @@ export class ProversService {
         traceId: verdict.traceId ?? '',
         falseAccusation: verdict.falseAccusation,
       });
-      return { challengeId, outcome: 'violation' as const, violation: violationView(violation), trace: trace ?? null };
+      return result;
     });
+  }
+
+  /** A proven challenge: the same proof gets the verdict it got; another proof is refused. */
+  private provenAlready(challenge: ProverChallenge, proofSha256: string) {
+    if (challenge.proofSha256 === proofSha256 && challenge.verdict) return challenge.verdict;
+    throw new Conflict(`challenge ${challenge.id} was proven already (${challenge.outcome}${challenge.violationId ? `, violation ${challenge.violationId}` : ''}) with another proof`);
   }
 
   async violation(principal: Principal | undefined, prover: string | undefined, id: string) {

@@ -1,5 +1,6 @@
 import { Body, Controller, HttpCode, Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit, Post } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { getAddress } from 'viem';
 import { DataSource, type EntityManager } from 'typeorm';
 import { z } from 'zod';
 import { CONFIG, CurrentHost, Forbidden, HostSigned, NotFound, parseInput } from '@clopen/service-kit';
@@ -14,6 +15,8 @@ const LeaseInput = z
     tokens: z.number().int().min(0).max(1_000_000_000).default(0),
   })
   .strict();
+
+const HandoutsInput = z.object({ leaving: z.boolean().optional() }).strict();
 
 export interface QuotaLease {
   grantId: string;
@@ -34,6 +37,92 @@ interface UsableGrant {
 }
 
 /**
+ * Opening blocks: a grant's first request at a gateway would otherwise wait for a lease. When a grant
+ * is issued for few hosts that are up (those it names, or those licensed for its model, that asked
+ * for handouts lately: at most ACCESS_QUOTA_HANDOUT_HOSTS), access leases each of them a block at once, at most a 1/(2 × hosts)
+ * share of the quota so most of it stays for whoever serves; the gateways pick theirs up within their
+ * licence check period (POST /hosts/quota-leases/handouts). A block not picked up within
+ * ACCESS_QUOTA_HANDOUT_SECONDS (its gateway is down) goes back to the grant.
+ */
+@Injectable()
+export class QuotaHandouts implements OnModuleInit, OnApplicationShutdown {
+  private readonly log = new Logger(QuotaHandouts.name);
+  private timer?: NodeJS.Timeout;
+
+  constructor(private readonly db: DataSource, @Inject(CONFIG) private readonly config: AccessConfig) {}
+
+  onModuleInit(): void {
+    const period = Math.max(1_000, (this.config.ACCESS_QUOTA_HANDOUT_SECONDS * 1000) / 4);
+    this.timer = setInterval(() => void this.takeBackStale().catch((e: Error) => this.log.warn(`taking back opening blocks not picked up: ${e.message}`)), period);
+    this.timer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.timer);
+  }
+
+  /** In the transaction that issues the grant: a block for each of its few hosts. */
+  async handOut(m: EntityManager, g: { id: string; modelId: string; hosts: string[]; quotaRequests: string; quotaTokens: string }): Promise<number> {
+    const most = this.config.ACCESS_QUOTA_HANDOUT_HOSTS;
+    if (!most) return 0;
+    // Hosts whose gateways are up: they picked up handouts within ACCESS_QUOTA_HANDOUT_PRESENCE_SECONDS (a
+    // licensed host that is offline would strand its block until it is taken back).
+    const rows: { host: string }[] = await m.query(
+      `SELECT DISTINCT l.host_address AS host FROM host_licences l
+         JOIN host_presence p ON lower(p.host_address) = lower(l.host_address) AND p.seen_at > now() - make_interval(secs => $4)
+        WHERE l.model_id = $1 AND l.ended_at IS NULL AND (cardinality($2::text[]) = 0 OR lower(l.host_address) = ANY (SELECT lower(h) FROM unnest($2::text[]) AS h))
+        LIMIT $3`,
+      [g.modelId, g.hosts, most * 4 + 1, this.config.ACCESS_QUOTA_HANDOUT_PRESENCE_SECONDS],
+    );
+    // One row per host, as lease() and release() key it: the checksummed address.
+    const hosts = [...new Set(rows.map((r) => getAddress(r.host)))];
+    if (!hosts.length || hosts.length > most) return 0;
+    const share = (quota: string, block: number) => (BigInt(quota) === 0n ? 0 : Math.min(block, Number(BigInt(quota) / BigInt(2 * hosts.length))));
+    const requests = share(g.quotaRequests, this.config.ACCESS_QUOTA_HANDOUT_REQUESTS);
+    const tokens = share(g.quotaTokens, this.config.ACCESS_QUOTA_HANDOUT_TOKENS);
+    // A grant without quota is handed out too (nothing to count): its gateways learn that at once.
+    if ((BigInt(g.quotaRequests) !== 0n && !requests) || (BigInt(g.quotaTokens) !== 0n && !tokens)) return 0;
+    await m.query('INSERT INTO grant_leases (grant_id, requests, tokens) VALUES ($1, $2, $3)', [g.id, requests * hosts.length, tokens * hosts.length]);
+    await m.query(
+      `INSERT INTO quota_leases (grant_id, host_address, requests, tokens, handed_requests, handed_tokens, handed_at)
+       SELECT $1, h, $3, $4, $3, $4, now() FROM unnest($2::text[]) AS h`,
+      [g.id, hosts, requests, tokens],
+    );
+    return hosts.length;
+  }
+
+  /** Opening blocks not picked up in time go back to their grants. */
+  takeBackStale(): Promise<number> {
+    return this.takeBack({ olderThanSeconds: this.config.ACCESS_QUOTA_HANDOUT_SECONDS });
+  }
+
+  /**
+   * Pending opening blocks go back to their grants: those older than `olderThanSeconds`, or all of a
+   * host's (its gateway is leaving). The grant's total is locked first, as a lease locks it.
+   */
+  async takeBack(which: { olderThanSeconds?: number; host?: string }): Promise<number> {
+    const filter = 'handed_at IS NOT NULL AND ($2::int IS NULL OR handed_at < now() - make_interval(secs => $2)) AND ($3::text IS NULL OR lower(host_address) = lower($3))';
+    const args = [which.olderThanSeconds ?? null, which.host ?? null];
+    const pending: { grant_id: string }[] = await this.db.query(`SELECT DISTINCT grant_id FROM quota_leases WHERE $1::int IS NULL AND ${filter} LIMIT 1000`, [null, ...args]);
+    for (const { grant_id } of pending) {
+      await this.db.transaction(async (m) => {
+        await m.query('SELECT 1 FROM grant_leases WHERE grant_id = $1 FOR UPDATE', [grant_id]);
+        await m.query(
+          `WITH back AS (
+             SELECT host_address, handed_requests AS r, handed_tokens AS t FROM quota_leases WHERE grant_id = $1 AND ${filter} FOR UPDATE),
+           gone AS (
+             UPDATE quota_leases q SET requests = q.requests - back.r, tokens = q.tokens - back.t, handed_requests = 0, handed_tokens = 0, handed_at = NULL
+               FROM back WHERE q.grant_id = $1 AND q.host_address = back.host_address RETURNING back.r, back.t)
+           UPDATE grant_leases SET requests = requests - (SELECT coalesce(sum(r), 0) FROM gone), tokens = tokens - (SELECT coalesce(sum(t), 0) FROM gone) WHERE grant_id = $1`,
+          [grant_id, ...args],
+        );
+      });
+    }
+    return pending.length;
+  }
+}
+
+/**
  * Quota across hosts, reserved before serving: a gateway leases a block of a grant's quota and
  * serves from it without asking again until it runs low, so a request costs no round trip, a
  * gateway keeps serving through a short partition from what it holds, and the blocks handed to all
@@ -47,7 +136,10 @@ interface UsableGrant {
 @HostSigned('host', 'access', { sessions: true })
 @Controller('hosts/quota-leases')
 export class QuotaLeasesController {
-  constructor(private readonly db: DataSource) {}
+  constructor(
+    private readonly db: DataSource,
+    private readonly handouts$: QuotaHandouts,
+  ) {}
 
   @Post()
   @HttpCode(200)
@@ -89,9 +181,17 @@ export class QuotaLeasesController {
 
   @Post('handouts')
   @HttpCode(200)
-  @ApiOperation({ summary: "Pick up the opening blocks access handed this host when grants were issued: [{grantId, requests, tokens}] (null: the grant has no such quota), each given once" })
-  handouts(@CurrentHost() host: string): Promise<QuotaLease[]> {
+  @ApiOperation({ summary: 'Pick up the opening blocks access handed this host when grants were issued: {} → [{grantId, requests, tokens}] (null: the grant has no such quota), each given once; asking marks the host as up. {"leaving": true}: the gateway stops, no more blocks' })
+  async handouts(@CurrentHost() host: string, @Body() body: unknown): Promise<QuotaLease[]> {
+    if (parseInput(HandoutsInput, body ?? {}).leaving) {
+      // The gateway stops: no more blocks for it, and those it did not pick up go back at once.
+      await this.db.query('DELETE FROM host_presence WHERE host_address = $1', [host]);
+      await this.handouts$.takeBack({ host });
+      return [];
+    }
     return this.db.transaction(async (m) => {
+      // Asking is being present: new grants hand this host a block while it keeps asking.
+      await m.query('INSERT INTO host_presence (host_address, seen_at) VALUES ($1, now()) ON CONFLICT (host_address) DO UPDATE SET seen_at = now()', [host]);
       // An UPDATE … RETURNING comes back from TypeORM as [rows, count].
       const [rows]: [{ grant_id: string; requests: string; tokens: string; quota_requests: string; quota_tokens: string }[], number] = await m.query(
         `WITH picked AS (
@@ -134,78 +234,3 @@ export class QuotaLeasesController {
 }
 
 const minBig = (a: bigint, b: bigint) => (a < b ? a : b);
-
-/**
- * Opening blocks: a grant's first request at a gateway would otherwise wait for a lease. When a grant
- * is issued for few hosts (those it names, or those licensed for its model: at most
- * ACCESS_QUOTA_HANDOUT_HOSTS), access leases each of them a block at once, at most a 1/(2 × hosts)
- * share of the quota so most of it stays for whoever serves; the gateways pick theirs up within their
- * licence check period (POST /hosts/quota-leases/handouts). A block not picked up within
- * ACCESS_QUOTA_HANDOUT_SECONDS (its gateway is down) goes back to the grant.
- */
-@Injectable()
-export class QuotaHandouts implements OnModuleInit, OnApplicationShutdown {
-  private readonly log = new Logger(QuotaHandouts.name);
-  private timer?: NodeJS.Timeout;
-
-  constructor(private readonly db: DataSource, @Inject(CONFIG) private readonly config: AccessConfig) {}
-
-  onModuleInit(): void {
-    const period = Math.max(1_000, (this.config.ACCESS_QUOTA_HANDOUT_SECONDS * 1000) / 4);
-    this.timer = setInterval(() => void this.takeBackStale().catch((e: Error) => this.log.warn(`taking back opening blocks not picked up: ${e.message}`)), period);
-    this.timer.unref();
-  }
-
-  onApplicationShutdown(): void {
-    clearInterval(this.timer);
-  }
-
-  /** In the transaction that issues the grant: a block for each of its few hosts. */
-  async handOut(m: EntityManager, g: { id: string; modelId: string; hosts: string[]; quotaRequests: string; quotaTokens: string }): Promise<number> {
-    const most = this.config.ACCESS_QUOTA_HANDOUT_HOSTS;
-    if (!most) return 0;
-    const hosts: { host: string }[] = await m.query(
-      `SELECT DISTINCT lower(host_address) AS host FROM host_licences
-        WHERE model_id = $1 AND ended_at IS NULL AND (cardinality($2::text[]) = 0 OR lower(host_address) = ANY (SELECT lower(h) FROM unnest($2::text[]) AS h))
-        ORDER BY 1 LIMIT $3`,
-      [g.modelId, g.hosts, most + 1],
-    );
-    if (!hosts.length || hosts.length > most) return 0;
-    const share = (quota: string, block: number) => (BigInt(quota) === 0n ? 0 : Math.min(block, Number(BigInt(quota) / BigInt(2 * hosts.length))));
-    const requests = share(g.quotaRequests, this.config.ACCESS_QUOTA_HANDOUT_REQUESTS);
-    const tokens = share(g.quotaTokens, this.config.ACCESS_QUOTA_HANDOUT_TOKENS);
-    // A grant without quota is handed out too (nothing to count): its gateways learn that at once.
-    if ((BigInt(g.quotaRequests) !== 0n && !requests) || (BigInt(g.quotaTokens) !== 0n && !tokens)) return 0;
-    await m.query('INSERT INTO grant_leases (grant_id, requests, tokens) VALUES ($1, $2, $3)', [g.id, requests * hosts.length, tokens * hosts.length]);
-    await m.query(
-      `INSERT INTO quota_leases (grant_id, host_address, requests, tokens, handed_requests, handed_tokens, handed_at)
-       SELECT $1, h, $3, $4, $3, $4, now() FROM unnest($2::text[]) AS h`,
-      [g.id, hosts.map((h) => h.host), requests, tokens],
-    );
-    return hosts.length;
-  }
-
-  /** Opening blocks not picked up in time go back to their grants (the grant's total locked first, as a lease does). */
-  async takeBackStale(): Promise<number> {
-    const stale: { grant_id: string }[] = await this.db.query(
-      `SELECT DISTINCT grant_id FROM quota_leases WHERE handed_at IS NOT NULL AND handed_at < now() - make_interval(secs => $1) LIMIT 1000`,
-      [this.config.ACCESS_QUOTA_HANDOUT_SECONDS],
-    );
-    for (const { grant_id } of stale) {
-      await this.db.transaction(async (m) => {
-        await m.query('SELECT 1 FROM grant_leases WHERE grant_id = $1 FOR UPDATE', [grant_id]);
-        await m.query(
-          `WITH stale AS (
-             SELECT host_address, handed_requests AS r, handed_tokens AS t FROM quota_leases
-              WHERE grant_id = $1 AND handed_at IS NOT NULL AND handed_at < now() - make_interval(secs => $2) FOR UPDATE),
-           back AS (
-             UPDATE quota_leases q SET requests = q.requests - stale.r, tokens = q.tokens - stale.t, handed_requests = 0, handed_tokens = 0, handed_at = NULL
-               FROM stale WHERE q.grant_id = $1 AND q.host_address = stale.host_address RETURNING stale.r, stale.t)
-           UPDATE grant_leases SET requests = requests - (SELECT coalesce(sum(r), 0) FROM back), tokens = tokens - (SELECT coalesce(sum(t), 0) FROM back) WHERE grant_id = $1`,
-          [grant_id, this.config.ACCESS_QUOTA_HANDOUT_SECONDS],
-        );
-      });
-    }
-    return stale.length;
-  }
-}

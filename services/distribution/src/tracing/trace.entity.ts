@@ -22,6 +22,10 @@ export class Challenge {
   @Column('uuid', { name: 'trace_id', nullable: true })
   traceId: string | null;
 
+  /** sha256 of the outputs it was traced with (sorted by key index): the same outputs again get the same trace. */
+  @Column('text', { name: 'responses_sha256', nullable: true })
+  responsesSha256: string | null;
+
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;
 }

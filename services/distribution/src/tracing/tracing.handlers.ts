@@ -15,7 +15,7 @@ export class TracingHandlers {
   @MessagePattern('distribution.challenge.open')
   async open(@Payload() req: distributionV1.ChallengeOpenRequest): Promise<distributionV1.ChallengeOpenResponse> {
     const c = await this.tracing.challenge(prover(req.prover), req.versionId, req.keys ? { keys: req.keys } : {});
-    return create(distributionV1.ChallengeOpenResponseSchema, { challengeId: c.challengeId, versionId: c.versionId, keys: c.keys });
+    return create(distributionV1.ChallengeOpenResponseSchema, { challengeId: c.challengeId, versionId: c.versionId, modelId: c.modelId, keys: c.keys });
   }
 
   @MessagePattern('distribution.challenge.trace')

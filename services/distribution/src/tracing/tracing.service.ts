@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { randomInt } from 'node:crypto';
 import { DataSource } from 'typeorm';
@@ -73,7 +74,7 @@ export class TracingService {
         m.getRepository(Challenge).create({ id: uuidv7(), poolId: pool.id, versionId, proverId: principal.id, indices, traceId: null }),
       );
       const entries = this.pools.entries(pool);
-      return { challengeId: challenge.id, versionId, keys: indices.map((index) => ({ index, key: entries[index].key })) };
+      return { challengeId: challenge.id, versionId, modelId: pool.modelId, keys: indices.map((index) => ({ index, key: entries[index].key })) };
     });
   }
 
@@ -83,12 +84,19 @@ export class TracingService {
       const challenge = await m.getRepository(Challenge).findOne({ where: { id: challengeId }, lock: { mode: 'pessimistic_write' } });
       if (!challenge) throw new ChallengeNotFound(challengeId);
       if (!hasRole(principal, 'admin') && challenge.proverId !== principal.id) throw new Forbidden(`challenge ${challengeId} was issued to another prover`);
-      if (challenge.traceId) throw new ChallengeTraced(challengeId, challenge.traceId);
       const outputs = new Map<number, string>();
       for (const r of input.responses) {
         if (!challenge.indices.includes(r.index)) throw new InvalidArgument(`key ${r.index} is not part of challenge ${challengeId}`);
         if (outputs.has(r.index)) throw new InvalidArgument(`key ${r.index} is answered twice`);
         outputs.set(r.index, r.output);
+      }
+      const responsesSha256 = createHash('sha256')
+        .update(JSON.stringify([...outputs].sort(([a], [b]) => a - b)))
+        .digest('hex');
+      if (challenge.traceId) {
+        // The same outputs again (the caller lost the answer): the trace made then, never a second one.
+        if (challenge.responsesSha256 === responsesSha256) return m.getRepository(Trace).findOneByOrFail({ id: challenge.traceId });
+        throw new ChallengeTraced(challengeId, challenge.traceId);
       }
       const pool = await m.getRepository(FingerprintPool).findOneByOrFail({ id: challenge.poolId });
       const entries = this.pools.entries(pool);
@@ -132,6 +140,7 @@ export class TracingService {
         }),
       );
       challenge.traceId = trace.id;
+      challenge.responsesSha256 = responsesSha256;
       await m.getRepository(Challenge).save(challenge);
       await this.outbox.enqueue(m, 'distribution.trace.completed', traceCompleted(trace));
       return trace;

@@ -105,6 +105,8 @@ export class AccessLink implements OnModuleInit, OnApplicationShutdown {
 
   async onApplicationShutdown() {
     for (const t of this.timers) clearInterval(t);
+    // No more opening blocks for this host, and those it did not pick up go back; then what it holds.
+    await this.frequentCall('POST', '/hosts/quota-leases/handouts', '{"leaving":true}').catch(() => undefined);
     await this.quota?.releaseIdle(0);
     await this.receipts?.close();
     await this.revocations?.close?.();

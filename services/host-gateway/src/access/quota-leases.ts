@@ -32,6 +32,8 @@ interface Held {
   lastUsed: number;
   /** Access had nothing left for this grant: refuse without asking until then (ms). */
   spentUntil: number;
+  /** Requests reserved and not settled yet: the grant's lease is not given back under them. */
+  inFlight: number;
   fetching?: Promise<void>;
   refused?: QuotaRefused;
 }
@@ -59,6 +61,7 @@ export class QuotaLeases {
       for (let attempt = 0; attempt < 2; attempt += 1) {
         if (h.known && (h.requests === null || h.requests >= 1) && (h.tokens === null || h.tokens >= 1)) {
           if (h.requests !== null) h.requests -= 1;
+          h.inFlight += 1;
           const tokens = h.tokens === null ? wantTokens : Math.min(wantTokens, h.tokens);
           if (h.tokens !== null) h.tokens -= tokens;
           if ((h.requests !== null && h.requests < this.options.block / 2) || (h.tokens !== null && h.tokens < this.options.tokenBlock / 2)) refill = h;
@@ -84,6 +87,8 @@ export class QuotaLeases {
   settle(grantId: string, reservedTokens: number, usedTokens: number, served: boolean): void {
     const h = this.held.get(grantId);
     if (!h) return;
+    h.inFlight = Math.max(0, h.inFlight - 1);
+    h.lastUsed = Date.now();
     if (h.tokens !== null) h.tokens += reservedTokens - usedTokens;
     if (!served && h.requests !== null) h.requests += 1;
   }
@@ -92,7 +97,8 @@ export class QuotaLeases {
   async releaseIdle(idleMs: number): Promise<void> {
     const now = Date.now();
     await Promise.all(
-      [...this.held].filter(([, h]) => now - h.lastUsed >= idleMs && !h.fetching).map(async ([grantId, h]) => {
+      // Never under a request in flight (a long stream): its settle() must find the lease it drew from.
+      [...this.held].filter(([, h]) => now - h.lastUsed >= idleMs && !h.fetching && (h.inFlight === 0 || idleMs === 0)).map(async ([grantId, h]) => {
         this.held.delete(grantId);
         // What the prompts took beyond the lease may have left tokens below zero: nothing to give back.
         const requests = Math.max(0, h.requests ?? 0);
@@ -107,7 +113,7 @@ export class QuotaLeases {
   }
 
   private fresh(grantId: string): Held {
-    const h: Held = { requests: 0, tokens: 0, known: false, lastUsed: Date.now(), spentUntil: 0 };
+    const h: Held = { requests: 0, tokens: 0, known: false, lastUsed: Date.now(), spentUntil: 0, inFlight: 0 };
     this.held.set(grantId, h);
     return h;
   }

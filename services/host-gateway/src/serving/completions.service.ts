@@ -133,9 +133,6 @@ export class CompletionsService implements OnModuleInit, OnApplicationShutdown {
       maxTokens = Math.max(1, Math.min(maxTokens, reserved));
     }
     let servedUsage: Usage | undefined;
-    res.on('close', () => {
-      if (limited) this.access.quota.settle(permission.grantId, reserved, servedUsage ? servedUsage.tokensIn + servedUsage.tokensOut : 0, servedUsage !== undefined);
-    });
     const stops = [...(typeof input.stop === 'string' ? [input.stop] : (input.stop ?? [])), ...(kind === 'chat' ? CHAT_STOP : [])];
     const aborted = new AbortController();
     res.on('close', () => {
@@ -153,6 +150,9 @@ export class CompletionsService implements OnModuleInit, OnApplicationShutdown {
     };
     const usageJson = (u: Usage) => ({ prompt_tokens: u.tokensIn, completion_tokens: u.tokensOut, total_tokens: u.tokensIn + u.tokensOut });
 
+    // Streamed frames already written: a client that leaves mid-stream was served them.
+    let sent = '';
+    let chunksSent = 0;
     try {
       if (!input.stream) {
         let text = '';
@@ -167,7 +167,6 @@ export class CompletionsService implements OnModuleInit, OnApplicationShutdown {
       // Streaming: the receipt covers every byte before its own event, and comes last.
       res.status(200).set({ 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', [HOST_HEADER]: this.access.host });
       res.flushHeaders();
-      let sent = '';
       const send = (data: unknown) => {
         const frame = `data: ${JSON.stringify(data)}\n\n`;
         sent += frame;
@@ -175,15 +174,26 @@ export class CompletionsService implements OnModuleInit, OnApplicationShutdown {
       };
       const object = kind === 'chat' ? 'chat.completion.chunk' : 'text_completion';
       if (kind === 'chat') send({ id, object, created, model: modelId, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] });
-      for await (const c of chunks) send({ id, object, created, model: modelId, choices: [kind === 'chat' ? { index: 0, delta: { content: c.text }, finish_reason: null } : { index: 0, text: c.text, finish_reason: null }] });
+      for await (const c of chunks) {
+        send({ id, object, created, model: modelId, choices: [kind === 'chat' ? { index: 0, delta: { content: c.text }, finish_reason: null } : { index: 0, text: c.text, finish_reason: null }] });
+        chunksSent += 1;
+      }
       const u = await usage;
       send({ id, object, created, model: modelId, choices: [kind === 'chat' ? { index: 0, delta: {}, finish_reason: u.finishReason } : { index: 0, text: '', finish_reason: u.finishReason }], usage: usageJson(u) });
       res.write(`event: ${RECEIPT_EVENT}\ndata: ${JSON.stringify({ receipt: receiptFor(sent, u), host: this.access.host })}\n\n`);
       res.end('data: [DONE]\n\n');
       requests.inc({ outcome: 'served' });
     } catch (e) {
-      // A client that went away was served nothing it will see; no receipt is signed for it.
       if (isClientAbort(e) || aborted.signal.aborted) {
+        // A client that left mid-stream was served what it was sent: a receipt for that (and the request
+        // is spent), so leaving before the last frame is no way around the quota. One that left before
+        // any text was served nothing, and its request goes back to the lease.
+        if (chunksSent > 0) {
+          const u = await usage.catch(() => undefined);
+          receiptFor(sent, { tokensIn: u?.tokensIn ?? 0, tokensOut: u?.tokensOut ?? chunksSent, finishReason: 'length' });
+          requests.inc({ outcome: 'client_closed_served' });
+          return;
+        }
         requests.inc({ outcome: 'client_closed' });
         return;
       }
@@ -192,6 +202,9 @@ export class CompletionsService implements OnModuleInit, OnApplicationShutdown {
       if (!(e instanceof UpstreamError) && !(e instanceof InferenceError)) this.log.error(`serving ${id} failed: ${(e as Error).stack}`);
       if (!res.headersSent) return openAiError(res, status, status === 400 ? 'invalid_request_error' : 'server_error', code, (e as Error).message);
       res.end(`event: error\ndata: ${JSON.stringify({ error: { message: (e as Error).message, type: 'server_error', code } })}\n\n`);
+    } finally {
+      // Once it is known what was served: a receipt signed means the request and its tokens are spent.
+      if (limited) this.access.quota.settle(permission.grantId, reserved, servedUsage ? servedUsage.tokensIn + servedUsage.tokensOut : 0, servedUsage !== undefined);
     }
   }
 }

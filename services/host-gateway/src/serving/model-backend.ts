@@ -61,7 +61,9 @@ export class OnnxBackend implements ModelBackend {
         }
         settle({ tokensIn, tokensOut, finishReason });
       } catch (e) {
-        fail(e);
+        // Stopped by the client: what was generated until then is its usage.
+        if (signal?.aborted) settle({ tokensIn, tokensOut, finishReason: 'length' });
+        else fail(e);
         throw e;
       }
     }
