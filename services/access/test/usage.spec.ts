@@ -165,6 +165,14 @@ describe('access: usage receipts', () => {
     await access.app.get(QuotaHandouts).takeBackStale();
     expect(await leased()).toBe(0);
     expect(((await (await withToken('/hosts/quota-leases/handouts', { method: 'POST', body: '{}' })).json()) as any[]).find((h) => h.grantId === unpicked.id)).toBeUndefined();
+    // a gateway that leaves gives back what it did not pick up, and gets no more
+    await withToken('/hosts/quota-leases/handouts', { method: 'POST', body: '{}' });
+    const pending = await buy({ quota: { requests: 40 } });
+    const leasedOf = async (id: string) => Number((await db.query('SELECT requests FROM grant_leases WHERE grant_id = $1', [id]))[0]?.requests ?? 0);
+    expect(await leasedOf(pending.id)).toBe(8);
+    expect((await (await withToken('/hosts/quota-leases/handouts', { method: 'POST', body: '{"leaving":true}' })).json())).toEqual([]);
+    expect(await leasedOf(pending.id)).toBe(0);
+    expect(await leasedOf((await buy({ quota: { requests: 40 } })).id)).toBe(0);
     const register = await withToken('/hosts/serving-keys', { method: 'POST', body: JSON.stringify({ keyId: 'k9', publicKey: rawPublicKey(generateUserKey()).toString('base64url') }) });
     expect(register.status).toBe(401);
     expect(await withToken('/hosts/licences', { headers: { 'x-clopen-host-session': `${token.slice(0, -2)}AA` } }).then((r) => r.status)).toBe(401);
