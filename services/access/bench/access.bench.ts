@@ -314,12 +314,13 @@ async function quotaAcrossGateways(env: Record<string, string>, accessUrl: strin
     const everyBucket = new Map<number, number>();
     for (const g of gateways) {
       const text = await (await fetch(`${g.url}/metrics`)).text();
-      for (const m of text.matchAll(/^gateway_quota_reserve_seconds_bucket\{([^}]*)le="([^"]+)"[^}]*\} (\d+)/gm)) {
-        const le = m[2] === '+Inf' ? Infinity : Number(m[2]);
-        everyBucket.set(le, (everyBucket.get(le) ?? 0) + Number(m[3]));
+      for (const m of text.matchAll(/^gateway_quota_reserve_seconds_bucket\{([^}]*)\} (\d+)/gm)) {
+        const bound = /le="([^"]+)"/.exec(m[1])![1];
+        const le = bound === '+Inf' ? Infinity : Number(bound);
+        everyBucket.set(le, (everyBucket.get(le) ?? 0) + Number(m[2]));
         // The goal's population: granted reservations (fast refusals of spent grants would flatter it);
         // every reservation, refusals included, is reported beside it.
-        if (m[1].includes('outcome="granted"')) buckets.set(le, (buckets.get(le) ?? 0) + Number(m[3]));
+        if (m[1].includes('outcome="granted"')) buckets.set(le, (buckets.get(le) ?? 0) + Number(m[2]));
       }
     }
     const bounds = [...buckets.keys()].sort((a, b) => a - b);

@@ -18,7 +18,10 @@ export interface QuotaLeasesOptions {
   block: number;
   /** Tokens asked for per lease. */
   tokenBlock: number;
-  /** After access had nothing left to lease, requests are refused without asking again for this long (ms). */
+  /**
+   * After access had nothing left to lease, requests are refused at once, and access is asked again
+   * in the background after this long (ms), doubling while it still has nothing, up to 16 times it.
+   */
   recheckMs?: number;
   /** How long each reservation took (seconds), and whether it got quota. */
   observe?(seconds: number, outcome: 'granted' | 'refused'): void;
@@ -30,8 +33,10 @@ interface Held {
   /** Whether access has answered for this grant at all. */
   known: boolean;
   lastUsed: number;
-  /** Access had nothing left for this grant: refuse without asking until then (ms). */
+  /** Access had nothing left for this grant (0: it had): refuse at once, and ask again after then (ms). */
   spentUntil: number;
+  /** The wait before asking again about a spent grant (ms). */
+  recheck: number;
   /** Requests reserved and not settled yet: the grant's lease is not given back under them. */
   inFlight: number;
   fetching?: Promise<void>;
@@ -68,7 +73,12 @@ export class QuotaLeases {
           outcome = 'granted';
           return { tokens };
         }
-        if (h.known && (attempt > 0 || Date.now() < h.spentUntil)) break;
+        if (h.known && h.spentUntil > 0) {
+          // Spent at access: refused without a wait; whether quota came back is asked in the background.
+          if (Date.now() >= h.spentUntil) void this.fetch(grantId, h).catch(() => undefined);
+          break;
+        }
+        if (h.known && attempt > 0) break;
         await this.fetch(grantId, h);
       }
       throw h.refused ?? new QuotaRefused('over_quota', `grant ${grantId} has no quota left on any host`, 429);
@@ -113,7 +123,7 @@ export class QuotaLeases {
   }
 
   private fresh(grantId: string): Held {
-    const h: Held = { requests: 0, tokens: 0, known: false, lastUsed: Date.now(), spentUntil: 0, inFlight: 0 };
+    const h: Held = { requests: 0, tokens: 0, known: false, lastUsed: Date.now(), spentUntil: 0, recheck: this.options.recheckMs ?? 1_000, inFlight: 0 };
     this.held.set(grantId, h);
     return h;
   }
@@ -141,7 +151,14 @@ export class QuotaLeases {
       .lease(grantId, this.options.block, this.options.tokenBlock)
       .then((g) => {
         this.add(h, g);
-        if (g.requests === 0 || g.tokens === 0) h.spentUntil = Date.now() + (this.options.recheckMs ?? 1_000);
+        const base = this.options.recheckMs ?? 1_000;
+        if (g.requests === 0 || g.tokens === 0) {
+          h.spentUntil = Date.now() + h.recheck;
+          h.recheck = Math.min(h.recheck * 2, base * 16);
+        } else {
+          h.spentUntil = 0;
+          h.recheck = base;
+        }
       })
       .catch((e: unknown) => {
         if (e instanceof QuotaRefused) h.refused = e;
