@@ -4,6 +4,7 @@
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { OPENAPI_DIR, REGENERATE, generatedDocuments, staleDocuments } from './documents';
+import { typedOperations } from './typed-operations';
 
 const root = join(__dirname, '../../..');
 
@@ -20,6 +21,11 @@ async function main(mode: string | undefined): Promise<number> {
       return 1;
     }
     process.stdout.write(`API documents up to date (${generated.size} files)\n`);
+    // Issue 16's measure of the REST contracts (goal 1.0); the untyped operations go to stderr.
+    const docs = new Map([...generated].filter(([path]) => path.startsWith(`${OPENAPI_DIR}/`)).map(([path, content]) => [path.slice(OPENAPI_DIR.length + 1, -'.json'.length), JSON.parse(content)]));
+    const typed = typedOperations(docs);
+    process.stdout.write(`${JSON.stringify({ bench: 'contracts', metric: 'typed_operations_fraction', value: Math.round((typed.typed / typed.operations) * 1000) / 1000, unit: 'ratio' })}\n`);
+    if (process.env.APIDOCS_LIST_UNTYPED) process.stderr.write(`${typed.untyped.join('\n')}\n`);
     return 0;
   }
   mkdirSync(join(root, OPENAPI_DIR), { recursive: true });
