@@ -1,7 +1,7 @@
 // Real PostgreSQL and NATS for integration suites: each suite gets its own database and bus namespace.
 import { createTestBusNamespace, createTestDatabase as createBaseTestDatabase, eventually, testInfra } from '@clopen/testing';
 import { DataSource } from 'typeorm';
-import { Bus, BUS_ENTITIES, BusTablesMigration, streamMessages, type BusLogger } from '../src';
+import { Bus, BUS_ENTITIES, BusTablesMigration, busRetentionMigration, streamMessages, type BusLogger } from '../src';
 
 export const NATS_URL = testInfra.natsUrl;
 
@@ -18,7 +18,7 @@ export async function createTestDatabase() {
         schema,
         extra: { options: `-c search_path=${schema}`, ...extra },
         entities: BUS_ENTITIES,
-        migrations: [BusTablesMigration],
+        migrations: [BusTablesMigration, busRetentionMigration()],
         logging: false,
       });
       await ds.initialize();

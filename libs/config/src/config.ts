@@ -111,6 +111,13 @@ export const busSettings = {
   OUTBOX_RELAY_INTERVAL_MS: setting.positiveInt.default(1000),
   /** Outbox rows published per relay transaction (all in flight at once). */
   OUTBOX_RELAY_BATCH_SIZE: setting.positiveInt.max(10_000).default(500),
+  /** Published outbox rows are kept this long, then deleted (a record only, once JetStream has them). */
+  OUTBOX_RETENTION_HOURS: setting.positiveInt.default(168),
+  /**
+   * Records of handled messages (what makes a redelivery harmless) are kept this long: well beyond an
+   * ack wait's redeliveries and the chain indexer's reorg window.
+   */
+  PROCESSED_RETENTION_HOURS: setting.positiveInt.default(720),
   /** Copies of each JetStream stream in a NATS cluster (3 in production; 1 on a single server). */
   BUS_STREAM_REPLICAS: setting.positiveInt.max(5).default(1),
 };

@@ -3,7 +3,7 @@ import { Global, Logger as NestLogger, MiddlewareConsumer, Module, type DynamicM
 import { APP_FILTER, APP_GUARD, NestFactory } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
 import { SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
-import { BUS_ENTITIES, Bus, BusServer, Outbox, OutboxRelay, PARTNER_JS_API_PREFIX, busTablesMigration, serviceInbox } from '@clopen/bus';
+import { BUS_ENTITIES, Bus, BusRetention, BusServer, Outbox, OutboxRelay, PARTNER_JS_API_PREFIX, busRetentionMigration, busTablesMigration, serviceInbox } from '@clopen/bus';
 import { ConfigError, baseSettings, databaseSettings, loadConfig } from '@clopen/config';
 import { createServiceDataSource, migrateServiceSchema, openServiceDataSource } from '@clopen/db';
 import { Logger, LoggerModule } from 'nestjs-pino';
@@ -23,7 +23,7 @@ import { ObjectStore, type S3Settings } from './s3';
 
 type BaseConfig = z.infer<z.ZodObject<typeof baseSettings & typeof databaseSettings>>;
 type RedisConfig = { REDIS_URL: string };
-type BusConfig = { NATS_URL: string; NATS_NKEY_SEED?: string; BUS_NAMESPACE: string; BUS_STREAM_REPLICAS: number; OUTBOX_RELAY_ENABLED: boolean; OUTBOX_RELAY_INTERVAL_MS: number; OUTBOX_RELAY_BATCH_SIZE: number };
+type BusConfig = { NATS_URL: string; NATS_NKEY_SEED?: string; BUS_NAMESPACE: string; BUS_STREAM_REPLICAS: number; OUTBOX_RELAY_ENABLED: boolean; OUTBOX_RELAY_INTERVAL_MS: number; OUTBOX_RELAY_BATCH_SIZE: number; OUTBOX_RETENTION_HOURS: number; PROCESSED_RETENTION_HOURS: number };
 
 /** What a service is made of; `createService` turns it into a running NestJS app. */
 export interface ServiceDefinition<S extends z.ZodRawShape> {
@@ -107,6 +107,11 @@ export async function createService<S extends z.ZodRawShape>(def: ServiceDefinit
       if (bc.OUTBOX_RELAY_ENABLED && dataSource) {
         relay = new OutboxRelay(dataSource, bus, { intervalMs: bc.OUTBOX_RELAY_INTERVAL_MS, batchSize: bc.OUTBOX_RELAY_BATCH_SIZE, logger: new NestLogger(`${def.name}:outbox`) });
       }
+      if (dataSource) {
+        const retention = new BusRetention(dataSource, { outboxMs: bc.OUTBOX_RETENTION_HOURS * 3_600_000, processedMs: bc.PROCESSED_RETENTION_HOURS * 3_600_000, logger: new NestLogger(`${def.name}:retention`) });
+        retention.start();
+        closers.unshift(() => retention.stop());
+      }
     }
 
     let store: ObjectStore | undefined;
@@ -168,7 +173,7 @@ function serviceDataSource<S extends z.ZodRawShape>(def: ServiceDefinition<S>, u
     // The kit's own tables (API keys; outbox and processed messages when the bus is used) come
     // first, in the service's schema, so every service has them without listing them.
     entities: [ApiKey, ...(def.uses.bus ? BUS_ENTITIES : []), ...def.entities],
-    migrations: [CreateApiKeys1764000000000, ...(def.uses.bus ? [busTablesMigration()] : []), ...def.migrations],
+    migrations: [CreateApiKeys1764000000000, ...(def.uses.bus ? [busTablesMigration(), busRetentionMigration()] : []), ...def.migrations],
     poolSize,
     applicationName: def.name,
   });

@@ -1,7 +1,8 @@
-import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 
 /** A message a consumer has handled; its row commits with the handler's writes, so a redelivery is skipped. */
 @Entity({ name: 'processed_messages' })
+@Index('processed_messages_processed_at_idx', ['processedAt'])
 export class ProcessedMessage {
   @PrimaryColumn({ type: 'text' })
   consumer: string;

@@ -53,3 +53,22 @@ export function busTablesMigration(schema?: string): new () => MigrationInterfac
 
 /** The bus tables in the connection's own schema. */
 export const BusTablesMigration = busTablesMigration();
+
+/** Indexes the retention prune reads by (BusRetention): published outbox rows by age, processed messages by age. */
+export function busRetentionMigration(schema?: string): new () => MigrationInterface {
+  return class BusRetention1796400000000 implements MigrationInterface {
+    readonly name = 'BusRetention1796400000000';
+
+    async up(queryRunner: QueryRunner): Promise<void> {
+      const s = quote(await targetSchema(queryRunner, schema));
+      await queryRunner.query(`CREATE INDEX "outbox_messages_published_idx" ON ${s}."outbox_messages" ("published_at") WHERE "published_at" IS NOT NULL`);
+      await queryRunner.query(`CREATE INDEX "processed_messages_processed_at_idx" ON ${s}."processed_messages" ("processed_at")`);
+    }
+
+    async down(queryRunner: QueryRunner): Promise<void> {
+      const s = quote(await targetSchema(queryRunner, schema));
+      await queryRunner.query(`DROP INDEX ${s}."processed_messages_processed_at_idx"`);
+      await queryRunner.query(`DROP INDEX ${s}."outbox_messages_published_idx"`);
+    }
+  };
+}

@@ -3,6 +3,7 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 /** An event written in the same transaction as the state change it reports; the relay publishes it. */
 @Entity({ name: 'outbox_messages' })
 @Index('outbox_messages_unpublished_idx', ['createdAt'], { where: '"published_at" IS NULL' })
+@Index('outbox_messages_published_idx', ['publishedAt'], { where: '"published_at" IS NOT NULL' })
 export class OutboxMessage {
   /** The envelope id, hence also the Nats-Msg-Id. */
   @PrimaryColumn({ type: 'uuid' })
