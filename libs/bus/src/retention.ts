@@ -9,10 +9,10 @@ export interface BusRetentionOptions {
   /** Published outbox rows older than this are deleted: past JetStream's duplicate window, a row is only a record. */
   outboxMs: number;
   /**
-   * Processed-message rows older than this are deleted. A message is redelivered only while it is
-   * unacked (ack wait × attempts) or when a durable is recreated from its stream's start (never done
-   * by the platform) or the indexer re-publishes a log of a reorged branch (within its reorg window):
-   * keep it well beyond all three.
+   * Processed-message rows older than this are deleted; 0: never. A message comes again while it is
+   * unacked (ack wait × attempts), when the indexer re-publishes a log of a reorged branch, and when a
+   * durable is lost and created again (it reads its stream from the start): a record may go only once
+   * its stream no longer holds the message (a stream max_age below this).
    */
   processedMs: number;
   /** How often to prune. Default 10 min. */
@@ -70,7 +70,7 @@ export class BusRetention {
         `DELETE FROM ${outbox} WHERE id IN (SELECT id FROM ${outbox} WHERE published_at IS NOT NULL AND published_at < now() - make_interval(secs => $1) LIMIT $2)`,
         this.options.outboxMs,
       ),
-      processed: await prune(
+      processed: !this.options.processedMs ? 0 : await prune(
         `DELETE FROM ${processed} WHERE (consumer, message_id) IN (SELECT consumer, message_id FROM ${processed} WHERE processed_at < now() - make_interval(secs => $1) LIMIT $2)`,
         this.options.processedMs,
       ),

@@ -114,10 +114,12 @@ export const busSettings = {
   /** Published outbox rows are kept this long, then deleted (a record only, once JetStream has them). */
   OUTBOX_RETENTION_HOURS: setting.positiveInt.default(168),
   /**
-   * Records of handled messages (what makes a redelivery harmless) are kept this long: well beyond an
-   * ack wait's redeliveries and the chain indexer's reorg window.
+   * Records of handled messages (what makes a redelivery harmless) are kept this long; 0 (the default):
+   * for ever. A durable that is lost and created again reads its stream from the start, and the
+   * streams keep every message, so a record may go only once its stream no longer holds the message:
+   * set it below a stream max_age, never alone.
    */
-  PROCESSED_RETENTION_HOURS: setting.positiveInt.default(720),
+  PROCESSED_RETENTION_HOURS: setting.nonNegativeInt.default(0),
   /** Copies of each JetStream stream in a NATS cluster (3 in production; 1 on a single server). */
   BUS_STREAM_REPLICAS: setting.positiveInt.max(5).default(1),
 };

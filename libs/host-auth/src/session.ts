@@ -58,8 +58,15 @@ export class HostSessions {
     if (!expected || !timingSafeEqual(expected, Buffer.from(tag, 'base64url'))) {
       throw new HostAuthError('bad_signature', `the host session token was not issued by this ${this.audience} service (or its key was retired); get a new one with POST /hosts/sessions`);
     }
-    const { a, aud, exp } = JSON.parse(Buffer.from(claims, 'base64url').toString('utf8')) as { a: string; aud: string; exp: number };
-    if (aud !== this.audience || typeof a !== 'string' || !isAddress(a)) throw new HostAuthError('malformed', `the host session token is for audience "${aud}", not "${this.audience}"`);
+    let parsed: { a?: unknown; aud?: unknown; exp?: unknown };
+    try {
+      parsed = JSON.parse(Buffer.from(claims, 'base64url').toString('utf8'));
+    } catch {
+      throw new HostAuthError('malformed', 'the host session token\'s claims do not decode');
+    }
+    const { a, aud, exp } = parsed;
+    if (aud !== this.audience) throw new HostAuthError('malformed', `the host session token is for audience "${String(aud)}", not "${this.audience}"`);
+    if (typeof a !== 'string' || !isAddress(a) || typeof exp !== 'number' || !Number.isSafeInteger(exp)) throw new HostAuthError('malformed', 'the host session token names no address or expiry');
     if (exp <= Math.floor(now.getTime() / 1000)) throw new HostAuthError('expired', `the host session token expired at ${exp}; get a new one with POST /hosts/sessions before it does`);
     return { token, address: getAddress(a), expiresAt: exp };
   }

@@ -115,7 +115,8 @@ export class ProversService {
    */
   async prove(address: string, challengeId: string, body: unknown) {
     const input = parseInput(ProofInput, body);
-    const proofSha256 = createHash('sha256').update(JSON.stringify(input.answers)).digest('hex');
+    // In query order, so the same answers sent in another order are the same proof.
+    const proofSha256 = createHash('sha256').update(JSON.stringify([...input.answers].sort((a, b) => (a.queryId < b.queryId ? -1 : a.queryId > b.queryId ? 1 : 0)))).digest('hex');
     const challenge = await this.db.getRepository(ProverChallenge).findOneBy({ id: challengeId });
     if (!challenge) throw new NotFound(`challenge ${challengeId} does not exist`);
     if (challenge.prover !== address) throw new Forbidden(`challenge ${challengeId} was issued to another prover`);
@@ -205,7 +206,9 @@ export class ProversService {
       await this.outbox.enqueue(m, 'access.violation.proven', {
         violationId: violation.id,
         challengeId,
-        modelId: challenge.modelId ?? '',
+        // A challenge opened before access kept the model (or answered by an older distribution) names
+        // its version here, which incentives links as it links a model.
+        modelId: challenge.modelId || challenge.versionId,
         versionId: challenge.versionId,
         endpoint: challenge.endpoint,
         prover: address,

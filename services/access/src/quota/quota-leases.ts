@@ -109,7 +109,7 @@ export class QuotaHandouts implements OnModuleInit, OnApplicationShutdown {
         await m.query('SELECT 1 FROM grant_leases WHERE grant_id = $1 FOR UPDATE', [grant_id]);
         await m.query(
           `WITH back AS (
-             SELECT host_address, handed_requests AS r, handed_tokens AS t FROM quota_leases WHERE grant_id = $1 AND ${filter} FOR UPDATE),
+             SELECT host_address, LEAST(handed_requests, requests) AS r, LEAST(handed_tokens, tokens) AS t FROM quota_leases WHERE grant_id = $1 AND ${filter} FOR UPDATE),
            gone AS (
              UPDATE quota_leases q SET requests = q.requests - back.r, tokens = q.tokens - back.t, handed_requests = 0, handed_tokens = 0, handed_at = NULL
                FROM back WHERE q.grant_id = $1 AND q.host_address = back.host_address RETURNING back.r, back.t)
@@ -171,7 +171,11 @@ export class QuotaLeasesController {
     return this.db.transaction(async (m) => {
       // The grant's total first, as lease() locks it: never a circle of waits.
       await m.query('SELECT 1 FROM grant_leases WHERE grant_id = $1 FOR UPDATE', [input.grantId]);
-      const [held] = await m.query('SELECT requests, tokens FROM quota_leases WHERE grant_id = $1 AND lower(host_address) = lower($2) FOR UPDATE', [input.grantId, host]);
+      // What the host holds: not an opening block it has not picked up (that goes back by takeBack).
+      const [held] = await m.query(
+        'SELECT requests - handed_requests AS requests, tokens - handed_tokens AS tokens FROM quota_leases WHERE grant_id = $1 AND host_address = $2 FOR UPDATE',
+        [input.grantId, host],
+      );
       const requests = held ? Number(minBig(BigInt(input.requests), BigInt(held.requests))) : 0;
       const tokens = held ? Number(minBig(BigInt(input.tokens), BigInt(held.tokens))) : 0;
       if (requests || tokens) await this.move(m, input.grantId, host, -requests, -tokens);

@@ -345,7 +345,7 @@ export class UsageService implements OnModuleDestroy {
   /** Locks the grants (in id order) and reads what they have counted across every host. */
   private async lockGrants(m: EntityManager, grantIds: readonly string[]): Promise<Map<string, { requests: bigint; tokens: bigint }>> {
     const ids = [...new Set(grantIds)].sort();
-    const locked: { id: string; counted_requests: string; counted_tokens: string }[] = await m.query('SELECT id, counted_requests, counted_tokens FROM grants WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE', [ids]);
+    const locked: { id: string; counted_requests: string; counted_tokens: string }[] = await m.query('SELECT id, counted_requests, counted_tokens FROM grants WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE', [ids]);
     return new Map(locked.map((g) => [g.id, { requests: BigInt(g.counted_requests), tokens: BigInt(g.counted_tokens) }]));
   }
 

@@ -31,6 +31,8 @@ export class AccessLink implements OnModuleInit, OnApplicationShutdown {
   /** The host session token access gave (POST /hosts/sessions), and when to renew it (ms). */
   private session?: { token: string; renewAt: number; expiresAt: number };
   private renewing?: Promise<void>;
+  /** The licence check and handout pick-up in flight, one at a time. */
+  private polling?: Promise<void>;
 
   constructor(private readonly bus: Bus, private readonly metrics: Metrics, @Inject(CONFIG) private readonly config: GatewayConfig) {
     this.account = privateKeyToAccount(config.GATEWAY_HOST_KEY as `0x${string}`);
@@ -89,7 +91,13 @@ export class AccessLink implements OnModuleInit, OnApplicationShutdown {
     await this.checkLicence();
     await this.pickUpHandouts();
     this.metrics.gauge('gateway_licensed', '1 while access says this host holds an active licence for the model it serves.', [], (g) => g.set(this.licence.active ? 1 : 0));
-    this.timers.push(setInterval(() => void this.checkLicence().then(() => this.pickUpHandouts()), this.config.GATEWAY_LICENCE_CHECK_SECONDS * 1000).unref());
+    this.timers.push(
+      setInterval(() => {
+        this.polling ??= this.checkLicence()
+          .then(() => this.pickUpHandouts())
+          .finally(() => (this.polling = undefined));
+      }, this.config.GATEWAY_LICENCE_CHECK_SECONDS * 1000).unref(),
+    );
     this.metrics.gauge('gateway_grants_cached', 'Grants whose issuer signature was checked and is cached.', [], (g) => g.set(this.verifier.cachedGrants));
     this.timers.push(
       setInterval(() => {
@@ -105,6 +113,8 @@ export class AccessLink implements OnModuleInit, OnApplicationShutdown {
 
   async onApplicationShutdown() {
     for (const t of this.timers) clearInterval(t);
+    // A poll in flight ends first: it must not mark this host as up again after it said it leaves.
+    await this.polling;
     // No more opening blocks for this host, and those it did not pick up go back; then what it holds.
     await this.frequentCall('POST', '/hosts/quota-leases/handouts', '{"leaving":true}').catch(() => undefined);
     await this.quota?.releaseIdle(0);
