@@ -39,10 +39,10 @@ interface UsableGrant {
 /**
  * Opening blocks: a grant's first request at a gateway would otherwise wait for a lease. When a grant
  * is issued for few hosts that are up (those it names, or those licensed for its model, that asked
- * for handouts lately: at most ACCESS_QUOTA_HANDOUT_HOSTS), access leases each of them a block at once, at most a 1/(2 × hosts)
- * share of the quota so most of it stays for whoever serves; the gateways pick theirs up within their
- * licence check period (POST /hosts/quota-leases/handouts). A block not picked up within
- * ACCESS_QUOTA_HANDOUT_SECONDS (its gateway is down) goes back to the grant.
+ * for handouts lately: at most ACCESS_QUOTA_HANDOUT_HOSTS), access leases each of them a block at
+ * once, at most a 1/(2 × hosts) share of the quota so most of it stays for whoever serves; the
+ * gateways pick theirs up within their licence check period (POST /hosts/quota-leases/handouts). A
+ * block not picked up within ACCESS_QUOTA_HANDOUT_SECONDS (its gateway is down) goes back to the grant.
  */
 @Injectable()
 export class QuotaHandouts implements OnModuleInit, OnApplicationShutdown {
@@ -101,15 +101,16 @@ export class QuotaHandouts implements OnModuleInit, OnApplicationShutdown {
    * host's (its gateway is leaving). The grant's total is locked first, as a lease locks it.
    */
   async takeBack(which: { olderThanSeconds?: number; host?: string }): Promise<number> {
-    const filter = 'handed_at IS NOT NULL AND ($2::int IS NULL OR handed_at < now() - make_interval(secs => $2)) AND ($3::text IS NULL OR lower(host_address) = lower($3))';
+    // The pending blocks meant, with the two arguments from parameter $n on.
+    const filter = (n: number) => `handed_at IS NOT NULL AND ($${n}::int IS NULL OR handed_at < now() - make_interval(secs => $${n})) AND ($${n + 1}::text IS NULL OR lower(host_address) = lower($${n + 1}))`;
     const args = [which.olderThanSeconds ?? null, which.host ?? null];
-    const pending: { grant_id: string }[] = await this.db.query(`SELECT DISTINCT grant_id FROM quota_leases WHERE $1::int IS NULL AND ${filter} LIMIT 1000`, [null, ...args]);
+    const pending: { grant_id: string }[] = await this.db.query(`SELECT DISTINCT grant_id FROM quota_leases WHERE ${filter(1)} LIMIT 1000`, args);
     for (const { grant_id } of pending) {
       await this.db.transaction(async (m) => {
         await m.query('SELECT 1 FROM grant_leases WHERE grant_id = $1 FOR UPDATE', [grant_id]);
         await m.query(
           `WITH back AS (
-             SELECT host_address, LEAST(handed_requests, requests) AS r, LEAST(handed_tokens, tokens) AS t FROM quota_leases WHERE grant_id = $1 AND ${filter} FOR UPDATE),
+             SELECT host_address, LEAST(handed_requests, requests) AS r, LEAST(handed_tokens, tokens) AS t FROM quota_leases WHERE grant_id = $1 AND ${filter(2)} FOR UPDATE),
            gone AS (
              UPDATE quota_leases q SET requests = q.requests - back.r, tokens = q.tokens - back.t, handed_requests = 0, handed_tokens = 0, handed_at = NULL
                FROM back WHERE q.grant_id = $1 AND q.host_address = back.host_address RETURNING back.r, back.t)
