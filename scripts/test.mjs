@@ -40,10 +40,10 @@ const checked = linted && typed;
 
 const summaryDir = mkdtempSync(join(tmpdir(), 'clopen-jest-'));
 step('tests of every project (nx run-many -t test)');
-// Three projects at a time on two cores: the suites spend much of their time waiting on services and
-// child processes (measured: 1.3 cores busy on average at two at a time, 26 min in all).
+// Two projects at a time on two cores. Three was tried (24.7 min instead of 26.5), but the e2e story's
+// copy then took its whole 15 min budget beside the fingerprint bench and failed once in two runs.
 const extra = process.argv.slice(2);
-const status = run('npx', ['nx', 'run-many', '-t', 'test', '--parallel=3', '--outputStyle=stream', ...extra], {
+const status = run('npx', ['nx', 'run-many', '-t', 'test', '--parallel=2', '--outputStyle=stream', ...extra], {
   NX_DAEMON: 'false',
   NX_NO_CLOUD: 'true',
   NX_TUI: 'false',
