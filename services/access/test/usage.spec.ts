@@ -144,31 +144,31 @@ describe('access: usage receipts', () => {
     const { token, expiresAt } = (await opened.json()) as { token: string; expiresAt: number };
     expect(expiresAt * 1000).toBeGreaterThan(Date.now());
     const withToken = (p: string, init: RequestInit = {}) => fetch(`${access.url}${p}`, { ...init, headers: { 'content-type': 'application/json', 'x-clopen-host-session': token, ...(init.headers ?? {}) } });
+    // The gateway's pick-up of its opening blocks (it also marks the host as up).
+    const pickUp = () => withToken('/hosts/quota-leases/handouts', { method: 'POST', body: '{}' });
+    const leasedOf = async (id: string) => Number((await access.app.get(DataSource).query('SELECT requests FROM grant_leases WHERE grant_id = $1', [id]))[0]?.requests ?? 0);
     const licences = await withToken('/hosts/licences');
     expect(licences.status).toBe(200);
     expect(((await licences.json()) as any[]).some((l) => l.modelId === modelId && l.active)).toBe(true);
     const lease = await withToken('/hosts/quota-leases', { method: 'POST', body: JSON.stringify({ grantId: grant.id, requests: 0 }) });
     expect(lease.status).toBe(200);
     // an opening block of each grant issued while this licensed host is up (it asks for handouts), handed once
-    expect((await withToken('/hosts/quota-leases/handouts', { method: 'POST', body: '{}' })).status).toBe(200);
+    expect((await pickUp()).status).toBe(200);
     const opening = await buy({ quota: { requests: 40 } });
-    const picked = await withToken('/hosts/quota-leases/handouts', { method: 'POST', body: '{}' });
+    const picked = await pickUp();
     expect(picked.status).toBe(200);
     expect(((await picked.json()) as any[]).find((h) => h.grantId === opening.id)).toEqual({ grantId: opening.id, requests: 8, tokens: null });
-    expect(((await (await withToken('/hosts/quota-leases/handouts', { method: 'POST', body: '{}' })).json()) as any[]).find((h) => h.grantId === opening.id)).toBeUndefined();
+    expect(((await (await pickUp()).json()) as any[]).find((h) => h.grantId === opening.id)).toBeUndefined();
     // a block its host never picks up goes back to the grant
     const unpicked = await buy({ quota: { requests: 40 } });
-    const db = access.app.get(DataSource);
-    const leased = async () => Number((await db.query('SELECT requests FROM grant_leases WHERE grant_id = $1', [unpicked.id]))[0]?.requests ?? 0);
-    expect(await leased()).toBe(8);
-    await db.query("UPDATE quota_leases SET handed_at = now() - interval '1 hour' WHERE grant_id = $1", [unpicked.id]);
+    expect(await leasedOf(unpicked.id)).toBe(8);
+    await access.app.get(DataSource).query("UPDATE quota_leases SET handed_at = now() - interval '1 hour' WHERE grant_id = $1", [unpicked.id]);
     await access.app.get(QuotaHandouts).takeBackStale();
-    expect(await leased()).toBe(0);
-    expect(((await (await withToken('/hosts/quota-leases/handouts', { method: 'POST', body: '{}' })).json()) as any[]).find((h) => h.grantId === unpicked.id)).toBeUndefined();
+    expect(await leasedOf(unpicked.id)).toBe(0);
+    expect(((await (await pickUp()).json()) as any[]).find((h) => h.grantId === unpicked.id)).toBeUndefined();
     // a gateway that leaves gives back what it did not pick up, and gets no more
-    await withToken('/hosts/quota-leases/handouts', { method: 'POST', body: '{}' });
+    await pickUp();
     const pending = await buy({ quota: { requests: 40 } });
-    const leasedOf = async (id: string) => Number((await db.query('SELECT requests FROM grant_leases WHERE grant_id = $1', [id]))[0]?.requests ?? 0);
     expect(await leasedOf(pending.id)).toBe(8);
     expect((await (await withToken('/hosts/quota-leases/handouts', { method: 'POST', body: '{"leaving":true}' })).json())).toEqual([]);
     expect(await leasedOf(pending.id)).toBe(0);
