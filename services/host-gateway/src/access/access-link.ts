@@ -172,17 +172,24 @@ export class AccessLink implements OnModuleInit, OnApplicationShutdown {
    * refused the token (its key rotated), and the token is then renewed.
    */
   private async frequentCall(method: 'GET' | 'POST', path: string, body = ''): Promise<Response> {
-    const call = (auth: Record<string, string>) =>
-      fetch(`${this.config.ACCESS_URL}${path}`, { method, headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...auth }, ...(body ? { body } : {}), signal: AbortSignal.timeout(5_000) });
     const session = this.session;
     if (session && Date.now() < session.expiresAt) {
       if (Date.now() >= session.renewAt) void this.renewSession();
-      const res = await call({ [HOST_SESSION_HEADER]: session.token });
+      const res = await this.call(method, path, body, { [HOST_SESSION_HEADER]: session.token });
       if (res.status !== 401) return res;
       if (this.session === session) this.session = undefined;
     }
     void this.renewSession();
-    return call({ [HOST_AUTH_HEADER]: await signHostRequest(this.account, { audience: 'access', method, path, body }) });
+    return this.signedCall(method, path, body);
+  }
+
+  /** A call to access signed by this host's EVM key (host-auth, audience access). */
+  private async signedCall(method: 'GET' | 'POST', path: string, body = '', timeoutMs = 5_000): Promise<Response> {
+    return this.call(method, path, body, { [HOST_AUTH_HEADER]: await signHostRequest(this.account, { audience: 'access', method, path, body }) }, timeoutMs);
+  }
+
+  private call(method: 'GET' | 'POST', path: string, body: string, auth: Record<string, string>, timeoutMs = 5_000): Promise<Response> {
+    return fetch(`${this.config.ACCESS_URL}${path}`, { method, headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...auth }, ...(body ? { body } : {}), signal: AbortSignal.timeout(timeoutMs) });
   }
 
   /** Gets a new host session token (one at a time); renewed at half its life. Without one, calls are signed. */
@@ -190,8 +197,7 @@ export class AccessLink implements OnModuleInit, OnApplicationShutdown {
     this.renewing ??= (async () => {
       try {
         const path = '/hosts/sessions';
-        const auth = await signHostRequest(this.account, { audience: 'access', method: 'POST', path, body: '' });
-        const res = await fetch(`${this.config.ACCESS_URL}${path}`, { method: 'POST', headers: { [HOST_AUTH_HEADER]: auth }, signal: AbortSignal.timeout(5_000) });
+        const res = await this.signedCall('POST', path);
         if (!res.ok) throw new Error(`POST ${path} answered ${res.status}`);
         const { token, expiresAt } = (await res.json()) as { token: string; expiresAt: number };
         const now = Date.now();
@@ -215,13 +221,7 @@ export class AccessLink implements OnModuleInit, OnApplicationShutdown {
   private async registerServingKey(): Promise<void> {
     const path = '/hosts/serving-keys';
     const body = JSON.stringify({ keyId: this.servingKeyId, publicKey: rawPublicKey(this.servingKey).toString('base64url'), modelId: this.config.GATEWAY_MODEL_ID });
-    const auth = await signHostRequest(this.account, { audience: 'access', method: 'POST', path, body });
-    const res = await fetch(`${this.config.ACCESS_URL}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', [HOST_AUTH_HEADER]: auth },
-      body,
-      signal: AbortSignal.timeout(10_000),
-    });
+    const res = await this.signedCall('POST', path, body, 10_000);
     if (res.status === 403) throw new Error(`not licensed yet: ${((await res.json().catch(() => ({}))) as { message?: string }).message ?? 'no active licence'}`);
     if (res.status === 409) throw Object.assign(new Error(`serving key "${this.servingKeyId}" is registered with another public key; configure a new key id`), { fatal: true });
     if (res.status !== 201 && res.status !== 200) throw new Error(`registering the serving key: ${res.status} ${await res.text()}`);
