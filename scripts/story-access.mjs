@@ -96,7 +96,7 @@ export async function accessStory({ root, info, call, admin, access, distributio
   const challenge = await signedPost('/prover/challenges', { versionId: oml.versionId, endpoint: oml.eveUrl });
   if (challenge.status !== 201) {
     const last = (await call(access, admin, 'GET', '/violations')).body[0];
-    info(`no fresh challenge (${challenge.body.message})${last ? `; the violation of an earlier run: ${last.kind}, accused ${last.accused.map((a) => a.hostAddress).join(', ')}` : ''}`);
+    info(`no fresh challenge (${challenge.body.detail})${last ? `; the violation of an earlier run: ${last.kind}, accused ${last.accused.map((a) => a.hostAddress).join(', ')}` : ''}`);
   } else {
     info(`Paula takes a challenge for Eve's endpoint: ${challenge.body.queries.length} requests, fingerprint keys mixed with decoys of the same shape (she cannot tell which is which, nor can Eve)`);
     const answers = [];

@@ -68,7 +68,7 @@ export async function omlStory({ root, info, call, admin, distribution, baseVers
     info(`${name(n)} signs a request with his host key and downloads his copy by URLs valid until ${new Date(d.body.expiresAt).toISOString().slice(11, 19)} UTC (delivery ${d.body.deliveryId.slice(0, 8)}…, event distribution.copy.delivered)`);
   }
   const stolen = await signedGet(hosts.bob, `/host/licences/${licences.charlie}/copy`);
-  info(`Bob asks for Charlie's copy: ${stolen.status} (${stolen.body.message})`);
+  info(`Bob asks for Charlie's copy: ${stolen.status} (${stolen.body.detail})`);
 
   // Eve serves Charlie's copy without a licence.
   const port = 8000 + Math.floor(Math.random() * 500) + 100;

@@ -346,8 +346,9 @@ export class ClopenClient {
       parsed = undefined;
     }
     if (!res.ok) {
-      const message = typeof parsed?.message === 'string' ? parsed.message : text.slice(0, 300) || res.statusText;
-      throw new ApiError(service, res.status, typeof parsed?.error === 'string' ? parsed.error : `http_${res.status}`, `${service}: ${message}`, parsed?.details);
+      // The services answer RFC 9457 problems: `detail` in words, `code` for the kind of failure.
+      const message = typeof parsed?.detail === 'string' ? parsed.detail : text.slice(0, 300) || res.statusText;
+      throw new ApiError(service, res.status, typeof parsed?.code === 'string' ? parsed.code : `http_${res.status}`, `${service}: ${message}`, parsed?.details);
     }
     return parsed as T;
   }

@@ -91,7 +91,7 @@ export async function fakeService(routes: Record<string, Route>): Promise<{ url:
     for await (const chunk of req) body += chunk;
     calls.push({ method: req.method!, path: req.url!, headers: req.headers, body });
     const route = routes[`${req.method} ${req.url!.split('?')[0]}`];
-    const answer = route ? await route(req, body) : { status: 404, body: { error: 'not_found', message: `no route ${req.method} ${req.url}` } };
+    const answer = route ? await route(req, body) : { status: 404, body: { type: 'https://clopen.dev/problems/not-found', title: 'Not found', status: 404, code: 'not_found', detail: `no route ${req.method} ${req.url}` } };
     res.writeHead(answer.status ?? 200, { 'content-type': 'application/json', ...answer.headers });
     res.end(typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body));
   });

@@ -1,6 +1,8 @@
 import 'reflect-metadata';
 import { Global, Logger as NestLogger, MiddlewareConsumer, Module, type DynamicModule, type INestApplication, type NestModule, type Type } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, NestFactory } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE, NestFactory } from '@nestjs/core';
+import { ZodSerializerInterceptor } from 'nestjs-zod';
+import { ContractPipe } from './contracts';
 import { TerminusModule } from '@nestjs/terminus';
 import { SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { BUS_ENTITIES, Bus, BusRetention, BusServer, Outbox, OutboxRelay, PARTNER_JS_API_PREFIX, busRetentionMigration, busTablesMigration, serviceInbox } from '@clopen/bus';
@@ -15,7 +17,7 @@ import { ApiKeysController } from './auth/api-keys.controller';
 import { ApiKeysService, KIT_OPTIONS } from './auth/api-keys.service';
 import { ApiKey } from './auth/api-key.entity';
 import { CreateApiKeys1764000000000 } from './auth/api-keys.migration';
-import { ErrorFilter, type ErrorBody, type ErrorShape } from './errors';
+import { ErrorFilter, problem, PROBLEM_CONTENT_TYPE, type ErrorShape, type Problem } from './errors';
 import { HealthController, READINESS_CHECKS, type ReadinessCheck } from './health/health.controller';
 import { HttpMetricsMiddleware, Metrics, MetricsController } from './metrics/metrics';
 import { openApiDocument } from './openapi';
@@ -265,7 +267,13 @@ function rootModule<S extends z.ZodRawShape>(def: ServiceDefinition<S>, ctx: Ser
     ],
     // A service without a database keeps no API keys: it has no /api-keys routes (404), not routes that always fail.
     controllers: [HealthController, MetricsController, ...(ctx.dataSource ? [ApiKeysController] : [])],
-    providers: [ApiKeysService, { provide: APP_GUARD, useClass: ApiKeyGuard }, { provide: APP_FILTER, useValue: new ErrorFilter(def.errorShape) }],
+    providers: [
+      ApiKeysService,
+      { provide: APP_GUARD, useClass: ApiKeyGuard },
+      { provide: APP_FILTER, useValue: new ErrorFilter(def.errorShape) },
+      { provide: APP_PIPE, useClass: ContractPipe },
+      { provide: APP_INTERCEPTOR, useClass: ZodSerializerInterceptor },
+    ],
   })
   class ServiceRootModule implements NestModule {
     configure(consumer: MiddlewareConsumer) {
@@ -343,14 +351,15 @@ function answerMalformedRequests(server: import('node:http').Server, shape?: Err
       socket.destroy();
       return;
     }
-    const [status, reason, body]: [number, string, ErrorBody] =
+    const [status, reason, body]: [number, string, Problem] =
       err.code === 'HPE_HEADER_OVERFLOW'
-        ? [431, 'Request Header Fields Too Large', { error: 'header_too_large', message: 'the request headers are larger than this server accepts (16 KB in all); send less in them' }]
+        ? [431, 'Request Header Fields Too Large', problem(431, 'header_too_large', 'the request headers are larger than this server accepts (16 KB in all); send less in them')]
         : err.code === 'HPE_HEADERS_TIMEOUT' || err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-          ? [408, 'Request Timeout', { error: 'request_timeout', message: 'the request headers did not arrive in time' }]
-          : [400, 'Bad Request', { error: 'invalid_argument', message: `the request is not valid HTTP (${err.code ?? err.message})` }];
+          ? [408, 'Request Timeout', problem(408, 'request_timeout', 'the request headers did not arrive in time')]
+          : [400, 'Bad Request', problem(400, 'invalid_argument', `the request is not valid HTTP (${err.code ?? err.message})`)];
     const path = /^[A-Z]+ (\S+)/.exec(err.rawPacket?.toString('latin1') ?? '')?.[1] ?? '';
-    const json = JSON.stringify(shape && path.startsWith(shape.pathPrefix) ? shape.render(status, body) : body);
-    socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(json)}\r\nconnection: close\r\n\r\n${json}`);
+    const own = shape && path.startsWith(shape.pathPrefix);
+    const json = JSON.stringify(own ? shape.render(status, body) : body);
+    socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: ${own ? 'application/json' : PROBLEM_CONTENT_TYPE}; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(json)}\r\nconnection: close\r\n\r\n${json}`);
   });
 }

@@ -79,7 +79,7 @@ describe('service kit', () => {
     const owner: any = await (await fetch(`${svc.url}/api-keys`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ principalId: 'olga', roles: ['owner'] }) })).json();
     const denied = await get('/things/mine', owner.key);
     expect(denied.status).toBe(403);
-    expect(((await denied.json()) as any).message).toContain('needs the role prover');
+    expect(((await denied.json()) as any).detail).toContain('needs the role prover');
     const stored = await svc.ctx.dataSource!.query('SELECT key_hash FROM kit_test.api_keys');
     expect(stored.every((r: { key_hash: Buffer }) => !r.key_hash.toString('utf8').includes(issued.key))).toBe(true);
   });
@@ -87,13 +87,17 @@ describe('service kit', () => {
   it('refuses bad key requests clearly', async () => {
     const res = await fetch(`${svc.url}/api-keys`, { method: 'POST', headers: { 'x-api-key': ADMIN, 'content-type': 'application/json' }, body: JSON.stringify({ principalId: 'x', roles: ['emperor'] }) });
     expect(res.status).toBe(400);
-    expect(((await res.json()) as any).message).toContain('roles must be');
+    expect(((await res.json()) as any).detail).toContain('roles must be');
   });
 
   it('maps domain errors once and hides internal ones', async () => {
     const conflict = await get('/things/conflict', ADMIN);
     expect(conflict.status).toBe(409);
-    expect(await conflict.json()).toEqual({ error: 'conflict', message: 'thing 7 already exists; pick another name' });
+    // One shape for every error: an RFC 9457 problem, typed by the domain error's class.
+    expect(conflict.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(await conflict.json()).toEqual({
+      type: 'https://clopen.dev/problems/conflict', title: 'Conflict', status: 409, code: 'conflict', detail: 'thing 7 already exists; pick another name', instance: '/things/conflict',
+    });
     const crash = await get('/things/crash', ADMIN);
     expect(crash.status).toBe(500);
     expect(JSON.stringify(await crash.json())).not.toContain('secret');
@@ -104,15 +108,15 @@ describe('service kit', () => {
     expect(await (await post('{"a":1}')).json()).toEqual({ body: { a: 1 } });
     const large = await post(JSON.stringify({ a: 'x'.repeat(200_000) }));
     expect(large.status).toBe(413);
-    expect(await large.json()).toEqual({ error: 'payload_too_large', message: expect.stringMatching(/larger than the \d+ bytes/) });
+    expect(await large.json()).toMatchObject({ code: 'payload_too_large', detail: expect.stringMatching(/larger than the \d+ bytes/) });
     const malformed = await post('{"a": ');
     expect(malformed.status).toBe(400);
-    expect(await malformed.json()).toEqual({ error: 'invalid_argument', message: expect.stringMatching(/^the request body is not valid JSON/) });
+    expect(await malformed.json()).toMatchObject({ code: 'invalid_argument', detail: expect.stringMatching(/^the request body is not valid JSON/) });
     const charset = await post('{}', { 'content-type': 'application/json; charset=klingon' });
     expect(charset.status).toBe(415);
     const header = await fetch(`${svc.url}/things/public`, { headers: { 'x-junk': 'x'.repeat(64 * 1024) } });
     expect(header.status).toBe(431);
-    expect(await header.json()).toEqual({ error: 'header_too_large', message: expect.stringMatching(/headers are larger/) });
+    expect(await header.json()).toMatchObject({ code: 'header_too_large', detail: expect.stringMatching(/headers are larger/) });
     expect((await get('/things/public')).status).toBe(200); // and the server goes on
   });
 
@@ -140,6 +144,7 @@ describe('service kit', () => {
     const body: any = await res.json();
     expect(body.details.redis.status).toBe('down');
     expect(body.details.postgres.status).toBe('up');
+    expect(body).toMatchObject({ type: 'https://clopen.dev/problems/not-ready', status: 503, detail: 'not ready: redis down' });
     expect((await get('/health')).status).toBe(200);
   });
 });
@@ -165,6 +170,6 @@ describe('service kit without a database', () => {
     expect((await fetch(`${svc.url}/things/mine`, { headers: { 'x-api-key': 'clp_unknown' } })).status).toBe(401);
     const issue = await fetch(`${svc.url}/api-keys`, { method: 'POST', headers: { 'x-api-key': ADMIN, 'content-type': 'application/json' }, body: JSON.stringify({ principalId: 'p', roles: ['prover'] }) });
     expect(issue.status).toBe(404); // it keeps no API keys: the routes do not exist
-    expect(((await issue.json()) as { error: string }).error).toBe('not_found');
+    expect(((await issue.json()) as { code: string }).code).toBe('not_found');
   });
 });

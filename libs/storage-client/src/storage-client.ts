@@ -110,7 +110,7 @@ export class StorageClient {
     } catch {
       parsed = undefined;
     }
-    if (!res.ok) throw new StorageRequestError(res.status, parsed?.error ?? 'http_error', `storage ${method} ${path}: ${res.status} ${parsed?.message ?? text.slice(0, 200)}`);
+    if (!res.ok) throw new StorageRequestError(res.status, parsed?.code ?? 'http_error', `storage ${method} ${path}: ${res.status} ${parsed?.detail ?? text.slice(0, 200)}`);
     return parsed as T;
   }
 }

@@ -73,7 +73,7 @@ describe('access: grants and permission strings', () => {
   it('refuses bad purchases with the reason and stores nothing', async () => {
     expect((await buy({ modelId: '00000000-0000-7000-8000-000000000000' })).status).toBe(404);
     expect((await buy({ userPublicKey: 'c2hvcnQ' })).status).toBe(400);
-    expect((await buy({ quota: {} })).body.message).toMatch(/request or token quota/);
+    expect((await buy({ quota: {} })).body.detail).toMatch(/request or token quota/);
     expect((await buy({ days: 4000 })).status).toBe(400);
     expect((await buy({ hosts: ['0x12'] })).status).toBe(400);
     const owner = (await api(access.url, TEST_ADMIN_KEY, 'POST', '/api-keys', { principalId: 'alice', roles: ['owner'] })).body.key;

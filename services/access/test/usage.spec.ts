@@ -116,7 +116,7 @@ describe('access: usage receipts', () => {
   it('only a licensed host registers a serving key', async () => {
     const unlicensed = await registerKey(carol, carolKey);
     expect(unlicensed.status).toBe(403);
-    expect(unlicensed.body.message).toMatch(/no active licence/);
+    expect(unlicensed.body.detail).toMatch(/no active licence/);
     await eventually(async () => (await registerKey(bob, servingKey, { modelId })).status === 201, { timeoutMs: 10_000, what: "bob's licence reaching access" });
     expect((await registerKey(bob, servingKey, { modelId: 'another-model' })).status).toBe(403);
   });

@@ -36,10 +36,10 @@ describe('distribution: licence → pool → per-host copy → delivery → trac
   it('refuses bad pool requests and changes nothing', async () => {
     const unknown = await call(h.url, aliceKey, 'POST', '/versions/00000000-0000-7000-8000-000000000000/pool', { hosts: 2, coalition: 1 });
     expect(unknown.status).toBe(404);
-    expect(unknown.body.message).toMatch(/does not exist in storage/);
+    expect(unknown.body.detail).toMatch(/does not exist in storage/);
     const small = await call(h.url, aliceKey, 'POST', `/versions/${base.id}/pool`, { hosts: 2, coalition: 1, size: 50 });
     expect(small.status).toBe(400);
-    expect(small.body.message).toMatch(/too small to trace coalitions of up to 1 among 2 hosts: it needs at least \d+/);
+    expect(small.body.detail).toMatch(/too small to trace coalitions of up to 1 among 2 hosts: it needs at least \d+/);
     const bad = await call(h.url, aliceKey, 'POST', `/versions/${base.id}/pool`, { hosts: 0, strategy: 'x' });
     expect(bad.status).toBe(400);
     const stranger = await h.issueKey(h.url, 'mallory', ['owner']);
@@ -76,7 +76,7 @@ describe('distribution: licence → pool → per-host copy → delivery → trac
     }
     const dup = await call(h.url, ADMIN_KEY, 'POST', '/licences', { versionId: base.id, hostAddress: bob.address });
     expect(dup.status).toBe(409);
-    expect(dup.body.message).toContain(licences.bob);
+    expect(dup.body.detail).toContain(licences.bob);
 
     const metrics = await (await fetch(`${h.url}/metrics`)).text();
     expect(metrics).toMatch(/embedding_queue_jobs\{[^}]*state="(waiting|active)"[^}]*\} [1-9]/);
@@ -130,7 +130,7 @@ describe('distribution: licence → pool → per-host copy → delivery → trac
     // The same signed request again is a replay.
     const replay = await call(h.url, undefined, 'GET', `/host/licences/${licences.bob}/copy`, undefined, { 'x-clopen-host-auth': delivered.header });
     expect(replay.status).toBe(401);
-    expect(replay.body.message).toMatch(/already used|replay/i);
+    expect(replay.body.detail).toMatch(/already used|replay/i);
 
     const history = await call(h.url, ADMIN_KEY, 'GET', `/licences/${licences.bob}/deliveries`);
     expect(history.body).toHaveLength(1);
@@ -194,7 +194,7 @@ describe('distribution: licence → pool → per-host copy → delivery → trac
     expect(ended.status).toBe(200);
     const refused = await hostGet(h.url, charlie, `/host/licences/${licences.charlie}/copy`);
     expect(refused.status).toBe(403);
-    expect(refused.body.message).toMatch(/ended \(slashed\)/);
+    expect(refused.body.detail).toMatch(/ended \(slashed\)/);
     const [event] = await eventually(async () => (await h.events('distribution.licence.ended')).length === 1 && h.events('distribution.licence.ended'));
     expect(event.payload.reason).toBe('slashed');
     // Re-licensing the same host is allowed once the old licence ended; ending that one cancels its job.

@@ -75,7 +75,7 @@ describe('embedding jobs', () => {
     expect(await copiesOf(erin.id)).toHaveLength(0);
     const refused = await hostGet(h.url, erin.account, `/host/licences/${erin.id}/copy`);
     expect(refused.status).toBe(409);
-    expect(refused.body.message).toMatch(/not ready: embedding is failed/);
+    expect(refused.body.detail).toMatch(/not ready: embedding is failed/);
     const events = (await h.events('distribution.embedding.progressed')).filter((e) => e.payload.licenceId === erin.id && e.payload.state === distributionV1.EmbeddingState.FAILED);
     expect(events).toHaveLength(1);
     expect(events[0].payload.reason).toMatch(/recall/);

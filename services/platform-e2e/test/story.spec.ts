@@ -133,7 +133,7 @@ describe("platform: the seed's story", () => {
     const stranger = privateKeyToAccount(generatePrivateKey());
     const refused = await signedCall(stranger, p.access.url, 'access', 'POST', '/prover/challenges', { versionId, endpoint: 'http://example.test' });
     expect(refused.status).toBe(403);
-    expect(refused.body.message).toMatch(/not a registered prover/);
+    expect(refused.body.detail).toMatch(/not a registered prover/);
     expect((await fetch(`${p.access.url}/prover/challenges`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(401);
   });
 
@@ -224,7 +224,7 @@ describe("platform: the seed's story", () => {
       const tampered = answers.map((a, i) => (i === 0 ? { ...a, body: a.body.replace('"text":"', '"text":"x') } : a));
       const refused = await prove(c.challengeId, tampered);
       expect(refused.status).toBe(400);
-      expect(refused.body.message).toMatch(/not the one the host signed/);
+      expect(refused.body.detail).toMatch(/not the one the host signed/);
       const forged = answers.map((a, i) => (i === 0 ? { ...a, receipt: a.receipt!.slice(0, -4) + (a.receipt!.endsWith('AAAA') ? 'BBBB' : 'AAAA') } : a));
       expect((await prove(c.challengeId, forged)).status).toBe(400);
 

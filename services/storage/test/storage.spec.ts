@@ -64,7 +64,7 @@ describe('storage service', () => {
 
     it('refuses requests without a valid key, and roles it lacks', async () => {
       expect((await api(svc.url, undefined, 'GET', '/models')).status).toBe(401);
-      expect((await api(svc.url, 'clp_wrong', 'GET', '/models')).body.error).toBe('unauthenticated');
+      expect((await api(svc.url, 'clp_wrong', 'GET', '/models')).body.code).toBe('unauthenticated');
       expect((await api(svc.url, aliceKey, 'POST', '/api-keys', { principalId: 'x', roles: ['admin'] })).status).toBe(403);
     });
 
@@ -93,7 +93,7 @@ describe('storage service', () => {
       expect((await api(svc.url, aliceKey, 'POST', '/models', { name: 'tiny-gpt' })).status).toBe(409);
       const bad = await api(svc.url, aliceKey, 'POST', '/models', { name: '../x' });
       expect(bad.status).toBe(400);
-      expect(bad.body.message).toMatch(/name must be/);
+      expect(bad.body.detail).toMatch(/name must be/);
     });
 
     it('answers storage.model.get on NATS, with not_found for an unknown id', async () => {
@@ -192,8 +192,8 @@ describe('storage service', () => {
     it('a wrong checksum', async () => {
       const res = await publish(folder, metadataFor(folder, { label: 'bad-sum', kind: 'base' }, { 'model.safetensors': { sha256: 'a'.repeat(64) } }));
       expect(res.status).toBe(400);
-      expect(res.body.error).toBe('checksum_mismatch');
-      expect(res.body.message).toContain('expected ' + 'a'.repeat(64));
+      expect(res.body.code).toBe('checksum_mismatch');
+      expect(res.body.detail).toContain('expected ' + 'a'.repeat(64));
       await expectNothingStoredFor('bad-sum');
     });
 
@@ -202,7 +202,7 @@ describe('storage service', () => {
       const files = [folder[0], { path: 'model.safetensors', data: big }];
       const res = await publish(files, metadataFor(files, { label: 'big-bad-sum', kind: 'base' }, { 'model.safetensors': { sha256: 'b'.repeat(64) } }));
       expect(res.status).toBe(400);
-      expect(res.body.error).toBe('checksum_mismatch');
+      expect(res.body.code).toBe('checksum_mismatch');
       await expectNothingStoredFor('big-bad-sum');
     });
 
@@ -212,7 +212,7 @@ describe('storage service', () => {
       const files = folder.map((f) => (f === weights ? { ...f, data: corrupt } : f));
       const res = await publish(files, metadataFor(files, { label: 'corrupt', kind: 'base' }));
       expect(res.status).toBe(400);
-      expect(res.body.error).toBe('corrupt_safetensors');
+      expect(res.body.code).toBe('corrupt_safetensors');
       await expectNothingStoredFor('corrupt');
     });
 
@@ -220,7 +220,7 @@ describe('storage service', () => {
       const files = folder.filter((f) => f.path !== 'config.json');
       const res = await publish(files, metadataFor(files, { label: 'no-config', kind: 'base' }));
       expect(res.status).toBe(400);
-      expect(res.body.error).toBe('missing_config');
+      expect(res.body.code).toBe('missing_config');
       await expectNothingStoredFor('no-config');
     });
 
@@ -229,7 +229,7 @@ describe('storage service', () => {
       const files = [folder[0], big];
       const declared = await publish(files, metadataFor(files, { label: 'big', kind: 'base' }));
       expect(declared.status).toBe(413);
-      expect(declared.body.message).toContain('STORAGE_MAX_FILE_BYTES');
+      expect(declared.body.detail).toContain('STORAGE_MAX_FILE_BYTES');
       const undeclared = await publish(files, metadataFor(files, { label: 'big2', kind: 'base' }, { 'model.safetensors': { size: 1000 } }));
       expect(undeclared.status).toBe(400);
       await expectNothingStoredFor('big');
@@ -240,23 +240,23 @@ describe('storage service', () => {
       const files = [...folder, { path: name, data: Buffer.from('{}') }];
       const res = await publish(files, metadataFor(files, { label: 'tricky', kind: 'base' }));
       expect(res.status).toBe(400);
-      expect(['invalid_file_name', 'unexpected_file']).toContain(res.body.error);
+      expect(['invalid_file_name', 'unexpected_file']).toContain(res.body.code);
       await expectNothingStoredFor('tricky');
     });
 
     it('an unknown parent version', async () => {
       const res = await publish(folder, metadataFor(folder, { label: 'orphan', kind: 'finetune', parents: ['0193a000-0000-7000-8000-000000000000'] }));
       expect(res.status).toBe(404);
-      expect(res.body.error).toBe('unknown_parent');
+      expect(res.body.code).toBe('unknown_parent');
       await expectNothingStoredFor('orphan');
     });
 
     it('a file not declared in metadata, and a declared file that never came', async () => {
       const undeclared = await publish(folder, metadataFor(folder.slice(0, 2), { label: 'extra', kind: 'base' }));
-      expect(undeclared.body.error).toBe('undeclared_file');
+      expect(undeclared.body.code).toBe('undeclared_file');
       const missing = await postMultipart(versionsUrl(), aliceKey, formFor(folder.slice(0, 2), metadataFor(folder, { label: 'short', kind: 'base' })));
       expect(missing.status).toBe(400);
-      expect(missing.body.error).toBe('truncated');
+      expect(missing.body.code).toBe('truncated');
       await expectNothingStoredFor('extra');
       await expectNothingStoredFor('short');
     });
@@ -274,7 +274,7 @@ describe('storage service', () => {
     it('metadata that is not JSON, or comes after the files', async () => {
       const notJson = await postMultipart(versionsUrl(), aliceKey, [{ name: 'metadata', value: '{oops' }]);
       expect(notJson.status).toBe(400);
-      expect(notJson.body.error).toBe('invalid_metadata');
+      expect(notJson.body.code).toBe('invalid_metadata');
       const late = await postMultipart(versionsUrl(), aliceKey, [...formFor(folder, {}).slice(1), { name: 'metadata', value: JSON.stringify(metadataFor(folder, { label: 'late', kind: 'base' })) }]);
       expect(late.status).toBe(400);
       await expectNothingStoredFor('late');

@@ -28,8 +28,8 @@ export function typedOperations(documents: Map<string, Json>): TypedOperations {
         const lacks: string[] = [];
         const body = op.requestBody as { content?: unknown } | undefined;
         if (['post', 'put', 'patch'].includes(method) && !op['x-clopen-no-body'] && !hasSchema(body?.content)) lacks.push('request body');
-        const successes = Object.entries((op.responses ?? {}) as Record<string, { content?: unknown }>).filter(([status]) => /^2\d\d$/.test(status));
-        if (successes.length === 0 || successes.some(([status, r]) => status !== '204' && !hasSchema(r.content))) lacks.push('response body');
+        const successes = Object.entries((op.responses ?? {}) as Record<string, { content?: unknown }>).filter(([status]) => /^[23]\d\d$/.test(status));
+        if (successes.length === 0 || successes.some(([status, r]) => status !== '204' && !status.startsWith('3') && !hasSchema(r.content))) lacks.push('response body');
         if (lacks.length) result.untyped.push(`${method.toUpperCase()} ${path} (${service}): no schema for its ${lacks.join(' or ')}`);
         else result.typed += 1;
       }

@@ -22,6 +22,7 @@ ROWS = {
     "no-averaging": {"alphas": [1.0]},
     "wrappers+settle+no-averaging": {"wrapper_rate": 0.5, "settle_steps": 300, "alphas": [1.0]},
     "two-token-responses": {"_response_length": 2},
+    "three-token-responses": {"_response_length": 3},
     "higher-lr": {"lr": 1e-3},
 }
 

@@ -1,14 +1,9 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
-import { InvalidArgument } from '../errors';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { ZodResponse } from 'nestjs-zod';
+import { ApiKeyDto, IssueApiKeyBody, IssuedApiKeyDto } from './api-keys.contracts';
 import { ApiKeysService } from './api-keys.service';
-import { PRINCIPAL_ID, PRINCIPAL_ID_RULE, ROLES, Roles, type Role } from './roles';
-
-class IssueApiKeyBody {
-  @ApiProperty({ example: 'alice' }) principalId: string;
-  @ApiProperty({ enum: ROLES, isArray: true, example: ['owner'] }) roles: Role[];
-  @ApiPropertyOptional({ example: 'alice laptop' }) label?: string;
-}
+import { Roles } from './roles';
 
 @ApiTags('api-keys')
 @ApiBearerAuth()
@@ -18,15 +13,13 @@ export class ApiKeysController {
   constructor(private readonly keys: ApiKeysService) {}
 
   @Post()
+  @ZodResponse({ status: 201, type: IssuedApiKeyDto })
   issue(@Body() body: IssueApiKeyBody) {
-    if (!body || typeof body.principalId !== 'string' || !Array.isArray(body.roles)) {
-      throw new InvalidArgument('body must be {"principalId": string, "roles": [role], "label"?: string}');
-    }
-    if (!PRINCIPAL_ID.test(body.principalId)) throw new InvalidArgument(`principalId: ${PRINCIPAL_ID_RULE}`);
-    return this.keys.issue(body.principalId, body.roles, typeof body.label === 'string' ? body.label : '');
+    return this.keys.issue(body.principalId, body.roles, body.label ?? '');
   }
 
   @Get()
+  @ZodResponse({ status: 200, type: [ApiKeyDto] })
   list() {
     return this.keys.list();
   }

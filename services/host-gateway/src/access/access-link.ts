@@ -160,9 +160,9 @@ export class AccessLink implements OnModuleInit, OnApplicationShutdown {
   /** A call to access's quota leases; a refusal (403, 404) becomes a QuotaRefused with access's reason. */
   private async quotaCall(path: string, payload: object): Promise<Granted> {
     const res = await this.frequentCall('POST', path, JSON.stringify(payload));
-    const answer = (await res.json().catch(() => ({}))) as Granted & { message?: string; details?: { reason?: string } };
-    if (res.status === 403 || res.status === 404) throw new QuotaRefused(answer.details?.reason ?? (res.status === 404 ? 'unknown_grant' : 'forbidden'), answer.message ?? `access answered ${res.status}`, 403);
-    if (!res.ok) throw new Error(`POST ${path} answered ${res.status}: ${answer.message ?? ''}`);
+    const answer = (await res.json().catch(() => ({}))) as Granted & { detail?: string; details?: { reason?: string } };
+    if (res.status === 403 || res.status === 404) throw new QuotaRefused(answer.details?.reason ?? (res.status === 404 ? 'unknown_grant' : 'forbidden'), answer.detail ?? `access answered ${res.status}`, 403);
+    if (!res.ok) throw new Error(`POST ${path} answered ${res.status}: ${answer.detail ?? ''}`);
     return answer;
   }
 
@@ -222,7 +222,7 @@ export class AccessLink implements OnModuleInit, OnApplicationShutdown {
     const path = '/hosts/serving-keys';
     const body = JSON.stringify({ keyId: this.servingKeyId, publicKey: rawPublicKey(this.servingKey).toString('base64url'), modelId: this.config.GATEWAY_MODEL_ID });
     const res = await this.signedCall('POST', path, body, 10_000);
-    if (res.status === 403) throw new Error(`not licensed yet: ${((await res.json().catch(() => ({}))) as { message?: string }).message ?? 'no active licence'}`);
+    if (res.status === 403) throw new Error(`not licensed yet: ${((await res.json().catch(() => ({}))) as { detail?: string }).detail ?? 'no active licence'}`);
     if (res.status === 409) throw Object.assign(new Error(`serving key "${this.servingKeyId}" is registered with another public key; configure a new key id`), { fatal: true });
     if (res.status !== 201 && res.status !== 200) throw new Error(`registering the serving key: ${res.status} ${await res.text()}`);
   }

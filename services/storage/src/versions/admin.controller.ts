@@ -1,7 +1,8 @@
 import { Controller, HttpCode, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiQuery, ApiTags } from '@nestjs/swagger';
-import { InvalidArgument, Roles } from '@clopen/service-kit';
+import { ApiBearerAuth, ApiExtension, ApiTags } from '@nestjs/swagger';
+import { Roles, ZodResponse } from '@clopen/service-kit';
 import { ArtefactSweeper } from './artefact-sweeper';
+import { SweepQuery, SweepResultDto } from './versions.contracts';
 
 @ApiTags('admin')
 @ApiBearerAuth()
@@ -13,10 +14,9 @@ export class AdminController {
   /** Runs the orphan sweep now (it also runs every STORAGE_SWEEP_INTERVAL_MINUTES). */
   @Post('sweep-orphans')
   @HttpCode(200)
-  @ApiQuery({ name: 'olderThanMinutes', required: false, description: 'defaults to STORAGE_ORPHAN_GRACE_MINUTES' })
-  sweep(@Query('olderThanMinutes') olderThanMinutes?: string) {
-    const minutes = olderThanMinutes === undefined ? undefined : Number(olderThanMinutes);
-    if (minutes !== undefined && (!Number.isFinite(minutes) || minutes < 0)) throw new InvalidArgument('olderThanMinutes must be a non-negative number');
-    return this.sweeper.sweep(new Date(Date.now() - (minutes ?? this.sweeper.graceMinutes) * 60_000));
+  @ApiExtension('x-clopen-no-body', true)
+  @ZodResponse({ status: 200, type: SweepResultDto })
+  sweep(@Query() query: SweepQuery) {
+    return this.sweeper.sweep(new Date(Date.now() - (query.olderThanMinutes ?? this.sweeper.graceMinutes) * 60_000));
   }
 }

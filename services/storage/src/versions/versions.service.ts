@@ -15,20 +15,8 @@ import type { StorageConfig } from '../storage.settings';
 import { FileNotFound, UploadRejected, VersionLabelTaken, VersionNotFound } from '../storage.errors';
 import { parseUploadMetadata, type UploadMetadata } from './upload-metadata';
 import { ArtefactFile, ModelVersion, VersionParent } from './version.entity';
+import type { VersionView } from './versions.contracts';
 
-export interface VersionView {
-  id: string;
-  modelId: string;
-  label: string;
-  kind: ModelVersion['kind'];
-  parents: string[];
-  licence: Record<string, unknown>;
-  weights: ModelVersion['weights'];
-  manifestSha256: string;
-  totalBytes: number;
-  publishedAt: Date;
-  files: { path: string; size: number; sha256: string; contentType: string }[];
-}
 
 const CONTENT_TYPES: Record<string, string> = { json: 'application/json', txt: 'text/plain', md: 'text/markdown', safetensors: 'application/octet-stream' };
 const contentTypeOf = (path: string) => CONTENT_TYPES[path.split('.').pop() ?? ''] ?? 'application/octet-stream';
