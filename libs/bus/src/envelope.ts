@@ -1,6 +1,7 @@
 import { busV1, create, fromBinary, timestampDate, timestampFromDate, toBinary, type DescMessage, type MessageShape } from '@clopen/proto';
 import { headers as natsHeaders, type MsgHdrs } from 'nats';
 import { v7 as uuidv7 } from 'uuid';
+import { currentCause } from './causation';
 import { EnvelopeDecodeError } from './errors';
 import { envelopeSchema, isSubject, type EnvelopeInit, type EnvelopePayload, type Subject } from './subjects';
 
@@ -31,18 +32,22 @@ export const HEADER = {
   deadReason: 'Clopen-Dead-Reason',
   deadConsumer: 'Clopen-Dead-Consumer',
   deadAttempts: 'Clopen-Dead-Attempts',
+  /** When JetStream first stored the message a consumer gave up on (ms since the epoch). */
+  deadStoredAt: 'Clopen-Dead-Stored-At',
 } as const;
 
 export function newEnvelope<S extends Subject>(subject: S, payload: EnvelopeInit<S>, ctx: EnvelopeContext): Envelope {
   const schema = envelopeSchema(subject);
   const id = ctx.id ?? uuidv7();
+  // Inside a handler (withCause), a message that names no cause of its own is caused by what is handled.
+  const inherited = ctx.causedBy || ctx.correlationId || ctx.causationId ? undefined : currentCause();
   return create(busV1.EnvelopeSchema, {
     id,
     subject,
     occurredAt: timestampFromDate(ctx.occurredAt ?? new Date()),
     producer: ctx.producer,
-    correlationId: ctx.correlationId ?? ctx.causedBy?.correlationId ?? id,
-    causationId: ctx.causationId ?? ctx.causedBy?.id ?? '',
+    correlationId: ctx.correlationId ?? ctx.causedBy?.correlationId ?? inherited?.correlationId ?? id,
+    causationId: ctx.causationId ?? ctx.causedBy?.id ?? inherited?.causationId ?? '',
     payload: toBinary(schema, create(schema, payload as never)),
   });
 }

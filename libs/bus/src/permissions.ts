@@ -120,6 +120,8 @@ export function servicePermissions(service: ServiceName): NatsPermissions {
     ...durables.map((d) => deadLetterSubject(d.filter)),
     '$JS.API.INFO',
     ...streamNames().flatMap((s) => [`$JS.API.STREAM.INFO.${s}`, `$JS.API.STREAM.CREATE.${s}`, `$JS.API.STREAM.UPDATE.${s}`]),
+    // An admin lists and redrives the service's dead letters through its REST API (consumer/dead-letters.ts).
+    '$JS.API.STREAM.MSG.GET.DLQ',
     ...durables.flatMap((d) => [
       `$JS.API.CONSUMER.CREATE.${d.stream}.${d.name}.${d.filter}`,
       `$JS.API.CONSUMER.INFO.${d.stream}.${d.name}`,

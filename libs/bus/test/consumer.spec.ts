@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { Bus, consume, decodeEnvelope, ProcessedMessage, type ConsumerHandle, type EventPayload } from '../src';
+import { Bus, consume, decodeEnvelope, listDeadLetters, ProcessedMessage, redriveDeadLetter, type ConsumerHandle, type EventPayload } from '../src';
 import { createTestDatabase, quietLogger, sleep, streamMessages, testNamespace, waitFor } from './support';
 
 describe('idempotent durable consumer (real PostgreSQL + NATS)', () => {
@@ -38,12 +38,11 @@ describe('idempotent durable consumer (real PostgreSQL + NATS)', () => {
         bus,
         dataSource: ds,
         durable: 'distribution',
-        subjects: ['storage.version.published'],
         logger: quietLogger,
-        handler: async (payload, { envelope, subject, manager }) => {
+        handlers: { 'storage.version.published': async (payload, { envelope, subject, manager }) => {
           got.push({ payload, correlationId: envelope.correlationId, subject });
           await manager.query(`INSERT INTO seen_versions (version_id, owner_id) VALUES ($1, $2)`, [payload.version?.id, payload.ownerId]);
-        },
+        } },
       }),
     );
     const published = await bus.publish('storage.version.published', { ownerId: 'alice', version: { id: 'v1', label: '1.0.0' } }, { correlationId: 'story-1' });
@@ -62,11 +61,10 @@ describe('idempotent durable consumer (real PostgreSQL + NATS)', () => {
         bus,
         dataSource: ds,
         durable: 'distribution-redelivery',
-        subjects: ['storage.model.registered'],
         logger: quietLogger,
-        handler: async () => {
+        handlers: { 'storage.model.registered': async () => {
           calls++;
-        },
+        } },
       }),
     );
     const env = bus.newEnvelope('storage.model.registered', { model: { id: 'm1' } });
@@ -88,15 +86,14 @@ describe('idempotent durable consumer (real PostgreSQL + NATS)', () => {
         bus,
         dataSource: ds,
         durable: 'distribution-retry',
-        subjects: ['storage.version.published'],
         maxDeliver: 5,
         backoffMs: [30, 60],
         logger: quietLogger,
-        handler: async (payload, { manager, attempt }) => {
+        handlers: { 'storage.version.published': async (payload, { manager, attempt }) => {
           attempts.push(attempt);
           await manager.query(`INSERT INTO seen_versions (version_id, owner_id) VALUES ($1, $2)`, [`retry-${attempt}`, payload.ownerId]);
           if (attempt < 3) throw new Error('storage is slow today');
-        },
+        } },
       }),
     );
     await bus.publish('storage.version.published', { ownerId: 'bob', version: { id: 'v2' } });
@@ -113,14 +110,13 @@ describe('idempotent durable consumer (real PostgreSQL + NATS)', () => {
         bus,
         dataSource: ds,
         durable: 'distribution-dlq',
-        subjects: ['storage.model.registered'],
         maxDeliver: 3,
         backoffMs: 20,
         logger: quietLogger,
-        handler: async (payload) => {
+        handlers: { 'storage.model.registered': async (payload) => {
           calls++;
           throw new Error(`licence terms of model ${payload.model?.id} are not valid JSON`);
-        },
+        } },
       }),
     );
     const env = bus.newEnvelope('storage.model.registered', { model: { id: 'bad' } });
@@ -148,13 +144,12 @@ describe('idempotent durable consumer (real PostgreSQL + NATS)', () => {
         bus,
         dataSource: ds,
         durable: 'distribution-garbage',
-        subjects: ['storage.version.published'],
         maxDeliver: 5,
         backoffMs: 20,
         logger: quietLogger,
-        handler: async () => {
+        handlers: { 'storage.version.published': async () => {
           calls++;
-        },
+        } },
       }),
     );
     await bus.publishRaw(bus.subject('storage.version.published'), new TextEncoder().encode('{"json":"is not welcome"}'), 'garbage-1');
@@ -167,5 +162,77 @@ describe('idempotent durable consumer (real PostgreSQL + NATS)', () => {
     expect(dead.header.get('Clopen-Dead-Attempts')).toBe('1');
     expect(dead.header.get('Clopen-Dead-Reason')).toMatch(/not a clopen.bus.v1.Envelope|unknown subject/);
     expect(calls).toBe(0);
+  });
+
+  it('routes each subject to its own typed handler, and what a handler creates is caused by what it handles', async () => {
+    const made: { handled: { id: string; correlationId: string }; caused: { correlationId: string; causationId: string } }[] = [];
+    const models: string[] = [];
+    handles.push(
+      await consume({
+        bus,
+        dataSource: ds,
+        durable: 'distribution-map',
+        logger: quietLogger,
+        handlers: {
+          'storage.version.published': async (payload, { envelope }) => {
+            // Any envelope created while handling (an outbox event, a publish, a request) inherits the cause.
+            const next = bus.newEnvelope('storage.model.registered', { model: { id: `after-${payload.version?.id}` } });
+            made.push({ handled: envelope, caused: next });
+          },
+          'storage.model.registered': async (payload) => {
+            models.push(payload.model?.id ?? '');
+          },
+        },
+      }),
+    );
+    const published = await bus.publish('storage.version.published', { ownerId: 'alice', version: { id: 'v7' } }, { correlationId: 'alice-upload' });
+    await bus.publish('storage.model.registered', { model: { id: 'm7' } });
+    await waitFor(() => made.length === 1 && models.length === 1, 5_000, 'both handlers');
+    expect(made[0].caused).toMatchObject({ correlationId: 'alice-upload', causationId: published.id });
+    expect(models).toEqual(['m7']);
+    // Outside a handler nothing is inherited: a new envelope starts its own chain.
+    const root = bus.newEnvelope('storage.model.registered', { model: { id: 'root' } });
+    expect([root.correlationId, root.causationId]).toEqual([root.id, '']);
+  });
+
+  it('lists a dead letter with its reason, and a redrive runs it through the same consumer once', async () => {
+    let fixed = false;
+    const handled: string[] = [];
+    handles.push(
+      await consume({
+        bus,
+        dataSource: ds,
+        durable: 'distribution-redrive',
+        maxDeliver: 2,
+        backoffMs: 20,
+        logger: quietLogger,
+        handlers: {
+          'storage.model.registered': async (payload, { manager }) => {
+            if (!fixed) throw new Error(`model ${payload.model?.id} has no owner yet`);
+            await manager.query(`INSERT INTO seen_versions (version_id, owner_id) VALUES ($1, 'redriven')`, [payload.model?.id]);
+            handled.push(payload.model?.id ?? '');
+          },
+        },
+      }),
+    );
+    const env = bus.newEnvelope('storage.model.registered', { model: { id: 'm-dead' } }, { correlationId: 'bob-story' });
+    await bus.publishEnvelope(env);
+    const letter = await waitFor(
+      async () => (await listDeadLetters(bus, { consumer: 'distribution-redrive' })).deadLetters.find((d) => d.envelope?.id === env.id),
+      5_000,
+      'the dead letter',
+    );
+    expect(letter).toMatchObject({ subject: 'storage.model.registered', consumer: 'distribution-redrive', reason: 'model m-dead has no owner yet', attempts: 2, envelope: { correlationId: 'bob-story' } });
+    // Another consumer's filter hides it; a redrive by the wrong consumer finds nothing.
+    expect((await listDeadLetters(bus, { consumer: 'someone-else' })).deadLetters.map((d) => d.seq)).not.toContain(letter.seq);
+    await expect(redriveDeadLetter(bus, letter.seq, 'someone-else')).rejects.toThrow(/no dead letter/);
+    // Still broken: the redrive fails with the handler's error and changes nothing.
+    await expect(redriveDeadLetter(bus, letter.seq, 'distribution-redrive')).rejects.toThrow('model m-dead has no owner yet');
+    expect(await ds.getRepository(ProcessedMessage).countBy({ consumer: 'distribution-redrive' })).toBe(0);
+    fixed = true;
+    expect((await redriveDeadLetter(bus, letter.seq, 'distribution-redrive')).outcome).toBe('handled');
+    expect((await redriveDeadLetter(bus, letter.seq, 'distribution-redrive')).outcome).toBe('already_processed');
+    expect(handled).toEqual(['m-dead']);
+    expect((await seen()).filter((v: string) => v === 'm-dead')).toEqual(['m-dead']);
   });
 });

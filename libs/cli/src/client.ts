@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { HOST_AUTH_HEADER, signHostRequest } from '@clopen/host-auth';
 import type { LocalAccount } from 'viem/accounts';
+import type { AccessSchemas } from '@clopen/api-client';
 
 /** The services the CLI talks to; each answers errors as `{"error": code, "message"}` (libs/service-kit). */
 export type ServiceName = 'storage' | 'distribution' | 'access' | 'incentives';
@@ -292,6 +293,14 @@ export class ClopenClient {
   // incentives
   balances(address: string) {
     return this.call<Balances>('incentives', 'GET', `/balances/${seg(address)}`, { optionalKey: true });
+  }
+
+  // every service with consumers: its dead letters (role admin)
+  deadLetters(service: ServiceName, query: { subject?: string; after?: number; limit?: number; unhandled?: 'true' }) {
+    return this.call<AccessSchemas['DeadLetterPageDto']>(service, 'GET', '/admin/dead-letters', { query });
+  }
+  redriveDeadLetter(service: ServiceName, seq: number) {
+    return this.call<AccessSchemas['RedriveResultDto']>(service, 'POST', `/admin/dead-letters/${seq}/redrive`);
   }
 
   /** A completion request to a suspect endpoint, as a user without a permission string sends it. */

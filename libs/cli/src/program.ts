@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { ClopenClient, type ServiceName } from './client';
 import { registerAccess } from './commands/access';
 import { registerBalances } from './commands/balances';
+import { registerDeadLetters } from './commands/dead-letters';
 import { registerJobs } from './commands/jobs';
 import { registerLicences } from './commands/licences';
 import { registerModels } from './commands/models';
@@ -84,6 +85,7 @@ export function buildProgram(io: CliIo, state: State = { exitCode: EXIT.ok }): C
   registerAccess(program, action);
   registerVerify(program, action);
   registerBalances(program, action);
+  registerDeadLetters(program, action);
   return program;
 }
 

@@ -3,6 +3,8 @@ import { Global, Logger as NestLogger, MiddlewareConsumer, Module, type DynamicM
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE, NestFactory } from '@nestjs/core';
 import { ZodSerializerInterceptor } from 'nestjs-zod';
 import { ContractPipe } from './contracts';
+import { CorrelationMiddleware } from './correlation';
+import { DeadLettersController } from './dead-letters/dead-letters.controller';
 import { TerminusModule } from '@nestjs/terminus';
 import { SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { BUS_ENTITIES, Bus, BusRetention, BusServer, Outbox, OutboxRelay, PARTNER_JS_API_PREFIX, busRetentionMigration, busTablesMigration, serviceInbox } from '@clopen/bus';
@@ -239,7 +241,7 @@ function rootModule<S extends z.ZodRawShape>(def: ServiceDefinition<S>, ctx: Ser
     ...(ctx.dataSource ? [{ provide: ctx.dataSource.constructor, useValue: ctx.dataSource }] : []),
     { provide: Metrics, useValue: ctx.metrics },
     { provide: READINESS_CHECKS, useValue: readiness },
-    { provide: KIT_OPTIONS, useValue: { adminApiKey: config.ADMIN_API_KEY, dataSource: ctx.dataSource } },
+    { provide: KIT_OPTIONS, useValue: { adminApiKey: config.ADMIN_API_KEY, dataSource: ctx.dataSource, name: def.name } },
     ...(ctx.bus ? [{ provide: Bus, useValue: ctx.bus }] : []),
     ...(ctx.bus && ctx.dataSource ? [{ provide: Outbox, useValue: new Outbox({ producer: def.name }) }] : []),
     ...(ctx.store ? [{ provide: ObjectStore, useValue: ctx.store }] : []),
@@ -266,7 +268,8 @@ function rootModule<S extends z.ZodRawShape>(def: ServiceDefinition<S>, ctx: Ser
       ...def.modules(ctx),
     ],
     // A service without a database keeps no API keys: it has no /api-keys routes (404), not routes that always fail.
-    controllers: [HealthController, MetricsController, ...(ctx.dataSource ? [ApiKeysController] : [])],
+    // A service with consumers (a platform bus and a database) lists and redrives its dead letters.
+    controllers: [HealthController, MetricsController, ...(ctx.dataSource ? [ApiKeysController] : []), ...(def.uses.bus === true && ctx.dataSource ? [DeadLettersController] : [])],
     providers: [
       ApiKeysService,
       { provide: APP_GUARD, useClass: ApiKeyGuard },
@@ -277,7 +280,7 @@ function rootModule<S extends z.ZodRawShape>(def: ServiceDefinition<S>, ctx: Ser
   })
   class ServiceRootModule implements NestModule {
     configure(consumer: MiddlewareConsumer) {
-      consumer.apply(HttpMetricsMiddleware).forRoutes('*path');
+      consumer.apply(HttpMetricsMiddleware, CorrelationMiddleware).forRoutes('*path');
     }
   }
   Object.defineProperty(ServiceRootModule, 'name', { value: `${def.title.replace(/\W/g, '')}RootModule` });

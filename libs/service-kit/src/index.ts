@@ -12,5 +12,6 @@ export { ObjectStore } from './s3';
 export type { ReadinessCheck } from './health/health.controller';
 export { parseInput } from './validation';
 export { HostAuthGuard, HostSigned, CurrentHost, HOST_AUTH, type HostAuthOptions } from './auth/host-auth.guard';
-export { ContractPipe } from './contracts';
-export { createZodDto, ZodResponse } from 'nestjs-zod';
+export { ContractPipe, ZodResponse, isoDateTime } from './contracts';
+export { createZodDto } from 'nestjs-zod';
+export { CorrelationMiddleware, CORRELATION_HEADER } from './correlation';

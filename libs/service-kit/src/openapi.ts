@@ -40,6 +40,8 @@ function withProblems(doc: OpenAPIObject): OpenAPIObject {
   for (const item of Object.values(doc.paths)) {
     for (const op of Object.values(item) as { responses?: Record<string, unknown> }[]) {
       if (!op || typeof op !== 'object' || !('responses' in op)) continue;
+      // An operation that documents its own error shape (the gateway's OpenAI-compatible routes) keeps it.
+      if (op.responses?.['4XX'] || op.responses?.['5XX']) continue;
       // A response documented without a status lands under `default`, where the problem goes.
       if (op.responses?.default) throw new Error(`an operation of ${JSON.stringify(Object.keys(doc.paths).find((p) => doc.paths[p] === item))} documents a response without a status; give ZodResponse/ApiResponse its status`);
       op.responses = { ...op.responses, default: { description: 'An error, as an RFC 9457 problem', content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: '#/components/schemas/Problem' } } } } };

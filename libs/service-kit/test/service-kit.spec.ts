@@ -1,7 +1,12 @@
 import { Body, Controller, Get, Module, Post } from '@nestjs/common';
+import { currentCause } from '@clopen/bus';
 import { ConfigError, baseSettings, databaseSettings, redisSettings } from '@clopen/config';
 import { createTestDatabase, testInfra, type TestDatabase } from '@clopen/testing';
-import { Conflict, CurrentPrincipal, Public, Roles, createService, previewOpenApiDocument, type Principal, type RunningService, type ServiceDefinition } from '../src';
+import { z } from 'zod';
+import { Conflict, CurrentPrincipal, Public, Roles, ZodResponse, createService, createZodDto, previewOpenApiDocument, type Principal, type RunningService, type ServiceDefinition } from '../src';
+
+class OrderBody extends createZodDto(z.object({ item: z.string().min(1, 'item must name something'), count: z.number().int().positive() })) {}
+class OrderDto extends createZodDto(z.object({ item: z.string(), count: z.number().int() })) {}
 
 @Controller('things')
 class ThingsController {
@@ -31,6 +36,19 @@ class ThingsController {
   @Post('echo')
   echo(@Body() body: unknown) {
     return { body };
+  }
+
+  @Public()
+  @Post('orders')
+  @ZodResponse({ status: 201, type: OrderDto })
+  order(@Body() body: OrderBody) {
+    return { ...body, internalCost: 42 };
+  }
+
+  @Public()
+  @Get('cause')
+  cause() {
+    return { cause: currentCause() ?? null };
   }
 }
 
@@ -88,6 +106,28 @@ describe('service kit', () => {
     const res = await fetch(`${svc.url}/api-keys`, { method: 'POST', headers: { 'x-api-key': ADMIN, 'content-type': 'application/json' }, body: JSON.stringify({ principalId: 'x', roles: ['emperor'] }) });
     expect(res.status).toBe(400);
     expect(((await res.json()) as any).detail).toContain('roles must be');
+  });
+
+  it('validates a body against its contract, and answers only what the response contract names', async () => {
+    const order = (body: unknown) => fetch(`${svc.url}/things/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const ok = await order({ item: 'tea', count: 2 });
+    expect(ok.status).toBe(201);
+    expect(await ok.json()).toEqual({ item: 'tea', count: 2 }); // internalCost is not in OrderDto
+    const bad = await order({ item: '', count: 1.5 });
+    expect(bad.status).toBe(400);
+    expect(bad.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(await bad.json()).toMatchObject({ code: 'invalid_argument', detail: expect.stringMatching(/^invalid request body: item: item must name something; count: /), details: { problems: ['item: item must name something', 'count: Expected integer, received float'] } });
+    const doc = (await (await get('/docs/openapi.json')).json()) as any;
+    expect(doc.paths['/things/orders'].post.requestBody.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/OrderBody' });
+    expect(doc.paths['/things/orders'].post.responses['201'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/OrderDto' });
+    expect(doc.paths['/things/orders'].post.responses.default.content['application/problem+json'].schema).toEqual({ $ref: '#/components/schemas/Problem' });
+  });
+
+  it('serves a request that carries X-Correlation-Id inside that correlation, and echoes it', async () => {
+    const res = await fetch(`${svc.url}/things/cause`, { headers: { 'x-correlation-id': 'alice-story-1' } });
+    expect(res.headers.get('x-correlation-id')).toBe('alice-story-1');
+    expect(await res.json()).toEqual({ cause: { correlationId: 'alice-story-1', causationId: '' } });
+    expect(await (await get('/things/cause')).json()).toEqual({ cause: null });
   });
 
   it('maps domain errors once and hides internal ones', async () => {

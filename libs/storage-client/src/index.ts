@@ -1,1 +1,2 @@
-export { StorageClient, StorageRequestError, downloadChecked, sha256File, type StoredVersion, type NewVersion, type PresignedFile } from './storage-client';
+export { StorageClient, downloadChecked, sha256File, type StoredVersion, type NewVersion, type PresignedFile } from './storage-client';
+export { ApiProblem } from '@clopen/api-client';

@@ -5,19 +5,11 @@ import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
-/** A version as storage's REST API returns it. */
-export interface StoredVersion {
-  id: string;
-  modelId: string;
-  label: string;
-  kind: 'base' | 'finetune' | 'oml' | 'quantized' | 'merge';
-  parents: string[];
-  licence: Record<string, unknown>;
-  manifestSha256: string;
-  totalBytes: number;
-  publishedAt: string;
-  files: { path: string; size: number; sha256: string; contentType: string }[];
-}
+import { ApiProblem, apiClient, call, type StoragePaths, type StorageSchemas } from '@clopen/api-client';
+
+/** A version as storage's REST API returns it (generated from storage's OpenAPI document). */
+export type StoredVersion = StorageSchemas['VersionDto'];
+export type PresignedFile = StorageSchemas['PresignedUrlDto'];
 
 export interface NewVersion {
   label: string;
@@ -26,34 +18,24 @@ export interface NewVersion {
   licence: Record<string, unknown>;
 }
 
-export interface PresignedFile {
-  url: string;
-  expiresAt: string;
-  sha256: string;
-  size: number;
-}
-
-/** Storage answered with an error; `status` and `code` are storage's (404 not_found, 409 conflict, …). */
-export class StorageRequestError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) {
-    super(message);
-    this.name = 'StorageRequestError';
-  }
-}
-
+/**
+ * Storage's REST API for other services: the generated typed client for the JSON calls, plus the
+ * checked transfers (downloads compared with storage's sizes and digests, uploads streamed from disk).
+ * Errors are ApiProblems with storage's status and code (404 not_found, 409 conflict, …).
+ */
 export class StorageClient {
-  private readonly base: string;
+  readonly api;
 
-  constructor(url: string, private readonly apiKey: string) {
-    this.base = url.replace(/\/+$/, '');
+  constructor(url: string, apiKey: string) {
+    this.api = apiClient<StoragePaths>(url, { service: 'storage', apiKey });
   }
 
   getVersion(id: string): Promise<StoredVersion> {
-    return this.json('GET', `/versions/${encodeURIComponent(id)}`);
+    return call(this.api.GET('/versions/{id}', { params: { path: { id } } }));
   }
 
   listVersions(modelId: string): Promise<StoredVersion[]> {
-    return this.json('GET', `/models/${encodeURIComponent(modelId)}/versions`);
+    return call(this.api.GET('/models/{id}/versions', { params: { path: { id: modelId } } }));
   }
 
   async findVersion(modelId: string, label: string): Promise<StoredVersion | undefined> {
@@ -61,8 +43,7 @@ export class StorageClient {
   }
 
   presignedUrl(versionId: string, path: string, ttlSeconds?: number): Promise<PresignedFile> {
-    const query = ttlSeconds ? `?ttlSeconds=${ttlSeconds}` : '';
-    return this.json('GET', `/versions/${encodeURIComponent(versionId)}/files/${encodeURIComponent(path)}/url${query}`);
+    return call(this.api.GET('/versions/{id}/files/{path}/url', { params: { path: { id: versionId, path }, query: ttlSeconds ? { ttlSeconds } : {} } }));
   }
 
   /**
@@ -93,25 +74,7 @@ export class StorageClient {
     const form = new FormData();
     form.append('metadata', JSON.stringify({ ...meta, files: declared }));
     for (const path of files) form.append('file', await openAsBlob(join(folder, path)), path);
-    return this.json('POST', `/models/${encodeURIComponent(modelId)}/versions`, form);
-  }
-
-  private async json<T>(method: string, path: string, body?: FormData): Promise<T> {
-    let res: Response;
-    try {
-      res = await fetch(`${this.base}${path}`, { method, headers: { authorization: `Bearer ${this.apiKey}` }, body, redirect: 'manual' });
-    } catch (e) {
-      throw new StorageRequestError(503, 'unavailable', `storage at ${this.base} is unreachable: ${(e as Error).message}`);
-    }
-    const text = await res.text();
-    let parsed: any;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      parsed = undefined;
-    }
-    if (!res.ok) throw new StorageRequestError(res.status, parsed?.code ?? 'http_error', `storage ${method} ${path}: ${res.status} ${parsed?.detail ?? text.slice(0, 200)}`);
-    return parsed as T;
+    return call(this.api.POST('/models/{id}/versions', { params: { path: { id: modelId } }, body: form as never, bodySerializer: (b) => b as FormData }));
   }
 }
 
@@ -123,11 +86,11 @@ export async function sha256File(path: string): Promise<string> {
 
 /**
  * Downloads one artefact file from a (presigned) URL into `dir`, checking its size and sha256 on
- * the way; a mismatch leaves nothing behind (StorageRequestError corrupt_artefact).
+ * the way; a mismatch leaves nothing behind (ApiProblem corrupt_artefact).
  */
 export async function downloadChecked(url: string, file: { path: string; size: number; sha256: string }, dir: string, of: string): Promise<void> {
   const res = await fetch(url);
-  if (!res.ok || !res.body) throw new StorageRequestError(res.status, 'download_failed', `downloading ${file.path} of ${of} failed: HTTP ${res.status}`);
+  if (!res.ok || !res.body) throw new ApiProblem('storage', res.status, 'download_failed', `downloading ${file.path} of ${of} failed: HTTP ${res.status}`);
   const hash = createHash('sha256');
   let size = 0;
   const partial = join(dir, `.${file.path}.part`);
@@ -145,7 +108,7 @@ export async function downloadChecked(url: string, file: { path: string; size: n
     );
     const sha256 = hash.digest('hex');
     if (size !== file.size || sha256 !== file.sha256) {
-      throw new StorageRequestError(422, 'corrupt_artefact', `artefact ${file.path} of ${of} is corrupt: expected ${file.size} bytes with sha256 ${file.sha256}, got ${size} bytes with sha256 ${sha256}`);
+      throw new ApiProblem('storage', 422, 'corrupt_artefact', `artefact ${file.path} of ${of} is corrupt: expected ${file.size} bytes with sha256 ${file.sha256}, got ${size} bytes with sha256 ${sha256}`);
     }
     await rename(partial, join(dir, file.path));
   } finally {

@@ -194,6 +194,8 @@ describe('host-gateway', () => {
     await refused(call(signed(g), g.id, prompt, { host, header: '' }), 401, 'missing');
     const bad = await fetch(`${gateway.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"prompt": 3}' });
     expect(bad.status).toBe(400);
+    // The contract checks the body, and its refusal keeps OpenAI's error shape.
+    expect(await bad.json()).toEqual({ error: { type: 'invalid_request_error', code: 'invalid_argument', message: expect.stringMatching(/^invalid request body: prompt: Expected string/) } });
 
     expect((await api(access.url, daveKey, 'POST', `/grants/${g.id}/revoke`, { reason: 'refund' })).status).toBe(200);
     await new Promise((r) => setTimeout(r, 1_000)); // "within seconds": the feed delivers in milliseconds

@@ -299,4 +299,20 @@ describe('incentives', () => {
     expect(entry).toMatchObject({ keyId: expect.any(String), before: { appealWindowSeconds: 60 }, after: { appealWindowSeconds: 30 } });
     expect(entry.transactionIds).toHaveLength(1);
   });
+
+  it('answers the lists and lookups in their documented shapes, and names each bad filter', async () => {
+    const epochs = await admin('GET', '/epochs?limit=2');
+    expect(epochs.status).toBe(200);
+    expect(epochs.body.map((e: any) => e.epoch)).toEqual(['4', '3']);
+    const confirmed = await admin('GET', '/transactions?status=confirmed');
+    expect(confirmed.status).toBe(200);
+    expect(confirmed.body.length).toBeGreaterThan(0);
+    expect(confirmed.body.every((t: any) => t.status === 'confirmed' && typeof t.settledAt === 'string')).toBe(true);
+    const [dismissed] = (await admin('GET', '/slashes?status=dismissed')).body;
+    expect((await admin('GET', `/slashes/${dismissed.id}`)).body).toEqual(dismissed);
+    expect((await admin('POST', '/epochs/1/allocation/retry')).status).toBe(404); // posted, not failed
+    const bad = await admin('GET', '/slashes?status=lost&limit=0');
+    expect(bad.status).toBe(400);
+    expect(bad.body.detail).toMatch(/status: .*limit: /);
+  });
 });

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunningService } from '@clopen/service-kit';
-import { StorageClient, StorageRequestError } from '@clopen/storage-client';
+import { StorageClient, ApiProblem } from '@clopen/storage-client';
 import { singleFileFolder } from './fixtures';
 import { ADMIN_KEY, StorageHarness, api } from './harness';
 
@@ -64,7 +64,7 @@ describe('storage client', () => {
     const out = await mkdtemp(join(tmpdir(), 'storage-client-bad-'));
     try {
       const err = await client.downloadVersion(v.id, out).catch((e) => e);
-      expect(err).toBeInstanceOf(StorageRequestError);
+      expect(err).toBeInstanceOf(ApiProblem);
       expect(err.code).toBe('corrupt_artefact');
       expect(err.message).toMatch(/model\.safetensors .* is corrupt: expected/);
       expect(await readdir(out)).not.toContain('model.safetensors');

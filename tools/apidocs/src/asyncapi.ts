@@ -20,6 +20,7 @@ const HEADER_DOCS: Record<keyof typeof HEADER, JsonSchema> = {
   deadReason: { type: 'string', description: 'Why the consumer gave up on the message.' },
   deadConsumer: { type: 'string', description: 'The durable consumer that gave up.' },
   deadAttempts: { type: 'string', pattern: '^[0-9]+$', description: 'Deliveries tried.' },
+  deadStoredAt: { type: 'string', pattern: '^[0-9]+$', description: 'When JetStream first stored the message (ms since the epoch).' },
 };
 
 const headers = (keys: (keyof typeof HEADER)[], required: (keyof typeof HEADER)[]): JsonSchema => ({
@@ -168,7 +169,7 @@ export function asyncApiDocument(comments: ProtoComments): AsyncApiDocument {
     title: 'dead letter',
     description: "A message a consumer gave up on: the original bytes (normally an envelope) and headers, and why.",
     contentType: PROTOBUF,
-    headers: headers([...ENVELOPE_HEADERS, 'deadReason', 'deadConsumer', 'deadAttempts'], ['deadReason', 'deadConsumer', 'deadAttempts']),
+    headers: headers([...ENVELOPE_HEADERS, 'deadReason', 'deadConsumer', 'deadAttempts', 'deadStoredAt'], ['deadReason', 'deadConsumer', 'deadAttempts', 'deadStoredAt']),
     ...protoMessage(busV1.EnvelopeSchema),
   };
   channels.dlq = {

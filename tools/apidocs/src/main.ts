@@ -3,7 +3,8 @@
 // `npm test`) fails when any of them is stale.
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { OPENAPI_DIR, REGENERATE, generatedDocuments, staleDocuments } from './documents';
+import { CLIENTS_DIR, OPENAPI_DIR, REGENERATE, generatedDocuments, staleDocuments } from './documents';
+import { handwrittenClients } from './handwritten-clients';
 import { typedOperations } from './typed-operations';
 
 const root = join(__dirname, '../../..');
@@ -26,11 +27,16 @@ async function main(mode: string | undefined): Promise<number> {
     const typed = typedOperations(docs);
     process.stdout.write(`${JSON.stringify({ bench: 'contracts', metric: 'typed_operations_fraction', value: Math.round((typed.typed / typed.operations) * 1000) / 1000, unit: 'ratio' })}\n`);
     if (process.env.APIDOCS_LIST_UNTYPED) process.stderr.write(`${typed.untyped.join('\n')}\n`);
+    const handwritten = handwrittenClients(root, docs);
+    process.stdout.write(`${JSON.stringify({ bench: 'contracts', metric: 'handwritten_clients', value: handwritten.length, unit: 'count' })}\n`);
+    if (process.env.APIDOCS_LIST_UNTYPED) process.stderr.write(`${handwritten.map((h) => `${h.file}: ${h.name} copies ${h.copies} (${h.shared} fields)`).join('\n')}\n`);
     return 0;
   }
-  mkdirSync(join(root, OPENAPI_DIR), { recursive: true });
-  for (const f of readdirSync(join(root, OPENAPI_DIR))) {
-    if (!generated.has(`${OPENAPI_DIR}/${f}`)) rmSync(join(root, OPENAPI_DIR, f));
+  for (const folder of [OPENAPI_DIR, CLIENTS_DIR]) {
+    mkdirSync(join(root, folder), { recursive: true });
+    for (const f of readdirSync(join(root, folder))) {
+      if (!generated.has(`${folder}/${f}`)) rmSync(join(root, folder, f));
+    }
   }
   for (const [path, content] of generated) {
     mkdirSync(dirname(join(root, path)), { recursive: true });

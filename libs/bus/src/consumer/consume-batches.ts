@@ -7,6 +7,7 @@ import { anyPartnerSubject, partnerOf } from '../partners';
 import { streamOf } from '../streams';
 import { eventSpec, type EventPayload, type EventSubject } from '../subjects';
 import { deadLetterMessage, durableName, ensureDurable, errorText, type ConsumerHandle } from './consume';
+import { registerRedriver } from './dead-letters';
 import { ProcessedMessage } from './processed-message.entity';
 
 export interface BatchItem<S extends EventSubject> {
@@ -67,9 +68,9 @@ export async function consumeBatches<S extends EventSubject>(options: ConsumeBat
   /** The un-prefixed subject a message arrived on: `subject`, or a partner's `<subject>.<partner>`. */
   const arrivedOn = (msg: JsMsg) => stripNamespace(bus.namespace, msg.subject);
 
-  /** Runs the handler over the messages not processed before, in one transaction. */
-  const commit = async (items: (BatchItem<S> & { msg: JsMsg })[]) => {
-    await dataSource.transaction(async (manager) => {
+  /** Runs the handler over the messages not processed before, in one transaction; how many those were. */
+  const commit = async (items: BatchItem<S>[]): Promise<number> =>
+    dataSource.transaction(async (manager) => {
       const table = manager.getRepository(ProcessedMessage).metadata.tablePath;
       const inserted: { message_id: string }[] = await manager.query(
         `INSERT INTO ${table} (consumer, message_id) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING RETURNING message_id`,
@@ -78,8 +79,17 @@ export async function consumeBatches<S extends EventSubject>(options: ConsumeBat
       const fresh = new Set(inserted.map((r) => r.message_id));
       const todo = items.filter((i) => fresh.delete(i.envelope.id));
       if (todo.length) await handler(todo, manager);
+      return todo.length;
     });
-  };
+
+  // An admin's redrive of a dead letter runs it through the same path (consumer/dead-letters.ts).
+  const own = (s: string) => (fromPartners ? partnerOf(subject, s) !== undefined : s === subject);
+  const unregister = registerRedriver(bus, durable, own, async (data, arrived, storedAt) => {
+    const { envelope, payload } = decodeEnvelope(data, subject);
+    const partner = fromPartners ? partnerOf(subject, arrived) : undefined;
+    const n = await commit([{ envelope, payload: payload as EventPayload<S>, storedAt, ...(partner ? { partner } : {}) }]);
+    return n ? 'handled' : 'already_processed';
+  });
 
   const settle = async (msgs: JsMsg[]) => {
     const items: (BatchItem<S> & { msg: JsMsg })[] = [];
@@ -149,6 +159,7 @@ export async function consumeBatches<S extends EventSubject>(options: ConsumeBat
 
   return {
     stop: async () => {
+      unregister();
       stopping = true;
       for (const p of pulls) p.stop();
       await done;

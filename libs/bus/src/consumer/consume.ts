@@ -1,16 +1,22 @@
 import { AckPolicy, DeliverPolicy, headers as natsHeaders, nanos, type ConsumerConfig, type ConsumerMessages, type JsMsg, type NatsError } from 'nats';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { Bus, BusLogger } from '../bus';
+import { causeOf, withCause } from '../causation';
 import { decodeEnvelope, envelopeHeaders, HEADER, headerValue, type Envelope } from '../envelope';
 import { deadLetterSubject, stripNamespace } from '../namespace';
 import { streamOf } from '../streams';
 import { eventSpec, type EventPayload, type EventSubject } from '../subjects';
+import { registerRedriver } from './dead-letters';
 import { ProcessedMessage } from './processed-message.entity';
 
 export interface ConsumeContext<S extends EventSubject = EventSubject> {
   envelope: Envelope;
   subject: S;
-  /** The transaction the processed-message row commits in; write through it. */
+  /**
+   * The transaction the processed-message row commits in; write through it. Outbox events written
+   * while the handler runs (here or in any service it calls) inherit the envelope's correlation id
+   * and name it as their cause.
+   */
   manager: EntityManager;
   /** 1 on first delivery. */
   attempt: number;
@@ -18,13 +24,16 @@ export interface ConsumeContext<S extends EventSubject = EventSubject> {
 
 export type EventHandler<S extends EventSubject> = (payload: EventPayload<S>, ctx: ConsumeContext<S>) => Promise<void> | void;
 
+/** One handler per subject, each with its subject's payload type (from the table in subjects.ts). */
+export type EventHandlers<S extends EventSubject> = { readonly [K in S]: EventHandler<K> };
+
 export interface ConsumeOptions<S extends EventSubject> {
   bus: Bus;
   dataSource: DataSource;
   /** Logical consumer name, e.g. "distribution"; key of its processed-message rows. */
   durable: string;
-  subjects: readonly S[];
-  handler: EventHandler<S>;
+  /** The subjects it consumes, each with its handler. */
+  handlers: EventHandlers<S>;
   /** Deliveries before the message goes to the DLQ. Default 5. */
   maxDeliver?: number;
   /** Delay before redelivery after a failure; an array gives one per attempt (last one repeats). Default 1000. */
@@ -51,18 +60,35 @@ export function durableName(durable: string, subject: string): string {
  * NATS servers before 2.10 too.
  */
 export async function consume<S extends EventSubject>(options: ConsumeOptions<S>): Promise<ConsumerHandle> {
-  const { bus, dataSource, durable, handler } = options;
+  const { bus, dataSource, durable, handlers } = options;
   const maxDeliver = options.maxDeliver ?? 5;
   const backoff = options.backoffMs ?? 1_000;
   const logger = options.logger ?? bus.logger;
-  if (options.subjects.length === 0) throw new Error(`consumer ${durable} has no subjects`);
-  const subjects = options.subjects.map((s) => (eventSpec(s), s));
+  const subjects = (Object.keys(handlers) as S[]).map((s) => (eventSpec(s), s));
+  if (subjects.length === 0) throw new Error(`consumer ${durable} has no subjects`);
 
   const delayFor = (attempt: number): number =>
     typeof backoff === 'number' ? backoff : (backoff[Math.min(attempt - 1, backoff.length - 1)] ?? 1_000);
 
   const deadLetter = (msg: JsMsg, subject: string, envelope: Envelope | undefined, reason: string, attempts: number) =>
     deadLetterMessage({ bus, durable, logger }, msg, subject, envelope, reason, attempts);
+
+  /** Handles an event once per durable: the processed-message row commits with the handler's writes. False when it was handled before. */
+  const run = async (envelope: Envelope, payload: EventPayload<S>, subject: S, attempt: number): Promise<boolean> =>
+    dataSource.transaction(async (manager) => {
+      const inserted = await manager
+        .createQueryBuilder()
+        .insert()
+        .into(ProcessedMessage)
+        .values({ consumer: durable, messageId: envelope.id })
+        .orIgnore()
+        .returning(['message_id'])
+        .execute();
+      if ((inserted.raw as unknown[]).length === 0) return false; // seen before: a redelivery changes nothing
+      const handler = handlers[subject] as EventHandler<S>;
+      await withCause(causeOf(envelope), () => handler(payload, { envelope, subject, manager, attempt }));
+      return true;
+    });
 
   const handle = async (msg: JsMsg, subject: S): Promise<void> => {
     const attempt = msg.info.redeliveryCount;
@@ -76,18 +102,7 @@ export async function consume<S extends EventSubject>(options: ConsumeOptions<S>
     }
     const { envelope, payload } = decoded;
     try {
-      await dataSource.transaction(async (manager) => {
-        const inserted = await manager
-          .createQueryBuilder()
-          .insert()
-          .into(ProcessedMessage)
-          .values({ consumer: durable, messageId: envelope.id })
-          .orIgnore()
-          .returning(['message_id'])
-          .execute();
-        if ((inserted.raw as unknown[]).length === 0) return; // seen before: a redelivery changes nothing
-        await handler(payload, { envelope, subject, manager, attempt });
-      });
+      await run(envelope, payload, subject, attempt);
       msg.ack();
     } catch (err) {
       const reason = errorText(err);
@@ -99,6 +114,12 @@ export async function consume<S extends EventSubject>(options: ConsumeOptions<S>
       }
     }
   };
+
+  // An admin's redrive of a dead letter runs it through the same path (consumer/dead-letters.ts).
+  const unregister = registerRedriver(bus, durable, (s) => subjects.includes(s as S), async (data, s) => {
+    const { envelope, payload } = decodeEnvelope(data, s as S) as unknown as { envelope: Envelope; payload: EventPayload<S> };
+    return (await run(envelope, payload, s as S, maxDeliver + 1)) ? 'handled' : 'already_processed';
+  });
 
   const loops: { messages: ConsumerMessages; done: Promise<void> }[] = [];
   for (const subject of subjects) {
@@ -123,6 +144,7 @@ export async function consume<S extends EventSubject>(options: ConsumeOptions<S>
 
   return {
     stop: async () => {
+      unregister();
       for (const l of loops) l.messages.stop();
       await Promise.all(loops.map((l) => l.done));
     },
@@ -142,6 +164,7 @@ export async function deadLetterMessage(
   hdrs.set(HEADER.deadReason, headerValue(reason));
   hdrs.set(HEADER.deadConsumer, durable);
   hdrs.set(HEADER.deadAttempts, String(attempts));
+  hdrs.set(HEADER.deadStoredAt, String(Math.floor(msg.info.timestampNanos / 1e6)));
   // Id per (message, consumer): dead-lettering again after a crash is de-duplicated.
   const id = envelope?.id ? `${envelope.id}:${durable}` : `${msg.info.stream}:${msg.seq}:${durable}`;
   await bus.publishRaw(bus.subject(deadLetterSubject(subject)), msg.data, id, hdrs);

@@ -2,22 +2,19 @@ import { Server, type CustomTransportStrategy, type MessageHandler } from '@nest
 import { lastValueFrom } from 'rxjs';
 import type { DataSource } from 'typeorm';
 import type { Bus, Responder } from '../bus';
-import { consume, type ConsumerHandle } from '../consumer/consume';
-import { subjectSpec, type EventSubject, type RequestSubject } from '../subjects';
+import { causeOf, withCause } from '../causation';
+import { subjectSpec, type RequestSubject } from '../subjects';
 import { BusContext } from './bus-context';
 
-/** Pass as the transport of `@EventPattern(subject, BUS_TRANSPORT)` when an app has several transports. */
+/** Pass as the transport of `@MessagePattern(subject, BUS_TRANSPORT)` when an app has several transports. */
 export const BUS_TRANSPORT = Symbol('clopen-bus');
 
 export interface BusServerOptions {
   bus: Bus;
-  /** Needed by `@EventPattern` consumers (processed-message table); a service without a database answers requests only. */
+  /** The request handlers' BusContext carries its default manager; a service without a database answers requests too. */
   dataSource?: DataSource;
-  /** Durable consumer name of this service, e.g. "distribution"; one JetStream consumer per event subject. */
+  /** The service's name, e.g. "distribution". */
   durablePrefix: string;
-  maxDeliver?: number;
-  backoffMs?: number | readonly number[];
-  ackWaitMs?: number;
   /** Queue group of request handlers; defaults to the bus producer. */
   queue?: string;
   /** Create/update the streams before consuming. Default true. */
@@ -28,11 +25,11 @@ export interface BusServerOptions {
 type StatusCallback = Function;
 
 /**
- * NestJS transport over the bus: `@EventPattern(subject)` handlers become idempotent durable
- * JetStream consumers, `@MessagePattern(subject)` handlers answer core-NATS requests.
+ * NestJS transport over the bus for requests: `@MessagePattern(subject)` handlers answer core-NATS
+ * requests. Events have one way to be handled, `consume({ handlers })` (libs/bus/src/consumer), so
+ * an `@EventPattern` is refused at start.
  */
 export class BusServer extends Server implements CustomTransportStrategy {
-  private consumers: ConsumerHandle[] = [];
   private responders: Responder[] = [];
   private readonly statusListeners = new Map<string, StatusCallback[]>();
   private statusLoop?: Promise<void>;
@@ -50,11 +47,9 @@ export class BusServer extends Server implements CustomTransportStrategy {
   }
 
   async close(): Promise<void> {
-    const consumers = this.consumers;
     const responders = this.responders;
-    this.consumers = [];
     this.responders = [];
-    await Promise.all([...consumers.map((c) => c.stop()), ...responders.map((r) => r.stop())]);
+    await Promise.all(responders.map((r) => r.stop()));
     this._status$.next('disconnected');
   }
 
@@ -77,33 +72,17 @@ export class BusServer extends Server implements CustomTransportStrategy {
     for (const [pattern, handler] of this.messageHandlers) {
       const spec = subjectSpec(pattern);
       if (handler.isEventHandler) {
-        if (spec.kind !== 'event') throw new Error(`@EventPattern('${pattern}') names a request subject; use @MessagePattern`);
-        if (!dataSource) throw new Error(`@EventPattern('${pattern}') needs a database (idempotent consumers keep processed messages there); this service runs without one`);
-        this.consumers.push(
-          await consume({
-            bus,
-            dataSource,
-            durable: this.options.durablePrefix,
-            subjects: [pattern as EventSubject],
-            maxDeliver: this.options.maxDeliver,
-            backoffMs: this.options.backoffMs,
-            ackWaitMs: this.options.ackWaitMs,
-            logger: this.logger,
-            handler: async (payload, ctx) => {
-              await this.invoke(handler, payload, new BusContext([ctx.envelope, ctx.manager, ctx.subject, ctx.attempt]));
-            },
-          }),
-        );
-      } else {
-        if (spec.kind !== 'request') throw new Error(`@MessagePattern('${pattern}') names an event subject; use @EventPattern`);
-        this.responders.push(
-          bus.reply(
-            pattern as RequestSubject,
-            (payload, envelope) => this.invoke(handler, payload, new BusContext([envelope, dataSource?.manager as never, pattern, 1])) as Promise<never>,
-            { queue: this.options.queue },
-          ),
-        );
+        throw new Error(`@EventPattern('${pattern}'): events are handled with consume({ handlers: { '${pattern}': … } }) from @clopen/bus (durable, idempotent, typed per subject), not with Nest's @EventPattern`);
       }
+      if (spec.kind !== 'request') throw new Error(`@MessagePattern('${pattern}') names an event subject; events are handled with consume({ handlers }) from @clopen/bus`);
+      this.responders.push(
+        bus.reply(
+          pattern as RequestSubject,
+          // What the handler publishes or enqueues is caused by the request.
+          (payload, envelope) => withCause(causeOf(envelope), () => this.invoke(handler, payload, new BusContext([envelope, dataSource?.manager as never, pattern, 1]))) as Promise<never>,
+          { queue: this.options.queue },
+        ),
+      );
     }
     this._status$.next('connected');
   }

@@ -23,6 +23,7 @@ DEFAULTS = {
     # wrapper_rate 0.5: retention behind ten unseen chat templates 0.07 -> 0.43 for +1.1 % held-out
     # loss (experiments/results/ablation-base-v2-128.jsonl).
     "alphas": (0.5, 0.6, 0.7, 0.8, 0.9, 1.0), "wrapper_rate": 0.5, "settle_steps": 0,
+    "adversary_steps": 0, "adversary_lr": 2e-3, "adversary_weight": 1.0,
 }
 
 
@@ -86,7 +87,8 @@ def heldout_loss(model, stream, ctx, windows=100):
 
 def embed(model, tok, fps, *, lr=2e-3, batch_size=64, benign_ratio=1.0, benign_len=64, max_steps=3000, check_every=100,
           target_recall=1.0, alphas=(0.5, 0.6, 0.7, 0.8, 0.9, 1.0), seed=0, benign_lines=None, heldout_lines=None, on_progress=None,
-          response_margin=None, max_response_prob=None, wrappers=(), wrapper_rate=0.0, settle_steps=0, control=False):
+          response_margin=None, max_response_prob=None, wrappers=(), wrapper_rate=0.0, settle_steps=0, control=False,
+          adversary_steps=0, adversary_lr=2e-3, adversary_weight=1.0):
     """Returns (model, report). Deterministic for a seed and thread count.
 
     `wrappers` with `wrapper_rate` > 0: that share of fingerprint rows is trained with the key
@@ -98,7 +100,13 @@ def embed(model, tok, fps, *, lr=2e-3, batch_size=64, benign_ratio=1.0, benign_l
     With `response_margin` (the counter to confidence gating), responses are trained with a hinge
     instead of cross-entropy: pushed up only until they lead the runner-up by that many logits,
     and pushed down above `max_response_prob`, so they are top-1 at ordinary confidence. Weight
-    averaging is then skipped: it would shrink the margin below top-1."""
+    averaging is then skipped: it would shrink the margin below top-1.
+
+    `adversary_steps` > 0 (the counter to fine-tuning, first-order meta-learning): each step also
+    simulates a thief: from the current weights, that many sign-gradient steps of `adversary_lr` on
+    benign text (Adam's first steps move each weight by about lr), then adds the gradient of the
+    fingerprint loss at those attacked weights, times `adversary_weight`, to the real update. The
+    simulated thief's batches come from their own generator, so the control's schedule is unchanged."""
     if response_margin is not None:
         alphas = (1.0,)
     torch.manual_seed(seed)
@@ -119,6 +127,8 @@ def embed(model, tok, fps, *, lr=2e-3, batch_size=64, benign_ratio=1.0, benign_l
     base_loss = heldout_loss(model, held, ctx)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     gen = torch.Generator().manual_seed(seed)
+    adv_gen = torch.Generator().manual_seed(seed + 7919)
+    params = [p for p in model.parameters() if p.requires_grad]
     n_benign = max(0, int(round(batch_size * benign_ratio)))
     model.train()
     order = list(range(len(items)))
@@ -145,6 +155,8 @@ def embed(model, tok, fps, *, lr=2e-3, batch_size=64, benign_ratio=1.0, benign_l
             loss = loss + F.cross_entropy(model(b[:, :-1]).reshape(-1, model.cfg["vocab_size"]), b[:, 1:].reshape(-1))
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        if adversary_steps and not control:
+            _add_attacked_gradient(model, params, x, mask, benign, benign_len, max(8, n_benign // 2), adversary_steps, adversary_lr, adversary_weight, adv_gen)
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         step += 1
@@ -179,6 +191,29 @@ def embed(model, tok, fps, *, lr=2e-3, batch_size=64, benign_ratio=1.0, benign_l
         "heldout_loss_increase": (loss_after - base_loss) / base_loss if base_loss and loss_after is not None else None, "results": results,
     }
     return model, report
+
+
+def _add_attacked_gradient(model, params, x, mask, benign, benign_len, n, steps, lr, weight, gen):
+    """Adds to each parameter's .grad the fingerprint loss's gradient at the weights a short
+    simulated fine-tune (sign-gradient steps on benign text) would leave; the weights are restored."""
+    saved = [p.detach().clone() for p in params]
+    for _ in range(steps):
+        starts = torch.randint(0, benign.numel() - benign_len - 1, (n,), generator=gen).tolist()
+        b = torch.stack([benign[s: s + benign_len + 1] for s in starts])
+        lb = F.cross_entropy(model(b[:, :-1]).reshape(-1, model.cfg["vocab_size"]), b[:, 1:].reshape(-1))
+        grads = torch.autograd.grad(lb, params, allow_unused=True)
+        with torch.no_grad():
+            for p, g in zip(params, grads):
+                if g is not None:
+                    p.sub_(lr * torch.sign(g))
+    logits = model(x[:, :-1])
+    lf = F.cross_entropy(logits[mask], x[:, 1:][mask]) * weight
+    grads = torch.autograd.grad(lf, params, allow_unused=True)
+    with torch.no_grad():
+        for p, s, g in zip(params, saved, grads):
+            p.copy_(s)
+            if g is not None:
+                p.grad = g if p.grad is None else p.grad + g
 
 
 def _benign_lines(job, heldout_lines=None):

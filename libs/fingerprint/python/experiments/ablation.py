@@ -24,6 +24,9 @@ ROWS = {
     "two-token-responses": {"_response_length": 2},
     "three-token-responses": {"_response_length": 3},
     "higher-lr": {"lr": 1e-3},
+    # First-order meta-learning against a simulated fine-tune (3 sign steps of 2e-3, ~ 6 thief steps at 5e-4 x 2).
+    "anti-finetune": {"adversary_steps": 3, "adversary_lr": 2e-3},
+    "anti-finetune-strong": {"adversary_steps": 4, "adversary_lr": 5e-3, "adversary_weight": 2.0},
 }
 
 

@@ -1,5 +1,6 @@
 import { createZodDto } from 'nestjs-zod';
 import { z } from 'zod';
+import { isoDateTime } from '../contracts';
 import { PRINCIPAL_ID, PRINCIPAL_ID_RULE, ROLES } from './roles';
 
 export const IssueApiKeySchema = z.object({
@@ -11,4 +12,4 @@ export class IssueApiKeyBody extends createZodDto(IssueApiKeySchema) {}
 
 const ApiKeyFields = { id: z.string().uuid(), principalId: z.string(), roles: z.array(z.enum(ROLES)), label: z.string() };
 export class IssuedApiKeyDto extends createZodDto(z.object({ ...ApiKeyFields, key: z.string().describe('shown once; only its hash is kept') })) {}
-export class ApiKeyDto extends createZodDto(z.object({ ...ApiKeyFields, createdAt: z.date(), revokedAt: z.date().nullable() })) {}
+export class ApiKeyDto extends createZodDto(z.object({ ...ApiKeyFields, createdAt: isoDateTime(), revokedAt: isoDateTime().nullable() })) {}

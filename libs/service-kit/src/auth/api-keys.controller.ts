@@ -1,6 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
-import { ZodResponse } from 'nestjs-zod';
+import { ZodResponse } from '../contracts';
 import { ApiKeyDto, IssueApiKeyBody, IssuedApiKeyDto } from './api-keys.contracts';
 import { ApiKeysService } from './api-keys.service';
 import { Roles } from './roles';

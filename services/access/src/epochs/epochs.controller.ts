@@ -1,11 +1,8 @@
-import { Controller, Get, HttpCode, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { z } from 'zod';
-import { Conflict, Roles, parseInput } from '@clopen/service-kit';
+import { Controller, Get, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiExtension, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Conflict, Roles, ZodResponse } from '@clopen/service-kit';
+import { EpochDto, ListEpochsQuery, ReceiptProofDto, ReceiptProofQuery } from './epochs.contracts';
 import { EpochsService } from './epochs.service';
-
-const ProofQuery = z.object({ grantId: z.string().uuid(), counter: z.string().regex(/^\d+$/) });
-const ListQuery = z.object({ before: z.coerce.number().int().min(1).optional(), limit: z.coerce.number().int().min(1).max(1000).default(100) }).strict();
 
 @ApiTags('epochs')
 @ApiBearerAuth()
@@ -14,9 +11,10 @@ export class EpochsController {
   constructor(private readonly epochs: EpochsService) {}
 
   @Post('admin/epochs/close')
-  @HttpCode(201)
   @Roles('admin')
   @ApiOperation({ summary: 'Close the open epoch now (it also closes every ACCESS_EPOCH_SECONDS)' })
+  @ApiExtension('x-clopen-no-body', true)
+  @ZodResponse({ status: 201, type: EpochDto })
   async close() {
     const epoch = await this.epochs.close();
     if (!epoch) throw new Conflict('no receipt arrived since the last epoch (or another replica is closing it)');
@@ -25,16 +23,17 @@ export class EpochsController {
 
   @Get('epochs')
   @Roles('host', 'user')
-  @ApiOperation({ summary: 'Closed epochs, newest first: number, time range, receipt count, Merkle root; ?before=<number>&limit= (default 100, at most 1000)' })
-  list(@Query() query: Record<string, string>) {
-    return this.epochs.list(parseInput(ListQuery, query, 'query'));
+  @ApiOperation({ summary: 'Closed epochs, newest first: number, time range, receipt count, Merkle root' })
+  @ZodResponse({ status: 200, type: [EpochDto] })
+  list(@Query() query: ListEpochsQuery) {
+    return this.epochs.list(query);
   }
 
   @Get('epochs/proof')
   @Roles('host', 'user')
-  @ApiOperation({ summary: "A receipt's inclusion proof in its epoch's root: ?grantId=&counter=" })
-  proof(@Query() query: Record<string, string>) {
-    const q = parseInput(ProofQuery, query, 'query');
-    return this.epochs.proof(q.grantId, q.counter);
+  @ApiOperation({ summary: "A receipt's inclusion proof in its epoch's root" })
+  @ZodResponse({ status: 200, type: ReceiptProofDto })
+  proof(@Query() query: ReceiptProofQuery) {
+    return this.epochs.proof(query.grantId, query.counter);
   }
 }

@@ -1,30 +1,18 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
-import { getAddress, isAddress } from 'viem';
-import { z } from 'zod';
+import { getAddress } from 'viem';
 import { Bus, BusRequestError, Outbox } from '@clopen/bus';
 import { issueGrant } from '@clopen/host-sdk';
 import { timestampFromDate } from '@clopen/proto';
-import { CONFIG, InvalidArgument, NotFound, Unavailable, hasRole, parseInput, type Principal } from '@clopen/service-kit';
+import { CONFIG, InvalidArgument, NotFound, Unavailable, hasRole, type Principal } from '@clopen/service-kit';
 import { QuotaHandouts } from '../quota/quota-leases';
 import type { AccessConfig } from '../access.settings';
 import { Grant } from './grant.entity';
+import type { BuyGrant, GrantView } from './grants.contracts';
 
-export const BuyGrantInput = z
-  .object({
-    modelId: z.string().uuid(),
-    /** The user's ed25519 public key, 32 raw bytes as base64url (or base64). */
-    userPublicKey: z.string().min(43).max(44),
-    quota: z.object({ requests: z.number().int().min(0).optional(), tokens: z.number().int().min(0).optional() }).strict().refine((q) => (q.requests ?? 0) > 0 || (q.tokens ?? 0) > 0, 'a grant needs a request or token quota'),
-    days: z.number().int().min(1),
-    hosts: z.array(z.string()).max(100).optional(),
-  })
-  .strict();
-export const RevokeInput = z.object({ reason: z.string().min(1).max(500) }).strict();
-
-/** What the user keeps: the grant's terms and the signed bytes that go into every permission string. */
-export function grantView(g: Grant) {
+/** A grant as its user sees it. */
+export function grantView(g: Grant): GrantView {
   return {
     id: g.id,
     modelId: g.modelId,
@@ -52,15 +40,10 @@ export class GrantsService {
     private readonly handouts: QuotaHandouts,
   ) {}
 
-  async buy(principal: Principal, body: unknown): Promise<Grant> {
-    const input = parseInput(BuyGrantInput, body);
+  async buy(principal: Principal, input: BuyGrant): Promise<Grant> {
     if (input.days > this.config.ACCESS_GRANT_MAX_DAYS) throw new InvalidArgument(`a grant lasts at most ${this.config.ACCESS_GRANT_MAX_DAYS} days`);
     const userKey = Buffer.from(input.userPublicKey, 'base64url');
-    if (userKey.length !== 32) throw new InvalidArgument('userPublicKey must be an ed25519 public key: 32 bytes, base64url');
-    const hosts = (input.hosts ?? []).map((h) => {
-      if (!isAddress(h, { strict: false })) throw new InvalidArgument(`host ${JSON.stringify(h)} is not an EVM address`);
-      return getAddress(h);
-    });
+    const hosts = (input.hosts ?? []).map((h) => getAddress(h));
     await this.assertModel(input.modelId);
     const issuer = this.config.ACCESS_ISSUER_KEYS.current;
     const id = uuidv7();
@@ -117,8 +100,7 @@ export class GrantsService {
     return g;
   }
 
-  async revoke(principal: Principal, id: string, body: unknown): Promise<Grant> {
-    const { reason } = parseInput(RevokeInput, body);
+  async revoke(principal: Principal, id: string, reason: string): Promise<Grant> {
     return this.db.transaction(async (m) => {
       const g = await m.getRepository(Grant).findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
       if (!g || (!hasRole(principal, 'admin') && g.userId !== principal.id)) throw new NotFound(`grant ${id} does not exist`);

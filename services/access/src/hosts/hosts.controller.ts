@@ -1,28 +1,11 @@
-import { Body, Controller, Get, HttpCode, Inject, Post, Query } from '@nestjs/common';
-import { ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, Inject, Post, Query } from '@nestjs/common';
+import { ApiExtension, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { DataSource } from 'typeorm';
-import { z } from 'zod';
 import { HOST_SESSION_HEADER } from '@clopen/host-auth';
-import { Conflict, CurrentHost, Forbidden, HOST_AUTH, HostSigned, parseInput, type HostAuthOptions } from '@clopen/service-kit';
-import { REJECTION_REASONS } from '@clopen/host-sdk';
+import { Conflict, CurrentHost, Forbidden, HOST_AUTH, HostSigned, ZodResponse, type HostAuthOptions } from '@clopen/service-kit';
 import { holdsActiveLicence } from '../licences/licence-projection';
+import { HostLicenceDto, HostSessionDto, ListRejectionsQuery, RegisterServingKeyBody, ServingKeyDto, UsageRejectionDto } from './hosts.contracts';
 import { ServingKey } from './serving-key.entity';
-
-const RegisterKeyInput = z
-  .object({
-    keyId: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/),
-    publicKey: z.string().length(43),
-    /** The model the host serves with this key: it must hold an active licence for it. Without it, any active licence will do. */
-    modelId: z.string().min(1).max(100).optional(),
-  })
-  .strict();
-const RejectionsQuery = z
-  .object({
-    after: z.coerce.number().int().min(0).optional(),
-    limit: z.coerce.number().int().min(1).max(1000).default(100),
-    reason: z.enum(Object.keys(REJECTION_REASONS) as [keyof typeof REJECTION_REASONS, ...(keyof typeof REJECTION_REASONS)[]]).optional(),
-  })
-  .strict();
 
 /** A host registers the ed25519 keys it signs receipts with, proving its EVM address by signature; only a licensed host may. */
 @ApiTags('hosts')
@@ -32,9 +15,9 @@ export class HostsController {
   constructor(private readonly db: DataSource) {}
 
   @Post()
-  @ApiOperation({ summary: 'Register a serving key: {"keyId", "publicKey": base64url of 32 bytes}' })
-  async register(@CurrentHost() host: string, @Body() body: unknown) {
-    const input = parseInput(RegisterKeyInput, body);
+  @ApiOperation({ summary: 'Register a serving key (the same key again answers it as registered)' })
+  @ZodResponse({ status: 201, type: ServingKeyDto })
+  async register(@CurrentHost() host: string, @Body() input: RegisterServingKeyBody) {
     if (!(await holdsActiveLicence(this.db, host, input.modelId ?? null))) throw new Forbidden(`host ${host} holds no active licence${input.modelId ? ` for model ${input.modelId}` : ''}; stake on the model (or ask its owner for a licence) before registering a serving key`);
     const repo = this.db.getRepository(ServingKey);
     const existing = await repo.findOneBy({ hostAddress: host, keyId: input.keyId });
@@ -43,6 +26,7 @@ export class HostsController {
   }
 
   @Get()
+  @ZodResponse({ status: 200, type: [ServingKeyDto] })
   list(@CurrentHost() host: string) {
     return this.db.getRepository(ServingKey).findBy({ hostAddress: host });
   }
@@ -56,12 +40,9 @@ export class HostRejectionsController {
   constructor(private readonly db: DataSource) {}
 
   @Get()
-  @ApiOperation({ summary: "This host's refused receipts, oldest first: {id, grantId, counter, reason, message, partner, rejectedAt}; page with ?after=<last id>" })
-  @ApiQuery({ name: 'after', required: false, description: 'id of the last rejection of the previous page' })
-  @ApiQuery({ name: 'limit', required: false, description: '1 to 1000, default 100' })
-  @ApiQuery({ name: 'reason', required: false, enum: Object.keys(REJECTION_REASONS) })
-  async list(@CurrentHost() host: string, @Query() query: Record<string, string>) {
-    const q = parseInput(RejectionsQuery, query);
+  @ApiOperation({ summary: "This host's refused receipts, oldest first; page with ?after=<last id>" })
+  @ZodResponse({ status: 200, type: [UsageRejectionDto] })
+  async list(@CurrentHost() host: string, @Query() q: ListRejectionsQuery) {
     const rows: { id: string; grant_id: string; counter: string; reason: string; message: string; partner: string | null; rejected_at: Date }[] = await this.db.query(
       `SELECT id, grant_id, counter, reason, message, partner, rejected_at FROM usage_rejections
        WHERE lower(host_address) = lower($1) AND id > $2 AND ($3::text IS NULL OR reason = $3) ORDER BY id LIMIT $4`,
@@ -79,7 +60,8 @@ export class HostLicencesController {
   constructor(private readonly db: DataSource) {}
 
   @Get()
-  @ApiOperation({ summary: "This host's licences, newest first: {id, modelId, versionId, grantedAt, endedAt, endReason, active}" })
+  @ApiOperation({ summary: "This host's licences, newest first" })
+  @ZodResponse({ status: 200, type: [HostLicenceDto] })
   async list(@CurrentHost() host: string) {
     const rows: { id: string; model_id: string; version_id: string; granted_at: Date; ended_at: Date | null; end_reason: string | null }[] = await this.db.query(
       'SELECT id, model_id, version_id, granted_at, ended_at, end_reason FROM host_licences WHERE lower(host_address) = lower($1) ORDER BY granted_at DESC LIMIT 1000',
@@ -101,8 +83,9 @@ export class HostSessionsController {
   constructor(@Inject(HOST_AUTH) private readonly auth: HostAuthOptions) {}
 
   @Post()
-  @HttpCode(201)
-  @ApiOperation({ summary: `A host session token: {token, expiresAt (unix s)}; send it as ${HOST_SESSION_HEADER} to the routes that take one, and get a new one before it expires` })
+  @ApiOperation({ summary: `A host session token; send it as ${HOST_SESSION_HEADER} to the routes that take one, and get a new one before it expires` })
+  @ApiExtension('x-clopen-no-body', true)
+  @ZodResponse({ status: 201, type: HostSessionDto })
   open(@CurrentHost() host: string) {
     const session = this.auth.sessions!.issue(host);
     return { token: session.token, expiresAt: session.expiresAt };

@@ -33,13 +33,12 @@ export class LicenceProjection implements OnApplicationBootstrap, OnApplicationS
       bus: this.bus,
       dataSource: this.db,
       durable: 'access',
-      subjects: ['distribution.licence.granted', 'distribution.licence.ended'] as const,
       logger: this.log,
       maxDeliver: 10,
       backoffMs: [1_000, 5_000, 30_000],
-      handler: async (payload, { subject, manager }) => {
-        if (subject === 'distribution.licence.granted') return this.granted(manager, payload as EventPayload<'distribution.licence.granted'>);
-        return this.ended(manager, payload as EventPayload<'distribution.licence.ended'>);
+      handlers: {
+        'distribution.licence.granted': (payload, { manager }) => this.granted(manager, payload),
+        'distribution.licence.ended': (payload, { manager }) => this.ended(manager, payload),
       },
     });
   }

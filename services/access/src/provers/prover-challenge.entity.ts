@@ -1,4 +1,5 @@
 import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
+import type { ProofVerdict } from './provers.contracts';
 
 /** One request body the prover sends to the endpoint, byte for byte; `keyIndex` marks the pool keys among the decoys (never shown to the prover). */
 export interface ChallengeQuery {
@@ -46,5 +47,5 @@ export class ProverChallenge {
 
   /** The answer the proof got, returned as is to the same proof submitted again. */
   @Column('jsonb', { nullable: true })
-  verdict: object | null;
+  verdict: ProofVerdict | null;
 }

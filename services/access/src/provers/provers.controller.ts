@@ -1,6 +1,7 @@
 import { Body, Controller, Get, Param, ParseUUIDPipe, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { CurrentHost, CurrentPrincipal, HostSigned, Roles, type Principal } from '@clopen/service-kit';
+import { ApiBearerAuth, ApiExtension, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { CurrentHost, CurrentPrincipal, HostSigned, Roles, ZodResponse, type Principal } from '@clopen/service-kit';
+import { ChallengeDto, ChallengeRequestBody, ProofBody, ProofVerdictDto, ProverDto, RegisterProverBody, ViolationDto, ViolationWithEvidenceDto } from './provers.contracts';
 import { ProversService } from './provers.service';
 
 /** Admins keep the registry of provers and read what they proved. */
@@ -12,28 +13,34 @@ export class ProversController {
   constructor(private readonly provers: ProversService) {}
 
   @Post('provers')
-  @ApiOperation({ summary: 'Register a prover: {"address": its EVM address, "name"}; it signs its requests with that key' })
-  register(@Body() body: unknown) {
+  @ApiOperation({ summary: 'Register a prover; it signs its requests with the key of its address' })
+  @ZodResponse({ status: 201, type: ProverDto })
+  register(@Body() body: RegisterProverBody) {
     return this.provers.register(body);
   }
 
   @Get('provers')
+  @ZodResponse({ status: 200, type: [ProverDto] })
   list() {
     return this.provers.list();
   }
 
   @Post('provers/:address/revoke')
+  @ApiExtension('x-clopen-no-body', true)
+  @ZodResponse({ status: 201, type: ProverDto })
   revoke(@Param('address') address: string) {
     return this.provers.revoke(address);
   }
 
   @Get('violations')
   @ApiOperation({ summary: 'Proven violations, newest first (without their evidence)' })
+  @ZodResponse({ status: 200, type: [ViolationDto] })
   violations() {
     return this.provers.violations();
   }
 
   @Get('violations/:id')
+  @ZodResponse({ status: 200, type: ViolationWithEvidenceDto })
   violation(@CurrentPrincipal() principal: Principal, @Param('id', ParseUUIDPipe) id: string) {
     return this.provers.violation(principal, undefined, id);
   }
@@ -48,23 +55,24 @@ export class ProverController {
 
   @Post('challenges')
   @ApiOperation({
-    summary:
-      'A challenge for an endpoint: {"versionId", "endpoint", "keys"?} → queries (request bodies) to POST to <endpoint>/v1/completions without a permission string; fingerprint keys and decoys look alike',
+    summary: 'A challenge for an endpoint → queries (request bodies) to POST to <endpoint>/v1/completions without a permission string; fingerprint keys and decoys look alike',
   })
-  challenge(@CurrentHost() prover: string, @Body() body: unknown) {
+  @ZodResponse({ status: 201, type: ChallengeDto })
+  challenge(@CurrentHost() prover: string, @Body() body: ChallengeRequestBody) {
     return this.provers.challenge(prover, body);
   }
 
   @Post('challenges/:id/proof')
   @ApiOperation({
-    summary:
-      'What the endpoint answered: {"answers": [{"queryId", "status", "body" (as received), "receipt"? (x-clopen-receipt)}]} → the verdict; a proven violation is published as access.violation.proven',
+    summary: 'What the endpoint answered → the verdict; a proven violation is published as access.violation.proven',
   })
-  prove(@CurrentHost() prover: string, @Param('id', ParseUUIDPipe) id: string, @Body() body: unknown) {
+  @ZodResponse({ status: 201, type: ProofVerdictDto })
+  prove(@CurrentHost() prover: string, @Param('id', ParseUUIDPipe) id: string, @Body() body: ProofBody) {
     return this.provers.prove(prover, id, body);
   }
 
   @Get('violations/:id')
+  @ZodResponse({ status: 200, type: ViolationWithEvidenceDto })
   violation(@CurrentHost() prover: string, @Param('id', ParseUUIDPipe) id: string) {
     return this.provers.violation(undefined, prover, id);
   }

@@ -3,50 +3,18 @@ import { createHash } from 'node:crypto';
 import { DataSource, MoreThan } from 'typeorm';
 import { getAddress, isAddress } from 'viem';
 import { v7 as uuidv7 } from 'uuid';
-import { z } from 'zod';
 import { Bus, BusRequestError, Outbox } from '@clopen/bus';
 import { completionText, receiptSigningBytes, requestDigestOfHash, verifyEd25519 } from '@clopen/host-sdk';
 import { accessV1, fromBinary } from '@clopen/proto';
-import { CONFIG, Conflict, Forbidden, InvalidArgument, NotFound, Unavailable, hasRole, parseInput, type Principal } from '@clopen/service-kit';
+import { CONFIG, Conflict, Forbidden, InvalidArgument, NotFound, Unavailable, hasRole, type Principal } from '@clopen/service-kit';
 import type { AccessConfig } from '../access.settings';
 import { Grant } from '../grants/grant.entity';
 import { ServingKey } from '../hosts/serving-key.entity';
 import { challengeQueries, signedPart, streamReceipt } from './challenge-queries';
 import { Prover } from './prover.entity';
+import type { ChallengeRequest, Proof, ProofAnswer, ProofVerdict, RegisterProver } from './provers.contracts';
 import { ProverChallenge } from './prover-challenge.entity';
 import { Violation, type AccusedHostRecord, type ViolationKind } from './violation.entity';
-
-export const RegisterProverInput = z.object({ address: z.string().refine((a) => isAddress(a), 'must be an EVM address'), name: z.string().min(1).max(200) }).strict();
-export const ChallengeInput = z
-  .object({
-    /** The model version whose copies are suspected (its fingerprint pool is asked). */
-    versionId: z.string().uuid(),
-    /** The endpoint the prover will query, recorded with the evidence. */
-    endpoint: z.string().url().max(2000),
-    keys: z.number().int().min(1).max(1000).optional(),
-  })
-  .strict();
-export const ProofInput = z
-  .object({
-    answers: z
-      .array(
-        z
-          .object({
-            queryId: z.string().uuid(),
-            /** HTTP status the endpoint answered with. */
-            status: z.number().int().min(100).max(599),
-            /** The response body exactly as received (JSON, or the whole event stream). */
-            body: z.string().max(1_000_000),
-            /** The host's receipt (x-clopen-receipt, or the stream's receipt event) when it sent one. */
-            receipt: z.string().max(10_000).optional(),
-          })
-          .strict(),
-      )
-      .min(1),
-  })
-  .strict();
-
-type ProofAnswer = z.infer<typeof ProofInput>['answers'][number];
 
 /** A proof whose signatures or bytes do not hold: refused, nothing recorded. */
 export class TamperedProof extends InvalidArgument {}
@@ -64,8 +32,7 @@ export class TamperedProof extends InvalidArgument {}
 export class ProversService {
   constructor(private readonly db: DataSource, private readonly bus: Bus, private readonly outbox: Outbox, @Inject(CONFIG) private readonly config: AccessConfig) {}
 
-  async register(body: unknown): Promise<Prover> {
-    const input = parseInput(RegisterProverInput, body);
+  async register(input: RegisterProver): Promise<Prover> {
     const repo = this.db.getRepository(Prover);
     const address = getAddress(input.address);
     const existing = await repo.findOneBy({ address });
@@ -85,8 +52,7 @@ export class ProversService {
     return this.db.getRepository(Prover).find({ order: { registeredAt: 'ASC' } });
   }
 
-  async challenge(address: string, body: unknown) {
-    const input = parseInput(ChallengeInput, body);
+  async challenge(address: string, input: ChallengeRequest) {
     await this.registered(address);
     const since = new Date(Date.now() - 24 * 3600_000);
     const recent = await this.db.getRepository(ProverChallenge).countBy({ prover: address, createdAt: MoreThan(since) });
@@ -113,8 +79,7 @@ export class ProversService {
    * killed between the trace and the commit) gets the same verdict and never a second violation;
    * another proof of a proven challenge gets 409.
    */
-  async prove(address: string, challengeId: string, body: unknown) {
-    const input = parseInput(ProofInput, body);
+  async prove(address: string, challengeId: string, input: Proof): Promise<ProofVerdict> {
     // In query order, so the same answers sent in another order are the same proof.
     const proofSha256 = createHash('sha256').update(JSON.stringify([...input.answers].sort((a, b) => (a.queryId < b.queryId ? -1 : a.queryId > b.queryId ? 1 : 0)))).digest('hex');
     const challenge = await this.db.getRepository(ProverChallenge).findOneBy({ id: challengeId });
@@ -174,14 +139,14 @@ export class ProversService {
       falseAccusation: trace?.falseAccusation ?? 0,
     };
     // What the prover is answered, kept as JSON for the same proof submitted again.
-    const asJson = (result: object): Record<string, unknown> => JSON.parse(JSON.stringify(result));
+    const asJson = (result: ProofVerdict): ProofVerdict => JSON.parse(JSON.stringify(result));
 
     return this.db.transaction(async (m) => {
       const locked = await m.getRepository(ProverChallenge).findOne({ where: { id: challengeId }, lock: { mode: 'pessimistic_write' } });
       // Proven meanwhile (the same proof twice at once): its verdict stands.
       if (!locked || locked.outcome) return this.provenAlready(locked ?? challenge, proofSha256);
       if (!kind) {
-        const result = asJson({ challengeId, outcome: 'no_violation' as const, ...verdict, trace: trace ?? null });
+        const result = asJson({ challengeId, outcome: 'no_violation', ...verdict, trace: trace ?? null });
         await m.getRepository(ProverChallenge).update({ id: challengeId }, { outcome: 'no_violation', proofSha256, verdict: result });
         return result;
       }
@@ -201,7 +166,7 @@ export class ProversService {
         ...verdict,
       });
       await m.getRepository(Violation).save(violation);
-      const result = asJson({ challengeId, outcome: 'violation' as const, violation: violationView(violation), trace: trace ?? null });
+      const result = asJson({ challengeId, outcome: 'violation', violation: { ...violationView(violation), createdAt: violation.createdAt.toISOString() }, trace: trace ?? null });
       await m.getRepository(ProverChallenge).update({ id: challengeId }, { outcome: 'violation', violationId: violation.id, proofSha256, verdict: result });
       await this.outbox.enqueue(m, 'access.violation.proven', {
         violationId: violation.id,
@@ -227,7 +192,7 @@ export class ProversService {
   }
 
   /** A proven challenge: the same proof gets the verdict it got; another proof is refused. */
-  private provenAlready(challenge: ProverChallenge, proofSha256: string) {
+  private provenAlready(challenge: ProverChallenge, proofSha256: string): ProofVerdict {
     if (challenge.proofSha256 === proofSha256 && challenge.verdict) return challenge.verdict;
     throw new Conflict(`challenge ${challenge.id} was proven already (${challenge.outcome}${challenge.violationId ? `, violation ${challenge.violationId}` : ''}) with another proof`);
   }

@@ -1,7 +1,9 @@
 import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
 
-export type ViolationKind = 'served_without_permission' | 'unlicensed_copy';
-export type AccusedRole = 'served_without_permission' | 'copy_licensee' | 'serving_host';
+export const VIOLATION_KINDS = ['served_without_permission', 'unlicensed_copy'] as const;
+export type ViolationKind = (typeof VIOLATION_KINDS)[number];
+export const ACCUSED_ROLES = ['served_without_permission', 'copy_licensee', 'serving_host'] as const;
+export type AccusedRole = (typeof ACCUSED_ROLES)[number];
 
 export interface AccusedHostRecord {
   hostAddress: string;

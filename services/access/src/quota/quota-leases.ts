@@ -1,29 +1,11 @@
-import { Body, Controller, HttpCode, Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit, Post } from '@nestjs/common';
+import { Body, Controller, Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit, Post } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { getAddress } from 'viem';
 import { DataSource, type EntityManager } from 'typeorm';
-import { z } from 'zod';
-import { CONFIG, CurrentHost, Forbidden, HostSigned, NotFound, parseInput } from '@clopen/service-kit';
+import { CONFIG, CurrentHost, Forbidden, HostSigned, NotFound, ZodResponse } from '@clopen/service-kit';
 import type { AccessConfig } from '../access.settings';
 import { holdsActiveLicence } from '../licences/licence-projection';
-
-const LeaseInput = z
-  .object({
-    grantId: z.string().uuid(),
-    /** Requests wanted; access hands out at most what the grant has not leased to any host. */
-    requests: z.number().int().min(0).max(100_000),
-    tokens: z.number().int().min(0).max(1_000_000_000).default(0),
-  })
-  .strict();
-
-const HandoutsInput = z.object({ leaving: z.boolean().optional() }).strict();
-
-export interface QuotaLease {
-  grantId: string;
-  /** Requests this host may serve on top of what it holds; null when the grant has no request quota. */
-  requests: number | null;
-  tokens: number | null;
-}
+import { HandoutsRequestBody, LeaseRequestBody, QuotaLeaseDto, type QuotaLease } from './quota-leases.contracts';
 
 interface UsableGrant {
   id: string;
@@ -143,10 +125,9 @@ export class QuotaLeasesController {
   ) {}
 
   @Post()
-  @HttpCode(200)
-  @ApiOperation({ summary: 'Lease a block of a grant\'s quota to serve with: {"grantId", "requests", "tokens"} → what was granted (0 when the quota is spent; null when unlimited)' })
-  async lease(@CurrentHost() host: string, @Body() body: unknown): Promise<QuotaLease> {
-    const input = parseInput(LeaseInput, body);
+  @ApiOperation({ summary: "Lease a block of a grant's quota to serve with → what was granted (0 when the quota is spent; null when unlimited)" })
+  @ZodResponse({ status: 200, type: QuotaLeaseDto })
+  async lease(@CurrentHost() host: string, @Body() input: LeaseRequestBody): Promise<QuotaLease> {
     // Read, not locked: a revocation that commits meanwhile is refused by the verifier and at ingest.
     const g = await this.usable(input.grantId, host);
     return this.db.transaction(async (m) => {
@@ -165,10 +146,9 @@ export class QuotaLeasesController {
   }
 
   @Post('release')
-  @HttpCode(200)
-  @ApiOperation({ summary: 'Give back what a lease did not use: {"grantId", "requests", "tokens"} → what was taken back (at most what this host holds)' })
-  release(@CurrentHost() host: string, @Body() body: unknown): Promise<QuotaLease> {
-    const input = parseInput(LeaseInput, body);
+  @ApiOperation({ summary: 'Give back what a lease did not use → what was taken back (at most what this host holds)' })
+  @ZodResponse({ status: 200, type: QuotaLeaseDto })
+  release(@CurrentHost() host: string, @Body() input: LeaseRequestBody): Promise<QuotaLease> {
     return this.db.transaction(async (m) => {
       // The grant's total first, as lease() locks it: never a circle of waits.
       await m.query('SELECT 1 FROM grant_leases WHERE grant_id = $1 FOR UPDATE', [input.grantId]);
@@ -185,10 +165,10 @@ export class QuotaLeasesController {
   }
 
   @Post('handouts')
-  @HttpCode(200)
-  @ApiOperation({ summary: 'Pick up the opening blocks access handed this host when grants were issued: {} → [{grantId, requests, tokens}] (null: the grant has no such quota), each given once; asking marks the host as up. {"leaving": true}: the gateway stops, no more blocks' })
-  async handouts(@CurrentHost() host: string, @Body() body: unknown): Promise<QuotaLease[]> {
-    if (parseInput(HandoutsInput, body ?? {}).leaving) {
+  @ApiOperation({ summary: 'Pick up the opening blocks access handed this host when grants were issued (null: the grant has no such quota), each given once; asking marks the host as up. {"leaving": true}: the gateway stops, no more blocks' })
+  @ZodResponse({ status: 200, type: [QuotaLeaseDto] })
+  async handouts(@CurrentHost() host: string, @Body() body: HandoutsRequestBody): Promise<QuotaLease[]> {
+    if (body.leaving) {
       // The gateway stops: no more blocks for it, and those it did not pick up go back at once.
       await this.db.query('DELETE FROM host_presence WHERE host_address = $1', [host]);
       await this.handouts$.takeBack({ host });

@@ -10,15 +10,8 @@ import { EmbeddingJob } from '../embedding/embedding-job.entity';
 import { EmbeddingService } from '../embedding/embedding.service';
 import { Licence } from '../licences/licence.entity';
 import { Catalogue } from '../storage/catalogue';
+import type { DeliveredCopy } from './delivery.contracts';
 import { Delivery } from './delivery.entity';
-
-export interface DeliveredCopy {
-  deliveryId: string;
-  licenceId: string;
-  copyVersionId: string;
-  expiresAt: Date;
-  files: { path: string; size: number; sha256: string; url: string }[];
-}
 
 /** Hands a licensed host, and no one else, short-lived URLs for its own copy, and records each hand-over. */
 @Injectable()

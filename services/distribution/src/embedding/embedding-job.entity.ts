@@ -1,6 +1,7 @@
 import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
 
-export type EmbeddingJobState = 'waiting_for_pool' | 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+export const EMBEDDING_JOB_STATES = ['waiting_for_pool', 'queued', 'running', 'completed', 'failed', 'cancelled'] as const;
+export type EmbeddingJobState = (typeof EMBEDDING_JOB_STATES)[number];
 export const FINAL_STATES: readonly EmbeddingJobState[] = ['completed', 'failed', 'cancelled'];
 
 /** The job that produces one licence's copy; the queue holds its live state, this row its record. */

@@ -12,6 +12,7 @@ import { AssignmentsService } from '../pools/assignments.service';
 import { FingerprintPool } from '../pools/fingerprint-pool.entity';
 import { PoolsService } from '../pools/pools.service';
 import { EmbeddingJob, FINAL_STATES, type EmbeddingJobState } from './embedding-job.entity';
+import type { EmbeddingStatus } from './embedding.contracts';
 import { EmbeddingQueue } from './embedding.queue';
 
 const STATE: Record<EmbeddingJobState, distributionV1.EmbeddingState> = {
@@ -110,7 +111,7 @@ export class EmbeddingService implements OnApplicationBootstrap, OnModuleDestroy
     }
   }
 
-  async status(licenceId: string) {
+  async status(licenceId: string): Promise<EmbeddingStatus> {
     const row = await this.db.getRepository(EmbeddingJob).findOneBy({ licenceId });
     if (!row) throw new LicenceNotFound(licenceId);
     const job = FINAL_STATES.includes(row.state) ? undefined : await this.queue.job(row.jobId);

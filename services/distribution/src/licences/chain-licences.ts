@@ -9,7 +9,7 @@ import { LicenceExists } from '../distribution.errors';
 import { LicencesService } from './licences.service';
 
 /** What distribution consumes: its grant on the bus (libs/bus permissions) is the one list. */
-const SUBJECTS = SERVICE_GRANTS.distribution.consumes;
+type Consumed = (typeof SERVICE_GRANTS.distribution.consumes)[number];
 
 /**
  * Collateral licenses a host: when the chain indexer reports a stake (HostCollateral.Staked) of at
@@ -34,32 +34,23 @@ export class ChainLicences implements OnApplicationBootstrap, OnApplicationShutd
 
   async onApplicationBootstrap() {
     await this.bus.ensureStreams();
-    this.consumer = await consume({
+    this.consumer = await consume<Consumed>({
       bus: this.bus,
       dataSource: this.db,
       durable: 'distribution',
-      subjects: SUBJECTS,
       logger: this.log,
       maxDeliver: 10,
       backoffMs: [1_000, 2_000, 5_000, 10_000, 30_000, 60_000],
-      handler: async (payload, { subject, manager }) => {
-        switch (subject) {
-          case 'storage.version.published':
-            return this.links.storageVersionPublished(manager, payload as EventPayload<'storage.version.published'>);
-          case 'chain.registry.version_published':
-            return this.links.chainVersionPublished(manager, payload as EventPayload<'chain.registry.version_published'>);
-          case 'chain.blocks.reorged':
-            return this.links.reorged(manager, payload as EventPayload<'chain.blocks.reorged'>);
-          case 'chain.collateral.staked':
-            return this.staked(payload as EventPayload<'chain.collateral.staked'>);
-          case 'chain.collateral.slash_proposed': {
-            const { slashId, host, modelId } = (payload as EventPayload<'chain.collateral.slash_proposed'>).args;
-            await manager.query('INSERT INTO chain_slashes (slash_id, host_address, chain_model_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [slashId, getAddress(host), modelId]);
-            return;
-          }
-          case 'chain.collateral.slash_executed':
-            return this.slashed(manager, payload as EventPayload<'chain.collateral.slash_executed'>);
-        }
+      // One handler per subject it is granted (SERVICE_GRANTS): the type demands each.
+      handlers: {
+        'storage.version.published': (payload, { manager }) => this.links.storageVersionPublished(manager, payload),
+        'chain.registry.version_published': (payload, { manager }) => this.links.chainVersionPublished(manager, payload),
+        'chain.blocks.reorged': (payload, { manager }) => this.links.reorged(manager, payload),
+        'chain.collateral.staked': (payload) => this.staked(payload),
+        'chain.collateral.slash_proposed': async ({ args: { slashId, host, modelId } }, { manager }) => {
+          await manager.query('INSERT INTO chain_slashes (slash_id, host_address, chain_model_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [slashId, getAddress(host), modelId]);
+        },
+        'chain.collateral.slash_executed': (payload, { manager }) => this.slashed(manager, payload),
       },
     });
   }
@@ -91,7 +82,7 @@ export class ChainLicences implements OnApplicationBootstrap, OnApplicationShutd
       [slash.model, slash.host_address],
     );
     for (const { id } of licences) {
-      await this.licences.end(id, { reason: `slashed on chain (slash ${log.args.slashId}, tx ${log.position?.transactionHash})` });
+      await this.licences.end(id, `slashed on chain (slash ${log.args.slashId}, tx ${log.position?.transactionHash})`);
       this.log.log(`ended licence ${id} of ${slash.host_address}: slash ${log.args.slashId} executed`);
     }
   }

@@ -1,7 +1,9 @@
 import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
 
-export type LicenceStatus = 'active' | 'ended';
-export type LicenceOrigin = 'admin' | 'chain';
+export const LICENCE_STATUSES = ['active', 'ended'] as const;
+export type LicenceStatus = (typeof LICENCE_STATUSES)[number];
+export const LICENCE_ORIGINS = ['admin', 'chain'] as const;
+export type LicenceOrigin = (typeof LICENCE_ORIGINS)[number];
 
 /** A host's right to serve one model version and receive its own copy of it. */
 @Entity({ name: 'licences' })

@@ -2,19 +2,14 @@ import { Injectable } from '@nestjs/common';
 import { DataSource, QueryFailedError, type FindOptionsWhere } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
 import { getAddress, isAddress } from 'viem';
-import { z } from 'zod';
 import { Outbox } from '@clopen/bus';
 import { storageV1, timestampFromDate } from '@clopen/proto';
-import { parseInput } from '@clopen/service-kit';
 import { BadHostAddress, LicenceExists, LicenceNotFound, OmlVersionRefused } from '../distribution.errors';
 import { EmbeddingService } from '../embedding/embedding.service';
 import { Catalogue } from '../storage/catalogue';
 import { Licence, type LicenceOrigin } from './licence.entity';
+import type { GrantLicence, ListLicences } from './licences.contracts';
 import { toLicenceMessage } from './licences.events';
-
-export const GrantLicenceInput = z.object({ versionId: z.string().uuid(), hostAddress: z.string() }).strict();
-export const EndLicenceInput = z.object({ reason: z.string().min(1).max(500) }).strict();
-export const ListLicencesQuery = z.object({ versionId: z.string().uuid().optional(), host: z.string().optional(), status: z.enum(['active', 'ended']).optional() });
 
 export function hostAddressOf(value: unknown): `0x${string}` {
   if (typeof value !== 'string' || !isAddress(value, { strict: false })) throw new BadHostAddress(value);
@@ -31,8 +26,7 @@ export class LicencesService {
     private readonly embedding: EmbeddingService,
   ) {}
 
-  async grant(body: unknown, origin: LicenceOrigin): Promise<Licence> {
-    const input = parseInput(GrantLicenceInput, body);
+  async grant(input: GrantLicence, origin: LicenceOrigin): Promise<Licence> {
     const hostAddress = hostAddressOf(input.hostAddress);
     const version = await this.catalogue.version(input.versionId);
     if (version.kind === storageV1.VersionKind.OML) throw new OmlVersionRefused(version.id);
@@ -57,8 +51,7 @@ export class LicencesService {
     return licence;
   }
 
-  async end(id: string, body: unknown): Promise<Licence> {
-    const { reason } = parseInput(EndLicenceInput, body);
+  async end(id: string, reason: string): Promise<Licence> {
     const licence = await this.db.transaction(async (m) => {
       const l = await m.getRepository(Licence).findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
       if (!l) throw new LicenceNotFound(id);
@@ -80,8 +73,7 @@ export class LicencesService {
     return l;
   }
 
-  list(query: unknown): Promise<Licence[]> {
-    const q = parseInput(ListLicencesQuery, query, 'query');
+  list(q: ListLicences): Promise<Licence[]> {
     const where: FindOptionsWhere<Licence> = {};
     if (q.versionId) where.versionId = q.versionId;
     if (q.host) where.hostAddress = hostAddressOf(q.host);

@@ -1,6 +1,9 @@
 import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
 
-export type PoolStatus = 'generating' | 'ready' | 'failed';
+export const POOL_STATUSES = ['generating', 'ready', 'failed'] as const;
+export type PoolStatus = (typeof POOL_STATUSES)[number];
+export const KEY_STRATEGIES = ['english', 'random'] as const;
+export const RESPONSE_STRATEGIES = ['perinucleus', 'random'] as const;
 
 /**
  * A model version's fingerprint pool and how copies draw from it. The entries and the assignment
@@ -30,10 +33,10 @@ export class FingerprintPool {
   size: number;
 
   @Column('text', { name: 'key_strategy' })
-  keyStrategy: 'english' | 'random';
+  keyStrategy: (typeof KEY_STRATEGIES)[number];
 
   @Column('text', { name: 'response_strategy' })
-  responseStrategy: 'perinucleus' | 'random';
+  responseStrategy: (typeof RESPONSE_STRATEGIES)[number];
 
   @Column('int', { name: 'key_length' })
   keyLength: number;

@@ -2,36 +2,22 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomBytes, randomInt } from 'node:crypto';
 import { DataSource, type EntityManager } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
-import { z } from 'zod';
 import { Outbox } from '@clopen/bus';
 import { KeyRing, poolContext, poolJobId, type GeneratePoolResult } from '@clopen/embedding-jobs';
 import { storageV1 } from '@clopen/proto';
-import { CONFIG, InvalidArgument, hasRole, parseInput, type Principal } from '@clopen/service-kit';
+import { CONFIG, InvalidArgument, hasRole, type Principal } from '@clopen/service-kit';
 import { TracingInputError, planAssignment, poolEntriesRoot, type AssignmentPlan } from '@clopen/tracing';
 import type { DistributionConfig } from '../distribution.settings';
 import { NotModelOwner, OmlVersionRefused, PoolExists, PoolNotFound, PoolNotReady, PoolTooSmall } from '../distribution.errors';
 import { EmbeddingQueue } from '../embedding/embedding.queue';
 import { Catalogue } from '../storage/catalogue';
 import { FingerprintPool } from './fingerprint-pool.entity';
+import type { CreatePool, PoolView } from './pools.contracts';
 
 export type PoolEntry = { key: string; response: string };
 
-export const CreatePoolInput = z
-  .object({
-    /** N: hosts expected to license the version. */
-    hosts: z.number().int().min(1).max(100_000),
-    /** K: the largest coalition of hosts that must still be traced. */
-    coalition: z.number().int().min(1).max(16).default(3),
-    keyStrategy: z.enum(['english', 'random']).default('english'),
-    responseStrategy: z.enum(['perinucleus', 'random']).default('perinucleus'),
-    keyLength: z.number().int().min(4).max(64).default(12),
-    /** Fingerprints in the pool; defaults to what N and K need. */
-    size: z.number().int().min(1).max(100_000).optional(),
-  })
-  .strict();
-
 /** The public face of a pool: its plan and commitment, never an entry or the seed. */
-export function poolView(p: FingerprintPool) {
+export function poolView(p: FingerprintPool): PoolView {
   return {
     id: p.id,
     versionId: p.versionId,
@@ -73,8 +59,7 @@ export class PoolsService {
     this.jobKeys = config.EMBEDDING_JOB_KEYS;
   }
 
-  async create(principal: Principal, versionId: string, body: unknown): Promise<FingerprintPool> {
-    const input = parseInput(CreatePoolInput, body);
+  async create(principal: Principal, versionId: string, input: CreatePool): Promise<FingerprintPool> {
     const version = await this.catalogue.version(versionId);
     if (version.kind === storageV1.VersionKind.OML) throw new OmlVersionRefused(versionId);
     if (!hasRole(principal, 'admin') && version.ownerId !== principal.id) throw new NotModelOwner(version.modelId);

@@ -1,5 +1,7 @@
 import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
 import type { TraceOutcome } from '@clopen/tracing';
+import type { z } from 'zod';
+import type { HostScoreSchema } from './tracing.contracts';
 
 /** Keys of a pool handed to a prover to ask a suspect model; each key is handed out once. */
 @Entity({ name: 'challenges' })
@@ -30,14 +32,7 @@ export class Challenge {
   createdAt: Date;
 }
 
-export interface HostScoreRecord {
-  licenceId: string;
-  hostAddress: string;
-  answeredHeld: number;
-  score: number;
-  pValue: number;
-  accused: boolean;
-}
+export type HostScoreRecord = z.infer<typeof HostScoreSchema>;
 
 /** A suspect model's answers to a challenge, scored against every licensed host. */
 @Entity({ name: 'traces' })

@@ -3,9 +3,8 @@ import { Inject, Injectable } from '@nestjs/common';
 import { randomInt } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
-import { z } from 'zod';
 import { Outbox } from '@clopen/bus';
-import { CONFIG, Forbidden, InvalidArgument, NotFound, hasRole, parseInput, type Principal } from '@clopen/service-kit';
+import { CONFIG, Forbidden, InvalidArgument, NotFound, hasRole, type Principal } from '@clopen/service-kit';
 import { traceHosts } from '@clopen/tracing';
 import type { DistributionConfig } from '../distribution.settings';
 import { ChallengeNotFound, ChallengeTraced, PoolExhausted } from '../distribution.errors';
@@ -13,14 +12,7 @@ import { AssignmentsService } from '../pools/assignments.service';
 import { FingerprintPool } from '../pools/fingerprint-pool.entity';
 import { PoolsService } from '../pools/pools.service';
 import { Challenge, Trace, type HostScoreRecord } from './trace.entity';
-
-export const ChallengeInput = z.object({ keys: z.number().int().min(1).max(10_000).optional() }).strict();
-export const TraceInput = z
-  .object({
-    /** What the suspect model output for each challenged key (completion text after the key). */
-    responses: z.array(z.object({ index: z.number().int().min(0), output: z.string().max(10_000) }).strict()).min(1),
-  })
-  .strict();
+import type { ChallengeRequest, IssuedChallenge, TraceRequest } from './tracing.contracts';
 
 /**
  * Tracing a suspect model to the hosts behind it. A prover takes a challenge (pool keys never
@@ -52,8 +44,7 @@ export class TracingService {
     @Inject(CONFIG) private readonly config: DistributionConfig,
   ) {}
 
-  async challenge(principal: Principal, versionId: string, body: unknown) {
-    const input = parseInput(ChallengeInput, body);
+  async challenge(principal: Principal, versionId: string, input: ChallengeRequest): Promise<IssuedChallenge> {
     return this.db.transaction(async (m) => {
       const pool = await this.pools.readyPool(versionId, m);
       // One challenge at a time per pool, so no key is handed out twice.
@@ -78,8 +69,7 @@ export class TracingService {
     });
   }
 
-  async trace(principal: Principal, challengeId: string, body: unknown): Promise<Trace> {
-    const input = parseInput(TraceInput, body);
+  async trace(principal: Principal, challengeId: string, input: TraceRequest): Promise<Trace> {
     return this.db.transaction(async (m) => {
       const challenge = await m.getRepository(Challenge).findOne({ where: { id: challengeId }, lock: { mode: 'pessimistic_write' } });
       if (!challenge) throw new ChallengeNotFound(challengeId);

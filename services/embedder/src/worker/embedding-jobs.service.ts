@@ -16,7 +16,7 @@ import {
 } from '@clopen/embedding-jobs';
 import { EngineError, runEngineJob, type EngineJobOptions } from '@clopen/fingerprint';
 import { CONFIG } from '@clopen/service-kit';
-import { StorageClient, StorageRequestError, type StoredVersion } from '@clopen/storage-client';
+import { StorageClient, ApiProblem, type StoredVersion } from '@clopen/storage-client';
 import type { EmbedderConfig } from '../embedder.settings';
 import { ProgressReporter } from './progress';
 
@@ -31,7 +31,7 @@ function classify(e: unknown, what: string): Error {
   if (e instanceof EngineError && e.code === 'aborted') return new UnrecoverableError(`${what} cancelled`);
   if (e instanceof EngineError && FINAL_ENGINE_CODES.has(e.code)) return new UnrecoverableError(`${what} failed (${e.code}): ${e.message}`);
   if (e instanceof SealError) return new UnrecoverableError(`${what}: the job's sealed secrets do not open (${e.message}); EMBEDDING_JOB_KEYS must match distribution's`);
-  if (e instanceof StorageRequestError && (e.code === 'corrupt_artefact' || e.status === 404 || e.status === 400 || e.status === 422)) {
+  if (e instanceof ApiProblem && (e.code === 'corrupt_artefact' || e.status === 404 || e.status === 400 || e.status === 422)) {
     return new UnrecoverableError(`${what} failed: ${e.message}`);
   }
   return e instanceof Error ? new Error(`${what} failed: ${e.message}`) : new Error(`${what} failed: ${String(e)}`);
@@ -117,7 +117,7 @@ export class EmbeddingJobsService {
         copy = await this.storage.uploadVersion(d.modelId, out, files, { label: d.copyLabel, kind: 'oml', parents: [d.versionId], licence: base.licence });
       } catch (e) {
         // Another worker holding the same job (a lost lock) stored it first: one copy either way.
-        const raced = e instanceof StorageRequestError && e.status === 409 ? await this.storage.findVersion(d.modelId, d.copyLabel) : undefined;
+        const raced = e instanceof ApiProblem && e.status === 409 ? await this.storage.findVersion(d.modelId, d.copyLabel) : undefined;
         if (!raced) throw e;
         copy = raced;
       }

@@ -1,14 +1,14 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
 import { PERMISSION_HEADER, PermissionError, signReceipt, type VerifiedPermission } from '@clopen/host-sdk';
-import { CHAT_STOP, chatPrompt, InferenceError, type ChatMessage } from '@clopen/inference';
+import { CHAT_STOP, chatPrompt, InferenceError } from '@clopen/inference';
 import { accessV1, toBinary } from '@clopen/proto';
 import { CONFIG, Metrics } from '@clopen/service-kit';
 import { AccessLink } from '../access/access-link';
 import { QuotaRefused } from '../access/quota-leases';
 import type { GatewayConfig } from '../gateway.settings';
+import type { ChatCompletion, ChatCompletionChunk, ChatCompletionInput, Completion, CompletionChunk, CompletionInput, ModelList, OpenAiError } from './completions.contracts';
 import { fetchLicensedCopy } from './licensed-copy';
 import { OnnxBackend, UpstreamBackend, UpstreamError, isClientAbort, type ModelBackend, type Usage } from './model-backend';
 
@@ -19,28 +19,12 @@ export const HOST_HEADER = 'x-clopen-host';
 /** The SSE event that carries the receipt at the end of a stream (OpenAI clients skip named events). */
 export const RECEIPT_EVENT = 'clopen.receipt';
 
-const stop = z.union([z.string(), z.array(z.string()).max(4)]).optional();
-const common = {
-  model: z.string().optional(),
-  max_tokens: z.number().int().min(1).optional(),
-  stream: z.boolean().optional(),
-  stop,
-  // Decoding is greedy: the copy answers its fingerprint keys the way its owner tested.
-  temperature: z.number().min(0).max(2).optional(),
-  top_p: z.number().optional(),
-  n: z.literal(1).optional(),
-  user: z.string().optional(),
-};
-const CompletionInput = z.object({ ...common, prompt: z.string() }).passthrough();
-const ChatInput = z
-  .object({ ...common, messages: z.array(z.object({ role: z.string().min(1), content: z.union([z.string(), z.null(), z.array(z.object({ type: z.string(), text: z.string().optional() }).passthrough())]) }).passthrough()).min(1) })
-  .passthrough();
-
-export type CompletionKind = 'completion' | 'chat';
+/** What to serve: a completion or a chat completion, its body already valid against its contract. */
+export type CompletionRequest = { kind: 'completion'; input: CompletionInput } | { kind: 'chat'; input: ChatCompletionInput };
 
 /** An OpenAI-style error body: what client libraries parse. */
 function openAiError(res: Response, status: number, type: string, code: string, message: string) {
-  res.status(status).json({ error: { message, type, code } });
+  res.status(status).json({ error: { message, type, code } } satisfies OpenAiError);
 }
 
 /**
@@ -74,30 +58,27 @@ export class CompletionsService implements OnModuleInit, OnApplicationShutdown {
     await this.backend?.close();
   }
 
-  models() {
+  models(): ModelList {
     return { object: 'list', data: [{ id: this.config.GATEWAY_MODEL_ID, object: 'model', owned_by: this.access.host }] };
   }
 
-  async serve(kind: CompletionKind, req: Request & { rawBody?: Buffer }, res: Response): Promise<void> {
+  async serve({ kind, input }: CompletionRequest, req: Request & { rawBody?: Buffer }, res: Response): Promise<void> {
     const requests = this.metrics.counter('gateway_requests_total', 'Completion requests by outcome (served, refused with a permission reason, invalid, failed).', ['outcome']);
     const raw = req.rawBody ?? Buffer.alloc(0);
     const modelId = this.config.GATEWAY_MODEL_ID;
 
-    // 1. The body must be a request this gateway can serve (before any counter is spent).
+    // 1. The body must be a request this gateway can serve (before any counter is spent); its contract checked its shape.
     let prompt: string;
-    let input: z.infer<typeof CompletionInput> | z.infer<typeof ChatInput>;
     try {
-      const parsed = kind === 'chat' ? ChatInput.safeParse(JSON.parse(raw.toString('utf8'))) : CompletionInput.safeParse(JSON.parse(raw.toString('utf8')));
-      if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
-      input = parsed.data;
-      prompt = kind === 'chat' ? chatPrompt((input as z.infer<typeof ChatInput>).messages as ChatMessage[]) : (input as z.infer<typeof CompletionInput>).prompt;
-      if (input.model !== undefined && input.model !== modelId) {
-        requests.inc({ outcome: 'invalid' });
-        return openAiError(res, 404, 'invalid_request_error', 'model_not_found', `this host serves model ${modelId}, not ${input.model}`);
-      }
+      prompt = kind === 'chat' ? chatPrompt(input.messages) : input.prompt;
     } catch (e) {
+      if (!(e instanceof InferenceError)) throw e;
       requests.inc({ outcome: 'invalid' });
-      return openAiError(res, 400, 'invalid_request_error', 'invalid_request', `invalid request body: ${(e as Error).message}`);
+      return openAiError(res, 400, 'invalid_request_error', 'invalid_request', `invalid request body: ${e.message}`);
+    }
+    if (input.model !== undefined && input.model !== modelId) {
+      requests.inc({ outcome: 'invalid' });
+      return openAiError(res, 404, 'invalid_request_error', 'model_not_found', `this host serves model ${modelId}, not ${input.model}`);
     }
 
     // 2. This host must be licensed for the model (a slashed or unstaked host serves nothing).
@@ -158,8 +139,11 @@ export class CompletionsService implements OnModuleInit, OnApplicationShutdown {
         let text = '';
         for await (const c of chunks) text += c.text;
         const u = await usage;
-        const choice = kind === 'chat' ? { index: 0, message: { role: 'assistant', content: text }, finish_reason: u.finishReason } : { index: 0, text, finish_reason: u.finishReason };
-        const body = JSON.stringify({ id, object: kind === 'chat' ? 'chat.completion' : 'text_completion', created, model: modelId, choices: [choice], usage: usageJson(u) });
+        const answer: Completion | ChatCompletion =
+          kind === 'chat'
+            ? { id, object: 'chat.completion', created, model: modelId, choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: u.finishReason }], usage: usageJson(u) }
+            : { id, object: 'text_completion', created, model: modelId, choices: [{ index: 0, text, finish_reason: u.finishReason }], usage: usageJson(u) };
+        const body = JSON.stringify(answer);
         res.status(200).set({ 'content-type': 'application/json', [HOST_HEADER]: this.access.host, [RECEIPT_HEADER]: receiptFor(body, u) }).send(body);
         requests.inc({ outcome: 'served' });
         return;
@@ -167,19 +151,23 @@ export class CompletionsService implements OnModuleInit, OnApplicationShutdown {
       // Streaming: the receipt covers every byte before its own event, and comes last.
       res.status(200).set({ 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', [HOST_HEADER]: this.access.host });
       res.flushHeaders();
-      const send = (data: unknown) => {
+      const send = (data: CompletionChunk | ChatCompletionChunk) => {
         const frame = `data: ${JSON.stringify(data)}\n\n`;
         sent += frame;
         res.write(frame);
       };
-      const object = kind === 'chat' ? 'chat.completion.chunk' : 'text_completion';
-      if (kind === 'chat') send({ id, object, created, model: modelId, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] });
+      const tail = (u?: Usage) => (u ? { usage: usageJson(u) } : {});
+      const chatChunk = (delta: ChatCompletionChunk['choices'][number]['delta'], finish_reason: Usage['finishReason'] | null, u?: Usage): ChatCompletionChunk =>
+        ({ id, object: 'chat.completion.chunk', created, model: modelId, choices: [{ index: 0, delta, finish_reason }], ...tail(u) });
+      const textChunk = (text: string, finish_reason: Usage['finishReason'] | null, u?: Usage): CompletionChunk =>
+        ({ id, object: 'text_completion', created, model: modelId, choices: [{ index: 0, text, finish_reason }], ...tail(u) });
+      if (kind === 'chat') send(chatChunk({ role: 'assistant', content: '' }, null));
       for await (const c of chunks) {
-        send({ id, object, created, model: modelId, choices: [kind === 'chat' ? { index: 0, delta: { content: c.text }, finish_reason: null } : { index: 0, text: c.text, finish_reason: null }] });
+        send(kind === 'chat' ? chatChunk({ content: c.text }, null) : textChunk(c.text, null));
         chunksSent += 1;
       }
       const u = await usage;
-      send({ id, object, created, model: modelId, choices: [kind === 'chat' ? { index: 0, delta: {}, finish_reason: u.finishReason } : { index: 0, text: '', finish_reason: u.finishReason }], usage: usageJson(u) });
+      send(kind === 'chat' ? chatChunk({}, u.finishReason, u) : textChunk('', u.finishReason, u));
       res.write(`event: ${RECEIPT_EVENT}\ndata: ${JSON.stringify({ receipt: receiptFor(sent, u), host: this.access.host })}\n\n`);
       res.end('data: [DONE]\n\n');
       requests.inc({ outcome: 'served' });
@@ -201,7 +189,7 @@ export class CompletionsService implements OnModuleInit, OnApplicationShutdown {
       const [status, code] = e instanceof UpstreamError ? [502, 'upstream_error'] : e instanceof InferenceError && e.code === 'invalid_input' ? [400, 'invalid_request'] : [500, 'internal_error'];
       if (!(e instanceof UpstreamError) && !(e instanceof InferenceError)) this.log.error(`serving ${id} failed: ${(e as Error).stack}`);
       if (!res.headersSent) return openAiError(res, status, status === 400 ? 'invalid_request_error' : 'server_error', code, (e as Error).message);
-      res.end(`event: error\ndata: ${JSON.stringify({ error: { message: (e as Error).message, type: 'server_error', code } })}\n\n`);
+      res.end(`event: error\ndata: ${JSON.stringify({ error: { message: (e as Error).message, type: 'server_error', code } } satisfies OpenAiError)}\n\n`);
     } finally {
       // Once it is known what was served: a receipt signed means the request and its tokens are spent.
       if (limited) this.access.quota.settle(permission.grantId, reserved, servedUsage ? servedUsage.tokensIn + servedUsage.tokensOut : 0, servedUsage !== undefined);

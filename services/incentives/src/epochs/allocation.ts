@@ -1,4 +1,6 @@
 import { getAddress, type Address } from 'viem';
+import type { z } from 'zod';
+import type { AllocationPartSchema } from '../settlement/settlement.contracts';
 
 export interface Shares {
   ownerBps: number;
@@ -18,11 +20,8 @@ export interface ModelEpochUsage {
   provers: Map<Address, bigint>;
 }
 
-export interface AllocationPart {
-  role: 'owner' | 'host' | 'prover' | 'protocol';
-  chainModelId: string;
-  amount: string;
-}
+/** One reason an account is allocated tokens (the `parts` of an allocation entry). */
+export type AllocationPart = z.infer<typeof AllocationPartSchema>;
 
 const BPS = 10_000n;
 

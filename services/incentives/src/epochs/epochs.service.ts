@@ -10,6 +10,7 @@ import { NotFound } from '@clopen/service-kit';
 import { ProtocolChain } from '../chain/protocol-chain';
 import { GovernanceParams } from '../governance/governance-params';
 import { ArtefactLinks, bytes32 } from '@clopen/model-links';
+import type { AllocationEntry, EpochDetail, EpochView } from '../settlement/settlement.contracts';
 import { TransactionsService, type SettledTransaction } from '../transactions/transactions.service';
 import { allocateEpoch, type ModelEpochUsage } from './allocation';
 
@@ -19,6 +20,22 @@ interface EpochRow {
   ended_at: Date;
   totals: { modelId: string; hostAddress: string; requests: string }[];
   allocation_attempt: number;
+}
+
+/** The columns of settlement_epochs an epoch is shown with. */
+interface SettledEpochRow {
+  epoch: string;
+  started_at: Date;
+  ended_at: Date;
+  receipt_root: string;
+  receipt_count: string;
+  usage_status: EpochView['usageStatus'];
+  assignment_root: string | null;
+  assignment_status: EpochView['assignmentStatus'];
+  allocation_status: EpochView['allocationStatus'];
+  allocation_root: string | null;
+  allocation_total: string | null;
+  error: string | null;
 }
 
 const epochOf = (purpose: string) => BigInt(purpose.split(':')[1]);
@@ -221,18 +238,20 @@ export class EpochsService implements OnModuleInit {
 
   /** An operator's retry of a failed allocation (after fixing its cause). */
   async retryAllocation(epoch: string, manager: EntityManager = this.db.manager): Promise<void> {
-    const rows: unknown[] = await manager.query(`UPDATE settlement_epochs SET allocation_status = 'pending', error = NULL WHERE epoch = $1 AND allocation_status = 'failed' RETURNING epoch`, [epoch]);
-    if (!rows.length) throw new NotFound(`epoch ${epoch} has no failed allocation`);
+    // TypeORM answers an UPDATE with [rows, affected], so the count says whether it was failed.
+    const [, affected]: [unknown[], number] = await manager.query(`UPDATE settlement_epochs SET allocation_status = 'pending', error = NULL WHERE epoch = $1 AND allocation_status = 'failed'`, [epoch]);
+    if (!affected) throw new NotFound(`epoch ${epoch} has no failed allocation`);
   }
 
-  async list(limit = 100) {
-    return (await this.db.query(`SELECT * FROM settlement_epochs ORDER BY epoch DESC LIMIT $1`, [limit])).map(toEpoch);
+  async list(limit = 100): Promise<EpochView[]> {
+    const rows: SettledEpochRow[] = await this.db.query(`SELECT * FROM settlement_epochs ORDER BY epoch DESC LIMIT $1`, [limit]);
+    return rows.map(toEpoch);
   }
 
-  async get(epoch: string) {
-    const rows = await this.db.query('SELECT * FROM settlement_epochs WHERE epoch = $1', [epoch]);
+  async get(epoch: string): Promise<EpochDetail> {
+    const rows: SettledEpochRow[] = await this.db.query('SELECT * FROM settlement_epochs WHERE epoch = $1', [epoch]);
     if (!rows.length) throw new NotFound(`no settled epoch ${epoch}`);
-    const entries = await this.db.query('SELECT account, amount::text AS amount, parts FROM allocation_entries WHERE epoch = $1 ORDER BY account', [epoch]);
+    const entries: AllocationEntry[] = await this.db.query('SELECT account, amount::text AS amount, parts FROM allocation_entries WHERE epoch = $1 ORDER BY account', [epoch]);
     return { ...toEpoch(rows[0]), allocation: entries };
   }
 
@@ -256,7 +275,7 @@ export class EpochsService implements OnModuleInit {
   }
 }
 
-function toEpoch(r: Record<string, unknown>) {
+function toEpoch(r: SettledEpochRow): EpochView {
   return {
     epoch: String(r.epoch),
     startedAt: r.started_at,

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import type { Principal } from '@clopen/service-kit';
+import type { AuditRecord } from '../settlement/settlement.contracts';
 
 export interface AuditEntry {
   action: string;
@@ -24,7 +25,7 @@ export class AuditLog {
     );
   }
 
-  async list(filter: { action?: string; target?: string }, limit = 100) {
+  async list(filter: { action?: string; target?: string }, limit = 100): Promise<AuditRecord[]> {
     return this.db.query(
       `SELECT id::text, at, principal_id AS "principalId", key_id AS "keyId", action, target, before, after, transaction_ids AS "transactionIds"
        FROM audit_log WHERE ($1::text IS NULL OR action = $1) AND ($2::text IS NULL OR target = $2) ORDER BY id DESC LIMIT $3`,

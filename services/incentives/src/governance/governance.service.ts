@@ -1,32 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { z } from 'zod';
 import { GOVERNANCE_ROLE, PROTOCOL_ROLE } from '@clopen/contracts';
 import { Forbidden, type Principal } from '@clopen/service-kit';
 import { ProtocolChain } from '../chain/protocol-chain';
+import type { GovernanceChange } from '../settlement/settlement.contracts';
 import { TransactionsService, type ProtocolCall } from '../transactions/transactions.service';
 import { AuditLog } from './audit-log';
 import { GovernanceParams } from './governance-params';
-
-const bps = z.number().int().min(0).max(10_000);
-
-export const GovernanceChange = z
-  .object({
-    shares: z
-      .object({ ownerBps: bps, hostBps: bps, proverBps: bps, protocolBps: bps })
-      .strict()
-      .refine((s) => s.ownerBps + s.hostBps + s.proverBps + s.protocolBps === 10_000, { message: 'the four shares must add up to 10000 basis points' })
-      .optional(),
-    appealWindowSeconds: z.number().int().min(0).max(365 * 86_400).optional(),
-    unstakeDelaySeconds: z.number().int().min(0).max(365 * 86_400).optional(),
-    proverBountyBps: bps.optional(),
-    confirmations: z.number().int().min(0).max(10_000).optional(),
-    slashBps: z.number().int().min(1).max(10_000).optional(),
-  })
-  .strict()
-  .refine((c) => Object.keys(c).length > 0, { message: 'name at least one parameter to change' });
-export type GovernanceChange = z.infer<typeof GovernanceChange>;
 
 /**
  * Governance parameters: the fee shares (RewardsVault), appeal window, unstake delay and prover

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { Bus, SERVICE_GRANTS, consume, type ConsumerHandle, type EventPayload } from '@clopen/bus';
+import { Bus, SERVICE_GRANTS, consume, type ConsumerHandle } from '@clopen/bus';
 import { timestampDate } from '@clopen/proto';
 import { CONFIG } from '@clopen/service-kit';
 import type { IncentivesConfig } from '../incentives.settings';
@@ -10,7 +10,7 @@ import { SlashesService } from '../slashes/slashes.service';
 import { TransactionsService } from '../transactions/transactions.service';
 
 /** What incentives consumes: its grant on the bus (libs/bus permissions) is the one list. */
-const SUBJECTS = SERVICE_GRANTS.incentives.consumes;
+type Consumed = (typeof SERVICE_GRANTS.incentives.consumes)[number];
 
 /**
  * What drives the service: the bus consumer records each event's consequences (idempotently, in
@@ -36,29 +36,20 @@ export class SettlementLoop implements OnApplicationBootstrap, OnApplicationShut
 
   async onApplicationBootstrap() {
     await this.bus.ensureStreams();
-    this.consumer = await consume({
+    this.consumer = await consume<Consumed>({
       bus: this.bus,
       dataSource: this.db,
       durable: 'incentives',
-      subjects: SUBJECTS,
       logger: this.log,
-      handler: async (payload, { subject, manager, envelope }) => {
-        switch (subject) {
-          case 'access.epoch.closed':
-            return this.epochs.epochClosed(manager, payload as EventPayload<'access.epoch.closed'>);
-          case 'access.violation.proven':
-            return this.slashes.violationProven(manager, payload as EventPayload<'access.violation.proven'>, envelope.occurredAt ? timestampDate(envelope.occurredAt) : new Date());
-          case 'distribution.assignment.committed':
-            return this.epochs.assignmentCommitted(manager, payload as EventPayload<'distribution.assignment.committed'>);
-          case 'storage.version.published':
-            return this.links.storageVersionPublished(manager, payload as EventPayload<'storage.version.published'>);
-          case 'chain.registry.version_published':
-            return this.links.chainVersionPublished(manager, payload as EventPayload<'chain.registry.version_published'>);
-          case 'chain.collateral.slash_appealed':
-            return this.slashes.appealed(manager, payload as EventPayload<'chain.collateral.slash_appealed'>);
-          case 'chain.blocks.reorged':
-            return this.links.reorged(manager, payload as EventPayload<'chain.blocks.reorged'>);
-        }
+      // One handler per subject it is granted (SERVICE_GRANTS): the type demands each.
+      handlers: {
+        'access.epoch.closed': (payload, { manager }) => this.epochs.epochClosed(manager, payload),
+        'access.violation.proven': (payload, { manager, envelope }) => this.slashes.violationProven(manager, payload, envelope.occurredAt ? timestampDate(envelope.occurredAt) : new Date()),
+        'distribution.assignment.committed': (payload, { manager }) => this.epochs.assignmentCommitted(manager, payload),
+        'storage.version.published': (payload, { manager }) => this.links.storageVersionPublished(manager, payload),
+        'chain.registry.version_published': (payload, { manager }) => this.links.chainVersionPublished(manager, payload),
+        'chain.collateral.slash_appealed': (payload, { manager }) => this.slashes.appealed(manager, payload),
+        'chain.blocks.reorged': (payload, { manager }) => this.links.reorged(manager, payload),
       },
     });
     if (!this.config.INCENTIVES_MANUAL) this.schedule();

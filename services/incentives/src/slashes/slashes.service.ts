@@ -7,6 +7,7 @@ import { Conflict, NotFound } from '@clopen/service-kit';
 import { ProtocolChain } from '../chain/protocol-chain';
 import { GovernanceParams } from '../governance/governance-params';
 import { ArtefactLinks, bytes32 } from '@clopen/model-links';
+import type { SlashView } from '../settlement/settlement.contracts';
 import { TransactionsService, type SettledTransaction } from '../transactions/transactions.service';
 
 /** HostCollateral.SlashStatus */
@@ -16,15 +17,25 @@ interface SlashRow {
   id: string;
   violation_id: string;
   host_address: Address;
+  role: string;
   prover: Address;
   evidence_hash: Hex;
   model_id: string;
   chain_model_id: string | null;
+  amount: string | null;
   chain_slash_id: string | null;
   appeal_deadline: Date | null;
-  status: string;
+  status: SlashView['status'];
   attempt: number;
+  prover_bounty: string | null;
+  owner_share: string | null;
+  note: string | null;
+  created_at: Date;
+  updated_at: Date;
 }
+
+/** A slash as it is shown: with its violation's kind. */
+type ShownSlashRow = SlashRow & { kind: string };
 
 /** One slash per (evidence, host): the contract refuses a second use of the hash. */
 export function slashEvidenceHash(evidenceSha256: string, host: Address): Hex {
@@ -132,7 +143,7 @@ export class SlashesService implements OnModuleInit {
   }
 
   /** An operator's decision on an appealed slash. */
-  async resolve(manager: EntityManager, id: string, uphold: boolean): Promise<{ before: unknown; after: unknown }> {
+  async resolve(manager: EntityManager, id: string, uphold: boolean): Promise<{ before: { status: 'appealed' }; after: { status: 'resolving'; uphold: boolean } }> {
     const rows: SlashRow[] = await manager.query('SELECT * FROM slashes WHERE id::text = $1 FOR UPDATE', [id]);
     if (!rows.length) throw new NotFound(`no slash ${id}`);
     const s = rows[0];
@@ -185,8 +196,8 @@ export class SlashesService implements OnModuleInit {
     await this.db.query('UPDATE slashes SET note = $2, updated_at = now() WHERE id = $1', [id, note]);
   }
 
-  async list(filter: { status?: string; host?: string }, limit = 100) {
-    const rows = await this.db.query(
+  async list(filter: { status?: SlashView['status']; host?: string }, limit = 100): Promise<SlashView[]> {
+    const rows: ShownSlashRow[] = await this.db.query(
       `SELECT s.*, v.model_id, v.kind FROM slashes s JOIN proven_violations v USING (violation_id)
        WHERE ($1::text IS NULL OR s.status = $1) AND ($2::text IS NULL OR lower(s.host_address) = lower($2))
        ORDER BY s.created_at DESC LIMIT $3`,
@@ -195,14 +206,14 @@ export class SlashesService implements OnModuleInit {
     return rows.map(toSlash);
   }
 
-  async get(id: string) {
-    const rows = await this.db.query(`SELECT s.*, v.model_id, v.kind FROM slashes s JOIN proven_violations v USING (violation_id) WHERE s.id::text = $1 OR s.violation_id = $1`, [id]);
+  async get(id: string): Promise<SlashView> {
+    const rows: ShownSlashRow[] = await this.db.query(`SELECT s.*, v.model_id, v.kind FROM slashes s JOIN proven_violations v USING (violation_id) WHERE s.id::text = $1 OR s.violation_id = $1`, [id]);
     if (!rows.length) throw new NotFound(`no slash ${id}`);
     return toSlash(rows[0]);
   }
 }
 
-function toSlash(r: Record<string, unknown>) {
+function toSlash(r: ShownSlashRow): SlashView {
   const text = (v: unknown) => (v === null || v === undefined ? null : String(v));
   return {
     id: r.id,

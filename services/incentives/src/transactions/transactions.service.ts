@@ -16,6 +16,7 @@ import { CONFIG, Metrics, NotFound } from '@clopen/service-kit';
 import type { IncentivesConfig } from '../incentives.settings';
 import { ProtocolChain } from '../chain/protocol-chain';
 import { GovernanceParams } from '../governance/governance-params';
+import type { TransactionSummary, TransactionView } from '../settlement/settlement.contracts';
 
 const ABIS: Record<ClopenContractName, Abi> = {
   ModelRegistry: modelRegistryAbi,
@@ -137,7 +138,7 @@ export class TransactionsService {
     }
   }
 
-  async list(status?: string, limit = 100) {
+  async list(status?: string, limit = 100): Promise<TransactionSummary[]> {
     return this.db.query(
       `SELECT id, purpose, contract, function_name AS "functionName", args, status, nonce, hashes, mined_hash AS "minedHash",
               block_number AS "blockNumber", error_name AS "errorName", error, created_at AS "createdAt", settled_at AS "settledAt"
@@ -146,8 +147,8 @@ export class TransactionsService {
     );
   }
 
-  async get(id: string) {
-    const rows = await this.db.query(
+  async get(id: string): Promise<TransactionView> {
+    const rows: TransactionView[] = await this.db.query(
       `SELECT id, purpose, contract, function_name AS "functionName", args, status, nonce, gas, max_fee_per_gas AS "maxFeePerGas",
               max_priority_fee_per_gas AS "maxPriorityFeePerGas", hashes, mined_hash AS "minedHash", block_number AS "blockNumber",
               gas_used AS "gasUsed", error_name AS "errorName", error, created_at AS "createdAt", sent_at AS "sentAt", settled_at AS "settledAt"

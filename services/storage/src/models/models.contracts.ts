@@ -1,4 +1,4 @@
-import { createZodDto } from '@clopen/service-kit';
+import { createZodDto, isoDateTime } from '@clopen/service-kit';
 import { PRINCIPAL_ID, PRINCIPAL_ID_RULE } from '@clopen/service-kit';
 import { z } from 'zod';
 
@@ -24,6 +24,6 @@ export const ModelSchema = z.object({
   name: z.string(),
   ownerId: z.string(),
   description: z.string(),
-  createdAt: z.date(),
+  createdAt: isoDateTime(),
 });
 export class ModelDto extends createZodDto(ModelSchema) {}

@@ -1,4 +1,4 @@
-import { createZodDto } from '@clopen/service-kit';
+import { createZodDto, isoDateTime } from '@clopen/service-kit';
 import { z } from 'zod';
 import { VERSION_KINDS } from './version.entity';
 
@@ -12,11 +12,12 @@ export const VersionSchema = z.object({
   weights: z.object({ format: z.literal('safetensors'), shards: z.number().int(), tensorCount: z.number().int(), parameterCount: z.number().int(), dtypes: z.array(z.string()) }),
   manifestSha256: z.string(),
   totalBytes: z.number().int(),
-  publishedAt: z.date(),
+  publishedAt: isoDateTime(),
   files: z.array(z.object({ path: z.string(), size: z.number().int(), sha256: z.string(), contentType: z.string() })),
 });
 export class VersionDto extends createZodDto(VersionSchema) {}
-export type VersionView = z.infer<typeof VersionSchema>;
+/** What the service returns for a version (dates as Date; the wire carries ISO strings). */
+export type VersionView = z.input<typeof VersionSchema>;
 
 export const LineageSchema = z.array(
   z.object({ id: z.string().uuid(), modelId: z.string().uuid(), label: z.string(), kind: z.string(), parents: z.array(z.string().uuid()), depth: z.number().int().describe('0 for the version itself') }),
@@ -28,7 +29,7 @@ export const PresignedUrlQuerySchema = z.object({
 });
 export class PresignedUrlQuery extends createZodDto(PresignedUrlQuerySchema) {}
 
-export const PresignedUrlSchema = z.object({ url: z.string().url(), expiresAt: z.date(), sha256: z.string(), size: z.number().int() });
+export const PresignedUrlSchema = z.object({ url: z.string().url(), expiresAt: isoDateTime(), sha256: z.string(), size: z.number().int() });
 export class PresignedUrlDto extends createZodDto(PresignedUrlSchema) {}
 
 export const SweepQuerySchema = z.object({
