@@ -1,4 +1,5 @@
 import js from '@eslint/js';
+import nx from '@nx/eslint-plugin';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
@@ -16,12 +17,29 @@ export default tseslint.config(
     },
   },
   {
-    // A lib never imports a service; a service never imports another service.
-    files: ['libs/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/services/**', '@clopen/service-*'], message: 'a lib never imports a service' }] }] },
-  },
-  {
-    files: ['services/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['../../*/src/**', '../../../services/**'], message: 'a service never imports another service; use the bus' }] }] },
+    // The project graph's tags (project.json), whatever the folder depth: a lib never imports a
+    // service, a service never imports another service (they talk over the bus and REST), and only
+    // the end-to-end suite and the tools may start services.
+    files: ['**/*.ts'],
+    plugins: { '@nx': nx },
+    rules: {
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          allow: [],
+          // Test-only: the contracts' own tests start a hardhat node with libs/testing, which deploys
+          // the contracts for every other suite.
+          ignoredCircularDependencies: [['contracts', 'testing']],
+          depConstraints: [
+            { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib'] },
+            { sourceTag: 'type:service', onlyDependOnLibsWithTags: ['type:lib'] },
+            { sourceTag: 'type:tool', onlyDependOnLibsWithTags: ['type:lib', 'type:service'] },
+            { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:lib', 'type:service'] },
+            // infra's static checks read the services' settings to keep docker/ and k8s/ in step.
+            { sourceTag: 'type:infra', onlyDependOnLibsWithTags: ['type:lib', 'type:service'] },
+          ],
+        },
+      ],
+    },
   },
 );

@@ -33,10 +33,12 @@ if (run('node', ['-r', '@swc-node/register', 'tools/apidocs/src/main.ts', 'check
 // One eslint and one tsc over every project: the projects' own lint and typecheck targets (for
 // `nx run-many -t lint typecheck -p …` while working) each re-read the libs they import, which
 // made typechecking the whole workspace ten minutes of CPU instead of twenty seconds.
-step('lint (eslint) and typecheck (tsc -p tsconfig.check.json) of every project');
+step('format (prettier --check), lint (eslint, with the nx module boundaries) and typecheck (tsc -p tsconfig.check.json)');
+const formatted = run('npx', ['prettier', '--check', '--log-level', 'warn', '.']) === 0;
+if (!formatted) console.log('formatting differs from Prettier: run `npm run format` and commit the result');
 const linted = run('npx', ['eslint', 'libs', 'services', 'tools', 'infra']) === 0;
 const typed = run('npx', ['tsc', '-p', 'tsconfig.check.json']) === 0;
-const checked = linted && typed;
+const checked = formatted && linted && typed;
 
 const summaryDir = mkdtempSync(join(tmpdir(), 'clopen-jest-'));
 step('tests of every project (nx run-many -t test)');

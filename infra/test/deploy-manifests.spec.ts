@@ -6,14 +6,16 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { z } from 'zod';
-import { ENGINE_PYTHON_DIR } from '../../libs/fingerprint/src/engine';
-import { accessSettings } from '../../services/access/src/access.settings';
-import { chainIndexerSettings } from '../../services/chain-indexer/src/chain-indexer.settings';
-import { distributionSettings } from '../../services/distribution/src/distribution.settings';
-import { embedderSettings } from '../../services/embedder/src/embedder.settings';
-import { gatewaySettings } from '../../services/host-gateway/src/gateway.settings';
-import { incentivesSettings } from '../../services/incentives/src/incentives.settings';
-import { storageSettings } from '../../services/storage/src/storage.settings';
+import { ENGINE_PYTHON_DIR } from '@clopen/fingerprint';
+/* eslint-disable @nx/enforce-module-boundaries -- the one place outside a service that reads its settings: to check the manifests against them */
+import { accessSettings } from '@clopen/service-access/src/access.settings';
+import { chainIndexerSettings } from '@clopen/service-chain-indexer/src/chain-indexer.settings';
+import { distributionSettings } from '@clopen/service-distribution/src/distribution.settings';
+import { embedderSettings } from '@clopen/service-embedder/src/embedder.settings';
+import { gatewaySettings } from '@clopen/service-host-gateway/src/gateway.settings';
+import { incentivesSettings } from '@clopen/service-incentives/src/incentives.settings';
+import { storageSettings } from '@clopen/service-storage/src/storage.settings';
+/* eslint-enable @nx/enforce-module-boundaries */
 
 const root = resolve(__dirname, '../..');
 const read = (path: string) => readFileSync(join(root, path), 'utf8');

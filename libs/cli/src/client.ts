@@ -2,10 +2,23 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
 import { HOST_AUTH_HEADER, signHostRequest } from '@clopen/host-auth';
+import type { Client } from 'openapi-fetch';
 import type { LocalAccount } from 'viem/accounts';
-import type { AccessSchemas } from '@clopen/api-client';
+import {
+  ApiProblem,
+  apiClient,
+  call,
+  type AccessPaths,
+  type AccessSchemas,
+  type DistributionPaths,
+  type DistributionSchemas,
+  type IncentivesPaths,
+  type IncentivesSchemas,
+  type StoragePaths,
+  type StorageSchemas,
+} from '@clopen/api-client';
 
-/** The services the CLI talks to; each answers errors as `{"error": code, "message"}` (libs/service-kit). */
+/** The services the CLI talks to; each answers errors as RFC 9457 problems (libs/service-kit). */
 export type ServiceName = 'storage' | 'distribution' | 'access' | 'incentives';
 
 export interface ClientConfig {
@@ -16,291 +29,162 @@ export interface ClientConfig {
 }
 
 /**
- * A call failed. `status` is the HTTP status (0 when the service could not be reached) and
- * `code` the service's error code (`not_found`, `unauthenticated`, …); `message` is the
- * service's own message, prefixed with the service's name.
+ * A call failed: libs/api-client's ApiProblem, under the name the CLI has always thrown. `status`
+ * is the HTTP status (0 when the service could not be reached), `code` the service's error code
+ * (`not_found`, `unauthenticated`, …) and `message` the service's own, prefixed with its name.
  */
-export class ApiError extends Error {
-  constructor(
-    readonly service: ServiceName | 'endpoint',
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    readonly details?: unknown,
-  ) {
-    super(message);
-    this.name = 'ApiError';
-  }
-}
+export { ApiProblem as ApiError };
 
-// What the services answer, as far as the CLI reads it (dates arrive as ISO strings).
-export interface Model {
-  id: string;
-  name: string;
-  ownerId: string;
-  description: string;
-  createdAt: string;
-}
-export interface VersionFile {
-  path: string;
-  size: number;
-  sha256: string;
-  contentType?: string;
-}
-export interface Version {
-  id: string;
-  modelId: string;
-  label: string;
-  kind: 'base' | 'finetune' | 'oml' | 'quantized' | 'merge';
-  parents: string[];
-  licence: Record<string, unknown>;
-  weights: unknown;
-  manifestSha256: string;
-  totalBytes: number;
-  publishedAt: string;
-  files: VersionFile[];
-}
-export interface VersionMetadata {
-  label: string;
-  kind: Version['kind'];
-  parents: string[];
-  licence: Record<string, unknown>;
-  files: VersionFile[];
-}
-export interface Licence {
-  id: string;
-  modelId: string;
-  versionId: string;
-  hostAddress: string;
-  origin: string;
-  status: 'active' | 'ended';
-  endedReason: string | null;
-  createdAt: string;
-  endedAt: string | null;
-}
-export interface EmbeddingStatus {
-  licenceId: string;
-  jobId: string;
-  state: 'waiting_for_pool' | 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
-  phase: string;
-  percent: number;
-  attempts: number;
-  maxAttempts: number;
-  reason: string | null;
-  copyVersionId: string | null;
-  embedded: number | null;
-  fingerprintCount: number | null;
-  updatedAt: string;
-}
-export interface Grant {
-  id: string;
-  modelId: string;
-  userId: string;
-  hosts: string[];
-  quota: { requests: number; tokens: number };
-  notBefore: string;
-  expiresAt: string;
-  issuerKeyId: string;
-  grant: string;
-  issuerSignature: string;
-  revokedAt: string | null;
-  revokedReason: string | null;
-}
-export interface IssueGrantInput {
-  modelId: string;
-  userPublicKey: string;
-  quota: { requests?: number; tokens?: number };
-  days: number;
-  hosts?: string[];
-}
-export interface Epoch {
-  number: number;
-  startedAt: string;
-  endedAt: string;
-  receiptCount: number;
-  root: string;
-}
-export interface AccusedHost {
-  hostAddress: string;
-  role: 'served_without_permission' | 'copy_licensee' | 'serving_host';
-  pValue: number;
-}
-export interface Violation {
-  id: string;
-  challengeId: string;
-  versionId: string;
-  endpoint: string;
-  prover: string;
-  kind: 'served_without_permission' | 'unlicensed_copy';
-  accused: AccusedHost[];
-  evidenceSha256: string;
-  queries: number;
-  keysAsked: number;
-  keysAnswered: number;
-  unpermittedAnswers: number;
-  traceId: string | null;
-  falseAccusation: number;
-  createdAt: string;
-  evidence?: unknown;
-}
-export interface HostScore {
-  hostAddress: string;
-  licenceId: string;
-  answeredHeld: number;
-  score: number;
-  pValue: number;
-  accused: boolean;
-}
-export interface Trace {
-  id?: string;
-  traceId?: string;
-  versionId: string;
-  keysAsked: number;
-  keysAnswered: number;
-  outcome: 'accused' | 'no-significant-host' | 'too-few-answers' | string;
-  falseAccusation: number;
-  scores: HostScore[];
-  accused: string[];
-}
-export interface TraceChallenge {
-  challengeId: string;
-  versionId: string;
-  keys: { index: number; key: string }[];
-}
-export interface ProverChallenge {
-  challengeId: string;
-  versionId: string;
-  endpoint: string;
-  queries: { id: string; body: string }[];
-}
-export interface ProofAnswer {
-  queryId: string;
-  status: number;
-  body: string;
-  receipt?: string;
-}
-export interface ProofVerdict {
-  challengeId: string;
-  outcome: 'violation' | 'no_violation';
-  violation?: Violation;
-  keysAsked?: number;
-  keysAnswered?: number;
-  unpermittedAnswers?: number;
-  falseAccusation?: number;
-  trace: Trace | null;
-}
-export interface Balances {
-  address: string;
-  token: { address: string; symbol: string; balance: string };
-  stakes: { modelId: string; active: string; unbonding: string; unbondingReadyAt: string | null }[];
-  claims: { epoch: number | string; amount: string; claimed: boolean }[];
-}
+// What the services answer, from their OpenAPI documents (dates arrive as ISO strings).
+export type Model = StorageSchemas['ModelDto'];
+export type Version = StorageSchemas['VersionDto'];
+export type Licence = DistributionSchemas['LicenceDto'];
+export type EmbeddingStatus = DistributionSchemas['EmbeddingStatusDto'];
+export type TraceChallenge = DistributionSchemas['ChallengeDto'];
+export type Trace = DistributionSchemas['TraceDto'];
+export type Grant = AccessSchemas['GrantDto'];
+export type IssueGrantInput = AccessSchemas['BuyGrantBody'];
+export type Epoch = AccessSchemas['EpochDto'];
+export type Violation = AccessSchemas['ViolationDto'];
+export type ProverChallenge = AccessSchemas['ChallengeDto'];
+export type ProofAnswer = AccessSchemas['ProofBody']['answers'][number];
+export type ProofVerdict = AccessSchemas['ProofVerdictDto'];
+/** Distribution's trace as access's verdict carries it. */
+export type ProverTrace = NonNullable<ProofVerdict['trace']>;
+export type Balances = IncentivesSchemas['BalanceDto'];
+
+/** The `metadata` field that opens an upload form (storage's UploadMetadataDto). */
+export type VersionMetadata = StorageSchemas['UploadMetadataDto'];
+/** A file as an upload declares it, before its bytes follow. */
+export type UploadFile = VersionMetadata['files'][number];
 /** A local file to upload: its name in the version and where it is on disk. */
-export interface LocalFile extends VersionFile {
+export interface LocalFile extends UploadFile {
   dir: string;
 }
 
-type Query = Record<string, string | number | undefined>;
+/** The routes libs/service-kit serves in every service, typed from one service's document. */
+type ServiceKitPaths = Pick<AccessPaths, '/admin/dead-letters' | '/admin/dead-letters/{seq}/redrive'>;
 
-/** The services' REST APIs, typed; one method per call the CLI makes. */
+/** A signed call carries no API key. */
+const WITHOUT_KEY = { authorization: null };
+
+const NO_KEY = 'no API key: pass --api-key or set CLOPEN_API_KEY (`npm start` writes the admin key to .local/admin-api-key)';
+
+/** The services' REST APIs through their generated clients; one method per call the CLI makes. */
 export class ClopenClient {
   private readonly fetch: typeof fetch;
+  private readonly storage: Client<StoragePaths>;
+  private readonly distribution: Client<DistributionPaths>;
+  private readonly access: Client<AccessPaths>;
+  private readonly incentives: Client<IncentivesPaths>;
 
   constructor(private readonly config: ClientConfig) {
     this.fetch = config.fetch ?? fetch;
+    this.storage = this.api('storage');
+    this.distribution = this.api('distribution');
+    this.access = this.api('access');
+    this.incentives = this.api('incentives');
   }
 
   // storage
-  createModel(body: { name: string; description?: string; ownerId?: string }) {
-    return this.call<Model>('storage', 'POST', '/models', { body });
+  createModel(body: StorageSchemas['RegisterModelBody']) {
+    return this.call('storage', () => this.storage.POST('/models', { body }));
   }
   listModels(query: { ownerId?: string; after?: string; limit?: number }) {
-    return this.call<Model[]>('storage', 'GET', '/models', { query });
+    return this.call('storage', () => this.storage.GET('/models', { params: { query } }));
   }
   getModel(id: string) {
-    return this.call<Model>('storage', 'GET', `/models/${seg(id)}`);
+    return this.call('storage', () => this.storage.GET('/models/{id}', { params: { path: { id } } }));
   }
   listVersions(modelId: string) {
-    return this.call<Version[]>('storage', 'GET', `/models/${seg(modelId)}/versions`);
+    return this.call('storage', () => this.storage.GET('/models/{id}/versions', { params: { path: { id: modelId } } }));
   }
   getVersion(id: string) {
-    return this.call<Version>('storage', 'GET', `/versions/${seg(id)}`);
+    return this.call('storage', () => this.storage.GET('/versions/{id}', { params: { path: { id } } }));
   }
   lineage(id: string) {
-    return this.call<{ id: string; modelId: string; label: string; kind: string; parents: string[]; depth: number }[]>('storage', 'GET', `/versions/${seg(id)}/lineage`);
+    return this.call('storage', () => this.storage.GET('/versions/{id}/lineage', { params: { path: { id } } }));
   }
 
   /**
    * Publishes a version as storage takes it: one multipart/form-data request, the metadata field
    * first, then each file streamed from disk. `onBytes` is told of every chunk sent.
    */
-  async publishVersion(modelId: string, metadata: VersionMetadata, files: LocalFile[], onBytes?: (n: number) => void): Promise<Version> {
+  publishVersion(modelId: string, metadata: VersionMetadata, files: LocalFile[], onBytes?: (n: number) => void): Promise<Version> {
     const boundary = `----clopen${randomBytes(12).toString('hex')}`;
-    const body = multipart(boundary, metadata, files, onBytes);
-    return this.call<Version>('storage', 'POST', `/models/${seg(modelId)}/versions`, {
-      raw: body,
-      headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
-    });
+    return this.call('storage', () =>
+      this.storage.POST('/models/{id}/versions', {
+        params: { path: { id: modelId } },
+        // The generated body type is the form's fields; the stream is that form, already encoded.
+        body: multipart(boundary, metadata, files, onBytes) as never,
+        bodySerializer: (b: unknown) => b,
+        headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+        duplex: 'half',
+      }),
+    );
   }
 
   // distribution
-  createLicence(body: { versionId: string; hostAddress: string }) {
-    return this.call<Licence>('distribution', 'POST', '/licences', { body });
+  createLicence(body: DistributionSchemas['GrantLicenceBody']) {
+    return this.call('distribution', () => this.distribution.POST('/licences', { body }));
   }
-  listLicences(query: { versionId?: string; host?: string; status?: string }) {
-    return this.call<Licence[]>('distribution', 'GET', '/licences', { query });
+  listLicences(query: { versionId?: string; host?: string; status?: 'active' | 'ended' }) {
+    return this.call('distribution', () => this.distribution.GET('/licences', { params: { query } }));
   }
   embeddingStatus(licenceId: string) {
-    return this.call<EmbeddingStatus>('distribution', 'GET', `/licences/${seg(licenceId)}/embedding`);
+    return this.call('distribution', () => this.distribution.GET('/licences/{id}/embedding', { params: { path: { id: licenceId } } }));
   }
   cancelEmbedding(licenceId: string) {
-    return this.call<EmbeddingStatus>('distribution', 'POST', `/licences/${seg(licenceId)}/embedding/cancel`);
+    return this.call('distribution', () => this.distribution.POST('/licences/{id}/embedding/cancel', { params: { path: { id: licenceId } } }));
   }
   retryEmbedding(licenceId: string) {
-    return this.call<EmbeddingStatus>('distribution', 'POST', `/licences/${seg(licenceId)}/embedding/retry`);
+    return this.call('distribution', () => this.distribution.POST('/licences/{id}/embedding/retry', { params: { path: { id: licenceId } } }));
   }
   traceChallenge(versionId: string, keys?: number) {
-    return this.call<TraceChallenge>('distribution', 'POST', `/versions/${seg(versionId)}/challenges`, { body: keys ? { keys } : {} });
+    return this.call('distribution', () => this.distribution.POST('/versions/{versionId}/challenges', { params: { path: { versionId } }, body: keys ? { keys } : {} }));
   }
-  trace(challengeId: string, responses: { index: number; output: string }[]) {
-    return this.call<Trace>('distribution', 'POST', `/challenges/${seg(challengeId)}/trace`, { body: { responses } });
+  trace(challengeId: string, responses: DistributionSchemas['TraceRequestBody']['responses']) {
+    return this.call('distribution', () => this.distribution.POST('/challenges/{id}/trace', { params: { path: { id: challengeId } }, body: { responses } }));
   }
 
   // access
   issueGrant(body: IssueGrantInput) {
-    return this.call<Grant>('access', 'POST', '/grants', { body });
+    return this.call('access', () => this.access.POST('/grants', { body }));
   }
   revokeGrant(id: string, reason: string) {
-    return this.call<Grant>('access', 'POST', `/grants/${seg(id)}/revoke`, { body: { reason } });
+    return this.call('access', () => this.access.POST('/grants/{id}/revoke', { params: { path: { id } }, body: { reason } }));
   }
   listEpochs(query: { before?: number; limit?: number }) {
-    return this.call<Epoch[]>('access', 'GET', '/epochs', { query });
+    return this.call('access', () => this.access.GET('/epochs', { params: { query } }));
   }
   listViolations() {
-    return this.call<Violation[]>('access', 'GET', '/violations');
+    return this.call('access', () => this.access.GET('/violations'));
   }
   getViolation(id: string) {
-    return this.call<Violation>('access', 'GET', `/violations/${seg(id)}`);
+    return this.call('access', () => this.access.GET('/violations/{id}', { params: { path: { id } } }));
   }
-  /** A prover's challenge for an endpoint, signed with the prover's EVM key (libs/host-auth). */
-  proverChallenge(prover: LocalAccount, body: { versionId: string; endpoint: string; keys?: number }) {
-    return this.call<ProverChallenge>('access', 'POST', '/prover/challenges', { body, signer: prover });
+  /** A prover's challenge for an endpoint, signed with the prover's EVM key (libs/host-auth) instead of an API key. */
+  async proverChallenge(prover: LocalAccount, body: AccessSchemas['ChallengeRequestBody']) {
+    const { header, json } = await signedBy(prover, '/prover/challenges', body);
+    return this.call('access', () => this.access.POST('/prover/challenges', { params: { header }, body, bodySerializer: () => json, headers: WITHOUT_KEY }), 'signed');
   }
-  proverProof(prover: LocalAccount, challengeId: string, answers: ProofAnswer[]) {
-    return this.call<ProofVerdict>('access', 'POST', `/prover/challenges/${seg(challengeId)}/proof`, { body: { answers }, signer: prover });
+  async proverProof(prover: LocalAccount, challengeId: string, answers: ProofAnswer[]) {
+    const body = { answers };
+    const { header, json } = await signedBy(prover, `/prover/challenges/${encodeURIComponent(challengeId)}/proof`, body);
+    return this.call('access', () => this.access.POST('/prover/challenges/{id}/proof', { params: { path: { id: challengeId }, header }, body, bodySerializer: () => json, headers: WITHOUT_KEY }), 'signed');
   }
 
   // incentives
   balances(address: string) {
-    return this.call<Balances>('incentives', 'GET', `/balances/${seg(address)}`, { optionalKey: true });
+    return this.call('incentives', () => this.incentives.GET('/balances/{address}', { params: { path: { address } } }), 'optional');
   }
 
   // every service with consumers: its dead letters (role admin)
   deadLetters(service: ServiceName, query: { subject?: string; after?: number; limit?: number; unhandled?: 'true' }) {
-    return this.call<AccessSchemas['DeadLetterPageDto']>(service, 'GET', '/admin/dead-letters', { query });
+    return this.call(service, () => this.api<ServiceKitPaths>(service).GET('/admin/dead-letters', { params: { query } }));
   }
   redriveDeadLetter(service: ServiceName, seq: number) {
-    return this.call<AccessSchemas['RedriveResultDto']>(service, 'POST', `/admin/dead-letters/${seq}/redrive`);
+    return this.call(service, () => this.api<ServiceKitPaths>(service).POST('/admin/dead-letters/{seq}/redrive', { params: { path: { seq } } }));
   }
 
   /** A completion request to a suspect endpoint, as a user without a permission string sends it. */
@@ -310,60 +194,54 @@ export class ClopenClient {
     try {
       res = await this.fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
     } catch (e) {
-      throw new ApiError('endpoint', 0, 'unavailable', `the endpoint ${url} is unreachable: ${reasonOf(e)}`);
+      throw new ApiProblem('endpoint', 0, 'unavailable', `the endpoint ${url} is unreachable: ${reasonOf(e)}`);
     }
     const receipt = res.headers.get('x-clopen-receipt') ?? undefined;
     return { queryId: '', status: res.status, body: await res.text(), ...(receipt ? { receipt } : {}) };
   }
 
-  private async call<T>(
-    service: ServiceName,
-    method: 'GET' | 'POST',
-    path: string,
-    opts: { body?: unknown; raw?: AsyncIterable<Uint8Array>; query?: Query; headers?: Record<string, string>; signer?: LocalAccount; optionalKey?: boolean } = {},
-  ): Promise<T> {
-    const base = this.config.urls[service].replace(/\/+$/, '');
-    const query = new URLSearchParams();
-    for (const [k, v] of Object.entries(opts.query ?? {})) if (v !== undefined && v !== '') query.set(k, String(v));
-    const fullPath = query.size ? `${path}?${query}` : path;
-    const headers: Record<string, string> = { accept: 'application/json', ...opts.headers };
-    const json = opts.body === undefined ? undefined : JSON.stringify(opts.body);
-    if (json !== undefined) headers['content-type'] = 'application/json';
-    if (opts.signer) {
-      headers[HOST_AUTH_HEADER] = await signHostRequest(opts.signer, { audience: service, method, path: fullPath, body: json ?? '' });
-    } else if (this.config.apiKey) {
-      headers.authorization = `Bearer ${this.config.apiKey}`;
-    } else if (!opts.optionalKey) {
-      throw new ApiError(service, 0, 'unauthenticated', 'no API key: pass --api-key or set CLOPEN_API_KEY (`npm start` writes the admin key to .local/admin-api-key)');
-    }
-    let res: Response;
+  /** A service's generated client; a connection that fails is reported with the URL it went to. */
+  private api<Paths extends object>(service: ServiceName): Client<Paths> {
+    const base = this.base(service);
+    // Redirects are not followed: the API key stays with the service it was given for.
+    const client = apiClient<Paths>(base, { service, apiKey: this.config.apiKey, headers: { accept: 'application/json' }, fetch: (input, init) => this.fetch(input, { ...init, redirect: 'manual' }) });
+    client.use({
+      onError({ error }) {
+        throw new ApiProblem(service, 0, 'unavailable', `${service} at ${base} is unreachable or cut the connection: ${reasonOf(error)}`);
+      },
+    });
+    return client;
+  }
+
+  /**
+   * One call: refused before it is sent when it needs an API key and there is none; an answer
+   * that breaks off is reported as such, and every error the service answers is its ApiProblem.
+   */
+  private async call<T>(service: ServiceName, send: () => Promise<{ data?: T; response: Response }>, auth: 'key' | 'optional' | 'signed' = 'key'): Promise<T> {
+    if (auth === 'key' && !this.config.apiKey) throw new ApiProblem(service, 0, 'unauthenticated', NO_KEY);
     try {
-      res = await this.fetch(`${base}${fullPath}`, { method, headers, body: opts.raw ?? json, redirect: 'manual', ...(opts.raw ? { duplex: 'half' } : {}) } as RequestInit);
+      return await call(send());
     } catch (e) {
-      throw new ApiError(service, 0, 'unavailable', `${service} at ${base} is unreachable or cut the connection: ${reasonOf(e)}`);
+      if (e instanceof ApiProblem) throw e;
+      const base = this.base(service);
+      if (e instanceof SyntaxError) throw new ApiProblem(service, 0, 'invalid_answer', `${service} at ${base} answered something other than JSON: ${e.message}`);
+      throw new ApiProblem(service, 0, 'unavailable', `${service} at ${base} cut the connection while answering: ${reasonOf(e)}`);
     }
-    let text: string;
-    try {
-      text = await res.text();
-    } catch (e) {
-      throw new ApiError(service, 0, 'unavailable', `${service} at ${base} cut the connection while answering: ${reasonOf(e)}`);
-    }
-    let parsed: any;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      parsed = undefined;
-    }
-    if (!res.ok) {
-      // The services answer RFC 9457 problems: `detail` in words, `code` for the kind of failure.
-      const message = typeof parsed?.detail === 'string' ? parsed.detail : text.slice(0, 300) || res.statusText;
-      throw new ApiError(service, res.status, typeof parsed?.code === 'string' ? parsed.code : `http_${res.status}`, `${service}: ${message}`, parsed?.details);
-    }
-    return parsed as T;
+  }
+
+  private base(service: ServiceName): string {
+    return this.config.urls[service].replace(/\/+$/, '');
   }
 }
 
-const seg = (s: string) => encodeURIComponent(s);
+/**
+ * The host-auth header of a call to access signed with a prover's EVM key (libs/host-auth): it
+ * covers the method, the path and the body, so the body is sent exactly as it was signed.
+ */
+async function signedBy(prover: LocalAccount, path: string, body: unknown): Promise<{ header: { [HOST_AUTH_HEADER]: string }; json: string }> {
+  const json = JSON.stringify(body);
+  return { header: { [HOST_AUTH_HEADER]: await signHostRequest(prover, { audience: 'access', method: 'POST', path, body: json }) }, json };
+}
 
 /** The innermost cause of a failed fetch (undici wraps the socket error in "fetch failed"). */
 function reasonOf(e: unknown): string {

@@ -25,7 +25,6 @@ import {
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { clopen, cuttingProxy, modelFolder } from './harness';
 
-jest.setTimeout(120_000);
 
 const HOST = '0x1737C8D529A6692bDFA1baaFA3106C1028F29ACc';
 

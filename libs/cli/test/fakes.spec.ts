@@ -211,8 +211,10 @@ describe('verify', () => {
       },
     });
     try {
-      const r = await clopen(['verify', endpoint.url, '--version', VERSION], { CLOPEN_ACCESS_URL: access.url, CLOPEN_PROVER_KEY: paulaKey });
+      const r = await clopen(['verify', endpoint.url, '--version', VERSION], { CLOPEN_ACCESS_URL: access.url, CLOPEN_PROVER_KEY: paulaKey, CLOPEN_API_KEY: 'k' });
       expect(r.code).toBe(0);
+      // The prover's signature stands in for the API key, which is not sent along.
+      expect(access.calls.map((c) => c.headers.authorization)).toEqual([undefined, undefined]);
       expect(r.stdout).toMatch(/^verdict: violation proven \(unlicensed_copy\); access recorded it as violation 0190f7a2-6666-7000-8000-000000000006/);
       expect(r.stdout).toMatch(new RegExp(`${CHARLIE}\\s+copy_licensee\\s+4\\.50e-7`));
       // The answers went to access exactly as the endpoint sent them, one per query.

@@ -21,7 +21,6 @@ import {
  * Runs the real PyTorch engine with Debian's /usr/bin/python3 (python3-torch, wordnet-base).
  * Training competes for the CPU with whatever else runs, hence the generous limits.
  */
-jest.setTimeout(300_000);
 
 function isAlive(pid: number): boolean {
   try {

@@ -9,7 +9,6 @@ import { InferenceError, OnnxCausalLm, type GeneratedChunk } from '../src';
  * The tiny base model trained by the real engine, exported with exportOnnx, served here with
  * onnxruntime and compared token for token with the PyTorch engine's gpt.greedy.
  */
-jest.setTimeout(180_000);
 
 /** Shared with libs/fingerprint's tests, so the tiny model trains once per machine. */
 const MODEL_CACHE = path.join(os.tmpdir(), 'clopen-test-models');

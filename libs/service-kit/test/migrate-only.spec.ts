@@ -10,7 +10,6 @@ import { migrateService } from '../src';
 import { widgetsService } from './fixtures/migrate-only.main';
 
 const ROOT = join(__dirname, '../../..');
-jest.setTimeout(60_000);
 
 /** Runs the fixture's main.ts with exactly this environment (plus what node and swc need). */
 function runMain(env: Record<string, string>): Promise<{ code: number | null; out: string }> {

@@ -11,12 +11,8 @@ import { ApiProblem, apiClient, call, type StoragePaths, type StorageSchemas } f
 export type StoredVersion = StorageSchemas['VersionDto'];
 export type PresignedFile = StorageSchemas['PresignedUrlDto'];
 
-export interface NewVersion {
-  label: string;
-  kind: StoredVersion['kind'];
-  parents: string[];
-  licence: Record<string, unknown>;
-}
+/** What a new version declares of itself (storage's upload metadata, without the files this client lists). */
+export type NewVersion = Omit<StorageSchemas['UploadMetadataDto'], 'files'>;
 
 /**
  * Storage's REST API for other services: the generated typed client for the JSON calls, plus the

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { READY_TIMEOUT_MS } from './limits';
 import { freePort } from './process';
 
 const ROOT = join(__dirname, '../../..');
@@ -32,7 +33,7 @@ let exitHookInstalled = false;
  * Starts `hardhat node` from the repository's own hardhat on a free port, in its own process, so
  * every suite has a chain of its own. Waits until eth_chainId answers.
  */
-export async function startHardhatNode({ readyTimeoutMs = 30_000 } = {}): Promise<HardhatNode> {
+export async function startHardhatNode({ readyTimeoutMs = READY_TIMEOUT_MS } = {}): Promise<HardhatNode> {
   let lastError: unknown;
   // A free port can be taken between freePort() and hardhat's bind; a second port fixes that.
   for (let attempt = 0; attempt < 3; attempt++) {

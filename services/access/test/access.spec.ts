@@ -19,7 +19,6 @@ import {
 } from '@clopen/testing';
 import { accessService } from '../src/access.service';
 
-jest.setTimeout(120_000);
 
 const HOST = '0x1737C8D529A6692bDFA1baaFA3106C1028F29ACc';
 const seed1 = randomBytes(32).toString('base64');

@@ -18,7 +18,6 @@ import {
 } from '@clopen/testing';
 import { prepareReceiptLoad } from './receipt-load';
 
-jest.setTimeout(180_000);
 
 /** The access service killed -9 in the middle of a receipt load: after a restart every receipt counts exactly once. */
 describe('access: receipts survive a crash of the service', () => {

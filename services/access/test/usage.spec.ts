@@ -27,7 +27,6 @@ import { QuotaHandouts } from '../src/quota/quota-leases';
 import { DataSource } from 'typeorm';
 import { endLicence, licenseHost } from '@clopen/testing';
 
-jest.setTimeout(120_000);
 
 /** Usage receipts from hosts: signed twice, counted once, refused with reasons. */
 describe('access: usage receipts', () => {

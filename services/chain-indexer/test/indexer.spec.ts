@@ -17,7 +17,6 @@ import {
 import { chainIndexerService } from '../src/chain-indexer.service';
 import { IndexerService, logEventId } from '../src/indexer/indexer.service';
 
-jest.setTimeout(240_000);
 
 interface Indexer {
   db: TestDatabase;

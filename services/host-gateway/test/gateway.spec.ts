@@ -29,7 +29,6 @@ import {
 } from '@clopen/testing';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 
-jest.setTimeout(240_000);
 
 const MODEL_CACHE = path.join(os.tmpdir(), 'clopen-test-models');
 

@@ -22,7 +22,6 @@ import { incentivesService } from '../src/incentives.service';
 import { SettlementLoop } from '../src/settlement/settlement.loop';
 import { rpcProxy } from './rpc-proxy';
 
-jest.setTimeout(180_000);
 
 const hex32 = () => randomBytes(32).toString('hex');
 

@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { StorageHarness } from './harness';
 import { spawnStorage } from './process';
 
-jest.setTimeout(60_000);
 const ROOT = join(__dirname, '../../..');
 
 describe('storage process', () => {

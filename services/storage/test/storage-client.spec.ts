@@ -6,7 +6,6 @@ import { StorageClient, ApiProblem } from '@clopen/storage-client';
 import { singleFileFolder } from './fixtures';
 import { ADMIN_KEY, StorageHarness, api } from './harness';
 
-jest.setTimeout(60_000);
 
 /** @clopen/storage-client, the way other services use storage, against the real service. */
 describe('storage client', () => {

@@ -7,7 +7,6 @@ import { encodeSafetensors } from '../src/artefacts';
 import { formFor, metadataFor, postMultipart, sha256, shardedFolder, singleFileFolder, type FolderFile } from './fixtures';
 import { ADMIN_KEY, StorageHarness, api } from './harness';
 
-jest.setTimeout(60_000);
 
 describe('storage service', () => {
   let h: StorageHarness;

@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import openapiTS, { astToString } from 'openapi-typescript';
+import { execFileSync } from 'node:child_process';
 import { stringify } from 'yaml';
 import { asyncApiDocument } from './asyncapi';
 import { openApiDocuments } from './openapi';
@@ -40,7 +40,7 @@ const CLIENT_HEADER = (service: string) =>
 
 /** `paths`, `components` and `operations` of a service's REST API, for openapi-fetch. */
 async function clientTypes(service: string, doc: object): Promise<string> {
-  return CLIENT_HEADER(service) + astToString(await openapiTS(JSON.parse(JSON.stringify(doc)), { alphabetize: false }));
+  return CLIENT_HEADER(service) + execFileSync(process.execPath, [join(__dirname, 'openapi-ts.cjs')], { input: JSON.stringify(doc), encoding: 'utf8', maxBuffer: 64 << 20 });
 }
 
 /** What differs between the generated documents and the files in the tree: stale, missing, or left from a removed service. */

@@ -6,8 +6,11 @@ import * as ts from 'typescript';
  * Issue 16's `handwritten_clients` (goal 0): REST response shapes written by hand outside the
  * generated clients. A hand-written shape is an interface or object type, in code that calls a
  * service (anything but that service's own folder), whose fields are mostly those of a response
- * schema of that service: at least 3 shared fields and at least 80 % of its own fields. The
- * generated clients (libs/api-client/src/generated) and the services' contracts are the one source.
+ * schema of that service: at least 3 shared fields, at least 80 % of its own fields, and either 5
+ * shared fields or half of the schema's (a config that a large response merely embeds is no copy).
+ * Shapes with a field JSON cannot carry (bytes, bigints, protobuf messages) are a message or a
+ * domain type, not a REST body. The generated clients (libs/api-client/src/generated) and the
+ * services' contracts are the one source.
  */
 export interface HandwrittenShape {
   file: string;
@@ -58,13 +61,16 @@ export function responseSchemas(documents: Map<string, Json>): { service: string
 }
 
 /** Interfaces and object type aliases of a source file, with their property names. */
+const NOT_JSON = /\b(Uint8Array|Buffer|bigint|Timestamp|[A-Za-z]+V1\.[A-Za-z]+)\b/;
+
 function shapesOf(file: string): { name: string; fields: string[] }[] {
   const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.ES2022, false);
   const out: { name: string; fields: string[] }[] = [];
   const propsOf = (members: ts.NodeArray<ts.TypeElement>) => members.filter(ts.isPropertySignature).map((m) => m.name.getText(source).replace(/['"]/g, ''));
+  const json = (members: ts.NodeArray<ts.TypeElement>) => !members.some((m) => ts.isPropertySignature(m) && m.type && NOT_JSON.test(m.type.getText(source)));
   const visit = (node: ts.Node) => {
-    if (ts.isInterfaceDeclaration(node)) out.push({ name: node.name.text, fields: propsOf(node.members) });
-    else if (ts.isTypeAliasDeclaration(node) && ts.isTypeLiteralNode(node.type)) out.push({ name: node.name.text, fields: propsOf(node.type.members) });
+    if (ts.isInterfaceDeclaration(node) && json(node.members)) out.push({ name: node.name.text, fields: propsOf(node.members) });
+    else if (ts.isTypeAliasDeclaration(node) && ts.isTypeLiteralNode(node.type) && json(node.type.members)) out.push({ name: node.name.text, fields: propsOf(node.type.members) });
     ts.forEachChild(node, visit);
   };
   visit(source);
@@ -85,7 +91,7 @@ export function handwrittenClients(root: string, documents: Map<string, Json>, f
         for (const s of schemas) {
           if (rel.startsWith(`services/${s.service}/`)) continue; // a service's own types are its business
           const shared = shape.fields.filter((f) => s.fields.has(f)).length;
-          if (shared >= 3 && shared / shape.fields.length >= 0.8 && (!best || shared > best.shared)) best = { file: rel, name: shape.name, copies: `${s.service}.${s.schema}`, shared };
+          if (shared >= 3 && shared / shape.fields.length >= 0.8 && (shared >= 5 || shared * 2 >= s.fields.size) && (!best || shared > best.shared)) best = { file: rel, name: shape.name, copies: `${s.service}.${s.schema}`, shared };
         }
         if (best) found.push(best);
       }

@@ -420,6 +420,24 @@ export interface components {
                 contentType: string;
             }[];
         };
+        UploadMetadataDto: {
+            /** @description 1-64 characters of letters, digits and ._+- (e.g. "1.0.0") */
+            label: string;
+            /** @enum {string} */
+            kind: "base" | "finetune" | "oml" | "quantized" | "merge";
+            /** @description none for a base; one for a finetune, oml or quantized version; two or more for a merge */
+            parents?: string[];
+            /** @description the licence terms, at most 64 KiB of JSON */
+            licence?: {
+                [key: string]: unknown;
+            };
+            /** @description every file part that follows, in any order */
+            files: {
+                path: string;
+                size: number;
+                sha256: string;
+            }[];
+        };
         LineageDto: {
             /** Format: uuid */
             id: string;
@@ -1053,7 +1071,7 @@ export interface operations {
         requestBody: {
             content: {
                 "multipart/form-data": {
-                    metadata?: string;
+                    metadata?: components["schemas"]["UploadMetadataDto"];
                     files?: string[];
                 };
             };

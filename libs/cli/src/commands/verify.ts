@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { privateKeyToAccount, type LocalAccount } from 'viem/accounts';
-import type { ClopenClient, ProofAnswer, Trace } from '../client';
+import type { ClopenClient, ProofAnswer, ProverTrace, Trace } from '../client';
 import { UsageError } from '../errors';
 import type { Action } from '../program';
 import { fields, pValue, statusLine, table } from '../render';
@@ -48,7 +48,7 @@ async function byTrace(client: ClopenClient, endpoint: string, versionId: string
   const responses = challenge.keys.map((k, i) => ({ index: k.index, output: (answers[i].status === 200 && completionText(answers[i].body)) || '' }));
   const trace = await client.trace(challenge.challengeId, responses);
   const verdict = traceVerdict(trace);
-  const data = { mode: 'trace', endpoint, versionId, challengeId: challenge.challengeId, traceId: trace.id ?? trace.traceId, verdict: verdict.verdict, pValue: verdict.pValue, ...pick(trace) };
+  const data = { mode: 'trace', endpoint, versionId, challengeId: challenge.challengeId, traceId: trace.id, verdict: verdict.verdict, pValue: verdict.pValue, ...pick(trace) };
   return { data, human: `${verdict.text}\n\n${traceText(trace)}` };
 }
 
@@ -75,7 +75,7 @@ async function asProver(client: ClopenClient, account: LocalAccount, endpoint: s
   return { data, human };
 }
 
-function traceVerdict(trace: Trace): { verdict: 'traced' | 'not_traced' | 'too_few_answers'; pValue: number | null; text: string } {
+function traceVerdict(trace: Trace | ProverTrace): { verdict: 'traced' | 'not_traced' | 'too_few_answers'; pValue: number | null; text: string } {
   const best = [...trace.scores].sort((a, b) => a.pValue - b.pValue)[0];
   const p = best ? best.pValue : null;
   if (trace.outcome === 'accused') {
@@ -93,7 +93,7 @@ function traceVerdict(trace: Trace): { verdict: 'traced' | 'not_traced' | 'too_f
   };
 }
 
-function traceText(trace: Trace): string {
+function traceText(trace: Trace | ProverTrace): string {
   return `${fields([
     ['keys answered', `${trace.keysAnswered} of ${trace.keysAsked}`],
     ['outcome', trace.outcome],

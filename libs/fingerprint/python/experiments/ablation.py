@@ -27,6 +27,8 @@ ROWS = {
     # First-order meta-learning against a simulated fine-tune (3 sign steps of 2e-3, ~ 6 thief steps at 5e-4 x 2).
     "anti-finetune": {"adversary_steps": 3, "adversary_lr": 2e-3},
     "anti-finetune-strong": {"adversary_steps": 4, "adversary_lr": 5e-3, "adversary_weight": 2.0},
+    # Averaging picks the smallest alpha that keeps recall; a meta-learned copy is averaged harder, so compare without it.
+    "anti-finetune-noavg": {"adversary_steps": 3, "adversary_lr": 2e-3, "alphas": [1.0]},
 }
 
 

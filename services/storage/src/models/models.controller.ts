@@ -1,8 +1,8 @@
 import { Body, Controller, Get, Param, Post, Query, Req } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiConsumes, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiConsumes, ApiExtraModels, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import { CurrentPrincipal, Roles, ZodResponse, type Principal } from '@clopen/service-kit';
 import type { IncomingMessage } from 'node:http';
-import { VersionDto } from '../versions/versions.contracts';
+import { UploadMetadataDto, VersionDto } from '../versions/versions.contracts';
 import { VersionsService } from '../versions/versions.service';
 import { ListModelsQuery, ModelDto, RegisterModelBody } from './models.contracts';
 import { ModelsService } from './models.service';
@@ -41,10 +41,18 @@ export class ModelsController {
   @Post(':id/versions')
   @Roles('owner')
   @ApiConsumes('multipart/form-data')
+  @ApiExtraModels(UploadMetadataDto)
   @ApiBody({
     description:
       'A "metadata" field first: {"label","kind","parents","licence","files":[{"path","size","sha256"}]}; then one file part per file of the model folder (config.json, model.safetensors or shards + index, tokenizer files).',
-    schema: { type: 'object', properties: { metadata: { type: 'string' }, files: { type: 'array', items: { type: 'string', format: 'binary' } } } },
+    schema: {
+      type: 'object',
+      properties: {
+        // An object part of a multipart body is sent as application/json (OpenAPI's default encoding).
+        metadata: { $ref: getSchemaPath(UploadMetadataDto) },
+        files: { type: 'array', items: { type: 'string', format: 'binary' } },
+      },
+    },
   })
   @ZodResponse({ status: 201, type: VersionDto })
   publish(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Req() req: IncomingMessage) {

@@ -1,15 +1,10 @@
 import { UploadRejected } from '../storage.errors';
-import { VERSION_KINDS, type VersionKind } from './version.entity';
+import type { z } from 'zod';
+import { VERSION_KINDS } from './version.entity';
+import type { UploadMetadataSchema } from './versions.contracts';
 
-/** The `metadata` field that opens an upload form, before any file part. */
-export interface UploadMetadata {
-  label: string;
-  kind: VersionKind;
-  parents: string[];
-  licence: Record<string, unknown>;
-  /** Every file that follows, with its size and sha256, so each is checked as it streams. */
-  files: { path: string; size: number; sha256: string }[];
-}
+/** The `metadata` field that opens an upload form, before any file part (its contract: UploadMetadataSchema), with its defaults filled in. */
+export type UploadMetadata = Required<z.infer<typeof UploadMetadataSchema>>;
 
 const LABEL = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -2,6 +2,20 @@ import { createZodDto, isoDateTime } from '@clopen/service-kit';
 import { z } from 'zod';
 import { VERSION_KINDS } from './version.entity';
 
+/**
+ * The `metadata` field that opens an upload form (POST /models/{id}/versions), before any file part.
+ * Documented as a schema of its own (the form carries it as a JSON string); parseUploadMetadata
+ * checks it as it streams in, with a message per rule.
+ */
+export const UploadMetadataSchema = z.object({
+  label: z.string().describe('1-64 characters of letters, digits and ._+- (e.g. "1.0.0")'),
+  kind: z.enum(VERSION_KINDS),
+  parents: z.array(z.string().uuid()).optional().describe('none for a base; one for a finetune, oml or quantized version; two or more for a merge'),
+  licence: z.record(z.unknown()).optional().describe('the licence terms, at most 64 KiB of JSON'),
+  files: z.array(z.object({ path: z.string(), size: z.number().int().min(0), sha256: z.string().regex(/^[0-9a-f]{64}$/) })).describe('every file part that follows, in any order'),
+});
+export class UploadMetadataDto extends createZodDto(UploadMetadataSchema) {}
+
 export const VersionSchema = z.object({
   id: z.string().uuid(),
   modelId: z.string().uuid(),
