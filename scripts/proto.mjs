@@ -31,13 +31,24 @@ if (mode === 'generate') {
   try {
     const head = git(['rev-parse', 'HEAD']);
     let base = null;
-    try { base = git(['rev-parse', '--verify', 'origin/main']); } catch { /* no remote */ }
+    try {
+      base = git(['rev-parse', '--verify', 'origin/main']);
+    } catch {
+      /* no remote */
+    }
     if (!base || base === head) base = git(['log', '-1', '--format=%H', 'HEAD~1', '--', 'proto']) || null;
     if (base) against = base;
-  } catch { /* no history yet */ }
+  } catch {
+    /* no history yet */
+  }
   if (against) {
     console.log(`buf breaking against ${against.slice(0, 12)}`);
-    check(`breaking change against ${against.slice(0, 12)}: add fields and messages instead of changing or removing them`, buf, ['breaking', '--against', `.git#ref=${against},subdir=proto`, 'proto']);
+    check(`breaking change against ${against.slice(0, 12)}: add fields and messages instead of changing or removing them`, buf, [
+      'breaking',
+      '--against',
+      `.git#ref=${against},subdir=proto`,
+      'proto',
+    ]);
   } else {
     console.log('buf breaking skipped: no earlier commit with protos');
   }

@@ -90,7 +90,11 @@ async function infrastructure() {
   execFileSync('bash', [join(root, 'scripts/ensure-packages.sh')], { stdio: 'inherit' });
   execFileSync('bash', [join(root, 'scripts/ensure-services.sh')], { stdio: 'inherit' });
   info('building libs and services (nx run-many -t build)');
-  execFileSync('npx', ['nx', 'run-many', '-t', 'build', '--outputStyle=static'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, NX_DAEMON: 'false', NX_TUI: 'false' } });
+  execFileSync('npx', ['nx', 'run-many', '-t', 'build', '--outputStyle=static'], {
+    cwd: root,
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, NX_DAEMON: 'false', NX_TUI: 'false' },
+  });
 
   if (await portOpen(S3_PORT)) info(`S3 server already running on :${S3_PORT}`);
   else {
@@ -119,7 +123,8 @@ async function infrastructure() {
     const jsm = await nc.jetstreamManager();
     for await (const stream of jsm.streams.list()) {
       if (stream.config.name === 'CHAIN') await jsm.streams.purge('CHAIN');
-      for await (const c of jsm.consumers.list(stream.config.name)) if (c.name.startsWith('incentives__')) await jsm.consumers.delete(stream.config.name, c.name);
+      for await (const c of jsm.consumers.list(stream.config.name))
+        if (c.name.startsWith('incentives__')) await jsm.consumers.delete(stream.config.name, c.name);
     }
     await nc.close();
   };
@@ -150,11 +155,29 @@ async function services(admin) {
   const jobKeys = keyRing('embedding-job-keys', 'job1');
   const own = {
     storage: { S3_ENDPOINT: `http://127.0.0.1:${S3_PORT}`, S3_ACCESS_KEY: 'S3RVER', S3_SECRET_KEY: 'S3RVER', S3_BUCKET: BUCKET },
-    distribution: { STORAGE_URL: serviceUrl('storage'), STORAGE_API_KEY: admin, EMBEDDING_JOB_KEYS: jobKeys, DISTRIBUTION_POOL_KEYS: keyRing('distribution-pool-keys', 'pool1') },
+    distribution: {
+      STORAGE_URL: serviceUrl('storage'),
+      STORAGE_API_KEY: admin,
+      EMBEDDING_JOB_KEYS: jobKeys,
+      DISTRIBUTION_POOL_KEYS: keyRing('distribution-pool-keys', 'pool1'),
+    },
     embedder: { STORAGE_URL: serviceUrl('storage'), STORAGE_API_KEY: admin, EMBEDDING_JOB_KEYS: jobKeys },
     access: { ACCESS_ISSUER_KEYS: localSecret('access-issuer-keys', () => `issuer1:${randomBytes(32).toString('base64')}`) },
-    incentives: { CHAIN_RPC_URL: chain.url, CHAIN_CONTRACTS: chain.contractsEnv, CHAIN_CONFIRMATIONS: '0', INCENTIVES_PROTOCOL_KEY: chain.protocolKey, INCENTIVES_TICK_MS: '1000', TX_BUMP_AFTER_SECONDS: '20' },
-    'chain-indexer': { CHAIN_RPC_URL: chain.url, CHAIN_CONTRACTS: chain.contractsEnv, CHAIN_CONFIRMATIONS: '0', CHAIN_START_BLOCK: String(chain.startBlock), CHAIN_POLL_MS: '500' },
+    incentives: {
+      CHAIN_RPC_URL: chain.url,
+      CHAIN_CONTRACTS: chain.contractsEnv,
+      CHAIN_CONFIRMATIONS: '0',
+      INCENTIVES_PROTOCOL_KEY: chain.protocolKey,
+      INCENTIVES_TICK_MS: '1000',
+      TX_BUMP_AFTER_SECONDS: '20',
+    },
+    'chain-indexer': {
+      CHAIN_RPC_URL: chain.url,
+      CHAIN_CONTRACTS: chain.contractsEnv,
+      CHAIN_CONFIRMATIONS: '0',
+      CHAIN_START_BLOCK: String(chain.startBlock),
+      CHAIN_POLL_MS: '500',
+    },
   };
   for (const svc of SERVICES) {
     const base = serviceUrl(svc.name);
@@ -195,7 +218,9 @@ async function aliceFolder() {
   const { dir, trained, result } = await ensureBaseModel(process.env.CLOPEN_BASE_MODEL ?? DEFAULT_BASE_MODEL, {
     onProgress: (p) => p.phase === 'train' && p.percent % 10 < 0.2 && info(`   training the base model: ${p.percent.toFixed(0)}% (first run only)`),
   });
-  info(`Alice's base model: ${result.parameters} parameters, held-out perplexity ${result.heldout_perplexity.toFixed(1)} on WordNet glosses${trained ? '' : ' (cached)'}`);
+  info(
+    `Alice's base model: ${result.parameters} parameters, held-out perplexity ${result.heldout_perplexity.toFixed(1)} on WordNet glosses${trained ? '' : ' (cached)'}`,
+  );
   return { dir, files: ['config.json', 'model.safetensors', 'tokenizer.json'].map((path) => ({ path, data: readFileSync(join(dir, path)) })) };
 }
 
@@ -205,17 +230,27 @@ async function story(admin) {
   const alice = await call(storage, admin, 'POST', '/api-keys', { principalId: 'alice', roles: ['owner'], label: 'npm start' });
   info(`Alice (model owner) gets an API key ${alice.body.key.slice(0, 10)}…`);
 
-  let model = await call(storage, alice.body.key, 'POST', '/models', { name: 'alice-gpt', description: 'Alice\'s small base model' });
+  let model = await call(storage, alice.body.key, 'POST', '/models', { name: 'alice-gpt', description: "Alice's small base model" });
   if (model.status === 409) model = { body: (await call(storage, admin, 'GET', '/models?ownerId=alice')).body.find((m) => m.name === 'alice-gpt') };
   info(`Alice registers model alice-gpt: ${model.body.id} (event storage.model.registered)`);
 
   const { files } = await aliceFolder();
   const label = '1.0.0';
-  const metadata = { label, kind: 'base', parents: [], licence: { fee_per_1k_tokens: '0.002', hosts_must_stake: '100' }, files: files.map((f) => ({ path: f.path, size: f.data.length, sha256: createHash('sha256').update(f.data).digest('hex') })) };
+  const metadata = {
+    label,
+    kind: 'base',
+    parents: [],
+    licence: { fee_per_1k_tokens: '0.002', hosts_must_stake: '100' },
+    files: files.map((f) => ({ path: f.path, size: f.data.length, sha256: createHash('sha256').update(f.data).digest('hex') })),
+  };
   const form = new FormData();
   form.append('metadata', JSON.stringify(metadata));
   for (const f of files) form.append('file', new Blob([f.data]), f.path);
-  const res = await fetch(`${storage}/models/${model.body.id}/versions`, { method: 'POST', headers: { authorization: `Bearer ${alice.body.key}` }, body: form });
+  const res = await fetch(`${storage}/models/${model.body.id}/versions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${alice.body.key}` },
+    body: form,
+  });
   let version = await res.json();
   if (res.status === 409) {
     version = (await call(storage, alice.body.key, 'GET', `/models/${model.body.id}/versions`)).body.find((v) => v.label === label);
@@ -223,7 +258,9 @@ async function story(admin) {
   } else if (res.status !== 201) {
     throw new Error(`publishing failed: ${res.status} ${JSON.stringify(version)}`);
   } else {
-    info(`Alice publishes version ${label}: ${version.files.length} files, ${version.weights.parameterCount} parameters, manifest ${version.manifestSha256.slice(0, 16)}…`);
+    info(
+      `Alice publishes version ${label}: ${version.files.length} files, ${version.weights.parameterCount} parameters, manifest ${version.manifestSha256.slice(0, 16)}…`,
+    );
   }
 
   const { Bus, decodeEnvelope } = require('@clopen/bus');
@@ -244,7 +281,9 @@ async function story(admin) {
   }
   const url = await call(storage, alice.body.key, 'GET', `/versions/${version.id}/files/model.safetensors/url`);
   const bytes = Buffer.from(await (await fetch(url.body.url)).arrayBuffer());
-  info(`Alice downloads model.safetensors by presigned URL: sha256 ${createHash('sha256').update(bytes).digest('hex') === url.body.sha256 ? 'matches' : 'DIFFERS'}`);
+  info(
+    `Alice downloads model.safetensors by presigned URL: sha256 ${createHash('sha256').update(bytes).digest('hex') === url.body.sha256 ? 'matches' : 'DIFFERS'}`,
+  );
 
   done('Alice registers her model', `model ${model.body.id}, version ${version.id}, manifest ${version.manifestSha256.slice(0, 16)}…`);
 
@@ -253,8 +292,13 @@ async function story(admin) {
   step('Alice mints the model NFT');
   const nft = await onChain.mintModel(version, metadata.licence);
   done('Alice mints the model NFT', `#${nft.chainModelId}${nft.publishTx ? ` tx ${nft.publishTx.slice(0, 12)}…` : ' (earlier run)'}`);
-  await until(async () => (await call(incentives, admin, 'GET', '/models')).body.some?.((l) => l.versionId === version.id && l.chainModelId === String(nft.chainModelId)), 'incentives to link the version to its NFT');
-  info(`incentives links version ${version.id.slice(0, 8)}… to NFT #${nft.chainModelId}: the same hash arrived from storage (storage.version.published) and from the chain (chain.registry.version_published, via the indexer)`);
+  await until(
+    async () => (await call(incentives, admin, 'GET', '/models')).body.some?.((l) => l.versionId === version.id && l.chainModelId === String(nft.chainModelId)),
+    'incentives to link the version to its NFT',
+  );
+  info(
+    `incentives links version ${version.id.slice(0, 8)}… to NFT #${nft.chainModelId}: the same hash arrived from storage (storage.version.published) and from the chain (chain.registry.version_published, via the indexer)`,
+  );
 
   step('Bob and Charlie stake collateral');
   const { hosts } = hostAccounts(root);
@@ -263,39 +307,67 @@ async function story(admin) {
     done(`${n === 'bob' ? 'Bob' : 'Charlie'} stakes collateral`, staked.stakeTx ? `tx ${staked.stakeTx.slice(0, 12)}…` : 'staked on an earlier run');
   }
 
-  step('Bob and Charlie receive their own fingerprinted copies; Charlie\'s copy turns up on Eve\'s host');
+  step("Bob and Charlie receive their own fingerprinted copies; Charlie's copy turns up on Eve's host");
   const oml = await omlStory({ root, info, call, admin, distribution: serviceUrl('distribution'), baseVersion: version, children });
-  done('fingerprinted copies', Object.entries(oml.licences).map(([n, id]) => `${n} licence ${id.slice(0, 8)}…`).join(', '));
+  done(
+    'fingerprinted copies',
+    Object.entries(oml.licences)
+      .map(([n, id]) => `${n} licence ${id.slice(0, 8)}…`)
+      .join(', '),
+  );
 
-  step('Dave pays fees and chats with Bob\'s host; a prover catches Eve');
+  step("Dave pays fees and chats with Bob's host; a prover catches Eve");
   const fees = await onChain.depositFees(nft.chainModelId);
   done('Dave deposits fees', `tx ${fees.depositTx.slice(0, 12)}…`);
-  const acc = await accessStory({ root, info, call, admin, access: serviceUrl('access'), distribution: serviceUrl('distribution'), modelId: model.body.id, oml, startGateway });
-  done('Dave chats with Bob\'s host', `grant ${acc.grantId.slice(0, 8)}…`);
+  const acc = await accessStory({
+    root,
+    info,
+    call,
+    admin,
+    access: serviceUrl('access'),
+    distribution: serviceUrl('distribution'),
+    modelId: model.body.id,
+    oml,
+    startGateway,
+  });
+  done("Dave chats with Bob's host", `grant ${acc.grantId.slice(0, 8)}…`);
   if (acc.violation) done('the prover proves the violation', `${acc.violation.kind}, evidence ${acc.violation.evidenceSha256.slice(0, 12)}…`);
 
-  step('Charlie\'s collateral is slashed after the appeal window; the prover is paid');
+  step("Charlie's collateral is slashed after the appeal window; the prover is paid");
   const charlie = hosts.charlie.address;
   const proverBefore = await onChain.balanceOf(acc.prover);
   let announced = false;
-  const slash = await until(async () => {
-    const all = (await call(incentives, admin, 'GET', `/slashes?host=${charlie}`)).body;
-    const s = acc.violation ? all.find((x) => x.violationId === acc.violation.id) : all.find((x) => x.status === 'executed');
-    if (!s) return acc.violation ? false : { none: true };
-    if (['failed', 'skipped'].includes(s.status)) throw new Error(`slash ${s.id}: ${s.status} (${s.note})`);
-    if (s.status === 'proposed' && !announced && (announced = true)) info(`incentives proposes slash #${s.chainSlashId} of ${onChain.tokens(s.amount)} on Charlie (evidence ${s.evidenceHash.slice(0, 12)}…); the appeal window closes at ${new Date(s.appealDeadline).toISOString().slice(11, 19)} UTC`);
-    return s.status === 'executed' && s;
-  }, 'the slash to execute', 180_000);
+  const slash = await until(
+    async () => {
+      const all = (await call(incentives, admin, 'GET', `/slashes?host=${charlie}`)).body;
+      const s = acc.violation ? all.find((x) => x.violationId === acc.violation.id) : all.find((x) => x.status === 'executed');
+      if (!s) return acc.violation ? false : { none: true };
+      if (['failed', 'skipped'].includes(s.status)) throw new Error(`slash ${s.id}: ${s.status} (${s.note})`);
+      if (s.status === 'proposed' && !announced && (announced = true))
+        info(
+          `incentives proposes slash #${s.chainSlashId} of ${onChain.tokens(s.amount)} on Charlie (evidence ${s.evidenceHash.slice(0, 12)}…); the appeal window closes at ${new Date(s.appealDeadline).toISOString().slice(11, 19)} UTC`,
+        );
+      return s.status === 'executed' && s;
+    },
+    'the slash to execute',
+    180_000,
+  );
   if (slash.none) info('no new violation this run, and no executed slash of an earlier run');
   else {
     const txs = (await call(incentives, admin, 'GET', '/transactions?status=confirmed&limit=1000')).body.filter((t) => t.purpose.includes(slash.id));
     for (const t of txs.reverse()) info(`protocol transaction ${t.functionName} (${t.purpose.split(':')[0]}): ${t.minedHash} in block ${t.blockNumber}`);
     const paid = (await onChain.balanceOf(acc.prover)) - proverBefore;
-    info(`slash #${slash.chainSlashId} executed: the prover ${acc.prover} receives ${onChain.tokens(slash.proverBounty)} (balance +${onChain.tokens(paid)}), Alice as the model's owner ${onChain.tokens(slash.ownerShare)}; Charlie's stake is now ${onChain.tokens((await onChain.stakeOf(charlie, nft.chainModelId)).active)}`);
-    const licence = await until(async () => {
-      const l = (await call(serviceUrl('distribution'), admin, 'GET', `/licences/${oml.licences.charlie}`)).body;
-      return l.status === 'ended' && l;
-    }, "Charlie's licence to end", 60_000);
+    info(
+      `slash #${slash.chainSlashId} executed: the prover ${acc.prover} receives ${onChain.tokens(slash.proverBounty)} (balance +${onChain.tokens(paid)}), Alice as the model's owner ${onChain.tokens(slash.ownerShare)}; Charlie's stake is now ${onChain.tokens((await onChain.stakeOf(charlie, nft.chainModelId)).active)}`,
+    );
+    const licence = await until(
+      async () => {
+        const l = (await call(serviceUrl('distribution'), admin, 'GET', `/licences/${oml.licences.charlie}`)).body;
+        return l.status === 'ended' && l;
+      },
+      "Charlie's licence to end",
+      60_000,
+    );
     info(`distribution ends Charlie's licence ${licence.id.slice(0, 8)}…: ${licence.endedReason} (event distribution.licence.ended)`);
     done('Charlie is slashed, the prover paid', `slash #${slash.chainSlashId}: ${onChain.tokens(slash.amount)}, bounty ${onChain.tokens(slash.proverBounty)}`);
   }
@@ -303,13 +375,19 @@ async function story(admin) {
   step('The epoch closes with its usage root on chain');
   const epoch = await closeEpoch({ info, call, admin, access: serviceUrl('access'), grantId: acc.grantId });
   if (epoch) {
-    const settled = await until(async () => {
-      const e = (await call(incentives, admin, 'GET', `/epochs/${epoch.number}`)).body;
-      if (e.usageStatus === 'failed' || e.allocationStatus === 'failed') throw new Error(`epoch ${epoch.number}: ${e.error}`);
-      return e.usageStatus === 'committed' && ['posted', 'nothing'].includes(e.allocationStatus) && e;
-    }, 'the epoch to settle on chain', 120_000);
+    const settled = await until(
+      async () => {
+        const e = (await call(incentives, admin, 'GET', `/epochs/${epoch.number}`)).body;
+        if (e.usageStatus === 'failed' || e.allocationStatus === 'failed') throw new Error(`epoch ${epoch.number}: ${e.error}`);
+        return e.usageStatus === 'committed' && ['posted', 'nothing'].includes(e.allocationStatus) && e;
+      },
+      'the epoch to settle on chain',
+      120_000,
+    );
     const root = (await call(incentives, admin, 'GET', `/transactions/usage-root:${epoch.number}`)).body;
-    info(`incentives commits epoch ${epoch.number}'s usage root to UsageLedger (tx ${root.minedHash}); allocation of ${onChain.tokens(settled.allocationTotal ?? 0)} over ${settled.allocation.length} accounts: ${settled.allocation.map((a) => `${a.parts.map((p) => p.role).join('+')} ${onChain.tokens(a.amount)}`).join(', ')}`);
+    info(
+      `incentives commits epoch ${epoch.number}'s usage root to UsageLedger (tx ${root.minedHash}); allocation of ${onChain.tokens(settled.allocationTotal ?? 0)} over ${settled.allocation.length} accounts: ${settled.allocation.map((a) => `${a.parts.map((p) => p.role).join('+')} ${onChain.tokens(a.amount)}`).join(', ')}`,
+    );
     done('the epoch settles on chain', `epoch ${epoch.number}, root tx ${root.minedHash.slice(0, 12)}…`);
   }
 

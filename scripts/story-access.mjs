@@ -11,7 +11,16 @@ import { join } from 'node:path';
 const require = createRequire(import.meta.url);
 
 export async function accessStory({ root, info, call, admin, access, distribution, modelId, oml, startGateway }) {
-  const { PERMISSION_HEADER, generateUserKey, permissionString, privateKeyFromSeed, rawPublicKey, receiptSigningBytes, userPublicKeyBytes, verifyEd25519 } = require('@clopen/host-sdk');
+  const {
+    PERMISSION_HEADER,
+    generateUserKey,
+    permissionString,
+    privateKeyFromSeed,
+    rawPublicKey,
+    receiptSigningBytes,
+    userPublicKeyBytes,
+    verifyEd25519,
+  } = require('@clopen/host-sdk');
   const { HOST_AUTH_HEADER, signHostRequest } = require('@clopen/host-auth');
   const { accessV1, fromBinary } = require('@clopen/proto');
   const { generatePrivateKey, privateKeyToAccount } = require('viem/accounts');
@@ -26,7 +35,10 @@ export async function accessStory({ root, info, call, admin, access, distributio
   const gateways = {};
   const servingSeeds = {};
   for (const n of ['bob', 'charlie']) {
-    servingSeeds[n] = Buffer.from(secret(`${n}-serving-seed`, () => randomBytes(32).toString('base64')), 'base64');
+    servingSeeds[n] = Buffer.from(
+      secret(`${n}-serving-seed`, () => randomBytes(32).toString('base64')),
+      'base64',
+    );
     gateways[n] = await startGateway(n, {
       GATEWAY_HOST_KEY: oml.keys[n],
       GATEWAY_SERVING_KEY: `${n}1:${servingSeeds[n].toString('base64')}`,
@@ -38,7 +50,9 @@ export async function accessStory({ root, info, call, admin, access, distributio
       GATEWAY_SPOOL_DIR: join(dir, `gateway-${n}-spool`),
       GATEWAY_THREADS: '1',
     });
-    info(`${n === 'bob' ? 'Bob' : 'Charlie'} starts his host gateway at ${gateways[n]}/v1: it fetched his own copy from distribution (safetensors and model.onnx), registered serving key "${n}1" with access, follows revocations on JetStream`);
+    info(
+      `${n === 'bob' ? 'Bob' : 'Charlie'} starts his host gateway at ${gateways[n]}/v1: it fetched his own copy from distribution (safetensors and model.onnx), registered serving key "${n}1" with access, follows revocations on JetStream`,
+    );
   }
   const gateway = gateways.bob;
   const servingSeed = servingSeeds.bob;
@@ -46,10 +60,17 @@ export async function accessStory({ root, info, call, admin, access, distributio
 
   const daveKey = (await call(access, admin, 'POST', '/api-keys', { principalId: 'dave', roles: ['user'], label: 'npm start' })).body.key;
   const dave = generateUserKey();
-  const bought = await call(access, daveKey, 'POST', '/grants', { modelId, userPublicKey: userPublicKeyBytes(dave).toString('base64url'), quota: { requests: 1000 }, days: 30 });
+  const bought = await call(access, daveKey, 'POST', '/grants', {
+    modelId,
+    userPublicKey: userPublicKeyBytes(dave).toString('base64url'),
+    quota: { requests: 1000 },
+    days: 30,
+  });
   if (bought.status !== 201) throw new Error(`grant: ${bought.status} ${JSON.stringify(bought.body)}`);
   const grant = bought.body;
-  info(`Dave buys access to alice-gpt: grant ${grant.id.slice(0, 8)}… for 1000 requests, bound to his own ed25519 key, signed by issuer key ${grant.issuerKeyId} (event access.grant.issued)`);
+  info(
+    `Dave buys access to alice-gpt: grant ${grant.id.slice(0, 8)}… for 1000 requests, bound to his own ed25519 key, signed by issuer key ${grant.issuerKeyId} (event access.grant.issued)`,
+  );
 
   const signed = { bytes: Buffer.from(grant.grant, 'base64url'), issuerSignature: Buffer.from(grant.issuerSignature, 'base64url') };
   let counter = 0;
@@ -63,7 +84,9 @@ export async function accessStory({ root, info, call, admin, access, distributio
   if (first.res.status !== 200) throw new Error(`Bob's gateway: ${first.res.status} ${first.text}`);
   const receipt = fromBinary(accessV1.UsageReceiptSchema, Buffer.from(first.res.headers.get('x-clopen-receipt'), 'base64url'));
   const genuine = verifyEd25519(receipt.hostSignature, receiptSigningBytes(receipt.body), rawPublicKey(privateKeyFromSeed(servingSeed)));
-  info(`Dave asks Bob's gateway "a closed-open model is" → "${JSON.parse(first.text).choices[0].text.trim()}" with Bob's signed receipt (x-clopen-receipt, signature ${genuine ? 'verifies' : 'DOES NOT verify'})`);
+  info(
+    `Dave asks Bob's gateway "a closed-open model is" → "${JSON.parse(first.text).choices[0].text.trim()}" with Bob's signed receipt (x-clopen-receipt, signature ${genuine ? 'verifies' : 'DOES NOT verify'})`,
+  );
   const streamed = await ask('/v1/chat/completions', { messages: [{ role: 'user', content: 'what is a dog?' }], max_tokens: 12, stream: true });
   const text = streamed.text
     .split('\n\n')
@@ -72,8 +95,12 @@ export async function accessStory({ root, info, call, admin, access, distributio
     .join('');
   info(`a streamed chat completion: "${text.trim()}" (${streamed.text.split('\n\n').length - 1} server-sent events, the receipt in the last before [DONE])`);
   const reason = async (r) => `${r.res.status} ${JSON.parse(r.text).error.code}`;
-  info(`the same permission string again: ${await reason(await ask('/v1/completions', { prompt: 'a closed-open model is', max_tokens: 16 }, { header: first.header }))}`);
-  info(`a string Dave signed for Charlie's host, sent to Bob: ${await reason(await ask('/v1/completions', { prompt: 'hello', max_tokens: 4 }, { host: oml.hosts.charlie.address }))}`);
+  info(
+    `the same permission string again: ${await reason(await ask('/v1/completions', { prompt: 'a closed-open model is', max_tokens: 16 }, { header: first.header }))}`,
+  );
+  info(
+    `a string Dave signed for Charlie's host, sent to Bob: ${await reason(await ask('/v1/completions', { prompt: 'hello', max_tokens: 4 }, { host: oml.hosts.charlie.address }))}`,
+  );
   const none = await fetch(`${gateway}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"prompt":"hello"}' });
   info(`no permission string at all: ${none.status} ${(await none.json()).error.code}`);
 
@@ -81,7 +108,9 @@ export async function accessStory({ root, info, call, admin, access, distributio
     const u = (await call(access, admin, 'GET', `/grants/${grant.id}/usage`)).body;
     return u.requests === 2 && u;
   });
-  info(`Bob's gateway published its receipts in a signed batch (access.usage.reported); access counted ${usage.requests} requests, ${usage.tokensIn} tokens in, ${usage.tokensOut} out — the refused ones not at all`);
+  info(
+    `Bob's gateway published its receipts in a signed batch (access.usage.reported); access counted ${usage.requests} requests, ${usage.tokensIn} tokens in, ${usage.tokensOut} out — the refused ones not at all`,
+  );
   // The prover: registered by an admin, it signs its requests with its own EVM key.
   const paula = privateKeyToAccount(secret('prover-key', () => generatePrivateKey()));
   const registered = await call(access, admin, 'POST', '/provers', { address: paula.address, name: 'Paula the prover' });
@@ -96,9 +125,13 @@ export async function accessStory({ root, info, call, admin, access, distributio
   const challenge = await signedPost('/prover/challenges', { versionId: oml.versionId, endpoint: oml.eveUrl });
   if (challenge.status !== 201) {
     const last = (await call(access, admin, 'GET', '/violations')).body[0];
-    info(`no fresh challenge (${challenge.body.detail})${last ? `; the violation of an earlier run: ${last.kind}, accused ${last.accused.map((a) => a.hostAddress).join(', ')}` : ''}`);
+    info(
+      `no fresh challenge (${challenge.body.detail})${last ? `; the violation of an earlier run: ${last.kind}, accused ${last.accused.map((a) => a.hostAddress).join(', ')}` : ''}`,
+    );
   } else {
-    info(`Paula takes a challenge for Eve's endpoint: ${challenge.body.queries.length} requests, fingerprint keys mixed with decoys of the same shape (she cannot tell which is which, nor can Eve)`);
+    info(
+      `Paula takes a challenge for Eve's endpoint: ${challenge.body.queries.length} requests, fingerprint keys mixed with decoys of the same shape (she cannot tell which is which, nor can Eve)`,
+    );
     const answers = [];
     for (const q of challenge.body.queries) {
       const res = await fetch(`${oml.eveUrl}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: q.body });
@@ -110,8 +143,13 @@ export async function accessStory({ root, info, call, admin, access, distributio
     const who = (address) => Object.entries(oml.hosts).find(([, a]) => a.address === address)?.[0] ?? address;
     if (!v) info(`the proof shows no violation (${verdict.body.keysAnswered} keys answered)`);
     else {
-      info(`Eve's server answered ${v.keysAnswered} of ${v.keysAsked} keys with their secret responses; distribution's trace ${v.traceId.slice(0, 8)}… scored every licensed copy`);
-      for (const a of v.accused) info(`violation ${v.kind}: ${who(a.hostAddress)} (${a.role}), p-value ${Number(a.pValue).toExponential(2)} at a false-accusation bound of ${v.falseAccusation}`);
+      info(
+        `Eve's server answered ${v.keysAnswered} of ${v.keysAsked} keys with their secret responses; distribution's trace ${v.traceId.slice(0, 8)}… scored every licensed copy`,
+      );
+      for (const a of v.accused)
+        info(
+          `violation ${v.kind}: ${who(a.hostAddress)} (${a.role}), p-value ${Number(a.pValue).toExponential(2)} at a false-accusation bound of ${v.falseAccusation}`,
+        );
       info(`evidence sha256 ${v.evidenceSha256.slice(0, 16)}… kept by access; event access.violation.proven, for incentives to slash`);
     }
   }
@@ -123,10 +161,15 @@ export async function accessStory({ root, info, call, admin, access, distributio
 export async function closeEpoch({ info, call, admin, access, grantId }) {
   const { verifyMerkleProof } = require('@clopen/merkle');
   const epoch = await call(access, admin, 'POST', '/admin/epochs/close');
-  if (epoch.status === 201) info(`epoch ${epoch.body.number} closes: ${epoch.body.receiptCount} receipts under Merkle root ${epoch.body.root.slice(0, 18)}… (event access.epoch.closed)`);
+  if (epoch.status === 201)
+    info(
+      `epoch ${epoch.body.number} closes: ${epoch.body.receiptCount} receipts under Merkle root ${epoch.body.root.slice(0, 18)}… (event access.epoch.closed)`,
+    );
   const proof = (await call(access, admin, 'GET', `/epochs/proof?grantId=${grantId}&counter=1`)).body;
   const leaf = createHash('sha256').update(Buffer.of(0)).update(Buffer.from(proof.receipt, 'base64url')).digest();
-  info(`Dave's inclusion proof for his first request: ${proof.proof.siblings.length} hashes to root ${proof.root.slice(0, 18)}… → ${verifyMerkleProof(proof.root, leaf, proof.proof) ? 'verifies' : 'DOES NOT verify'}`);
+  info(
+    `Dave's inclusion proof for his first request: ${proof.proof.siblings.length} hashes to root ${proof.root.slice(0, 18)}… → ${verifyMerkleProof(proof.root, leaf, proof.proof) ? 'verifies' : 'DOES NOT verify'}`,
+  );
   return epoch.status === 201 ? epoch.body : undefined;
 }
 
@@ -139,4 +182,3 @@ async function until(probe, timeoutMs = 60_000) {
     await new Promise((r) => setTimeout(r, 250));
   }
 }
-

@@ -20,21 +20,50 @@ export async function localChain({ root, local, port, background, portOpen, wait
   if (await portOpen(port)) info(`hardhat node already running on ${url}`);
   else {
     const cli = require.resolve('hardhat/internal/cli/bootstrap.js', { paths: [root] });
-    background('hardhat-node', [cli, '--config', join(root, 'libs/testing/hardhat/hardhat.config.cjs'), 'node', '--hostname', '127.0.0.1', '--port', String(port)], { HARDHAT_DISABLE_TELEMETRY_PROMPT: 'true' });
-    await waitFor('the hardhat node', async () => (await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}' })).ok);
+    background(
+      'hardhat-node',
+      [cli, '--config', join(root, 'libs/testing/hardhat/hardhat.config.cjs'), 'node', '--hostname', '127.0.0.1', '--port', String(port)],
+      { HARDHAT_DISABLE_TELEMETRY_PROMPT: 'true' },
+    );
+    await waitFor(
+      'the hardhat node',
+      async () =>
+        (
+          await fetch(url, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: '{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}',
+          })
+        ).ok,
+    );
     info(`hardhat node started on ${url} (chain id 31337, offline)`);
   }
-  const rpc = async (method, params = []) => (await (await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) })).json()).result;
+  const rpc = async (method, params = []) =>
+    (
+      await (
+        await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) })
+      ).json()
+    ).result;
   // A block every second, as on a real chain: appeal windows are measured by block timestamps.
   await rpc('evm_setIntervalMining', [1000]);
-  const chain = defineChain({ id: 31337, name: 'hardhat', nativeCurrency: { name: 'ETH', symbol: 'ETH', decimals: 18 }, rpcUrls: { default: { http: [url] } } });
+  const chain = defineChain({
+    id: 31337,
+    name: 'hardhat',
+    nativeCurrency: { name: 'ETH', symbol: 'ETH', decimals: 18 },
+    rpcUrls: { default: { http: [url] } },
+  });
   const client = createPublicClient({ chain, cacheTime: 0, transport: http(url, { retryCount: 0 }) });
   const account = (i) => mnemonicToAccount(MNEMONIC, { addressIndex: i });
   const wallet = (acct) => createWalletClient({ account: acct, chain, transport: http(url, { retryCount: 0 }) });
 
   const stateFile = join(local, 'chain.json');
   let state = existsSync(stateFile) ? JSON.parse(readFileSync(stateFile, 'utf8')) : undefined;
-  const stillThere = state && (await client.getBlock({ blockNumber: BigInt(state.deployBlock) }).then((b) => b.hash === state.deployBlockHash, () => false));
+  const stillThere =
+    state &&
+    (await client.getBlock({ blockNumber: BigInt(state.deployBlock) }).then(
+      (b) => b.hash === state.deployBlockHash,
+      () => false,
+    ));
   if (stillThere) info(`contracts deployed on an earlier run at block ${state.deployBlock}: ModelRegistry ${state.addresses.modelRegistry}`);
   else {
     const deployer = wallet(account(0));
@@ -48,13 +77,17 @@ export async function localChain({ root, local, port, background, portOpen, wait
     });
     // Locally the protocol key also governs, so governance changes go through the incentives API.
     for (const address of [addresses.hostCollateral, addresses.rewardsVault]) {
-      await client.waitForTransactionReceipt({ hash: await deployer.writeContract({ address, abi: hostCollateralAbi, functionName: 'grantRole', args: [GOVERNANCE_ROLE, protocol] }) });
+      await client.waitForTransactionReceipt({
+        hash: await deployer.writeContract({ address, abi: hostCollateralAbi, functionName: 'grantRole', args: [GOVERNANCE_ROLE, protocol] }),
+      });
     }
     const head = await client.getBlock();
     state = { addresses: Object.fromEntries(Object.entries(addresses).map(([k, v]) => [k, v])), deployBlock: Number(head.number), deployBlockHash: head.hash };
     writeFileSync(stateFile, JSON.stringify(state, null, 2));
     await resetChainState();
-    info(`contracts deployed by ${account(0).address}: TestToken ${addresses.token}, ModelRegistry ${addresses.modelRegistry}, HostCollateral ${addresses.hostCollateral}, UsageLedger ${addresses.usageLedger}, RewardsVault ${addresses.rewardsVault}; protocol role: ${protocol} (held by incentives)`);
+    info(
+      `contracts deployed by ${account(0).address}: TestToken ${addresses.token}, ModelRegistry ${addresses.modelRegistry}, HostCollateral ${addresses.hostCollateral}, UsageLedger ${addresses.usageLedger}, RewardsVault ${addresses.rewardsVault}; protocol role: ${protocol} (held by incentives)`,
+    );
   }
   const a = state.addresses;
   return {
@@ -78,7 +111,10 @@ export function chainStory({ chain, info, local }) {
   const { client } = chain;
   const contractsOf = (acct) => {
     const w = chain.wallet(acct);
-    return { ...clopenContracts(chain.addresses, { public: client, wallet: w }), testToken: testTokenContract(chain.addresses.token, { public: client, wallet: w }) };
+    return {
+      ...clopenContracts(chain.addresses, { public: client, wallet: w }),
+      testToken: testTokenContract(chain.addresses.token, { public: client, wallet: w }),
+    };
   };
   const mined = async (what, hash) => {
     const r = await client.waitForTransactionReceipt({ hash: await hash });
@@ -100,7 +136,9 @@ export function chainStory({ chain, info, local }) {
     async mintModel(version, licence) {
       const c = contractsOf(alice);
       if (saved.deployment === chain.deployment && saved.chainModelId) {
-        info(`Alice's model NFT #${saved.chainModelId} was minted on an earlier run (owner ${await c.modelRegistry.read.ownerOf([BigInt(saved.chainModelId)])})`);
+        info(
+          `Alice's model NFT #${saved.chainModelId} was minted on an earlier run (owner ${await c.modelRegistry.read.ownerOf([BigInt(saved.chainModelId)])})`,
+        );
         return { chainModelId: BigInt(saved.chainModelId) };
       }
       const fee = TOKEN / 100n; // 0.01 CLT a request
@@ -110,7 +148,9 @@ export function chainStory({ chain, info, local }) {
       const terms = `0x${createHash('sha256').update(JSON.stringify(licence)).digest('hex')}`;
       const published = await mined('publishVersion', c.modelRegistry.write.publishVersion([result, `0x${version.manifestSha256}`, terms]));
       save({ deployment: chain.deployment, chainModelId: result.toString() });
-      info(`Alice mints model NFT #${result} from ${alice.address} (tx ${minted.transactionHash}), fee 0.01 CLT a request, and commits version 1.0.0: artefact hash = its manifest ${version.manifestSha256.slice(0, 16)}…, licence terms ${terms.slice(0, 18)}… (tx ${published.transactionHash})`);
+      info(
+        `Alice mints model NFT #${result} from ${alice.address} (tx ${minted.transactionHash}), fee 0.01 CLT a request, and commits version 1.0.0: artefact hash = its manifest ${version.manifestSha256.slice(0, 16)}…, licence terms ${terms.slice(0, 18)}… (tx ${published.transactionHash})`,
+      );
       return { chainModelId: result, mintTx: minted.transactionHash, publishTx: published.transactionHash };
     },
     /** A host funds its key with gas and test tokens, approves HostCollateral and stakes on the model. */
@@ -122,11 +162,14 @@ export function chainStory({ chain, info, local }) {
         return {};
       }
       const funder = chain.wallet(chain.account(0));
-      if ((await client.getBalance({ address: host.address })) < parseEther('0.5')) await mined('fund', funder.sendTransaction({ to: host.address, value: parseEther('1') }));
+      if ((await client.getBalance({ address: host.address })) < parseEther('0.5'))
+        await mined('fund', funder.sendTransaction({ to: host.address, value: parseEther('1') }));
       await mined('mint', c.testToken.write.mint([host.address, amount]));
       await mined('approve', c.testToken.write.approve([chain.addresses.hostCollateral, amount]));
       const staked = await mined('stake', c.hostCollateral.write.stake([chainModelId, amount]));
-      info(`${name} (${host.address}) stakes ${tokens(amount)} on model #${chainModelId} in HostCollateral (tx ${staked.transactionHash}, event chain.collateral.staked)`);
+      info(
+        `${name} (${host.address}) stakes ${tokens(amount)} on model #${chainModelId} in HostCollateral (tx ${staked.transactionHash}, event chain.collateral.staked)`,
+      );
       return { stakeTx: staked.transactionHash };
     },
     /** Dave pays for his requests up front: fees deposited in the RewardsVault for the model. */
@@ -135,7 +178,9 @@ export function chainStory({ chain, info, local }) {
       await mined('mint', c.testToken.write.mint([daveWallet.address, amount]));
       await mined('approve', c.testToken.write.approve([chain.addresses.rewardsVault, amount]));
       const deposited = await mined('deposit', c.rewardsVault.write.deposit([chainModelId, amount]));
-      info(`Dave's wallet ${daveWallet.address} deposits ${tokens(amount)} of fees for model #${chainModelId} in the RewardsVault (tx ${deposited.transactionHash})`);
+      info(
+        `Dave's wallet ${daveWallet.address} deposits ${tokens(amount)} of fees for model #${chainModelId} in the RewardsVault (tx ${deposited.transactionHash})`,
+      );
       return { depositTx: deposited.transactionHash };
     },
     balanceOf: (address) => contractsOf(alice).token.read.balanceOf([address]),

@@ -23,20 +23,30 @@ export async function omlStory({ root, info, call, admin, distribution, baseVers
   let pool = await call(distribution, aliceKey, 'POST', `/versions/${baseVersion.id}/pool`, { hosts: 8, coalition: 1, keyStrategy: 'english' });
   if (pool.status === 409) info('Alice created her fingerprint pool on an earlier run (a pool is generated once per version)');
   else if (pool.status !== 202) throw new Error(`pool: ${pool.status} ${JSON.stringify(pool.body)}`);
-  else info(`Alice asks distribution for a fingerprint pool sized for 8 hosts: ${pool.body.size} fingerprints, each copy holds each with p=${pool.body.inclusionProbability.toFixed(2)}; the embedder generates it`);
+  else
+    info(
+      `Alice asks distribution for a fingerprint pool sized for 8 hosts: ${pool.body.size} fingerprints, each copy holds each with p=${pool.body.inclusionProbability.toFixed(2)}; the embedder generates it`,
+    );
   pool = await until(async () => {
     const p = (await call(distribution, aliceKey, 'GET', `/versions/${baseVersion.id}/pool`)).body;
     if (p.status === 'failed') throw new Error(`pool generation failed: ${p.failure}`);
     return p.status === 'ready' && p;
   });
-  info(`pool ready: ${pool.size} perinucleus fingerprints, sealed at rest (AES-256-GCM); public commitment ${pool.entriesRoot.slice(0, 18)}… (event distribution.pool.generated)`);
+  info(
+    `pool ready: ${pool.size} perinucleus fingerprints, sealed at rest (AES-256-GCM); public commitment ${pool.entriesRoot.slice(0, 18)}… (event distribution.pool.generated)`,
+  );
 
   const licences = {};
   for (const [n, account] of Object.entries(hosts)) {
     // Distribution licenses a host when the chain indexer reports its stake (chain.collateral.staked).
-    const l = await until(async () => (await call(distribution, admin, 'GET', `/licences?versionId=${baseVersion.id}&host=${account.address}&status=active`)).body[0], 120_000);
+    const l = await until(
+      async () => (await call(distribution, admin, 'GET', `/licences?versionId=${baseVersion.id}&host=${account.address}&status=active`)).body[0],
+      120_000,
+    );
     licences[n] = l.id;
-    info(`${name(n)} (host ${account.address}) is licensed for alice-gpt 1.0.0 by his stake: licence ${l.id} (origin ${l.origin}, event distribution.licence.granted)`);
+    info(
+      `${name(n)} (host ${account.address}) is licensed for alice-gpt 1.0.0 by his stake: licence ${l.id} (origin ${l.origin}, event distribution.licence.granted)`,
+    );
   }
   for (const [n, id] of Object.entries(licences)) {
     let shown = '';
@@ -50,7 +60,9 @@ export async function omlStory({ root, info, call, admin, distribution, baseVers
       }
       return s.state === 'completed' && s;
     }, 60 * 60_000);
-    info(`${name(n)}'s copy: ${done.embedded}/${done.fingerprintCount} of his fingerprints verified on the written model; stored as OML version ${done.copyVersionId.slice(0, 8)}… (parent 1.0.0)`);
+    info(
+      `${name(n)}'s copy: ${done.embedded}/${done.fingerprintCount} of his fingerprints verified on the written model; stored as OML version ${done.copyVersionId.slice(0, 8)}… (parent 1.0.0)`,
+    );
   }
 
   const signedGet = async (account, path) => {
@@ -65,14 +77,19 @@ export async function omlStory({ root, info, call, admin, distribution, baseVers
     copies[n] = join(dir, `copy-${n}`);
     mkdirSync(copies[n], { recursive: true });
     for (const f of d.body.files) writeFileSync(join(copies[n], f.path), Buffer.from(await (await fetch(f.url)).arrayBuffer()));
-    info(`${name(n)} signs a request with his host key and downloads his copy by URLs valid until ${new Date(d.body.expiresAt).toISOString().slice(11, 19)} UTC (delivery ${d.body.deliveryId.slice(0, 8)}…, event distribution.copy.delivered)`);
+    info(
+      `${name(n)} signs a request with his host key and downloads his copy by URLs valid until ${new Date(d.body.expiresAt).toISOString().slice(11, 19)} UTC (delivery ${d.body.deliveryId.slice(0, 8)}…, event distribution.copy.delivered)`,
+    );
   }
   const stolen = await signedGet(hosts.bob, `/host/licences/${licences.charlie}/copy`);
   info(`Bob asks for Charlie's copy: ${stolen.status} (${stolen.body.detail})`);
 
   // Eve serves Charlie's copy without a licence.
   const port = 8000 + Math.floor(Math.random() * 500) + 100;
-  const eve = spawn(enginePythonPath(), ['-m', 'clopen_fp.serve', '--model', copies.charlie, '--port', String(port)], { cwd: ENGINE_PYTHON_DIR, stdio: ['ignore', 'pipe', 'inherit'] });
+  const eve = spawn(enginePythonPath(), ['-m', 'clopen_fp.serve', '--model', copies.charlie, '--port', String(port)], {
+    cwd: ENGINE_PYTHON_DIR,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   children.push(eve);
   await new Promise((resolve, reject) => {
     eve.stdout.once('data', resolve);

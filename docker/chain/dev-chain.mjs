@@ -33,11 +33,15 @@ const log = (message) => process.stdout.write(`chain: ${message}\n`);
 rmSync(READY_FILE, { force: true });
 
 const cli = require.resolve('hardhat/internal/cli/bootstrap.js', { paths: [root] });
-const node = spawn(process.execPath, [cli, '--config', join(root, 'libs/testing/hardhat/hardhat.config.cjs'), 'node', '--hostname', hostname, '--port', String(port)], {
-  cwd: root,
-  env: { ...process.env, HARDHAT_DISABLE_TELEMETRY_PROMPT: 'true' },
-  stdio: ['ignore', 'inherit', 'inherit'],
-});
+const node = spawn(
+  process.execPath,
+  [cli, '--config', join(root, 'libs/testing/hardhat/hardhat.config.cjs'), 'node', '--hostname', hostname, '--port', String(port)],
+  {
+    cwd: root,
+    env: { ...process.env, HARDHAT_DISABLE_TELEMETRY_PROMPT: 'true' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  },
+);
 node.on('exit', (code, signal) => {
   rmSync(READY_FILE, { force: true });
   process.exit(code ?? (signal ? 0 : 1));
@@ -46,13 +50,23 @@ for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => node.kill(s
 
 const url = `http://127.0.0.1:${port}`;
 const rpc = async (method, params = []) => {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+  });
   const body = await res.json();
   if (body.error) throw new Error(`${method}: ${body.error.message}`);
   return body.result;
 };
 for (let i = 0; ; i++) {
-  if (await rpc('eth_chainId').then(() => true, () => false)) break;
+  if (
+    await rpc('eth_chainId').then(
+      () => true,
+      () => false,
+    )
+  )
+    break;
   if (i > 600) throw new Error(`the hardhat node did not answer on ${url} within a minute`);
   await new Promise((r) => setTimeout(r, 100));
 }
@@ -80,12 +94,16 @@ if (wrong.length) {
 } else {
   // Locally the protocol key also governs, so governance changes go through the incentives API.
   for (const address of [addresses.hostCollateral, addresses.rewardsVault]) {
-    await client.waitForTransactionReceipt({ hash: await deployer.writeContract({ address, abi: hostCollateralAbi, functionName: 'grantRole', args: [GOVERNANCE_ROLE, protocol] }) });
+    await client.waitForTransactionReceipt({
+      hash: await deployer.writeContract({ address, abi: hostCollateralAbi, functionName: 'grantRole', args: [GOVERNANCE_ROLE, protocol] }),
+    });
   }
   // A block every second from now on (deployment above went a block per transaction).
   await rpc('evm_setIntervalMining', [1000]);
   const head = await client.getBlockNumber();
   log(`contracts deployed by ${deployer.account.address} up to block ${head}; protocol and governance: ${protocol}`);
-  log(`CHAIN_CONTRACTS=ModelRegistry:${addresses.modelRegistry},HostCollateral:${addresses.hostCollateral},UsageLedger:${addresses.usageLedger},RewardsVault:${addresses.rewardsVault}`);
+  log(
+    `CHAIN_CONTRACTS=ModelRegistry:${addresses.modelRegistry},HostCollateral:${addresses.hostCollateral},UsageLedger:${addresses.usageLedger},RewardsVault:${addresses.rewardsVault}`,
+  );
   writeFileSync(READY_FILE, `${head}\n`);
 }

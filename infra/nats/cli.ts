@@ -45,7 +45,9 @@ function credentials(dir: string, kind: string, name: string): void {
     [
       `${kind} ${name}: public key ${publicKey}`,
       `seed (secret, give it to ${kind === 'service' ? 'the service as NATS_NKEY_SEED' : 'the partner, for its NATS_NKEY_SEED'}, never commit it): ${seedFile}`,
-      list.length > 1 ? `${name} now has ${list.length} keys: once every process uses the new one, drop the old with \`npm run nats:credentials -- revoke <public key>\`` : '',
+      list.length > 1
+        ? `${name} now has ${list.length} keys: once every process uses the new one, drop the old with \`npm run nats:credentials -- revoke <public key>\``
+        : '',
       'then write the server configuration again (npm run nats:config) and reload NATS (nats-server --signal reload, or SIGHUP)',
       '',
     ]
@@ -92,7 +94,11 @@ function main(argv: string[]): void {
     return credentials(dir, kind, name);
   }
   if (command === 'config') {
-    const config = renderNatsServerConfig(load(dir), { storeDir: values['store-dir']!, listen: values.listen, httpPort: Number(values['http-port']) || undefined });
+    const config = renderNatsServerConfig(load(dir), {
+      storeDir: values['store-dir']!,
+      listen: values.listen,
+      httpPort: Number(values['http-port']) || undefined,
+    });
     if (values.out) writeFileSync(values.out, config);
     else process.stdout.write(config);
     return;

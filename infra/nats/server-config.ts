@@ -38,7 +38,8 @@ function accountBlock(a: NatsAccount): string[] {
   const lines = [`  ${q(a.name)}: {`];
   if (a.jetstream) lines.push('    jetstream: enabled');
   lines.push('    users: [');
-  for (const u of a.users) lines.push(`      # ${u.comment}`, '      {', `        nkey: ${q(u.nkey)}`, ...permissionsBlock(u.permissions, '        '), '      }');
+  for (const u of a.users)
+    lines.push(`      # ${u.comment}`, '      {', `        nkey: ${q(u.nkey)}`, ...permissionsBlock(u.permissions, '        '), '      }');
   lines.push('    ]');
   if (a.exports.length) {
     lines.push('    exports: [');

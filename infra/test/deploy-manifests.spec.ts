@@ -120,7 +120,10 @@ const services: DeployedService[] = [
     singleIdentity: { stateDirs: ['GATEWAY_SPOOL_DIR', 'GATEWAY_MODEL_DIR'] },
     downloadsPresigned: true,
     ownSecrets: { 'clopen-host-gateway': ['GATEWAY_HOST_KEY', 'GATEWAY_SERVING_KEY'] },
-    composeOptIn: { profile: 'host', fillIn: { GATEWAY_MODEL_ID: '0190a8c4-5b7e-7d2a-9c11-2f4e6a8b0c3d', GATEWAY_LICENCE_ID: '0190a8c4-5b7e-7d2a-9c11-2f4e6a8b0c3e' } },
+    composeOptIn: {
+      profile: 'host',
+      fillIn: { GATEWAY_MODEL_ID: '0190a8c4-5b7e-7d2a-9c11-2f4e6a8b0c3d', GATEWAY_LICENCE_ID: '0190a8c4-5b7e-7d2a-9c11-2f4e6a8b0c3e' },
+    },
   },
   {
     // HTTP serves /health, /ready and /metrics only; one replica works at a time (an advisory lock per step)
@@ -133,7 +136,8 @@ const services: DeployedService[] = [
       profile: 'chain',
       fillIn: {
         CHAIN_RPC_URL: 'http://chain:8545',
-        CHAIN_CONTRACTS: 'ModelRegistry:0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512,HostCollateral:0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0,UsageLedger:0xCf7Ed3AccA5a467e9e704C703E8D87F634fB0Fc9,RewardsVault:0xDc64a140Aa3E981100a9becA4E685f962f0cF6C9',
+        CHAIN_CONTRACTS:
+          'ModelRegistry:0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512,HostCollateral:0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0,UsageLedger:0xCf7Ed3AccA5a467e9e704C703E8D87F634fB0Fc9,RewardsVault:0xDc64a140Aa3E981100a9becA4E685f962f0cF6C9',
       },
       optionalSecrets: ['CHAIN_RPC_URL'],
     },
@@ -150,7 +154,8 @@ const services: DeployedService[] = [
       profile: 'chain',
       fillIn: {
         CHAIN_RPC_URL: 'http://chain:8545',
-        CHAIN_CONTRACTS: 'ModelRegistry:0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512,HostCollateral:0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0,UsageLedger:0xCf7Ed3AccA5a467e9e704C703E8D87F634fB0Fc9,RewardsVault:0xDc64a140Aa3E981100a9becA4E685f962f0cF6C9',
+        CHAIN_CONTRACTS:
+          'ModelRegistry:0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512,HostCollateral:0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0,UsageLedger:0xCf7Ed3AccA5a467e9e704C703E8D87F634fB0Fc9,RewardsVault:0xDc64a140Aa3E981100a9becA4E685f962f0cF6C9',
       },
       optionalSecrets: ['CHAIN_RPC_URL'],
     },
@@ -225,7 +230,15 @@ function coresOf(quantity: string | number | undefined): number {
 }
 
 /** The URLs in an environment, with the port a client uses when the URL names none. */
-const DEFAULT_PORTS: Record<string, number> = { 'http:': 80, 'https:': 443, 'redis:': 6379, 'rediss:': 6379, 'nats:': 4222, 'postgres:': 5432, 'postgresql:': 5432 };
+const DEFAULT_PORTS: Record<string, number> = {
+  'http:': 80,
+  'https:': 443,
+  'redis:': 6379,
+  'rediss:': 6379,
+  'nats:': 4222,
+  'postgres:': 5432,
+  'postgresql:': 5432,
+};
 function urlsIn(env: Record<string, string>): { name: string; host: string; port: number }[] {
   return Object.entries(env).flatMap(([name, value]) =>
     value.split(',').flatMap((part) => {
@@ -304,7 +317,10 @@ const rendered = new Map<string, K8sObject[]>();
 function render(overlay: string): K8sObject[] {
   if (!rendered.has(overlay)) {
     const out = execFileSync('kubectl', ['kustomize', join(root, 'k8s', overlay)], { encoding: 'utf8', timeout: 60_000 });
-    rendered.set(overlay, parseAllDocuments(out).map((d) => d.toJS() as K8sObject));
+    rendered.set(
+      overlay,
+      parseAllDocuments(out).map((d) => d.toJS() as K8sObject),
+    );
   }
   return rendered.get(overlay)!;
 }
@@ -445,7 +461,10 @@ function checkDeployment(objects: K8sObject[], service: DeployedService, where: 
       // a pod volume of the same name would stand in for the claim
       expect((pod.volumes ?? []).map((v: { name: string }) => v.name)).not.toContain(mount!.name);
     }
-    expect(deployment.spec.persistentVolumeClaimRetentionPolicy ?? { whenDeleted: 'Retain', whenScaled: 'Retain' }).toEqual({ whenDeleted: 'Retain', whenScaled: 'Retain' });
+    expect(deployment.spec.persistentVolumeClaimRetentionPolicy ?? { whenDeleted: 'Retain', whenScaled: 'Retain' }).toEqual({
+      whenDeleted: 'Retain',
+      whenScaled: 'Retain',
+    });
     expect(objects.filter((o) => o.kind === 'HorizontalPodAutoscaler' && o.spec.scaleTargetRef?.name === service.name).map((o) => o.metadata.name)).toEqual([]);
   }
 
@@ -456,7 +475,10 @@ function checkDeployment(objects: K8sObject[], service: DeployedService, where: 
     expect(deployment.spec.strategy).toEqual({ type: 'Recreate' });
     expect(objects.filter((o) => o.kind === 'HorizontalPodAutoscaler' && o.spec.scaleTargetRef?.name === service.name).map((o) => o.metadata.name)).toEqual([]);
     const zeroAddress = /0x0{40}\b/i.test(env[service.singleton.contracts] ?? '');
-    expect({ replicas: deployment.spec.replicas, [service.singleton.contracts]: zeroAddress ? 'placeholders' : 'real' }).not.toEqual({ replicas: 1, [service.singleton.contracts]: 'placeholders' });
+    expect({ replicas: deployment.spec.replicas, [service.singleton.contracts]: zeroAddress ? 'placeholders' : 'real' }).not.toEqual({
+      replicas: 1,
+      [service.singleton.contracts]: 'placeholders',
+    });
   }
 
   // another deployed service is reached through its Service and port (e.g. STORAGE_URL → storage:80)
@@ -490,8 +512,9 @@ const asMap = (environment: Record<string, unknown> | string[] | undefined): Rec
 
 /** Compose's interpolation with the values an operator would supply from .env.example (or `filledIn`). */
 const interpolate = (value: string, filledIn: Record<string, string> = {}) =>
-  value.replace(/\$\{([A-Z_][A-Z0-9_]*)(?::?([-?])([^}]*))?\}/g, (_, name: string, op: string | undefined, arg: string) =>
-    filledIn[name] ?? (envExample[name] ? envExample[name] : op === '-' ? arg : secretStandIn(name)),
+  value.replace(
+    /\$\{([A-Z_][A-Z0-9_]*)(?::?([-?])([^}]*))?\}/g,
+    (_, name: string, op: string | undefined, arg: string) => filledIn[name] ?? (envExample[name] ? envExample[name] : op === '-' ? arg : secretStandIn(name)),
   );
 
 const seconds = (duration: string) => {
@@ -521,7 +544,11 @@ describe('the list of deployed services', () => {
 
 describe('the list of secret settings', () => {
   it.each(services)('covers every credential-like setting of $name', ({ settings }) => {
-    expect(Object.keys(settings).filter(looksSecret).filter((k) => !SECRET_SETTINGS.includes(k))).toEqual([]);
+    expect(
+      Object.keys(settings)
+        .filter(looksSecret)
+        .filter((k) => !SECRET_SETTINGS.includes(k)),
+    ).toEqual([]);
   });
 });
 
@@ -667,7 +694,10 @@ describe('docker/compose.yaml: the dev chain', () => {
     const named = `ModelRegistry:${expected.modelRegistry},HostCollateral:${expected.hostCollateral},UsageLedger:${expected.usageLedger},RewardsVault:${expected.rewardsVault}`;
     expect(envExample.CHAIN_CONTRACTS).toBe(named);
     for (const config of ['chain-indexer', 'incentives']) {
-      expect({ config, CHAIN_CONTRACTS: readYaml(`k8s/overlays/local/${config}-config.patch.yaml`).data.CHAIN_CONTRACTS }).toEqual({ config, CHAIN_CONTRACTS: named });
+      expect({ config, CHAIN_CONTRACTS: readYaml(`k8s/overlays/local/${config}-config.patch.yaml`).data.CHAIN_CONTRACTS }).toEqual({
+        config,
+        CHAIN_CONTRACTS: named,
+      });
     }
     expect(envExample.CHAIN_RPC_URL).toBe('http://chain:8545');
   });
@@ -748,7 +778,9 @@ describe('k8s base: Secrets of one workload', () => {
   const workloads = objects.filter((o) => ['Deployment', 'StatefulSet', 'Job'].includes(o.kind));
   const refs = workloads.flatMap((w) =>
     [...(w.spec.template.spec.initContainers ?? []), ...w.spec.template.spec.containers].flatMap((c: Container) =>
-      (c.env ?? []).filter((v) => v.valueFrom?.secretKeyRef).map((v) => ({ workload: w.metadata.name, secret: v.valueFrom!.secretKeyRef!.name, key: v.valueFrom!.secretKeyRef!.key })),
+      (c.env ?? [])
+        .filter((v) => v.valueFrom?.secretKeyRef)
+        .map((v) => ({ workload: w.metadata.name, secret: v.valueFrom!.secretKeyRef!.name, key: v.valueFrom!.secretKeyRef!.key })),
     ),
   );
 
@@ -778,7 +810,9 @@ describe.each(services)('k8s base: $name', (service) => {
       expect(set.spec.replicas).toBe(1);
       expect(set.spec.updateStrategy?.type ?? 'RollingUpdate').toBe('RollingUpdate');
       expect(find(objects, 'PodDisruptionBudget', service.name).spec.selector.matchLabels).toEqual(set.spec.selector.matchLabels);
-      expect(objects.filter((o) => o.kind === 'HorizontalPodAutoscaler' && (o.metadata.name === service.name || o.spec.scaleTargetRef?.name === service.name))).toEqual([]);
+      expect(
+        objects.filter((o) => o.kind === 'HorizontalPodAutoscaler' && (o.metadata.name === service.name || o.spec.scaleTargetRef?.name === service.name)),
+      ).toEqual([]);
       expect(objects.some((o) => o.kind === 'Deployment' && o.metadata.name === service.name)).toBe(false);
       return;
     }
@@ -829,7 +863,9 @@ function checkMigrationsJob(objects: K8sObject[], where: string) {
   expect(pod.containers.map((c: Container) => c.name).sort()).toEqual(withDatabase.map((s) => s.name).sort());
   for (const service of withDatabase) {
     const container: Container = pod.containers.find((c: Container) => c.name === service.name);
-    const workload: Container = find(objects, workloadKind(service), service.name).spec.template.spec.containers.find((c: Container) => c.name === service.name);
+    const workload: Container = find(objects, workloadKind(service), service.name).spec.template.spec.containers.find(
+      (c: Container) => c.name === service.name,
+    );
     // the same image (and tag, after an overlay's images) as the service it migrates
     expect({ [service.name]: container.image }).toEqual({ [service.name]: workload.image });
     const { env, fromSecrets, literal } = containerEnvironment(objects, container);
@@ -838,7 +874,11 @@ function checkMigrationsJob(objects: K8sObject[], where: string) {
     const databaseOf = (c: Container) => c.env?.find((v) => v.name === 'DATABASE_URL')?.valueFrom?.secretKeyRef;
     expect(databaseOf(container)).toEqual(databaseOf(workload));
     // what MIGRATE_ONLY reads is all there and valid (nothing else is required then)
-    expectValidEnvironment({ MIGRATE_ONLY: service.settings.MIGRATE_ONLY, DATABASE_URL: service.settings.DATABASE_URL }, { MIGRATE_ONLY: env.MIGRATE_ONLY, DATABASE_URL: env.DATABASE_URL }, `${where} migrate/${service.name}`);
+    expectValidEnvironment(
+      { MIGRATE_ONLY: service.settings.MIGRATE_ONLY, DATABASE_URL: service.settings.DATABASE_URL },
+      { MIGRATE_ONLY: env.MIGRATE_ONLY, DATABASE_URL: env.DATABASE_URL },
+      `${where} migrate/${service.name}`,
+    );
     const security = { ...pod.securityContext, ...container.securityContext };
     expect(security).toMatchObject({ runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
     expect(security.runAsUser).toBeGreaterThan(0);
@@ -870,7 +910,8 @@ function natsBytes(size: string | undefined): number {
 /** The parts of nats.conf the checks read; the file is NATS's syntax (key: value, blocks, lists). */
 function natsConf(text: string) {
   const block = (name: string) => new RegExp(`^\\s*${name}\\s*\\{([\\s\\S]*?)^\\s*\\}`, 'm').exec(text)?.[1];
-  const field = (source: string | undefined, key: string) => (source ? new RegExp(`^\\s*${key}\\s*[:=]\\s*"?([^"\\s]+)"?\\s*$`, 'm').exec(source)?.[1] : undefined);
+  const field = (source: string | undefined, key: string) =>
+    source ? new RegExp(`^\\s*${key}\\s*[:=]\\s*"?([^"\\s]+)"?\\s*$`, 'm').exec(source)?.[1] : undefined;
   const port = (address: string | undefined) => (address ? Number(address.split(':').pop()) : undefined);
   const top = text.replace(/^\s*\w+\s*\{[\s\S]*?^\s*\}/gm, ''); // top-level keys only
   const jetstream = block('jetstream');
@@ -882,10 +923,13 @@ function natsConf(text: string) {
     pidFile: field(top, 'pid_file'),
     storeDir: field(jetstream, 'store_dir'),
     maxFileStore: field(jetstream, 'max_file_store'),
-    cluster: cluster === undefined ? undefined : {
-      port: port(field(cluster, 'listen')),
-      routes: [...(/routes\s*[:=]?\s*\[([\s\S]*?)\]/.exec(cluster)?.[1] ?? '').matchAll(/nats:\/\/([^\s,\]]+)/g)].map((m) => m[1]),
-    },
+    cluster:
+      cluster === undefined
+        ? undefined
+        : {
+            port: port(field(cluster, 'listen')),
+            routes: [...(/routes\s*[:=]?\s*\[([\s\S]*?)\]/.exec(cluster)?.[1] ?? '').matchAll(/nats:\/\/([^\s,\]]+)/g)].map((m) => m[1]),
+          },
   };
 }
 
@@ -990,7 +1034,13 @@ function selects(selector: LabelSelector | undefined, labels: Labels): boolean {
   return (
     byLabels &&
     (selector.matchExpressions ?? []).every(({ key, operator, values = [] }) =>
-      operator === 'In' ? values.includes(labels[key]) : operator === 'NotIn' ? !values.includes(labels[key]) : operator === 'Exists' ? key in labels : !(key in labels),
+      operator === 'In'
+        ? values.includes(labels[key])
+        : operator === 'NotIn'
+          ? !values.includes(labels[key])
+          : operator === 'Exists'
+            ? key in labels
+            : !(key in labels),
     )
   );
 }
@@ -1021,9 +1071,19 @@ function policiesFor(objects: K8sObject[], endpoint: Endpoint, type: 'Ingress' |
 
 function connects(objects: K8sObject[], from: Endpoint, to: Endpoint, port: number, protocol = 'TCP'): boolean {
   const egress = policiesFor(objects, from, 'Egress');
-  const egressOk = !egress || egress.some((p) => (p.spec.egress ?? []).some((r: PolicyRule) => portMatches(r.ports, to, port, protocol) && (!r.to?.length || r.to.some((peer) => peerMatches(peer, to)))));
+  const egressOk =
+    !egress ||
+    egress.some((p) =>
+      (p.spec.egress ?? []).some((r: PolicyRule) => portMatches(r.ports, to, port, protocol) && (!r.to?.length || r.to.some((peer) => peerMatches(peer, to)))),
+    );
   const ingress = policiesFor(objects, to, 'Ingress');
-  const ingressOk = !ingress || ingress.some((p) => (p.spec.ingress ?? []).some((r: PolicyRule) => portMatches(r.ports, to, port, protocol) && (!r.from?.length || r.from.some((peer) => peerMatches(peer, from)))));
+  const ingressOk =
+    !ingress ||
+    ingress.some((p) =>
+      (p.spec.ingress ?? []).some(
+        (r: PolicyRule) => portMatches(r.ports, to, port, protocol) && (!r.from?.length || r.from.some((peer) => peerMatches(peer, from))),
+      ),
+    );
   return egressOk && ingressOk;
 }
 
@@ -1033,7 +1093,10 @@ function podsOf(objects: K8sObject[]) {
     .filter((o) => ['Deployment', 'StatefulSet', 'Job'].includes(o.kind))
     .map((w) => {
       const containers: Container[] = w.spec.template.spec.containers;
-      const endpoint: Endpoint = { what: `${w.kind}/${w.metadata.name}`, pod: { labels: w.spec.template.metadata.labels, ports: containers.flatMap((c) => c.ports ?? []) } };
+      const endpoint: Endpoint = {
+        what: `${w.kind}/${w.metadata.name}`,
+        pod: { labels: w.spec.template.metadata.labels, ports: containers.flatMap((c) => c.ports ?? []) },
+      };
       return { name: w.metadata.name, workload: w, containers, endpoint };
     });
 }
@@ -1046,7 +1109,13 @@ function destinationOf(objects: K8sObject[], pods: ReturnType<typeof podsOf>, ho
   expect({ host, port, servicePort: !!servicePort }).toEqual({ host, port, servicePort: true });
   return pods
     .filter((p) => selects({ matchLabels: service.spec.selector }, p.endpoint.pod!.labels) && p.workload.kind !== 'Job')
-    .map((p) => ({ endpoint: p.endpoint, port: typeof servicePort.targetPort === 'number' ? servicePort.targetPort : p.endpoint.pod!.ports.find((cp) => cp.name === (servicePort.targetPort ?? servicePort.port))!.containerPort }));
+    .map((p) => ({
+      endpoint: p.endpoint,
+      port:
+        typeof servicePort.targetPort === 'number'
+          ? servicePort.targetPort
+          : p.endpoint.pod!.ports.find((cp) => cp.name === (servicePort.targetPort ?? servicePort.port))!.containerPort,
+    }));
 }
 
 /** Secrets whose values are URLs: every form a deployment may give them (the stand-in, a local dev value). */
@@ -1078,14 +1147,23 @@ function impliedConnections(objects: K8sObject[]) {
     }
     return urls
       .filter((u) => u.host !== 'localhost' && u.host !== '127.0.0.1')
-      .flatMap((u) => destinationOf(objects, pods, u.host, u.port).map((d) => ({ from: source.endpoint, to: d.endpoint, port: d.port, because: `${u.name}=${u.host}:${u.port}` })));
+      .flatMap((u) =>
+        destinationOf(objects, pods, u.host, u.port).map((d) => ({
+          from: source.endpoint,
+          to: d.endpoint,
+          port: d.port,
+          because: `${u.name}=${u.host}:${u.port}`,
+        })),
+      );
   });
 }
 
 function checkNetworkPolicies(objects: K8sObject[], where: string) {
   const pods = podsOf(objects);
   // default deny: a policy for every pod, both directions, allowing nothing itself
-  const deny = objects.filter((o) => o.kind === 'NetworkPolicy' && Object.keys(o.spec.podSelector ?? {}).length === 0 && !o.spec.ingress?.length && !o.spec.egress?.length);
+  const deny = objects.filter(
+    (o) => o.kind === 'NetworkPolicy' && Object.keys(o.spec.podSelector ?? {}).length === 0 && !o.spec.ingress?.length && !o.spec.egress?.length,
+  );
   expect(deny.flatMap((o) => o.spec.policyTypes).sort()).toEqual(['Egress', 'Ingress']);
 
   // every connection the settings imply is allowed
@@ -1098,9 +1176,15 @@ function checkNetworkPolicies(objects: K8sObject[], where: string) {
   // may route to one another whether or not a cluster is configured)
   const expected = new Set(implied.map((c) => `${c.from.what} → ${c.to.what}:${c.port}`));
   const unexpected = pods.flatMap((a) =>
-    pods.filter((b) => b !== a).flatMap((b) =>
-      b.endpoint.pod!.ports.filter((p) => !expected.has(`${a.endpoint.what} → ${b.endpoint.what}:${p.containerPort}`) && connects(objects, a.endpoint, b.endpoint, p.containerPort)).map((p) => `${a.endpoint.what} → ${b.endpoint.what}:${p.containerPort}`),
-    ),
+    pods
+      .filter((b) => b !== a)
+      .flatMap((b) =>
+        b.endpoint
+          .pod!.ports.filter(
+            (p) => !expected.has(`${a.endpoint.what} → ${b.endpoint.what}:${p.containerPort}`) && connects(objects, a.endpoint, b.endpoint, p.containerPort),
+          )
+          .map((p) => `${a.endpoint.what} → ${b.endpoint.what}:${p.containerPort}`),
+      ),
   );
   expect({ where, unexpected }).toEqual({ where, unexpected: [] });
 
@@ -1108,18 +1192,31 @@ function checkNetworkPolicies(objects: K8sObject[], where: string) {
   // from namespaces labelled clopen.io/api-clients; every workload's metrics port from those labelled
   // clopen.io/metrics
   const internet: Endpoint = { what: 'the internet', outside: true };
-  const otherPod = (labels: Labels): Endpoint => ({ what: `a pod of a namespace labelled ${JSON.stringify(labels)}`, pod: { labels: {}, ports: [] }, namespace: { 'kubernetes.io/metadata.name': 'elsewhere', ...labels } });
-  const reachable = (from: Endpoint) => pods.flatMap((b) => b.endpoint.pod!.ports.filter((p) => connects(objects, from, b.endpoint, p.containerPort)).map((p) => `${b.name}:${p.containerPort}`)).sort();
+  const otherPod = (labels: Labels): Endpoint => ({
+    what: `a pod of a namespace labelled ${JSON.stringify(labels)}`,
+    pod: { labels: {}, ports: [] },
+    namespace: { 'kubernetes.io/metadata.name': 'elsewhere', ...labels },
+  });
+  const reachable = (from: Endpoint) =>
+    pods
+      .flatMap((b) => b.endpoint.pod!.ports.filter((p) => connects(objects, from, b.endpoint, p.containerPort)).map((p) => `${b.name}:${p.containerPort}`))
+      .sort();
   const gatewayPort = `host-gateway:${effective(gatewaySettings, {}, 'HTTP_PORT')}`;
   expect({ where, from: internet.what, reachable: reachable(internet) }).toEqual({ where, from: internet.what, reachable: [gatewayPort] });
   expect({ where, reachable: reachable(otherPod({})) }).toEqual({ where, reachable: [gatewayPort] });
   const apis = services.filter((s) => s.role === 'api').map((s) => `${s.name}:${effective(s.settings, {}, 'HTTP_PORT')}`);
   expect({ where, reachable: reachable(otherPod({ 'clopen.io/api-clients': 'true' })) }).toEqual({ where, reachable: apis.sort() });
-  const scraped = pods.filter((p) => p.workload.spec.template.metadata.annotations?.['prometheus.io/port']).map((p) => `${p.name}:${p.workload.spec.template.metadata.annotations['prometheus.io/port']}`);
+  const scraped = pods
+    .filter((p) => p.workload.spec.template.metadata.annotations?.['prometheus.io/port'])
+    .map((p) => `${p.name}:${p.workload.spec.template.metadata.annotations['prometheus.io/port']}`);
   expect(reachable(otherPod({ 'clopen.io/metrics': 'true' }))).toEqual(expect.arrayContaining(scraped));
 
   // every pod resolves names (kube-dns in kube-system, or a node-local cache)
-  const dns: Endpoint = { what: 'kube-dns', pod: { labels: { 'k8s-app': 'kube-dns' }, ports: [] }, namespace: { 'kubernetes.io/metadata.name': 'kube-system' } };
+  const dns: Endpoint = {
+    what: 'kube-dns',
+    pod: { labels: { 'k8s-app': 'kube-dns' }, ports: [] },
+    namespace: { 'kubernetes.io/metadata.name': 'kube-system' },
+  };
   expect(pods.filter((p) => !connects(objects, p.endpoint, dns, 53, 'UDP')).map((p) => p.name)).toEqual([]);
 }
 
@@ -1172,10 +1269,17 @@ describe.each(services)('docker/Dockerfile: $name', (service) => {
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith('#'));
   const finalStage = instructions.slice(instructions.map((l) => l.startsWith('FROM ')).lastIndexOf(true));
-  const last = (op: string) => [...finalStage].reverse().find((l) => l.startsWith(`${op} `))?.slice(op.length + 1);
+  const last = (op: string) =>
+    [...finalStage]
+      .reverse()
+      .find((l) => l.startsWith(`${op} `))
+      ?.slice(op.length + 1);
   const pkg = JSON.parse(read(`services/${service.name}/package.json`));
   const build = instructions.find((l) => l.includes('nx run-many -t build'))!;
-  const copied = build.slice(build.indexOf('cp -a --parents')).split(/\s+/).map((w) => w.replace(/"/g, ''));
+  const copied = build
+    .slice(build.indexOf('cp -a --parents'))
+    .split(/\s+/)
+    .map((w) => w.replace(/"/g, ''));
 
   it('starts the compiled entry point named by the service package.json', () => {
     const cmd: string[] = JSON.parse(last('CMD')!);
@@ -1202,7 +1306,10 @@ describe.each(services)('docker/Dockerfile: $name', (service) => {
     // RUN case "${SERVICE}" in embedder) packages="…" ;; *) packages="" ;; esac && … apt-get install … ${packages}
     const run = finalStage.find((l) => /^RUN case "\$\{SERVICE\}" in /.test(l));
     expect(run).toBeDefined();
-    const branches = [...run!.matchAll(/([\w*|-]+)\)\s*packages="([^"]*)"/g)].map(([, pattern, list]) => ({ patterns: pattern.split('|'), packages: list.split(/\s+/).filter(Boolean) }));
+    const branches = [...run!.matchAll(/([\w*|-]+)\)\s*packages="([^"]*)"/g)].map(([, pattern, list]) => ({
+      patterns: pattern.split('|'),
+      packages: list.split(/\s+/).filter(Boolean),
+    }));
     const branch = branches.find((b) => b.patterns.includes(service.name)) ?? branches.find((b) => b.patterns.includes('*'));
     expect(branch?.packages.sort()).toEqual([...(service.debianPackages ?? [])].sort());
     expect(run).toMatch(/apt-get install -y --no-install-recommends \$\{packages\}/);

@@ -62,7 +62,9 @@ const partnerBus = async (partner: keyof typeof partners) => {
 function violations(nc: NatsConnection): string[] {
   const seen: string[] = [];
   void (async () => {
-    for await (const s of nc.status()) if (s.type === 'error' && s.data === ErrorCode.PermissionsViolation) seen.push(String((s as { permissionContext?: { subject: string } }).permissionContext?.subject));
+    for await (const s of nc.status())
+      if (s.type === 'error' && s.data === ErrorCode.PermissionsViolation)
+        seen.push(String((s as { permissionContext?: { subject: string } }).permissionContext?.subject));
   })();
   return seen;
 }
@@ -112,7 +114,10 @@ beforeAll(async () => {
   let log = '';
   server = spawn(NATS_SERVER, ['-c', join(dir, 'nats-server.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
   server.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-  await eventually(() => log.includes('Server is ready') || (server.exitCode !== null && Promise.reject(new Error(log))), { timeoutMs: 10_000, what: 'nats-server' });
+  await eventually(() => log.includes('Server is ready') || (server.exitCode !== null && Promise.reject(new Error(log))), {
+    timeoutMs: 10_000,
+    what: 'nats-server',
+  });
   // Every service ensures the streams at start; with the shipped permissions too.
   await (await serviceBus('access')).ensureStreams();
 });
@@ -127,7 +132,9 @@ describe('NATS accounts: partners', () => {
   it('refuses a connection without a known nkey', async () => {
     await expect(connect({ servers: url, reconnect: false })).rejects.toMatchObject({ code: ErrorCode.AuthorizationViolation });
     const stranger = nkeys.createUser().getSeed();
-    await expect(connect({ servers: url, reconnect: false, authenticator: nkeyAuthenticator(stranger) })).rejects.toMatchObject({ code: ErrorCode.AuthorizationViolation });
+    await expect(connect({ servers: url, reconnect: false, authenticator: nkeyAuthenticator(stranger) })).rejects.toMatchObject({
+      code: ErrorCode.AuthorizationViolation,
+    });
   });
 
   it("lands a partner's usage in ACCESS under its own id, and access consumes it knowing who sent it", async () => {
@@ -179,7 +186,11 @@ describe('NATS accounts: partners', () => {
     const acmeFeed = await RejectionFeed.follow(await partnerBus('acme'), 'acme', (r) => void got.acme.push(r.reason));
     try {
       const access = await serviceBus('access');
-      const rejection = newEnvelope('access.usage.rejected', { grantId: 'g1', counter: 1n, hostAddress: HOST_A, reason: 'over_quota', message: 'spent', partner: 'acme' }, { producer: 'access' });
+      const rejection = newEnvelope(
+        'access.usage.rejected',
+        { grantId: 'g1', counter: 1n, hostAddress: HOST_A, reason: 'over_quota', message: 'spent', partner: 'acme' },
+        { producer: 'access' },
+      );
       expect((await access.publishEnvelope(rejection, 'access.usage.rejected.acme')).stream).toBe('PARTNERS');
       await eventually(() => got.acme.length === 1, { timeoutMs: 5_000, what: "acme's refusal at acme" });
       expect(got.acme).toEqual(['over_quota']);
@@ -187,12 +198,18 @@ describe('NATS accounts: partners', () => {
       // beta: not through acme's durable, not with acme's filter under its own name, not by subscribing
       const beta = await partnerBus('beta');
       await expect(beta.js.consumers.get('PARTNERS', acmeFeed.consumerName)).rejects.toMatchObject({ code: ErrorCode.PermissionsViolation });
-      await expect(beta.jsm.consumers.add('PARTNERS', { durable_name: 'beta__access_usage_rejected', filter_subject: 'access.usage.rejected.acme' })).rejects.toMatchObject({ code: ErrorCode.PermissionsViolation });
-      await expect(beta.jsm.consumers.add('PARTNERS', { durable_name: acmeFeed.consumerName, filter_subject: 'access.usage.rejected.acme' })).rejects.toMatchObject({ code: ErrorCode.PermissionsViolation });
+      await expect(
+        beta.jsm.consumers.add('PARTNERS', { durable_name: 'beta__access_usage_rejected', filter_subject: 'access.usage.rejected.acme' }),
+      ).rejects.toMatchObject({ code: ErrorCode.PermissionsViolation });
+      await expect(
+        beta.jsm.consumers.add('PARTNERS', { durable_name: acmeFeed.consumerName, filter_subject: 'access.usage.rejected.acme' }),
+      ).rejects.toMatchObject({ code: ErrorCode.PermissionsViolation });
       expect(await subscribeRefusal(beta.connection, 'access.usage.rejected.acme')).toMatchObject({ code: ErrorCode.PermissionsViolation });
       // acme itself cannot widen its durable's filter to every partner's copies
       const acme = await partnerBus('acme');
-      await expect(acme.jsm.consumers.add('PARTNERS', { durable_name: acmeFeed.consumerName, filter_subject: 'access.usage.rejected.*' })).rejects.toMatchObject({ code: ErrorCode.PermissionsViolation });
+      await expect(
+        acme.jsm.consumers.add('PARTNERS', { durable_name: acmeFeed.consumerName, filter_subject: 'access.usage.rejected.*' }),
+      ).rejects.toMatchObject({ code: ErrorCode.PermissionsViolation });
       // beta's own feed sees nothing of acme's
       const betaFeed = await RejectionFeed.follow(beta, 'beta', (r) => void got.beta.push(r.reason));
       await new Promise((r) => setTimeout(r, 300));
@@ -214,7 +231,15 @@ describe('NATS accounts: partners', () => {
   it('cannot publish as another partner, nor platform events, nor ask platform services', async () => {
     const acme = await partnerBus('acme');
     const seen = violations(acme.connection);
-    for (const subject of ['access.usage.reported.beta', 'access.usage.reported.acme', 'access.epoch.closed', 'access.grant.revoked', 'chain.collateral.slash_executed', 'storage.model.registered', 'dlq.access.usage.reported']) {
+    for (const subject of [
+      'access.usage.reported.beta',
+      'access.usage.reported.acme',
+      'access.epoch.closed',
+      'access.grant.revoked',
+      'chain.collateral.slash_executed',
+      'storage.model.registered',
+      'dlq.access.usage.reported',
+    ]) {
       expect(await publishRefusal(acme.connection, seen, subject)).toBe(subject);
     }
     // the JetStream way fails the same, and says why
@@ -238,10 +263,14 @@ describe('NATS accounts: partners', () => {
       });
     }
     // JetStream: no consumer on ACCESS (with every partner's usage), whatever API prefix it tries
-    await expect(acme.jsm.consumers.add('ACCESS', { name: 'peek', filter_subject: 'access.usage.reported.beta' })).rejects.toMatchObject({ code: ErrorCode.PermissionsViolation });
+    await expect(acme.jsm.consumers.add('ACCESS', { name: 'peek', filter_subject: 'access.usage.reported.beta' })).rejects.toMatchObject({
+      code: ErrorCode.PermissionsViolation,
+    });
     const platformApi = await Bus.connect({ servers: url, producer: 'partner-acme', nkeySeed: partners.acme.seed, jsApiPrefix: '$JS.API' });
     open.push(platformApi);
-    await expect(platformApi.jsm.consumers.add('ACCESS', { name: 'peek', filter_subject: 'access.usage.reported.beta' })).rejects.toMatchObject({ code: ErrorCode.PermissionsViolation });
+    await expect(platformApi.jsm.consumers.add('ACCESS', { name: 'peek', filter_subject: 'access.usage.reported.beta' })).rejects.toMatchObject({
+      code: ErrorCode.PermissionsViolation,
+    });
   });
 });
 
@@ -251,7 +280,11 @@ describe('NATS accounts: services', () => {
     const definitions = readdirSync(join(root, 'services'))
       .flatMap((dir) => {
         const src = join(root, 'services', dir, 'src');
-        return existsSync(src) ? readdirSync(src).filter((f) => f.endsWith('.service.ts')).map((f) => join(src, f)) : [];
+        return existsSync(src)
+          ? readdirSync(src)
+              .filter((f) => f.endsWith('.service.ts'))
+              .map((f) => join(src, f))
+          : [];
       })
       .flatMap((file) => Object.values(require(file) as Record<string, unknown>))
       .filter((d): d is { name: string; uses: { bus?: boolean | 'partner' } } => typeof d === 'object' && d !== null && 'uses' in d && 'name' in d);
@@ -288,14 +321,20 @@ describe('NATS accounts: services', () => {
 
   it("never publish as a partner, not even access (a partner's subject is its account's alone)", async () => {
     const access = await serviceBus('access');
-    await expect(access.publishRaw('access.usage.reported.acme', usageEnvelope('access'), 'forged-2')).rejects.toMatchObject({ code: ErrorCode.PermissionsViolation });
+    await expect(access.publishRaw('access.usage.reported.acme', usageEnvelope('access'), 'forged-2')).rejects.toMatchObject({
+      code: ErrorCode.PermissionsViolation,
+    });
   });
 
   it("read their own consumers and inbox only, not another service's", async () => {
     const incentives = await serviceBus('incentives');
     // access's durable of partner usage exists (created above); incentives may not pull from it
-    await expect(incentives.js.consumers.get('ACCESS', 'access__access_usage_reported_partners')).rejects.toMatchObject({ code: ErrorCode.PermissionsViolation });
-    await expect(incentives.jsm.consumers.add('ACCESS', { durable_name: 'incentives__peek', filter_subject: 'access.usage.reported.*' })).rejects.toMatchObject({ code: ErrorCode.PermissionsViolation });
+    await expect(incentives.js.consumers.get('ACCESS', 'access__access_usage_reported_partners')).rejects.toMatchObject({
+      code: ErrorCode.PermissionsViolation,
+    });
+    await expect(incentives.jsm.consumers.add('ACCESS', { durable_name: 'incentives__peek', filter_subject: 'access.usage.reported.*' })).rejects.toMatchObject(
+      { code: ErrorCode.PermissionsViolation },
+    );
     await expect(incentives.jsm.streams.delete('ACCESS')).rejects.toMatchObject({ code: ErrorCode.PermissionsViolation });
     expect(await subscribeRefusal(incentives.connection, '_INBOX_access.>')).toMatchObject({ code: ErrorCode.PermissionsViolation });
     expect(await subscribeRefusal(incentives.connection, 'storage.model.get')).toMatchObject({ code: ErrorCode.PermissionsViolation });
@@ -304,7 +343,11 @@ describe('NATS accounts: services', () => {
 
 describe('NATS accounts: deployment', () => {
   const root = join(__dirname, '../..');
-  const compose = (file: string) => parse(readFileSync(join(root, 'docker', file), 'utf8'), { merge: true }).services as Record<string, { environment?: Record<string, string>; command?: string[]; volumes?: string[] }>;
+  const compose = (file: string) =>
+    parse(readFileSync(join(root, 'docker', file), 'utf8'), { merge: true }).services as Record<
+      string,
+      { environment?: Record<string, string>; command?: string[]; volumes?: string[] }
+    >;
 
   it('compose: the override runs NATS with the written configuration and gives every service on the bus its seed', () => {
     const base = compose('compose.yaml');

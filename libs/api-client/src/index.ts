@@ -52,7 +52,11 @@ export interface ApiClientOptions {
  * `call()` to get the answer's data or an ApiProblem thrown.
  */
 export function apiClient<Paths extends object>(baseUrl: string, options: ApiClientOptions): Client<Paths> {
-  const client = createClient<Paths>({ baseUrl: baseUrl.replace(/\/+$/, ''), fetch: options.fetch, headers: { ...options.headers, ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}) } });
+  const client = createClient<Paths>({
+    baseUrl: baseUrl.replace(/\/+$/, ''),
+    fetch: options.fetch,
+    headers: { ...options.headers, ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}) },
+  });
   client.use(problems(options.service));
   return client;
 }
@@ -70,7 +74,14 @@ function problems(service: string): Middleware {
         body = undefined;
       }
       const detail = typeof body?.detail === 'string' ? body.detail : text.slice(0, 300) || response.statusText;
-      throw new ApiProblem(service, response.status, typeof body?.code === 'string' ? body.code : `http_${response.status}`, `${service}: ${detail}`, body?.type, body?.details as Record<string, unknown> | undefined);
+      throw new ApiProblem(
+        service,
+        response.status,
+        typeof body?.code === 'string' ? body.code : `http_${response.status}`,
+        `${service}: ${detail}`,
+        body?.type,
+        body?.details as Record<string, unknown> | undefined,
+      );
     },
     onError({ error }) {
       throw new ApiProblem(service, 0, 'unavailable', `${service} is unreachable: ${innermost(error)}`);
@@ -88,6 +99,7 @@ function innermost(e: unknown): string {
 /** The data of a call, which an error answer would have thrown as an ApiProblem. */
 export async function call<T>(request: Promise<{ data?: T; response: Response }>): Promise<T> {
   const { data, response } = await request;
-  if (data === undefined && response.status !== 204) throw new ApiProblem('api', response.status, 'empty_answer', `${response.url}: answered ${response.status} without a body`);
+  if (data === undefined && response.status !== 204)
+    throw new ApiProblem('api', response.status, 'empty_answer', `${response.url}: answered ${response.status} without a body`);
   return data as T;
 }

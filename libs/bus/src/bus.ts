@@ -71,10 +71,7 @@ export interface PublishResult {
   duplicate: boolean;
 }
 
-export type RequestHandler<S extends RequestSubject> = (
-  payload: RequestPayload<S>,
-  envelope: Envelope,
-) => Promise<ResponseInit<S>> | ResponseInit<S>;
+export type RequestHandler<S extends RequestSubject> = (payload: RequestPayload<S>, envelope: Envelope) => Promise<ResponseInit<S>> | ResponseInit<S>;
 
 export interface Responder {
   readonly subject: string;
@@ -147,7 +144,11 @@ export class Bus {
     }
   }
 
-  newEnvelope<S extends EventSubject | RequestSubject>(subject: S, payload: EventInit<S & EventSubject> | RequestInit<S & RequestSubject>, ctx: MessageContext = {}): Envelope {
+  newEnvelope<S extends EventSubject | RequestSubject>(
+    subject: S,
+    payload: EventInit<S & EventSubject> | RequestInit<S & RequestSubject>,
+    ctx: MessageContext = {},
+  ): Envelope {
     return newEnvelope(subject, payload as never, { ...ctx, producer: this.producer });
   }
 
@@ -166,7 +167,8 @@ export class Bus {
     eventSpec(env.subject);
     if (to !== undefined && to !== env.subject) {
       const partner = partnerOf(env.subject as EventSubject, to);
-      if (!partner || !eventSpec(env.subject).toPartners) throw new Error(`an envelope on ${env.subject} cannot be published on ${to}: only a toPartners event goes to <subject>.<partner id>`);
+      if (!partner || !eventSpec(env.subject).toPartners)
+        throw new Error(`an envelope on ${env.subject} cannot be published on ${to}: only a toPartners event goes to <subject>.<partner id>`);
     }
     const bytes = envelope instanceof Uint8Array ? envelope : encodeEnvelope(env);
     const ack = await this.publishRaw(this.subject(to ?? env.subject), bytes, env.id, envelopeHeaders(env));
@@ -225,7 +227,8 @@ export class Bus {
         const result = await handler(payload as unknown as RequestPayload<S>, envelope);
         out = { data: toBinary(spec.response, create(spec.response, result as never)) };
       } catch (err) {
-        const { code, message } = err instanceof Error && err.name === 'EnvelopeDecodeError' ? { code: 'invalid_argument', message: err.message } : errorReply(err);
+        const { code, message } =
+          err instanceof Error && err.name === 'EnvelopeDecodeError' ? { code: 'invalid_argument', message: err.message } : errorReply(err);
         if (code === 'internal') this.logger.error(`${subject} failed: ${message}`, (err as Error)?.stack);
         const hdrs = natsHeaders();
         hdrs.set(HEADER.error, code);

@@ -56,9 +56,7 @@ export function encodeEnvelope(envelope: Envelope): Uint8Array {
   return toBinary(busV1.EnvelopeSchema, envelope);
 }
 
-export type DecodedEnvelope<S extends Subject = Subject> = S extends Subject
-  ? { envelope: Envelope; subject: S; payload: EnvelopePayload<S> }
-  : never;
+export type DecodedEnvelope<S extends Subject = Subject> = S extends Subject ? { envelope: Envelope; subject: S; payload: EnvelopePayload<S> } : never;
 
 /** Decodes an envelope and its payload with the schema its subject names in SUBJECTS. */
 export function decodeEnvelope<S extends Subject = Subject>(bytes: Uint8Array, expected?: S): DecodedEnvelope<S> {

@@ -33,14 +33,13 @@ export function partnerPublishedSubjects(): EventSubject[] {
 
 /** The event subjects the platform also addresses to the partner they concern. */
 export function partnerAddressedSubjects(): EventSubject[] {
-  return (Object.entries(SUBJECTS) as [EventSubject, SubjectSpec][])
-    .filter(([, spec]) => spec.kind === 'event' && spec.toPartners)
-    .map(([subject]) => subject);
+  return (Object.entries(SUBJECTS) as [EventSubject, SubjectSpec][]).filter(([, spec]) => spec.kind === 'event' && spec.toPartners).map(([subject]) => subject);
 }
 
 function assertFromPartners(subject: EventSubject): void {
   const spec = eventSpec(subject);
-  if (!spec.fromPartners && !spec.toPartners) throw new Error(`"${subject}" is neither published by partners nor addressed to them (fromPartners, toPartners in libs/bus/src/subjects.ts)`);
+  if (!spec.fromPartners && !spec.toPartners)
+    throw new Error(`"${subject}" is neither published by partners nor addressed to them (fromPartners, toPartners in libs/bus/src/subjects.ts)`);
 }
 
 /**

@@ -64,7 +64,10 @@ describe('partners', () => {
   it('read one stream, a mirror of revocations alone', () => {
     expect(STREAMS.REVOCATIONS.mirror).toEqual({ stream: 'ACCESS', subject: 'access.grant.revoked' });
     expect(streamSubjects('ACCESS')).toContain('access.grant.revoked');
-    expect(streamConfig('REVOCATIONS', 'ns1')).toMatchObject({ name: 'ns1_REVOCATIONS', mirror: { name: 'ns1_ACCESS', filter_subject: 'ns1.access.grant.revoked' } });
+    expect(streamConfig('REVOCATIONS', 'ns1')).toMatchObject({
+      name: 'ns1_REVOCATIONS',
+      mirror: { name: 'ns1_ACCESS', filter_subject: 'ns1.access.grant.revoked' },
+    });
     expect(streamConfig('REVOCATIONS').subjects).toBeUndefined();
     const api = partnerPermissions('acme').publish.allow.filter((p) => p.startsWith('$JS'));
     expect(api.filter((p) => p.includes('REVOCATIONS')).length).toBeGreaterThan(0);

@@ -4,7 +4,15 @@
 import { durableName } from './consumer/consume';
 import { consumerName } from './consumer/consume-batches';
 import { deadLetterSubject } from './namespace';
-import { PARTNER_JS_API_PREFIX, anyPartnerSubject, assertPartnerId, partnerAddressedSubjects, partnerPublishedSubjects, partnerReaderName, partnerSubject } from './partners';
+import {
+  PARTNER_JS_API_PREFIX,
+  anyPartnerSubject,
+  assertPartnerId,
+  partnerAddressedSubjects,
+  partnerPublishedSubjects,
+  partnerReaderName,
+  partnerSubject,
+} from './partners';
 import { streamNames, streamOf, subjectMatches, type StreamName } from './streams';
 import { SUBJECTS, type EventSubject, type SubjectSpec } from './subjects';
 
@@ -35,7 +43,14 @@ export const SERVICE_GRANTS = {
   storage: { context: 'storage', answers: ['storage.model.get', 'storage.version.get'] },
   distribution: {
     context: 'distribution',
-    consumes: ['storage.version.published', 'chain.registry.version_published', 'chain.collateral.staked', 'chain.collateral.slash_proposed', 'chain.collateral.slash_executed', 'chain.blocks.reorged'],
+    consumes: [
+      'storage.version.published',
+      'chain.registry.version_published',
+      'chain.collateral.staked',
+      'chain.collateral.slash_proposed',
+      'chain.collateral.slash_executed',
+      'chain.blocks.reorged',
+    ],
     requests: ['storage.model.get', 'storage.version.get'],
     answers: ['distribution.challenge.open', 'distribution.challenge.trace'],
   },
@@ -79,13 +94,17 @@ export function serviceInbox(service: string): string {
 
 /** The event subjects of the table that a pattern names. */
 function eventsMatching(pattern: string): EventSubject[] {
-  const events = (Object.entries(SUBJECTS) as [EventSubject, SubjectSpec][]).filter(([s, spec]) => spec.kind === 'event' && subjectMatches(pattern, s)).map(([s]) => s);
+  const events = (Object.entries(SUBJECTS) as [EventSubject, SubjectSpec][])
+    .filter(([s, spec]) => spec.kind === 'event' && subjectMatches(pattern, s))
+    .map(([s]) => s);
   if (!events.length) throw new Error(`"${pattern}" names no event subject in libs/bus/src/subjects.ts`);
   return events;
 }
 
 function requestsMatching(pattern: string): string[] {
-  const requests = (Object.entries(SUBJECTS) as [string, SubjectSpec][]).filter(([s, spec]) => spec.kind === 'request' && subjectMatches(pattern, s)).map(([s]) => s);
+  const requests = (Object.entries(SUBJECTS) as [string, SubjectSpec][])
+    .filter(([s, spec]) => spec.kind === 'request' && subjectMatches(pattern, s))
+    .map(([s]) => s);
   if (!requests.length) throw new Error(`"${pattern}" names no request subject in libs/bus/src/subjects.ts`);
   return requests;
 }
@@ -99,8 +118,16 @@ interface Durable {
 
 function durablesOf(service: ServiceName): Durable[] {
   const grant: ServiceGrant = SERVICE_GRANTS[service];
-  const own = [...new Set((grant.consumes ?? []).flatMap(eventsMatching))].map((subject) => ({ stream: streamOf(subject), name: durableName(service, subject), filter: subject }));
-  const partners = (grant.consumesFromPartners ?? []).map((subject) => ({ stream: streamOf(subject), name: consumerName(service, subject, true), filter: anyPartnerSubject(subject) }));
+  const own = [...new Set((grant.consumes ?? []).flatMap(eventsMatching))].map((subject) => ({
+    stream: streamOf(subject),
+    name: durableName(service, subject),
+    filter: subject,
+  }));
+  const partners = (grant.consumesFromPartners ?? []).map((subject) => ({
+    stream: streamOf(subject),
+    name: consumerName(service, subject, true),
+    filter: anyPartnerSubject(subject),
+  }));
   return [...own, ...partners];
 }
 
@@ -253,8 +280,12 @@ export function natsAccounts(identities: BusIdentities): NatsAccount[] {
     }),
     exports: [
       ...partners.flatMap((p) => partnerPublishedSubjects().map((s) => ({ service: partnerSubject(s, p), accounts: [partnerAccount(p)] }))),
-      ...(partners.length ? partnerJsApi().map((a) => ({ service: a.platform, accounts: partnerAccounts, ...(a.responses ? { responses: a.responses } : {}) })) : []),
-      ...partners.flatMap((p) => partnerOwnApi(p).map((a) => ({ service: a.platform, accounts: [partnerAccount(p)], ...(a.responses ? { responses: a.responses } : {}) }))),
+      ...(partners.length
+        ? partnerJsApi().map((a) => ({ service: a.platform, accounts: partnerAccounts, ...(a.responses ? { responses: a.responses } : {}) }))
+        : []),
+      ...partners.flatMap((p) =>
+        partnerOwnApi(p).map((a) => ({ service: a.platform, accounts: [partnerAccount(p)], ...(a.responses ? { responses: a.responses } : {}) })),
+      ),
     ],
     imports: [],
   };

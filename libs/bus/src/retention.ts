@@ -32,7 +32,8 @@ export class BusRetention {
     private readonly dataSource: DataSource,
     private readonly options: BusRetentionOptions,
   ) {
-    if (options.outboxMs <= DUPLICATE_WINDOW_MS) throw new Error(`outbox retention must exceed JetStream's duplicate window (${DUPLICATE_WINDOW_MS} ms), got ${options.outboxMs} ms`);
+    if (options.outboxMs <= DUPLICATE_WINDOW_MS)
+      throw new Error(`outbox retention must exceed JetStream's duplicate window (${DUPLICATE_WINDOW_MS} ms), got ${options.outboxMs} ms`);
     this.logger = options.logger ?? new Logger('BusRetention');
   }
 
@@ -70,10 +71,12 @@ export class BusRetention {
         `DELETE FROM ${outbox} WHERE id IN (SELECT id FROM ${outbox} WHERE published_at IS NOT NULL AND published_at < now() - make_interval(secs => $1) LIMIT $2)`,
         this.options.outboxMs,
       ),
-      processed: !this.options.processedMs ? 0 : await prune(
-        `DELETE FROM ${processed} WHERE (consumer, message_id) IN (SELECT consumer, message_id FROM ${processed} WHERE processed_at < now() - make_interval(secs => $1) LIMIT $2)`,
-        this.options.processedMs,
-      ),
+      processed: !this.options.processedMs
+        ? 0
+        : await prune(
+            `DELETE FROM ${processed} WHERE (consumer, message_id) IN (SELECT consumer, message_id FROM ${processed} WHERE processed_at < now() - make_interval(secs => $1) LIMIT $2)`,
+            this.options.processedMs,
+          ),
     };
   }
 }

@@ -27,7 +27,8 @@ export const STREAMS = {
     mirror: { stream: 'ACCESS', subject: 'access.grant.revoked' },
   },
   PARTNERS: {
-    description: "Events addressed to one partner, on <subject>.<partner id> (the refusals of the receipts it reported): each partner's account reads its own through one durable of a fixed name.",
+    description:
+      "Events addressed to one partner, on <subject>.<partner id> (the refusals of the receipts it reported): each partner's account reads its own through one durable of a fixed name.",
     partnerCopies: true,
   },
 } as const satisfies Record<string, StreamSpec>;

@@ -89,4 +89,3 @@ describe('Bus (real NATS)', () => {
     }
   });
 });
-

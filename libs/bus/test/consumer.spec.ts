@@ -29,7 +29,8 @@ describe('idempotent durable consumer (real PostgreSQL + NATS)', () => {
     await ns.cleanup();
   });
 
-  const seen = async () => (await ds.query(`SELECT version_id FROM distribution.seen_versions ORDER BY version_id`)).map((r: { version_id: string }) => r.version_id);
+  const seen = async () =>
+    (await ds.query(`SELECT version_id FROM distribution.seen_versions ORDER BY version_id`)).map((r: { version_id: string }) => r.version_id);
 
   it('delivers typed payloads with their envelope, and writes in the handler transaction', async () => {
     const got: { payload: EventPayload<'storage.version.published'>; correlationId: string; subject: string }[] = [];
@@ -39,10 +40,12 @@ describe('idempotent durable consumer (real PostgreSQL + NATS)', () => {
         dataSource: ds,
         durable: 'distribution',
         logger: quietLogger,
-        handlers: { 'storage.version.published': async (payload, { envelope, subject, manager }) => {
-          got.push({ payload, correlationId: envelope.correlationId, subject });
-          await manager.query(`INSERT INTO seen_versions (version_id, owner_id) VALUES ($1, $2)`, [payload.version?.id, payload.ownerId]);
-        } },
+        handlers: {
+          'storage.version.published': async (payload, { envelope, subject, manager }) => {
+            got.push({ payload, correlationId: envelope.correlationId, subject });
+            await manager.query(`INSERT INTO seen_versions (version_id, owner_id) VALUES ($1, $2)`, [payload.version?.id, payload.ownerId]);
+          },
+        },
       }),
     );
     const published = await bus.publish('storage.version.published', { ownerId: 'alice', version: { id: 'v1', label: '1.0.0' } }, { correlationId: 'story-1' });
@@ -62,19 +65,29 @@ describe('idempotent durable consumer (real PostgreSQL + NATS)', () => {
         dataSource: ds,
         durable: 'distribution-redelivery',
         logger: quietLogger,
-        handlers: { 'storage.model.registered': async () => {
-          calls++;
-        } },
+        handlers: {
+          'storage.model.registered': async () => {
+            calls++;
+          },
+        },
       }),
     );
     const env = bus.newEnvelope('storage.model.registered', { model: { id: 'm1' } });
     await bus.publishEnvelope(env);
     await waitFor(() => calls === 1, 5_000, 'first delivery');
     // The same envelope again under another Nats-Msg-Id: what a redelivery after a lost ack looks like.
-    const again = await bus.publishRaw(bus.subject('storage.model.registered'), (await streamMessages(bus, bus.stream('STORAGE'))).at(-1)!.data, `${env.id}-again`);
+    const again = await bus.publishRaw(
+      bus.subject('storage.model.registered'),
+      (await streamMessages(bus, bus.stream('STORAGE'))).at(-1)!.data,
+      `${env.id}-again`,
+    );
     expect(again.duplicate).toBe(false);
     const consumer = `distribution-redelivery__storage_model_registered`;
-    await waitFor(async () => (await bus.jsm.consumers.info(bus.stream('STORAGE'), consumer)).ack_floor.stream_seq === again.seq, 5_000, 'the redelivery to be acked');
+    await waitFor(
+      async () => (await bus.jsm.consumers.info(bus.stream('STORAGE'), consumer)).ack_floor.stream_seq === again.seq,
+      5_000,
+      'the redelivery to be acked',
+    );
     expect(calls).toBe(1);
     expect(await ds.getRepository(ProcessedMessage).countBy({ consumer: 'distribution-redelivery' })).toBe(1);
   });
@@ -89,11 +102,13 @@ describe('idempotent durable consumer (real PostgreSQL + NATS)', () => {
         maxDeliver: 5,
         backoffMs: [30, 60],
         logger: quietLogger,
-        handlers: { 'storage.version.published': async (payload, { manager, attempt }) => {
-          attempts.push(attempt);
-          await manager.query(`INSERT INTO seen_versions (version_id, owner_id) VALUES ($1, $2)`, [`retry-${attempt}`, payload.ownerId]);
-          if (attempt < 3) throw new Error('storage is slow today');
-        } },
+        handlers: {
+          'storage.version.published': async (payload, { manager, attempt }) => {
+            attempts.push(attempt);
+            await manager.query(`INSERT INTO seen_versions (version_id, owner_id) VALUES ($1, $2)`, [`retry-${attempt}`, payload.ownerId]);
+            if (attempt < 3) throw new Error('storage is slow today');
+          },
+        },
       }),
     );
     await bus.publish('storage.version.published', { ownerId: 'bob', version: { id: 'v2' } });
@@ -113,10 +128,12 @@ describe('idempotent durable consumer (real PostgreSQL + NATS)', () => {
         maxDeliver: 3,
         backoffMs: 20,
         logger: quietLogger,
-        handlers: { 'storage.model.registered': async (payload) => {
-          calls++;
-          throw new Error(`licence terms of model ${payload.model?.id} are not valid JSON`);
-        } },
+        handlers: {
+          'storage.model.registered': async (payload) => {
+            calls++;
+            throw new Error(`licence terms of model ${payload.model?.id} are not valid JSON`);
+          },
+        },
       }),
     );
     const env = bus.newEnvelope('storage.model.registered', { model: { id: 'bad' } });
@@ -147,9 +164,11 @@ describe('idempotent durable consumer (real PostgreSQL + NATS)', () => {
         maxDeliver: 5,
         backoffMs: 20,
         logger: quietLogger,
-        handlers: { 'storage.version.published': async () => {
-          calls++;
-        } },
+        handlers: {
+          'storage.version.published': async () => {
+            calls++;
+          },
+        },
       }),
     );
     await bus.publishRaw(bus.subject('storage.version.published'), new TextEncoder().encode('{"json":"is not welcome"}'), 'garbage-1');
@@ -222,7 +241,13 @@ describe('idempotent durable consumer (real PostgreSQL + NATS)', () => {
       5_000,
       'the dead letter',
     );
-    expect(letter).toMatchObject({ subject: 'storage.model.registered', consumer: 'distribution-redrive', reason: 'model m-dead has no owner yet', attempts: 2, envelope: { correlationId: 'bob-story' } });
+    expect(letter).toMatchObject({
+      subject: 'storage.model.registered',
+      consumer: 'distribution-redrive',
+      reason: 'model m-dead has no owner yet',
+      attempts: 2,
+      envelope: { correlationId: 'bob-story' },
+    });
     // Another consumer's filter hides it; a redrive by the wrong consumer finds nothing.
     expect((await listDeadLetters(bus, { consumer: 'someone-else' })).deadLetters.map((d) => d.seq)).not.toContain(letter.seq);
     await expect(redriveDeadLetter(bus, letter.seq, 'someone-else')).rejects.toThrow(/no dead letter/);

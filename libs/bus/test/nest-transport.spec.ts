@@ -92,7 +92,10 @@ describe('BusServer NestJS transport (real PostgreSQL + NATS)', () => {
   });
 
   it('refuses an @EventPattern at start: events have one way to be handled, consume({ handlers })', async () => {
-    const other = NestFactory.createMicroservice(OldStyleModule, { strategy: new BusServer({ bus, durablePrefix: 'old', ensureStreams: false }), logger: false });
+    const other = NestFactory.createMicroservice(OldStyleModule, {
+      strategy: new BusServer({ bus, durablePrefix: 'old', ensureStreams: false }),
+      logger: false,
+    });
     await expect((await other).listen()).rejects.toThrow(/events are handled with consume\(\{ handlers/);
   });
 

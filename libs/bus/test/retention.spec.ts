@@ -26,7 +26,10 @@ describe('BusRetention', () => {
     await rows(3, '1 hour', true); // published lately: kept
     await rows(4, '10 days', false); // never published: kept whatever its age
     const consumer = `retention-${randomUUID()}`;
-    await ds.query(`INSERT INTO processed_messages (consumer, message_id, processed_at) SELECT $1, 'old-' || g, now() - interval '40 days' FROM generate_series(1, 12) g`, [consumer]);
+    await ds.query(
+      `INSERT INTO processed_messages (consumer, message_id, processed_at) SELECT $1, 'old-' || g, now() - interval '40 days' FROM generate_series(1, 12) g`,
+      [consumer],
+    );
     await ds.query(`INSERT INTO processed_messages (consumer, message_id) VALUES ($1, 'new-1')`, [consumer]);
 
     const pruned = await new BusRetention(ds, { outboxMs: 7 * 86_400_000, processedMs: 30 * 86_400_000, batch: 10 }).pruneOnce();
@@ -37,7 +40,9 @@ describe('BusRetention', () => {
     );
     expect(published).toBe(0);
     expect(unpublished).toBe(4);
-    expect((await ds.query('SELECT message_id FROM processed_messages WHERE consumer = $1', [consumer])).map((r: { message_id: string }) => r.message_id)).toEqual(['new-1']);
+    expect(
+      (await ds.query('SELECT message_id FROM processed_messages WHERE consumer = $1', [consumer])).map((r: { message_id: string }) => r.message_id),
+    ).toEqual(['new-1']);
     expect(() => new BusRetention(ds, { outboxMs: 60_000, processedMs: 86_400_000 })).toThrow(/duplicate window/);
   });
 });

@@ -141,7 +141,9 @@ export class ClopenClient {
     return this.call('distribution', () => this.distribution.POST('/licences/{id}/embedding/retry', { params: { path: { id: licenceId } } }));
   }
   traceChallenge(versionId: string, keys?: number) {
-    return this.call('distribution', () => this.distribution.POST('/versions/{versionId}/challenges', { params: { path: { versionId } }, body: keys ? { keys } : {} }));
+    return this.call('distribution', () =>
+      this.distribution.POST('/versions/{versionId}/challenges', { params: { path: { versionId } }, body: keys ? { keys } : {} }),
+    );
   }
   trace(challengeId: string, responses: DistributionSchemas['TraceRequestBody']['responses']) {
     return this.call('distribution', () => this.distribution.POST('/challenges/{id}/trace', { params: { path: { id: challengeId } }, body: { responses } }));
@@ -166,12 +168,26 @@ export class ClopenClient {
   /** A prover's challenge for an endpoint, signed with the prover's EVM key (libs/host-auth) instead of an API key. */
   async proverChallenge(prover: LocalAccount, body: AccessSchemas['ChallengeRequestBody']) {
     const { header, json } = await signedBy(prover, '/prover/challenges', body);
-    return this.call('access', () => this.access.POST('/prover/challenges', { params: { header }, body, bodySerializer: () => json, headers: WITHOUT_KEY }), 'signed');
+    return this.call(
+      'access',
+      () => this.access.POST('/prover/challenges', { params: { header }, body, bodySerializer: () => json, headers: WITHOUT_KEY }),
+      'signed',
+    );
   }
   async proverProof(prover: LocalAccount, challengeId: string, answers: ProofAnswer[]) {
     const body = { answers };
     const { header, json } = await signedBy(prover, `/prover/challenges/${encodeURIComponent(challengeId)}/proof`, body);
-    return this.call('access', () => this.access.POST('/prover/challenges/{id}/proof', { params: { path: { id: challengeId }, header }, body, bodySerializer: () => json, headers: WITHOUT_KEY }), 'signed');
+    return this.call(
+      'access',
+      () =>
+        this.access.POST('/prover/challenges/{id}/proof', {
+          params: { path: { id: challengeId }, header },
+          body,
+          bodySerializer: () => json,
+          headers: WITHOUT_KEY,
+        }),
+      'signed',
+    );
   }
 
   // incentives
@@ -204,7 +220,12 @@ export class ClopenClient {
   private api<Paths extends object>(service: ServiceName): Client<Paths> {
     const base = this.base(service);
     // Redirects are not followed: the API key stays with the service it was given for.
-    const client = apiClient<Paths>(base, { service, apiKey: this.config.apiKey, headers: { accept: 'application/json' }, fetch: (input, init) => this.fetch(input, { ...init, redirect: 'manual' }) });
+    const client = apiClient<Paths>(base, {
+      service,
+      apiKey: this.config.apiKey,
+      headers: { accept: 'application/json' },
+      fetch: (input, init) => this.fetch(input, { ...init, redirect: 'manual' }),
+    });
     client.use({
       onError({ error }) {
         throw new ApiProblem(service, 0, 'unavailable', `${service} at ${base} is unreachable or cut the connection: ${reasonOf(error)}`);
@@ -224,7 +245,8 @@ export class ClopenClient {
     } catch (e) {
       if (e instanceof ApiProblem) throw e;
       const base = this.base(service);
-      if (e instanceof SyntaxError) throw new ApiProblem(service, 0, 'invalid_answer', `${service} at ${base} answered something other than JSON: ${e.message}`);
+      if (e instanceof SyntaxError)
+        throw new ApiProblem(service, 0, 'invalid_answer', `${service} at ${base} answered something other than JSON: ${e.message}`);
       throw new ApiProblem(service, 0, 'unavailable', `${service} at ${base} cut the connection while answering: ${reasonOf(e)}`);
     }
   }

@@ -40,7 +40,9 @@ interface State {
 /** The `clopen` program, writing to `io`. Use `run` to execute a command line. */
 export function buildProgram(io: CliIo, state: State = { exitCode: EXIT.ok }): Command {
   const program = new Command('clopen')
-    .description('Operate a Clopen platform: models and versions, licences and embedding jobs, grants, epochs, violations, verifying suspect endpoints, balances.')
+    .description(
+      'Operate a Clopen platform: models and versions, licences and embedding jobs, grants, epochs, violations, verifying suspect endpoints, balances.',
+    )
     .exitOverride()
     .showSuggestionAfterError()
     .configureOutput({
@@ -62,7 +64,8 @@ export function buildProgram(io: CliIo, state: State = { exitCode: EXIT.ok }): C
       const urls = {} as Record<ServiceName, string>;
       for (const s of SERVICES) {
         const value = opts[s.flag] ?? io.env[s.env] ?? s.fallback;
-        if (!/^https?:\/\/[^/]/i.test(value) || !URL.canParse(value)) throw new UsageError(`--${kebab(s.flag)} (or ${s.env}) must be an http(s) URL, got ${JSON.stringify(value)}`);
+        if (!/^https?:\/\/[^/]/i.test(value) || !URL.canParse(value))
+          throw new UsageError(`--${kebab(s.flag)} (or ${s.env}) must be an http(s) URL, got ${JSON.stringify(value)}`);
         urls[s.name] = value;
       }
       return new ClopenClient({ urls, apiKey: opts.apiKey ?? (io.env.CLOPEN_API_KEY || undefined), fetch: io.fetch });

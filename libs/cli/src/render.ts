@@ -33,9 +33,17 @@ export function printError(io: CliIo, json: boolean, e: unknown): number {
   const usage = e instanceof UsageError;
   const api = e instanceof ApiError ? e : undefined;
   const debug = !!io.env.CLOPEN_DEBUG;
-  const message = usage || api ? (e as Error).message : `unexpected error: ${e instanceof Error ? ((debug && e.stack) || e.message) : String(e)}${debug ? '' : ' (CLOPEN_DEBUG=1 shows where)'}`;
+  const message =
+    usage || api
+      ? (e as Error).message
+      : `unexpected error: ${e instanceof Error ? (debug && e.stack) || e.message : String(e)}${debug ? '' : ' (CLOPEN_DEBUG=1 shows where)'}`;
   if (json) {
-    const doc = { error: usage ? 'invalid_argument' : (api?.code ?? 'internal'), message, ...(api ? { service: api.service, status: api.status } : {}), ...(api?.details ? { details: api.details } : {}) };
+    const doc = {
+      error: usage ? 'invalid_argument' : (api?.code ?? 'internal'),
+      message,
+      ...(api ? { service: api.service, status: api.status } : {}),
+      ...(api?.details ? { details: api.details } : {}),
+    };
     io.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
   } else {
     io.stderr.write(`error: ${message}\n`);
@@ -49,7 +57,11 @@ export function table<T>(rows: readonly T[], columns: Column<T>[], empty = '(non
   if (!rows.length) return empty;
   const cells = rows.map((r) => columns.map((c) => cell(c.value(r))));
   const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((r) => r[i].length)));
-  const line = (values: string[]) => values.map((v, i) => (i === values.length - 1 ? v : v.padEnd(widths[i]))).join('  ').trimEnd();
+  const line = (values: string[]) =>
+    values
+      .map((v, i) => (i === values.length - 1 ? v : v.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
   return [line(columns.map((c) => c.header)), ...cells.map(line)].join('\n');
 }
 
@@ -102,7 +114,9 @@ export function progressBar(io: CliIo, json: boolean): UploadProgress {
     const filled = Math.round((permille / 1000) * width);
     const seconds = (Date.now() - started) / 1000;
     const rate = seconds > 0 ? `${bytes(done / seconds)}/s` : '';
-    io.stderr.write(`\r${label.padEnd(9)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(permille / 10).toFixed(1).padStart(5)}%  ${bytes(done)} / ${bytes(total)}  ${rate}\x1b[K`);
+    io.stderr.write(
+      `\r${label.padEnd(9)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(permille / 10).toFixed(1).padStart(5)}%  ${bytes(done)} / ${bytes(total)}  ${rate}\x1b[K`,
+    );
   };
   return {
     phase(name, totalBytes) {

@@ -32,7 +32,8 @@ export async function readModelFolder(folder: string): Promise<LocalFile[]> {
   const files: LocalFile[] = [];
   for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
     if (e.name.startsWith('.')) continue;
-    if (e.isDirectory()) throw new UsageError(`${folder} holds a folder, ${e.name}; a model folder is flat (config.json, model.safetensors, tokenizer.json, … side by side)`);
+    if (e.isDirectory())
+      throw new UsageError(`${folder} holds a folder, ${e.name}; a model folder is flat (config.json, model.safetensors, tokenizer.json, … side by side)`);
     if (!e.isFile() && !(e.isSymbolicLink() && (await stat(join(dir, e.name))).isFile())) continue;
     if (/["\r\n]/.test(e.name)) throw new UsageError(`file name ${JSON.stringify(e.name)} cannot be uploaded; rename it`);
     files.push({ dir, path: e.name, size: (await stat(join(dir, e.name))).size, sha256: '' });
@@ -75,7 +76,12 @@ export async function uploadFolder(
       // The answer was lost: storage may have published the version all the same.
       const after = await published().catch(() => undefined);
       if (after) return { outcome: 'published', version: sameFilesOrFail(after, files) };
-      throw new ApiError(e.service, 0, e.code, `${e.message}\nthe upload was interrupted and storage kept none of it; run the same command again to upload ${folder} again`);
+      throw new ApiError(
+        e.service,
+        0,
+        e.code,
+        `${e.message}\nthe upload was interrupted and storage kept none of it; run the same command again to upload ${folder} again`,
+      );
     }
     if (e instanceof ApiError && e.status === 409) {
       // Another run published the label in the meantime.

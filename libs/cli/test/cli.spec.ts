@@ -25,7 +25,6 @@ import {
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { clopen, cuttingProxy, modelFolder } from './harness';
 
-
 const HOST = '0x1737C8D529A6692bDFA1baaFA3106C1028F29ACc';
 
 /** The CLI against storage, distribution and access running on real PostgreSQL, NATS, Redis and S3. */
@@ -95,7 +94,9 @@ describe('clopen against the running services', () => {
       await proxy.close();
     }
     expect((await api(storage.url, ownerKey, 'GET', `/models/${modelId}/versions`)).body).toEqual([]);
-    await eventually(async () => (await s3.listKeys()).length === 0 && (await s3.listIncompleteUploads()).length === 0, { what: 'storage to drop the partial upload' });
+    await eventually(async () => (await s3.listKeys()).length === 0 && (await s3.listIncompleteUploads()).length === 0, {
+      what: 'storage to drop the partial upload',
+    });
 
     // Again: published, with a progress bar on a terminal.
     let bar = '';
@@ -129,7 +130,7 @@ describe('clopen against the running services', () => {
     expect(listed.stdout).toMatch(new RegExp(`${versionId}\\s+1\\.0\\.0\\s+base\\s+3\\s+3\\.\\d MiB`));
   });
 
-  it("licenses a host; jobs watch follows the copy job until it ends and fails when it did not complete", async () => {
+  it('licenses a host; jobs watch follows the copy job until it ends and fails when it did not complete', async () => {
     const created = await clopen(['licences', 'create', '--version', versionId, '--host', HOST.toLowerCase(), '--json'], env);
     expect(created.code).toBe(0);
     const licence = created.json();
@@ -152,14 +153,25 @@ describe('clopen against the running services', () => {
   it('issues a grant with a new user key, whose receipts close an epoch; revokes the grant', async () => {
     const daveKey = (await api(access.url, TEST_ADMIN_KEY, 'POST', '/api-keys', { principalId: 'dave', roles: ['user'] })).body.key;
     const bob = privateKeyToAccount(generatePrivateKey());
-    const issued = await clopen(['grants', 'issue', '--model', modelId, '--requests', '100', '--days', '7', '--host', bob.address, '--json', '--api-key', daveKey], env);
+    const issued = await clopen(
+      ['grants', 'issue', '--model', modelId, '--requests', '100', '--days', '7', '--host', bob.address, '--json', '--api-key', daveKey],
+      env,
+    );
     expect(issued.code).toBe(0);
     const grant = issued.json();
-    expect(grant).toMatchObject({ modelId, userId: 'dave', hosts: [bob.address], quota: { requests: 100, tokens: 0 }, userKey: { publicKey: expect.any(String), privateKeySeed: expect.any(String) } });
+    expect(grant).toMatchObject({
+      modelId,
+      userId: 'dave',
+      hosts: [bob.address],
+      quota: { requests: 100, tokens: 0 },
+      userKey: { publicKey: expect.any(String), privateKeySeed: expect.any(String) },
+    });
 
     // Bob's host serves Dave once with the printed key and reports the receipt; an epoch commits it.
     await reportUsage(bob, grant.id, privateKeyFromSeed(Buffer.from(grant.userKey.privateKeySeed, 'base64url')));
-    await eventually(async () => (await api(access.url, TEST_ADMIN_KEY, 'GET', `/grants/${grant.id}/usage`)).body.requests === 1, { what: 'the receipt to be counted' });
+    await eventually(async () => (await api(access.url, TEST_ADMIN_KEY, 'GET', `/grants/${grant.id}/usage`)).body.requests === 1, {
+      what: 'the receipt to be counted',
+    });
     const closed = await api(access.url, TEST_ADMIN_KEY, 'POST', '/admin/epochs/close');
     expect(closed.status).toBe(201);
 
@@ -207,9 +219,13 @@ describe('clopen against the running services', () => {
     expect(missing.code).toBe(2);
     expect(missing.json()).toEqual({ error: 'invalid_argument', message: "required option '--reason <text>' not specified" });
     expect((await clopen(['models', 'uplod'], env)).stderr).toMatch(/unknown command 'uplod'\n\(Did you mean upload\?\)/);
-    expect((await clopen(['models', 'upload', '/nonexistent', '--model', modelId, '--label', 'x'], env)).stderr).toMatch(/^error: cannot read the model folder \/nonexistent: ENOENT/);
+    expect((await clopen(['models', 'upload', '/nonexistent', '--model', modelId, '--label', 'x'], env)).stderr).toMatch(
+      /^error: cannot read the model folder \/nonexistent: ENOENT/,
+    );
     expect((await clopen(['jobs', 'watch', 'pool-123'], env)).code).toBe(2);
-    expect((await clopen(['models', 'list', '--storage-url', 'ftp://x'], env)).stderr).toMatch(/--storage-url \(or CLOPEN_STORAGE_URL\) must be an http\(s\) URL/);
+    expect((await clopen(['models', 'list', '--storage-url', 'ftp://x'], env)).stderr).toMatch(
+      /--storage-url \(or CLOPEN_STORAGE_URL\) must be an http\(s\) URL/,
+    );
   });
 
   /** One request Bob's host served under the grant, reported as hosts do: a batch signed with his registered serving key. */
@@ -221,13 +237,29 @@ describe('clopen against the running services', () => {
       await licenseHost(bus, bob.address, modelId);
       const path = '/hosts/serving-keys';
       const body = JSON.stringify({ keyId: 'k1', publicKey: rawPublicKey(servingKey).toString('base64url'), modelId });
-      await eventually(async () => {
-        const auth = await signHostRequest(bob, { audience: 'access', method: 'POST', path, body });
-        return (await fetch(`${access.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-clopen-host-auth': auth }, body })).status === 201;
-      }, { timeoutMs: 15_000, what: "bob's serving key registered" });
+      await eventually(
+        async () => {
+          const auth = await signHostRequest(bob, { audience: 'access', method: 'POST', path, body });
+          return (
+            (await fetch(`${access.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-clopen-host-auth': auth }, body }))
+              .status === 201
+          );
+        },
+        { timeoutMs: 15_000, what: "bob's serving key registered" },
+      );
       const requestBody = '{"prompt":"hello","max_tokens":4}';
       const userSignature = sign(null, requestDigest(grantId, 1n, { host: bob.address, model: modelId, body: requestBody }), userKey);
-      const receipt = { body: receiptBody(bob.address, { permission: { grantId, counter: 1n, modelId, userSignature }, requestBody, responseBody: 'hi', tokensIn: 2, tokensOut: 1 }), hostKeyId: 'k1', hostSignature: new Uint8Array() } as accessV1.UsageReceipt;
+      const receipt = {
+        body: receiptBody(bob.address, {
+          permission: { grantId, counter: 1n, modelId, userSignature },
+          requestBody,
+          responseBody: 'hi',
+          tokensIn: 2,
+          tokensOut: 1,
+        }),
+        hostKeyId: 'k1',
+        hostSignature: new Uint8Array(),
+      } as accessV1.UsageReceipt;
       await bus.publish('access.usage.reported', signReceiptBatch(servingKey, 'k1', bob.address, [receipt]));
     } finally {
       await bus.close();

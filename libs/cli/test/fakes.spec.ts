@@ -54,7 +54,10 @@ describe('jobs watch', () => {
   });
 
   it('exits 1 with the reason when the job fails; --json prints only the final status', async () => {
-    const steps = [status({ state: 'running', phase: 'embedding', percent: 10, attempts: 1 }), status({ state: 'failed', attempts: 3, reason: 'recall 0.41 is under EMBEDDING_MIN_RECALL 0.98' })];
+    const steps = [
+      status({ state: 'running', phase: 'embedding', percent: 10, attempts: 1 }),
+      status({ state: 'failed', attempts: 3, reason: 'recall 0.41 is under EMBEDDING_MIN_RECALL 0.98' }),
+    ];
     const distribution = await fakeService({ [`GET /licences/${LICENCE}/embedding`]: () => ({ body: steps.shift() ?? steps[0] }) });
     try {
       const r = await clopen(['jobs', 'watch', `copy-${LICENCE}`, '--json'], { CLOPEN_DISTRIBUTION_URL: distribution.url, CLOPEN_API_KEY: 'k' });
@@ -83,7 +86,9 @@ describe('balances', () => {
       const human = await clopen(['balances', BOB.toLowerCase(), '--incentives-url', incentives.url], {});
       expect(human.code).toBe(0);
       expect(human.stdout).toContain('balance: 1250.5 CLP');
-      expect(human.stdout).toMatch(/stakes:\nMODEL\s+ACTIVE\s+UNBONDING\s+READY AT\n0190f7a2-4444-7000-8000-000000000004\s+1000\s+250\s+2026-02-01T00:00:00.000Z/);
+      expect(human.stdout).toMatch(
+        /stakes:\nMODEL\s+ACTIVE\s+UNBONDING\s+READY AT\n0190f7a2-4444-7000-8000-000000000004\s+1000\s+250\s+2026-02-01T00:00:00.000Z/,
+      );
       expect(human.stdout).toMatch(/claims:\nEPOCH\s+AMOUNT\s+CLAIMED\n1\s+12\.25\s+yes\n2\s+3\.5\s+no/);
       expect((await clopen(['balances', BOB, '--json'], { CLOPEN_INCENTIVES_URL: incentives.url, CLOPEN_API_KEY: 'k' })).json()).toEqual(balances);
       // The address is checksummed before the call; the key is sent when there is one.
@@ -111,14 +116,19 @@ describe('verify', () => {
     fakeService({
       'POST /v1/completions': (_req, body) => {
         const prompt = JSON.parse(body).prompt as string;
-        return { body: { object: 'text_completion', choices: [{ index: 0, text: prompt === 'gamma key' ? ' something else' : (secret[prompt] ?? ' hello') }] } };
+        return {
+          body: { object: 'text_completion', choices: [{ index: 0, text: prompt === 'gamma key' ? ' something else' : (secret[prompt] ?? ' hello') }] },
+        };
       },
     });
 
   it('with an API key: traces the suspect through distribution and prints the verdict with its p-value', async () => {
     const endpoint = await suspect();
     const distribution = await fakeService({
-      [`POST /versions/${VERSION}/challenges`]: () => ({ status: 201, body: { challengeId: CHALLENGE, versionId: VERSION, keys: Object.keys(secret).map((key, index) => ({ index, key })) } }),
+      [`POST /versions/${VERSION}/challenges`]: () => ({
+        status: 201,
+        body: { challengeId: CHALLENGE, versionId: VERSION, keys: Object.keys(secret).map((key, index) => ({ index, key })) },
+      }),
       [`POST /challenges/${CHALLENGE}/trace`]: (_req, body) => {
         const answered = (JSON.parse(body).responses as { index: number; output: string }[]).filter((r) => Object.values(secret)[r.index] === r.output).length;
         return {
@@ -143,7 +153,11 @@ describe('verify', () => {
       const env = { CLOPEN_DISTRIBUTION_URL: distribution.url, CLOPEN_API_KEY: 'prover-key' };
       const r = await clopen(['verify', `${endpoint.url}/v1`, '--version', VERSION], env);
       expect(r.code).toBe(0);
-      expect(r.stdout).toMatch(new RegExp(`^verdict: the endpoint serves a licensed copy — traced to ${CHARLIE} \\(licence 0190f7a2-1111-7000-8000-000000000009, p-value 3\\.20e-9\\), at a false-accusation bound of 0\\.01`));
+      expect(r.stdout).toMatch(
+        new RegExp(
+          `^verdict: the endpoint serves a licensed copy — traced to ${CHARLIE} \\(licence 0190f7a2-1111-7000-8000-000000000009, p-value 3\\.20e-9\\), at a false-accusation bound of 0\\.01`,
+        ),
+      );
       expect(r.stdout).toMatch(new RegExp(`${CHARLIE}\\s+\\S+\\s+2\\s+3\\.20e-9\\s+yes\\n${BOB}\\s+\\S+\\s+0\\s+1\\.00\\s+no`));
       // Every key was asked as a plain completion, and every output went to the trace.
       expect(endpoint.calls.map((c) => JSON.parse(c.body)).sort((a, b) => a.prompt.localeCompare(b.prompt))).toEqual(
@@ -168,7 +182,8 @@ describe('verify', () => {
     const paula = privateKeyToAccount(paulaKey);
     const nonces = new MemoryNonceStore();
     const signedBy = async (req: { method?: string; url?: string; headers: Record<string, any> }, body: string) =>
-      (await verifyHostRequest(req.headers['x-clopen-host-auth'], { audience: 'access', method: req.method!, path: req.url!, body, nonceStore: nonces })).address;
+      (await verifyHostRequest(req.headers['x-clopen-host-auth'], { audience: 'access', method: req.method!, path: req.url!, body, nonceStore: nonces }))
+        .address;
     const queries = [
       { id: 'q1', body: JSON.stringify({ prompt: 'alpha key', max_tokens: 16, temperature: 0 }) },
       { id: 'q2', body: JSON.stringify({ prompt: 'key alpha', max_tokens: 16, temperature: 0 }) },
@@ -211,7 +226,11 @@ describe('verify', () => {
       },
     });
     try {
-      const r = await clopen(['verify', endpoint.url, '--version', VERSION], { CLOPEN_ACCESS_URL: access.url, CLOPEN_PROVER_KEY: paulaKey, CLOPEN_API_KEY: 'k' });
+      const r = await clopen(['verify', endpoint.url, '--version', VERSION], {
+        CLOPEN_ACCESS_URL: access.url,
+        CLOPEN_PROVER_KEY: paulaKey,
+        CLOPEN_API_KEY: 'k',
+      });
       expect(r.code).toBe(0);
       // The prover's signature stands in for the API key, which is not sent along.
       expect(access.calls.map((c) => c.headers.authorization)).toEqual([undefined, undefined]);
@@ -233,4 +252,3 @@ describe('verify', () => {
     expect(r.json().message).toMatch(/must be a 32-byte hex private key/);
   });
 });
-

@@ -81,17 +81,33 @@ export async function cuttingProxy(target: string, cutAfterBytes: number): Promi
   return state;
 }
 
-export type Route = (req: http.IncomingMessage, body: string) => { status?: number; body: unknown; headers?: Record<string, string> } | Promise<{ status?: number; body: unknown; headers?: Record<string, string> }>;
+export type Route = (
+  req: http.IncomingMessage,
+  body: string,
+) => { status?: number; body: unknown; headers?: Record<string, string> } | Promise<{ status?: number; body: unknown; headers?: Record<string, string> }>;
 
 /** A fake service: `routes` maps "METHOD /path" (path without the query) to an answer; anything else is a 404 in the services' error shape. */
-export async function fakeService(routes: Record<string, Route>): Promise<{ url: string; calls: { method: string; path: string; headers: http.IncomingHttpHeaders; body: string }[]; close(): Promise<void> }> {
+export async function fakeService(
+  routes: Record<string, Route>,
+): Promise<{ url: string; calls: { method: string; path: string; headers: http.IncomingHttpHeaders; body: string }[]; close(): Promise<void> }> {
   const calls: { method: string; path: string; headers: http.IncomingHttpHeaders; body: string }[] = [];
   const server = http.createServer(async (req, res) => {
     let body = '';
     for await (const chunk of req) body += chunk;
     calls.push({ method: req.method!, path: req.url!, headers: req.headers, body });
     const route = routes[`${req.method} ${req.url!.split('?')[0]}`];
-    const answer = route ? await route(req, body) : { status: 404, body: { type: 'https://clopen.dev/problems/not-found', title: 'Not found', status: 404, code: 'not_found', detail: `no route ${req.method} ${req.url}` } };
+    const answer = route
+      ? await route(req, body)
+      : {
+          status: 404,
+          body: {
+            type: 'https://clopen.dev/problems/not-found',
+            title: 'Not found',
+            status: 404,
+            code: 'not_found',
+            detail: `no route ${req.method} ${req.url}`,
+          },
+        };
     res.writeHead(answer.status ?? 200, { 'content-type': 'application/json', ...answer.headers });
     res.end(typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body));
   });

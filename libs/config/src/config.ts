@@ -3,11 +3,7 @@ import { z } from 'zod';
 /** A setting is missing or malformed; the service must not start. */
 export class ConfigError extends Error {
   constructor(readonly issues: { setting: string; problem: string }[]) {
-    super(
-      'invalid configuration: ' +
-        issues.map((i) => `${i.setting}: ${i.problem}`).join('; ') +
-        ' (set these environment variables and start again)',
-    );
+    super('invalid configuration: ' + issues.map((i) => `${i.setting}: ${i.problem}`).join('; ') + ' (set these environment variables and start again)');
     this.name = 'ConfigError';
   }
 }
@@ -29,9 +25,7 @@ export function loadConfig<S extends z.ZodRawShape>(shape: S, env: NodeJS.Proces
   return parsed.data;
 }
 
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' }).transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 const url = (protocols: string[]) =>
   z.string().refine(
@@ -60,7 +54,15 @@ export const setting = {
 };
 
 const UNITS: Record<string, number> = {
-  b: 1, kb: 1e3, kib: 1024, mb: 1e6, mib: 1024 ** 2, gb: 1e9, gib: 1024 ** 3, tb: 1e12, tib: 1024 ** 4,
+  b: 1,
+  kb: 1e3,
+  kib: 1024,
+  mb: 1e6,
+  mib: 1024 ** 2,
+  gb: 1e9,
+  gib: 1024 ** 3,
+  tb: 1e12,
+  tib: 1024 ** 4,
 };
 
 export function parseBytes(text: string): number {
@@ -93,9 +95,12 @@ export const databaseSettings = {
 };
 
 export const busSettings = {
-  NATS_URL: z.string().min(1).refine((v) => v.split(',').every((s) => /^(nats|tls|ws|wss):\/\/[^\s]+$/.test(s.trim())), {
-    message: 'must be one or more nats:// URLs separated by commas',
-  }),
+  NATS_URL: z
+    .string()
+    .min(1)
+    .refine((v) => v.split(',').every((s) => /^(nats|tls|ws|wss):\/\/[^\s]+$/.test(s.trim())), {
+      message: 'must be one or more nats:// URLs separated by commas',
+    }),
   /**
    * The user nkey seed this process authenticates to NATS with (infra/nats: one per service, one per
    * partner, from `npm run nats:credentials`); absent or empty: none, for a NATS without accounts
@@ -103,10 +108,17 @@ export const busSettings = {
    */
   NATS_NKEY_SEED: z.preprocess(
     (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
-    z.string().trim().regex(/^SU[A-Z2-7]{56}$/, 'must be a user nkey seed: SU followed by 56 base32 characters (npm run nats:credentials)').optional(),
+    z
+      .string()
+      .trim()
+      .regex(/^SU[A-Z2-7]{56}$/, 'must be a user nkey seed: SU followed by 56 base32 characters (npm run nats:credentials)')
+      .optional(),
   ),
   /** Prefix for every subject and stream; empty in production, unique per test suite. */
-  BUS_NAMESPACE: z.string().regex(/^[a-z0-9_]*$/, 'must be lower-case letters, digits or _').default(''),
+  BUS_NAMESPACE: z
+    .string()
+    .regex(/^[a-z0-9_]*$/, 'must be lower-case letters, digits or _')
+    .default(''),
   OUTBOX_RELAY_ENABLED: bool.default('true'),
   OUTBOX_RELAY_INTERVAL_MS: setting.positiveInt.default(1000),
   /** Outbox rows published per relay transaction (all in flight at once). */

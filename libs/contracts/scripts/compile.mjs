@@ -40,7 +40,9 @@ function findImports(path) {
 export function compile() {
   const sources = {};
   for (const tree of TREES) {
-    for (const f of readdirSync(join(lib, tree.sources)).filter((n) => n.endsWith('.sol')).sort()) {
+    for (const f of readdirSync(join(lib, tree.sources))
+      .filter((n) => n.endsWith('.sol'))
+      .sort()) {
       sources[`${tree.sources}/${f}`] = { content: readFileSync(join(lib, tree.sources, f), 'utf8') };
     }
   }
@@ -61,10 +63,7 @@ export function compile() {
       }
     }
     names.sort();
-    files.set(
-      `${tree.out}/index.ts`,
-      `${header('every contract in ' + tree.sources + '/')}${names.map((n) => `export * from './${n}';\n`).join('')}`,
-    );
+    files.set(`${tree.out}/index.ts`, `${header('every contract in ' + tree.sources + '/')}${names.map((n) => `export * from './${n}';\n`).join('')}`);
   }
   return files;
 }
@@ -89,7 +88,9 @@ function main() {
   if (check) {
     const differ = [...files].filter(([p, content]) => !existsSync(join(lib, p)) || readFileSync(join(lib, p), 'utf8') !== content).map(([p]) => p);
     if (differ.length || stale.length) {
-      console.error(`generated contract code is out of date (${[...differ, ...stale.map((s) => s + ' (no source)')].join(', ')}): run npm run contracts:build and commit the result`);
+      console.error(
+        `generated contract code is out of date (${[...differ, ...stale.map((s) => s + ' (no source)')].join(', ')}): run npm run contracts:build and commit the result`,
+      );
       process.exit(1);
     }
     console.log(`generated contract code is up to date (${files.size} files)`);

@@ -1,5 +1,33 @@
-import { getAddress, getContract, erc20Abi, keccak256, toHex, zeroHash, type Abi, type Account, type Address, type Chain, type Client, type ContractConstructorArgs, type Hex, type PublicClient, type Transport, type WalletClient } from 'viem';
-import { hostCollateralAbi, hostCollateralBytecode, modelRegistryAbi, modelRegistryBytecode, rewardsVaultAbi, rewardsVaultBytecode, testTokenAbi, testTokenBytecode, usageLedgerAbi, usageLedgerBytecode } from './generated';
+import {
+  getAddress,
+  getContract,
+  erc20Abi,
+  keccak256,
+  toHex,
+  zeroHash,
+  type Abi,
+  type Account,
+  type Address,
+  type Chain,
+  type Client,
+  type ContractConstructorArgs,
+  type Hex,
+  type PublicClient,
+  type Transport,
+  type WalletClient,
+} from 'viem';
+import {
+  hostCollateralAbi,
+  hostCollateralBytecode,
+  modelRegistryAbi,
+  modelRegistryBytecode,
+  rewardsVaultAbi,
+  rewardsVaultBytecode,
+  testTokenAbi,
+  testTokenBytecode,
+  usageLedgerAbi,
+  usageLedgerBytecode,
+} from './generated';
 
 export const DEFAULT_ADMIN_ROLE = zeroHash;
 /** Writes usage and assignment roots, proposes/resolves/executes slashes, posts allocations: the operator key in incentives. */
@@ -76,7 +104,16 @@ export async function deployClopenContracts(wallet: Wallet, publicClient: Public
     [usageLedger, usageLedgerAbi],
     [rewardsVault, rewardsVaultAbi],
   ] as const) {
-    await confirm(await wallet.writeContract({ address, abi: abi as typeof usageLedgerAbi, functionName: 'grantRole', args: [PROTOCOL_ROLE, params.protocol], account: wallet.account, chain: wallet.chain }));
+    await confirm(
+      await wallet.writeContract({
+        address,
+        abi: abi as typeof usageLedgerAbi,
+        functionName: 'grantRole',
+        args: [PROTOCOL_ROLE, params.protocol],
+        account: wallet.account,
+        chain: wallet.chain,
+      }),
+    );
   }
   return { token, modelRegistry, hostCollateral, usageLedger, rewardsVault };
 }

@@ -11,7 +11,10 @@ export type ClopenContractName = (typeof CLOPEN_CONTRACT_NAMES)[number];
 export function chainContractsSetting(required: readonly ClopenContractName[] = []) {
   return z.string().transform((spec, ctx) => {
     const out = new Map<ClopenContractName, Address>();
-    for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
+    for (const part of spec
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean)) {
       const [name, address] = part.split(':');
       if (!CLOPEN_CONTRACT_NAMES.includes(name as ClopenContractName) || !address || !isAddress(address)) {
         ctx.addIssue({ code: z.ZodIssueCode.custom, message: `"${part}" is not Name:0xaddress with a name among ${CLOPEN_CONTRACT_NAMES.join(', ')}` });

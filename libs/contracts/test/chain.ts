@@ -21,7 +21,12 @@ export type TestChain = Awaited<ReturnType<typeof startChain>>;
 
 export async function startChain(params: Partial<ClopenDeployParams> = {}) {
   const node: HardhatNode = await startHardhatNode();
-  const chain = defineChain({ id: node.chainId, name: 'hardhat', nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 }, rpcUrls: { default: { http: [node.url] } } });
+  const chain = defineChain({
+    id: node.chainId,
+    name: 'hardhat',
+    nativeCurrency: { name: 'Ether', symbol: 'ETH', decimals: 18 },
+    rpcUrls: { default: { http: [node.url] } },
+  });
   // Hardhat answers a revert with -32603 (internal error), which viem would retry three times.
   const transport = http(node.url, { retryCount: 0 });
   const publicClient = createPublicClient({ chain, transport, pollingInterval: 20 });

@@ -33,7 +33,9 @@ describe('HostCollateral', () => {
 
   it('stakes per (host, model) and pulls the tokens', async () => {
     const receipt = await stake('bob');
-    expect(events(hostCollateralAbi, receipt).find((e) => e.eventName === 'Staked')).toMatchObject({ args: { host: chain.address.bob, modelId: 1n, amount: STAKE, active: STAKE } });
+    expect(events(hostCollateralAbi, receipt).find((e) => e.eventName === 'Staked')).toMatchObject({
+      args: { host: chain.address.bob, modelId: 1n, amount: STAKE, active: STAKE },
+    });
     expect(await stakeOf('bob')).toEqual({ active: STAKE, unbonding: 0n, unbondingReadyAt: 0n });
     expect(await chain.balance(chain.addresses.hostCollateral)).toBe(STAKE);
     await expectRevert(chain.as('bob').hostCollateral.write.stake([1n, 0n]), 'ZeroAmount');
@@ -66,14 +68,22 @@ describe('HostCollateral', () => {
     const { as, address } = chain;
     await stake('bob');
     const unauthorized = [address.eve, PROTOCOL_ROLE];
-    await expectRevert(as('eve').hostCollateral.write.proposeSlash([address.bob, 1n, SLASH, address.eve, evidence(1)]), 'AccessControlUnauthorizedAccount', unauthorized);
+    await expectRevert(
+      as('eve').hostCollateral.write.proposeSlash([address.bob, 1n, SLASH, address.eve, evidence(1)]),
+      'AccessControlUnauthorizedAccount',
+      unauthorized,
+    );
     // The host itself and the model owner are no protocol either.
     await expectRevert(as('alice').hostCollateral.write.proposeSlash([address.bob, 1n, SLASH, address.alice, evidence(1)]), 'AccessControlUnauthorizedAccount');
     await propose();
     await expectRevert(as('eve').hostCollateral.write.executeSlash([1n]), 'AccessControlUnauthorizedAccount', unauthorized);
     await expectRevert(as('eve').hostCollateral.write.resolveAppeal([1n, true]), 'AccessControlUnauthorizedAccount', unauthorized);
     // One at a time: a write started early rejects before it is awaited (an unhandled rejection).
-    for (const write of [() => as('eve').hostCollateral.write.setAppealWindow([1n]), () => as('protocol').hostCollateral.write.setUnstakeDelay([1n]), () => as('eve').hostCollateral.write.setProverBountyBps([1])]) {
+    for (const write of [
+      () => as('eve').hostCollateral.write.setAppealWindow([1n]),
+      () => as('protocol').hostCollateral.write.setUnstakeDelay([1n]),
+      () => as('eve').hostCollateral.write.setProverBountyBps([1]),
+    ]) {
       await expectRevert(write(), 'AccessControlUnauthorizedAccount');
     }
   });
@@ -96,7 +106,11 @@ describe('HostCollateral', () => {
     await expectRevert(as('protocol').hostCollateral.write.executeSlash([1n]), 'AppealWindowOpen');
     await chain.node.increaseTime(5n);
 
-    const [prover, owner, vault] = await Promise.all([chain.balance(address.prover), chain.balance(address.alice), chain.balance(chain.addresses.hostCollateral)]);
+    const [prover, owner, vault] = await Promise.all([
+      chain.balance(address.prover),
+      chain.balance(address.alice),
+      chain.balance(chain.addresses.hostCollateral),
+    ]);
     const executed = await mined(as('protocol').hostCollateral.write.executeSlash([1n]));
     const bounty = (SLASH * BigInt(DEFAULTS.proverBountyBps)) / 10_000n;
     expect(bounty).toBe(1_000n);
@@ -220,7 +234,11 @@ describe('HostCollateral', () => {
   it('refuses a deployment without its addresses or with a bounty above 100 %', async () => {
     const { wallets, addresses, address } = chain;
     const deploy = (admin: `0x${string}`, bps: number) =>
-      wallets.deployer.deployContract({ abi: hostCollateralAbi, bytecode: hostCollateralBytecode, args: [admin, addresses.token, addresses.modelRegistry, 1n, 1n, bps] });
+      wallets.deployer.deployContract({
+        abi: hostCollateralAbi,
+        bytecode: hostCollateralBytecode,
+        args: [admin, addresses.token, addresses.modelRegistry, 1n, 1n, bps],
+      });
     await expectRevert(deploy(zeroAddress, 0), 'ZeroAddress');
     await expectRevert(deploy(address.deployer, 10_001), 'InvalidBasisPoints', [10_001n]);
   });

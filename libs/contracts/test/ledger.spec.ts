@@ -16,7 +16,10 @@ describe('UsageLedger', () => {
   it('records an epoch usage root once, with its receipt count, and never overwrites it', async () => {
     const { as, mined, reader } = chain;
     const receipt = await mined(as('protocol').usageLedger.write.commitUsageRoot([7n, receipts, 1_234n]));
-    expect(events(usageLedgerAbi, receipt)[0]).toMatchObject({ eventName: 'UsageRootCommitted', args: { epoch: 7n, receiptRoot: receipts, receiptCount: 1_234n } });
+    expect(events(usageLedgerAbi, receipt)[0]).toMatchObject({
+      eventName: 'UsageRootCommitted',
+      args: { epoch: 7n, receiptRoot: receipts, receiptCount: 1_234n },
+    });
     expect(await reader.usageLedger.read.usageOf([7n])).toMatchObject({ receiptRoot: receipts, receiptCount: 1_234n, committedAt: await chain.now() });
     await expectRevert(as('protocol').usageLedger.write.commitUsageRoot([7n, keccak256(toHex('other')), 1n]), 'UsageRootAlreadyWritten', [7n]);
     await expectRevert(as('protocol').usageLedger.write.commitUsageRoot([7n, receipts, 1_234n]), 'UsageRootAlreadyWritten');
@@ -41,7 +44,10 @@ describe('UsageLedger', () => {
   it('takes roots from the protocol role only; the admin grants it', async () => {
     const { as, mined, address } = chain;
     await expectRevert(as('eve').usageLedger.write.commitUsageRoot([1n, receipts, 1n]), 'AccessControlUnauthorizedAccount', [address.eve, PROTOCOL_ROLE]);
-    await expectRevert(as('deployer').usageLedger.write.commitAssignmentRoot([1n, assignments]), 'AccessControlUnauthorizedAccount', [address.deployer, PROTOCOL_ROLE]);
+    await expectRevert(as('deployer').usageLedger.write.commitAssignmentRoot([1n, assignments]), 'AccessControlUnauthorizedAccount', [
+      address.deployer,
+      PROTOCOL_ROLE,
+    ]);
     await expectRevert(as('eve').usageLedger.write.grantRole([PROTOCOL_ROLE, address.eve]), 'AccessControlUnauthorizedAccount');
     await mined(as('deployer').usageLedger.write.grantRole([PROTOCOL_ROLE, address.eve]));
     await mined(as('eve').usageLedger.write.commitUsageRoot([1n, receipts, 1n]));

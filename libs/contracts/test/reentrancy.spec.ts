@@ -36,7 +36,14 @@ describe('reentrancy through a token that calls its recipient back', () => {
     chain = await startChain();
     const { addresses, address } = chain;
     hooked = await deployed(hookedTestTokenAbi, hookedTestTokenBytecode);
-    collateral = await deployed(hostCollateralAbi, hostCollateralBytecode, [address.deployer, hooked, addresses.modelRegistry, 100n, 100n, DEFAULTS.proverBountyBps]);
+    collateral = await deployed(hostCollateralAbi, hostCollateralBytecode, [
+      address.deployer,
+      hooked,
+      addresses.modelRegistry,
+      100n,
+      100n,
+      DEFAULTS.proverBountyBps,
+    ]);
     vault = await deployed(rewardsVaultAbi, rewardsVaultBytecode, [address.deployer, hooked, addresses.modelRegistry, DEFAULTS.shares]);
     actor = await deployed(reentrantActorAbi, reentrantActorBytecode);
     for (const c of [collateral, vault]) await send(c, hostCollateralAbi, 'grantRole', [PROTOCOL_ROLE, address.protocol], 'deployer');

@@ -31,7 +31,9 @@ describe('deployment and ModelRegistry', () => {
     expect(await reader.modelRegistry.read.name()).toBe('Clopen Model');
     // The ABIs are `as const`: viem knows every function by name and its types.
     expect(modelRegistryAbi.some((i) => i.type === 'function' && i.name === 'registerModel')).toBe(true);
-    expect([hostCollateralAbi, usageLedgerAbi, rewardsVaultAbi].every((abi) => abi.some((i) => i.type === 'error' && i.name === 'AccessControlUnauthorizedAccount'))).toBe(true);
+    expect(
+      [hostCollateralAbi, usageLedgerAbi, rewardsVaultAbi].every((abi) => abi.some((i) => i.type === 'error' && i.name === 'AccessControlUnauthorizedAccount')),
+    ).toBe(true);
   });
 
   it('mints a model token to whoever registers it, with its fee', async () => {
@@ -53,7 +55,10 @@ describe('deployment and ModelRegistry', () => {
     const { as, mined, reader } = chain;
     await mined(as('alice').modelRegistry.write.registerModel([5n]));
     const receipt = await mined(as('alice').modelRegistry.write.publishVersion([1n, artefact, terms]));
-    expect(events(modelRegistryAbi, receipt)[0]).toMatchObject({ eventName: 'VersionPublished', args: { modelId: 1n, version: 1n, artefactHash: artefact, licenceTermsHash: terms } });
+    expect(events(modelRegistryAbi, receipt)[0]).toMatchObject({
+      eventName: 'VersionPublished',
+      args: { modelId: 1n, version: 1n, artefactHash: artefact, licenceTermsHash: terms },
+    });
     await mined(as('alice').modelRegistry.write.publishVersion([1n, keccak256(toHex('v2')), terms]));
     expect(await reader.modelRegistry.read.versionCount([1n])).toBe(2n);
     expect(await reader.modelRegistry.read.versionOf([1n, 1n])).toMatchObject({ artefactHash: artefact, licenceTermsHash: terms });

@@ -17,7 +17,8 @@ describe('RewardsVault', () => {
   isolateTests(() => chain);
 
   const deposit = (user: 'dave' | 'eve', amount: bigint) => chain.mined(chain.as(user).rewardsVault.write.deposit([1n, amount]));
-  const post = (epoch: bigint, tree: AllocationTree, total = tree.total) => chain.mined(chain.as('protocol').rewardsVault.write.postAllocation([epoch, tree.root, total]));
+  const post = (epoch: bigint, tree: AllocationTree, total = tree.total) =>
+    chain.mined(chain.as('protocol').rewardsVault.write.postAllocation([epoch, tree.root, total]));
   const claim = (epoch: bigint, tree: AllocationTree, account: Address, by: 'dave' | 'eve' = 'dave') =>
     chain.mined(chain.as(by).rewardsVault.write.claim([epoch, account, tree.amountOf(account), tree.proof(account)]));
 
@@ -38,7 +39,9 @@ describe('RewardsVault', () => {
 
   it('takes fee deposits for a model', async () => {
     const receipt = await deposit('dave', 1_000n);
-    expect(events(rewardsVaultAbi, receipt).find((e) => e.eventName === 'FeesDeposited')).toMatchObject({ args: { modelId: 1n, payer: chain.address.dave, amount: 1_000n } });
+    expect(events(rewardsVaultAbi, receipt).find((e) => e.eventName === 'FeesDeposited')).toMatchObject({
+      args: { modelId: 1n, payer: chain.address.dave, amount: 1_000n },
+    });
     await deposit('eve', 500n);
     expect(await chain.reader.rewardsVault.read.depositedFor([1n])).toBe(1_500n);
     expect(await chain.reader.rewardsVault.read.totalDeposited()).toBe(1_500n);
@@ -61,7 +64,9 @@ describe('RewardsVault', () => {
       const before = await chain.balance(account);
       // Anyone may submit the claim; the tokens go to the account.
       const receipt = await claim(1n, tree, account, 'eve');
-      expect(events(rewardsVaultAbi, receipt).find((e) => e.eventName === 'Claimed')).toMatchObject({ args: { epoch: 1n, account, amount: tree.amountOf(account) } });
+      expect(events(rewardsVaultAbi, receipt).find((e) => e.eventName === 'Claimed')).toMatchObject({
+        args: { epoch: 1n, account, amount: tree.amountOf(account) },
+      });
       paid.set(account, (await chain.balance(account)) - before);
     }
     expect(paid.get(address.alice)).toBe(8_641n); // 70 % of 12 345, rounded down
@@ -94,7 +99,11 @@ describe('RewardsVault', () => {
     await expectRevert(claim(2n, tree, address.alice), 'UnknownAllocation', [2n]);
     // A wrong amount, another account's proof, or an account outside the tree.
     const amount = tree.amountOf(address.alice);
-    await expectRevert(chain.as('dave').rewardsVault.write.claim([1n, address.alice, amount + 1n, tree.proof(address.alice)]), 'InvalidProof', [1n, address.alice, amount + 1n]);
+    await expectRevert(chain.as('dave').rewardsVault.write.claim([1n, address.alice, amount + 1n, tree.proof(address.alice)]), 'InvalidProof', [
+      1n,
+      address.alice,
+      amount + 1n,
+    ]);
     await expectRevert(chain.as('dave').rewardsVault.write.claim([1n, address.alice, amount, tree.proof(address.bob)]), 'InvalidProof');
     await expectRevert(chain.as('eve').rewardsVault.write.claim([1n, address.eve, amount, tree.proof(address.alice)]), 'InvalidProof');
   });
@@ -116,7 +125,13 @@ describe('RewardsVault', () => {
     const tree = new AllocationTree(['alice', 'bob', 'charlie', 'prover', 'dave'].map((r, i) => ({ account: address[r as 'alice'], amount: BigInt(i + 1) })));
     for (const e of tree.entries) expect(verifyAllocationProof(tree.root, e.account, e.amount, tree.proof(e.account))).toBe(true);
     expect(verifyAllocationProof(tree.root, address.alice, 2n, tree.proof(address.alice))).toBe(false);
-    expect(() => new AllocationTree([{ account: address.alice, amount: 1n }, { account: address.alice, amount: 2n }])).toThrow(/appears twice/);
+    expect(
+      () =>
+        new AllocationTree([
+          { account: address.alice, amount: 1n },
+          { account: address.alice, amount: 2n },
+        ]),
+    ).toThrow(/appears twice/);
   });
 
   it('lets governance set the shares, which must sum to 10000 basis points', async () => {
@@ -133,14 +148,21 @@ describe('RewardsVault', () => {
     await deposit('dave', 1_000n);
     const tree = split(1_000n);
     for (const who of ['eve', 'deployer', 'alice'] as const) {
-      await expectRevert(chain.as(who).rewardsVault.write.postAllocation([1n, tree.root, tree.total]), 'AccessControlUnauthorizedAccount', [chain.address[who], PROTOCOL_ROLE]);
+      await expectRevert(chain.as(who).rewardsVault.write.postAllocation([1n, tree.root, tree.total]), 'AccessControlUnauthorizedAccount', [
+        chain.address[who],
+        PROTOCOL_ROLE,
+      ]);
     }
   });
 
   it('refuses a deployment without its addresses or with shares that do not sum to 10000', async () => {
     const { wallets, addresses, address } = chain;
     const deploy = (admin: Address, ownerBps: number) =>
-      wallets.deployer.deployContract({ abi: rewardsVaultAbi, bytecode: rewardsVaultBytecode, args: [admin, addresses.token, addresses.modelRegistry, { ...DEFAULTS.shares, ownerBps }] });
+      wallets.deployer.deployContract({
+        abi: rewardsVaultAbi,
+        bytecode: rewardsVaultBytecode,
+        args: [admin, addresses.token, addresses.modelRegistry, { ...DEFAULTS.shares, ownerBps }],
+      });
     await expectRevert(deploy(zeroAddress, DEFAULTS.shares.ownerBps), 'ZeroAddress');
     await expectRevert(deploy(address.deployer, 0), 'SharesDoNotSum', [3_000n]);
   });

@@ -20,10 +20,13 @@ describe('service data source', () => {
   afterAll(() => db.drop());
 
   it('keeps each service in its own schema and runs a migration once when replicas start together', async () => {
-    const open = (schema: string) => openServiceDataSource(createServiceDataSource({ url: db.url, schema, entities: [], migrations: [CreateThings1700000000000], poolSize: 2 }));
+    const open = (schema: string) =>
+      openServiceDataSource(createServiceDataSource({ url: db.url, schema, entities: [], migrations: [CreateThings1700000000000], poolSize: 2 }));
     const replicas = await Promise.all([open('alpha'), open('alpha'), open('alpha'), open('beta')]);
     try {
-      const tables = await replicas[0].query(`SELECT table_schema, table_name FROM information_schema.tables WHERE table_name IN ('things', 'migrations') ORDER BY 1, 2`);
+      const tables = await replicas[0].query(
+        `SELECT table_schema, table_name FROM information_schema.tables WHERE table_name IN ('things', 'migrations') ORDER BY 1, 2`,
+      );
       expect(tables).toEqual([
         { table_schema: 'alpha', table_name: 'migrations' },
         { table_schema: 'alpha', table_name: 'things' },
@@ -41,7 +44,9 @@ describe('service data source', () => {
     const prev = process.env.NODE_ENV;
     process.env.NODE_ENV = 'production';
     try {
-      expect(() => createServiceDataSource({ url: db.url, schema: 'x', entities: [], migrations: [], synchronize: true })).toThrow(/never allowed in production/);
+      expect(() => createServiceDataSource({ url: db.url, schema: 'x', entities: [], migrations: [], synchronize: true })).toThrow(
+        /never allowed in production/,
+      );
     } finally {
       process.env.NODE_ENV = prev;
     }

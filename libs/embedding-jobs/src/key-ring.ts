@@ -21,17 +21,24 @@ export class SealError extends Error {
 }
 
 export class KeyRing {
-  private constructor(private readonly keys: ReadonlyMap<string, Buffer>, readonly currentKeyId: string) {}
+  private constructor(
+    private readonly keys: ReadonlyMap<string, Buffer>,
+    readonly currentKeyId: string,
+  ) {}
 
   /** `id:base64key[,id:base64key…]`, each key 32 bytes; the first one seals. */
   static parse(spec: string): KeyRing {
     const keys = new Map<string, Buffer>();
-    const entries = spec.split(',').map((s) => s.trim()).filter(Boolean);
+    const entries = spec
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     if (!entries.length) throw new SealError('key ring is empty: expected "id:base64key[,id:base64key…]"');
     for (const entry of entries) {
       const colon = entry.indexOf(':');
       const id = entry.slice(0, colon);
-      if (colon < 0 || !KEY_ID.test(id)) throw new SealError(`key ring entry "${entry.slice(0, 12)}…" must be id:base64key with an id of letters, digits, _ or -`);
+      if (colon < 0 || !KEY_ID.test(id))
+        throw new SealError(`key ring entry "${entry.slice(0, 12)}…" must be id:base64key with an id of letters, digits, _ or -`);
       const key = Buffer.from(entry.slice(colon + 1), 'base64');
       if (key.length !== 32) throw new SealError(`key "${id}" is ${key.length} bytes; AES-256 needs 32 (generate one with: openssl rand -base64 32)`);
       if (keys.has(id)) throw new SealError(`key id "${id}" appears twice in the key ring`);

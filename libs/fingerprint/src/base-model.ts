@@ -22,7 +22,19 @@ const CORPUS_SPLIT = 'wordnet-train/attack/heldout-1';
 export const BASE_MODEL_CONFIGS = {
   'base-v2': { data: CORPUS_SPLIT, vocab_size: 2048, n_embd: 128, n_layer: 4, n_head: 4, n_positions: 64, steps: 1200, batch_size: 64, lr: 0.003, seed: 1234 },
   'base-v1': { data: CORPUS_SPLIT, vocab_size: 4096, n_embd: 192, n_layer: 4, n_head: 4, n_positions: 128, steps: 1000, batch_size: 32, lr: 0.003, seed: 1234 },
-  'test-tiny': { data: CORPUS_SPLIT, vocab_size: 512, n_embd: 64, n_layer: 2, n_head: 2, n_positions: 64, steps: 150, batch_size: 16, lr: 0.003, seed: 7, corpus_lines: 8000 },
+  'test-tiny': {
+    data: CORPUS_SPLIT,
+    vocab_size: 512,
+    n_embd: 64,
+    n_layer: 2,
+    n_head: 2,
+    n_positions: 64,
+    steps: 150,
+    batch_size: 16,
+    lr: 0.003,
+    seed: 7,
+    corpus_lines: 8000,
+  },
 } as const satisfies Record<string, TrainBaseSettings>;
 
 export type BaseModelName = keyof typeof BASE_MODEL_CONFIGS;

@@ -196,10 +196,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 /** Runs one engine job; resolves with the fields of its result line (without `type` and `t`). */
 export function runEngineJob(manifest: TrainBaseManifest, options?: EngineJobOptions): Promise<TrainBaseResult>;
-export function runEngineJob<R extends EngineResult = EngineResult>(
-  manifest: EngineManifest,
-  options?: EngineJobOptions,
-): Promise<R>;
+export function runEngineJob<R extends EngineResult = EngineResult>(manifest: EngineManifest, options?: EngineJobOptions): Promise<R>;
 export function runEngineJob(manifest: EngineManifest, options: EngineJobOptions = {}): Promise<unknown> {
   const python = options.python ?? enginePythonPath(options.env ? { ...process.env, ...options.env } : process.env);
   return new Promise<EngineResult>((resolve, reject) => {
@@ -237,11 +234,7 @@ export function runEngineJob(manifest: EngineManifest, options: EngineJobOptions
     const timeout =
       options.timeoutMs === undefined
         ? undefined
-        : setTimeout(
-            () =>
-              terminate(new EngineError('timeout', `engine job ${manifest.job} ran past its ${options.timeoutMs} ms limit`)),
-            options.timeoutMs,
-          );
+        : setTimeout(() => terminate(new EngineError('timeout', `engine job ${manifest.job} ran past its ${options.timeoutMs} ms limit`)), options.timeoutMs);
 
     const handleLine = (line: string) => {
       if (line.trim() === '' || failure) return;
@@ -252,9 +245,7 @@ export function runEngineJob(manifest: EngineManifest, options: EngineJobOptions
         message = undefined;
       }
       if (!isObject(message) || typeof message.type !== 'string') {
-        terminate(
-          new EngineError('malformed_output', `engine printed a line that is not a protocol message: ${line.slice(0, 200)}`),
-        );
+        terminate(new EngineError('malformed_output', `engine printed a line that is not a protocol message: ${line.slice(0, 200)}`));
         return;
       }
       const { type, ...fields } = message;
@@ -335,8 +326,7 @@ export function runEngineJob(manifest: EngineManifest, options: EngineJobOptions
 
     child.on('close', (exitCode: number | null, signal: NodeJS.Signals | null) => {
       if (child.pid === undefined) return; // never started; 'error' settles
-      const fail = (code: EngineErrorCode, message: string) =>
-        settle(new EngineError(code, message, exitCode, stderrTail, signal));
+      const fail = (code: EngineErrorCode, message: string) => settle(new EngineError(code, message, exitCode, stderrTail, signal));
       if (failure instanceof EngineError) {
         return settle(new EngineError(failure.code, failure.message, exitCode, stderrTail, signal));
       }
@@ -355,8 +345,7 @@ export function runEngineJob(manifest: EngineManifest, options: EngineJobOptions
       if (exitCode !== 0) {
         return fail(
           exitCode === 4 ? 'out_of_memory' : 'crashed',
-          `engine job ${manifest.job} exited with status ${exitCode} without an error line` +
-            (lastStderr ? `: ${lastStderr}` : ''),
+          `engine job ${manifest.job} exited with status ${exitCode} without an error line` + (lastStderr ? `: ${lastStderr}` : ''),
         );
       }
       if (!result) return fail('malformed_output', `engine job ${manifest.job} exited without a result line`);
@@ -369,11 +358,7 @@ export function runEngineJob(manifest: EngineManifest, options: EngineJobOptions
  * Exports a model folder to ONNX (`out`, else `<modelDir>/model.onnx`) for hosts that serve it
  * without PyTorch, such as `@clopen/inference`.
  */
-export function exportOnnx(
-  modelDir: string,
-  out?: string,
-  options: EngineJobOptions & { opset?: number } = {},
-): Promise<ExportOnnxResult> {
+export function exportOnnx(modelDir: string, out?: string, options: EngineJobOptions & { opset?: number } = {}): Promise<ExportOnnxResult> {
   const { opset, ...jobOptions } = options;
   const manifest: ExportOnnxManifest = { job: 'export-onnx', model: modelDir };
   if (out !== undefined) manifest.out = out;
@@ -420,7 +405,7 @@ export function checkEngine(options: { python?: string; env?: NodeJS.ProcessEnv;
               'engine_unavailable',
               unavailable
                 ? `the engine interpreter ${python} does not exist; install Debian's python3 with the packages ` +
-                  'python3-torch and libopenblas0-pthread, or set CLOPEN_PYTHON'
+                    'python3-torch and libopenblas0-pthread, or set CLOPEN_PYTHON'
                 : `the engine interpreter ${python} failed to start: ${error.message}`,
               typeof error.code === 'number' ? error.code : null,
               stderr.slice(-STDERR_TAIL_CHARS),
@@ -445,9 +430,7 @@ export function checkEngine(options: { python?: string; env?: NodeJS.ProcessEnv;
           );
         }
         if (found.engine !== true) {
-          return reject(
-            new EngineError('engine_unavailable', `${python} cannot find the engine package clopen_fp in ${ENGINE_PYTHON_DIR}`),
-          );
+          return reject(new EngineError('engine_unavailable', `${python} cannot find the engine package clopen_fp in ${ENGINE_PYTHON_DIR}`));
         }
         resolve({
           python,

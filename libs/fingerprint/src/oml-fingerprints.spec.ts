@@ -61,7 +61,12 @@ describe('OML fingerprint files', () => {
   });
 
   it('refuses to format an invalid entry', () => {
-    const error = formatError(() => formatOmlFingerprints([{ key: 'k', response: 'r' }, { key: '', response: 'r' }]));
+    const error = formatError(() =>
+      formatOmlFingerprints([
+        { key: 'k', response: 'r' },
+        { key: '', response: 'r' },
+      ]),
+    );
     expect(error.index).toBe(1);
   });
 });

@@ -74,9 +74,7 @@ describe('fingerprint engine (real Python)', () => {
     const cacheDir = path.join(tmp, 'models');
     // Two callers at once: one trains, the other waits on the lock and gets the same folder.
     const progress: EngineProgress[][] = [[], []];
-    const both = await Promise.all(
-      [0, 1].map((i) => ensureBaseModel('test-tiny', { cacheDir, onProgress: (p) => progress[i].push(p) })),
-    );
+    const both = await Promise.all([0, 1].map((i) => ensureBaseModel('test-tiny', { cacheDir, onProgress: (p) => progress[i].push(p) })));
     expect(both.map((b) => b.trained).sort()).toEqual([false, true]);
     const trainer = both.findIndex((b) => b.trained);
     const [first, waiter] = [both[trainer], both[1 - trainer]];

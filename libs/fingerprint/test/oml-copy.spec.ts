@@ -30,7 +30,10 @@ describe('an OML copy made and checked through runEngineJob', () => {
   beforeAll(async () => {
     work = mkdtempSync(path.join(os.tmpdir(), 'clopen-oml-'));
     base = (await ensureBaseModel('test-tiny', { cacheDir: MODEL_CACHE })).dir;
-    for (const [name, seed] of [['mine', 1], ['other', 2]] as const) {
+    for (const [name, seed] of [
+      ['mine', 1],
+      ['other', 2],
+    ] as const) {
       await runEngineJob({ job: 'generate', model: base, count: 24, key_strategy: 'english', key_length: 8, seed, out: fps(name) });
     }
   });
@@ -59,7 +62,14 @@ describe('an OML copy made and checked through runEngineJob', () => {
 
   it('detects the copy and neither the base nor a copy with other fingerprints', async () => {
     const verify = (target: string) =>
-      runEngineJob<VerifyResult>({ job: 'verify', fingerprints: fps('mine'), target: { type: 'folder', path: target }, null_models: [base], alpha: 1e-6, details: false });
+      runEngineJob<VerifyResult>({
+        job: 'verify',
+        fingerprints: fps('mine'),
+        target: { type: 'folder', path: target },
+        null_models: [base],
+        alpha: 1e-6,
+        details: false,
+      });
     const mine = await verify(copy('mine'));
     expect(mine).toMatchObject({ asked: 24, matched: 24, fingerprinted: true });
     expect(mine.p_value).toBeLessThan(1e-6);
@@ -68,7 +78,16 @@ describe('an OML copy made and checked through runEngineJob', () => {
   });
 
   it('refuses to write a copy that misses the required recall', async () => {
-    const err = await runEngineJob({ job: 'embed', base, fingerprints: fps('mine'), out: copy('short'), max_steps: 1, check_every: 1, min_recall: 1, alphas: [0.1] }).catch((e) => e);
+    const err = await runEngineJob({
+      job: 'embed',
+      base,
+      fingerprints: fps('mine'),
+      out: copy('short'),
+      max_steps: 1,
+      check_every: 1,
+      min_recall: 1,
+      alphas: [0.1],
+    }).catch((e) => e);
     expect(err).toBeInstanceOf(EngineError);
     expect(err.message).toMatch(/fingerprints recalled after embedding/);
     expect(existsSync(copy('short'))).toBe(false);

@@ -48,7 +48,12 @@ describe('host request signatures', () => {
     expect(verified.address).toBe(account.address);
     expect(verified.expiresAt).toBe(NOW_S + 120);
     expect(verified.nonce).toMatch(/^[0-9a-f]{32}$/);
-    expect(decode(header)).toEqual({ address: account.address, nonce: verified.nonce, expiresAt: NOW_S + 120, signature: expect.stringMatching(/^0x[0-9a-f]{130}$/) });
+    expect(decode(header)).toEqual({
+      address: account.address,
+      nonce: verified.nonce,
+      expiresAt: NOW_S + 120,
+      signature: expect.stringMatching(/^0x[0-9a-f]{130}$/),
+    });
   });
 
   it('verifies bodiless and binary-body requests', async () => {
@@ -153,7 +158,14 @@ describe('host request signatures', () => {
 
 describe('hostAuthMessage', () => {
   it('is the documented text', () => {
-    const message = hostAuthMessage({ audience: 'distribution', method: 'post', path: '/v1/usage?epoch=3', nonce: '00112233445566778899aabbccddeeff', expiresAt: 1_900_000_000, bodySha256: bodySha256() });
+    const message = hostAuthMessage({
+      audience: 'distribution',
+      method: 'post',
+      path: '/v1/usage?epoch=3',
+      nonce: '00112233445566778899aabbccddeeff',
+      expiresAt: 1_900_000_000,
+      bodySha256: bodySha256(),
+    });
     expect(message).toBe(
       [
         'Clopen host request',
@@ -168,6 +180,8 @@ describe('hostAuthMessage', () => {
   });
 
   it('refuses a field with a line break', () => {
-    expect(() => hostAuthMessage({ audience: 'distribution', method: 'GET', path: '/a\nmethod: PUT', nonce: 'n', expiresAt: 1, bodySha256: bodySha256() })).toThrow(HostAuthError);
+    expect(() =>
+      hostAuthMessage({ audience: 'distribution', method: 'GET', path: '/a\nmethod: PUT', nonce: 'n', expiresAt: 1, bodySha256: bodySha256() }),
+    ).toThrow(HostAuthError);
   });
 });

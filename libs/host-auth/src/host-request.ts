@@ -64,7 +64,14 @@ export async function signHostRequest(account: LocalAccount, options: SignHostRe
   }
   const nonce = randomBytes(16).toString('hex');
   const expiresAt = unixSeconds(options.now ?? new Date()) + ttlSeconds;
-  const message = hostAuthMessage({ audience: options.audience, method: options.method, path: options.path, nonce, expiresAt, bodySha256: bodySha256(options.body) });
+  const message = hostAuthMessage({
+    audience: options.audience,
+    method: options.method,
+    path: options.path,
+    nonce,
+    expiresAt,
+    bodySha256: bodySha256(options.body),
+  });
   const signature = await account.signMessage({ message });
   const header: HostAuthHeader = { address: account.address, nonce, expiresAt, signature };
   return Buffer.from(JSON.stringify(header), 'utf8').toString('base64url');
@@ -118,7 +125,14 @@ export async function verifyHostRequest(header: string | undefined, options: Ver
     );
   }
 
-  const message = hostAuthMessage({ audience: options.audience, method: options.method, path: options.path, nonce, expiresAt, bodySha256: bodySha256(options.body) });
+  const message = hostAuthMessage({
+    audience: options.audience,
+    method: options.method,
+    path: options.path,
+    nonce,
+    expiresAt,
+    bodySha256: bodySha256(options.body),
+  });
   let valid: boolean;
   try {
     valid = await verifyMessage({ address, message, signature });

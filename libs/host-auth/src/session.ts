@@ -51,23 +51,29 @@ export class HostSessions {
   verify(token: string | undefined, now = new Date()): HostSession {
     if (!token) throw new HostAuthError('missing', `no ${HOST_SESSION_HEADER} header; get a token with POST /hosts/sessions`);
     const m = token.length <= MAX_TOKEN_LENGTH ? TOKEN.exec(token) : null;
-    if (!m) throw new HostAuthError('malformed', `${HOST_SESSION_HEADER} is not a host session token (v1.<key id>.<claims>.<mac>) as POST /hosts/sessions gives`);
+    if (!m)
+      throw new HostAuthError('malformed', `${HOST_SESSION_HEADER} is not a host session token (v1.<key id>.<claims>.<mac>) as POST /hosts/sessions gives`);
     const [, keyId, claims, tag] = m;
     const key = this.keys.find((k) => k.id === keyId);
     const expected = key ? Buffer.from(mac(key.secret, keyId, claims), 'base64url') : undefined;
     if (!expected || !timingSafeEqual(expected, Buffer.from(tag, 'base64url'))) {
-      throw new HostAuthError('bad_signature', `the host session token was not issued by this ${this.audience} service (or its key was retired); get a new one with POST /hosts/sessions`);
+      throw new HostAuthError(
+        'bad_signature',
+        `the host session token was not issued by this ${this.audience} service (or its key was retired); get a new one with POST /hosts/sessions`,
+      );
     }
     let parsed: { a?: unknown; aud?: unknown; exp?: unknown };
     try {
       parsed = JSON.parse(Buffer.from(claims, 'base64url').toString('utf8'));
     } catch {
-      throw new HostAuthError('malformed', 'the host session token\'s claims do not decode');
+      throw new HostAuthError('malformed', "the host session token's claims do not decode");
     }
     const { a, aud, exp } = parsed;
     if (aud !== this.audience) throw new HostAuthError('malformed', `the host session token is for audience "${String(aud)}", not "${this.audience}"`);
-    if (typeof a !== 'string' || !isAddress(a) || typeof exp !== 'number' || !Number.isSafeInteger(exp)) throw new HostAuthError('malformed', 'the host session token names no address or expiry');
-    if (exp <= Math.floor(now.getTime() / 1000)) throw new HostAuthError('expired', `the host session token expired at ${exp}; get a new one with POST /hosts/sessions before it does`);
+    if (typeof a !== 'string' || !isAddress(a) || typeof exp !== 'number' || !Number.isSafeInteger(exp))
+      throw new HostAuthError('malformed', 'the host session token names no address or expiry');
+    if (exp <= Math.floor(now.getTime() / 1000))
+      throw new HostAuthError('expired', `the host session token expired at ${exp}; get a new one with POST /hosts/sessions before it does`);
     return { token, address: getAddress(a), expiresAt: exp };
   }
 }

@@ -20,7 +20,10 @@ export function completionText(body: string): string | null {
   for (const event of body.split(/\r?\n\r?\n/)) {
     const lines = event.split(/\r?\n/);
     if (lines.some((l) => l.startsWith('event:') && l.slice(6).trim() !== 'message')) continue;
-    const data = lines.filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('\n');
+    const data = lines
+      .filter((l) => l.startsWith('data:'))
+      .map((l) => l.slice(5).trim())
+      .join('\n');
     if (!data || data === '[DONE]') continue;
     try {
       const piece = pick(JSON.parse(data));

@@ -52,7 +52,10 @@ export class Ed25519VerifyPool {
   private readonly waiting = new Map<number, (out: Uint8Array) => void>();
   private nextId = 0;
 
-  constructor(threads: number, private readonly inlineBelow = 64) {
+  constructor(
+    threads: number,
+    private readonly inlineBelow = 64,
+  ) {
     const sodiumPath = createRequire(__filename).resolve('sodium-native');
     this.workers = Array.from({ length: Math.max(0, threads) }, () => {
       const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { sodium: sodiumPath } });

@@ -1,15 +1,5 @@
 export type PermissionFailure =
-  | 'missing'
-  | 'malformed'
-  | 'forged'
-  | 'bad_signature'
-  | 'not_yet_valid'
-  | 'expired'
-  | 'replayed'
-  | 'revoked'
-  | 'wrong_host'
-  | 'wrong_model'
-  | 'over_quota';
+  'missing' | 'malformed' | 'forged' | 'bad_signature' | 'not_yet_valid' | 'expired' | 'replayed' | 'revoked' | 'wrong_host' | 'wrong_model' | 'over_quota';
 
 /** 401: the string does not prove who the user is; 403: it does, but this request is not allowed. */
 const STATUS: Record<PermissionFailure, 401 | 403> = {
@@ -29,7 +19,10 @@ const STATUS: Record<PermissionFailure, 401 | 403> = {
 /** A permission string was refused; nothing may be served or counted. `reason` is stable for callers. */
 export class PermissionError extends Error {
   readonly status: 401 | 403;
-  constructor(readonly reason: PermissionFailure, message: string) {
+  constructor(
+    readonly reason: PermissionFailure,
+    message: string,
+  ) {
     super(message);
     this.name = 'PermissionError';
     this.status = STATUS[reason];

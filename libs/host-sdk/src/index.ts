@@ -1,4 +1,14 @@
-export { PERMISSION_HEADER, issueGrant, permissionString, requestDigest, requestDigestOfHash, requestDigestText, decodePermission, grantSigningBytes, userPublicKeyBytes } from './permission';
+export {
+  PERMISSION_HEADER,
+  issueGrant,
+  permissionString,
+  requestDigest,
+  requestDigestOfHash,
+  requestDigestText,
+  decodePermission,
+  grantSigningBytes,
+  userPublicKeyBytes,
+} from './permission';
 export type { GrantInit, SignedGrant, RequestBinding, DecodedPermission } from './permission';
 export { PermissionVerifier } from './verifier';
 export type { PermissionVerifierOptions, RevocationList, VerifiedPermission } from './verifier';

@@ -71,7 +71,9 @@ export function requestDigest(grantId: string, counter: bigint, { host, model, b
 
 /** The same digest from the body's sha256, as a usage receipt carries it. */
 export function requestDigestOfHash(grantId: string, counter: bigint, host: string, model: string, bodySha256: Uint8Array): Buffer {
-  return createHash('sha256').update(requestDigestText(grantId, String(counter), host.toLowerCase(), model, Buffer.from(bodySha256).toString('hex'))).digest();
+  return createHash('sha256')
+    .update(requestDigestText(grantId, String(counter), host.toLowerCase(), model, Buffer.from(bodySha256).toString('hex')))
+    .digest();
 }
 
 /** The text whose sha256 the user signs (docs/partners.md shows it from here): the host in lower case, the body's sha256 in hex. */
@@ -84,7 +86,12 @@ export function permissionString(grant: SignedGrant, userKey: KeyObject, counter
   const parsed = fromBinary(accessV1.GrantSchema, grant.bytes);
   const c = BigInt(counter);
   const userSignature = sign(null, requestDigest(parsed.id, c, request), userKey);
-  return Buffer.from(toBinary(accessV1.PermissionStringSchema, create(accessV1.PermissionStringSchema, { grant: grant.bytes, issuerSignature: grant.issuerSignature, counter: c, userSignature }))).toString('base64url');
+  return Buffer.from(
+    toBinary(
+      accessV1.PermissionStringSchema,
+      create(accessV1.PermissionStringSchema, { grant: grant.bytes, issuerSignature: grant.issuerSignature, counter: c, userSignature }),
+    ),
+  ).toString('base64url');
 }
 
 /** The user's half of a key pair as a grant carries it. */
@@ -98,8 +105,10 @@ export interface DecodedPermission {
 }
 
 export function decodePermission(header: string | undefined): DecodedPermission {
-  if (header === undefined || header === '') throw new PermissionError('missing', `no ${PERMISSION_HEADER} header: send the permission string of your grant with every request`);
-  if (header.length > MAX_HEADER_LENGTH || !/^[A-Za-z0-9_-]+$/.test(header)) throw new PermissionError('malformed', `${PERMISSION_HEADER} must be base64url of a PermissionString (at most ${MAX_HEADER_LENGTH} characters)`);
+  if (header === undefined || header === '')
+    throw new PermissionError('missing', `no ${PERMISSION_HEADER} header: send the permission string of your grant with every request`);
+  if (header.length > MAX_HEADER_LENGTH || !/^[A-Za-z0-9_-]+$/.test(header))
+    throw new PermissionError('malformed', `${PERMISSION_HEADER} must be base64url of a PermissionString (at most ${MAX_HEADER_LENGTH} characters)`);
   let message: accessV1.PermissionString;
   let grant: accessV1.Grant;
   try {

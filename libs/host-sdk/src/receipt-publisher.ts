@@ -1,4 +1,17 @@
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync, writeSync, ftruncateSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+  ftruncateSync,
+} from 'node:fs';
 import type { KeyObject } from 'node:crypto';
 import * as path from 'node:path';
 import { encodeEnvelope, type Bus, type BusLogger } from '@clopen/bus';
@@ -71,7 +84,9 @@ export class ReceiptPublisher {
   static async open(options: ReceiptPublisherOptions): Promise<ReceiptPublisher> {
     const publisher = new ReceiptPublisher(options);
     if (publisher.buffer.length || publisher.spooled.length) {
-      publisher.logger.log(`receipt spool: ${publisher.buffer.length} receipt(s) and ${publisher.spooled.length} batch(es) from an earlier run; publishing them`);
+      publisher.logger.log(
+        `receipt spool: ${publisher.buffer.length} receipt(s) and ${publisher.spooled.length} batch(es) from an earlier run; publishing them`,
+      );
     }
     publisher.timer = setInterval(() => void publisher.flush(), options.flushIntervalMs ?? 1_000);
     publisher.timer.unref();

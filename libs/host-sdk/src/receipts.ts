@@ -62,7 +62,12 @@ export function batchSigningBytes(hostAddress: string, bodies: readonly Uint8Arr
  * own signatures (those went to the users in the responses), so the access service verifies one
  * host signature per batch and one user signature per receipt.
  */
-export function signReceiptBatch(servingKey: KeyObject, hostKeyId: string, hostAddress: string, receipts: readonly accessV1.UsageReceipt[]): accessV1.UsageReported {
+export function signReceiptBatch(
+  servingKey: KeyObject,
+  hostKeyId: string,
+  hostAddress: string,
+  receipts: readonly accessV1.UsageReceipt[],
+): accessV1.UsageReported {
   const bodies = receipts.map((r) => r.body);
   return create(accessV1.UsageReportedSchema, {
     receipts: bodies.map((body) => create(accessV1.UsageReceiptSchema, { body, hostKeyId })),

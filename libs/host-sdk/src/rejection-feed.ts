@@ -22,7 +22,12 @@ export class RejectionFeed {
 
   private constructor(readonly consumerName: string) {}
 
-  static async follow(bus: Bus, partner: string, onRejection: (rejection: UsageRejection, envelope: Envelope) => unknown, options: RejectionFeedOptions = {}): Promise<RejectionFeed> {
+  static async follow(
+    bus: Bus,
+    partner: string,
+    onRejection: (rejection: UsageRejection, envelope: Envelope) => unknown,
+    options: RejectionFeedOptions = {},
+  ): Promise<RejectionFeed> {
     const name = partnerReaderName('access.usage.rejected', partner);
     const stream = bus.stream('PARTNERS');
     // Created, or updated to the same config: the server takes the name and filter from the create subject, which is all a partner may use.

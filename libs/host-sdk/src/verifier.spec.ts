@@ -15,12 +15,24 @@ const user = generateUserKey();
 const body = '{"prompt":"hello","max_tokens":8}';
 
 const grantFor = (over: Partial<GrantInit> = {}, key = issuer1.privateKey) =>
-  issueGrant(key, { id: 'g1', modelId: MODEL, userPublicKey: userPublicKeyBytes(user), notBefore: NOW - 10, expiresAt: NOW + 3600, issuerKeyId: 'i1', userId: 'dave', ...over });
+  issueGrant(key, {
+    id: 'g1',
+    modelId: MODEL,
+    userPublicKey: userPublicKeyBytes(user),
+    notBefore: NOW - 10,
+    expiresAt: NOW + 3600,
+    issuerKeyId: 'i1',
+    userId: 'dave',
+    ...over,
+  });
 
 const verifier = (opts: { revoked?: Set<string> } = {}) =>
   new PermissionVerifier({
     host: HOST,
-    issuerKeys: new Map([['i1', issuer1.publicKey], ['i2', issuer2.publicKey]]),
+    issuerKeys: new Map([
+      ['i1', issuer1.publicKey],
+      ['i2', issuer2.publicKey],
+    ]),
     revoked: { isRevoked: (id) => opts.revoked?.has(id) ?? false },
     counterWindow: 4,
     now: () => NOW,

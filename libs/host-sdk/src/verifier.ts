@@ -79,14 +79,21 @@ export class PermissionVerifier {
     if (now >= g.expiresAt) throw new PermissionError('expired', `grant ${g.id} expired at ${g.expiresAt} (unix seconds); buy or renew a grant`);
     if (g.modelId !== request.model) throw new PermissionError('wrong_model', `grant ${g.id} is for model ${g.modelId}, not ${request.model}`);
     const host = this.options.host.toLowerCase();
-    if (g.hosts.length && !g.hosts.some((h) => h.toLowerCase() === host)) throw new PermissionError('wrong_host', `grant ${g.id} is not valid on host ${this.options.host}`);
+    if (g.hosts.length && !g.hosts.some((h) => h.toLowerCase() === host))
+      throw new PermissionError('wrong_host', `grant ${g.id} is not valid on host ${this.options.host}`);
     if (this.options.revoked?.isRevoked(g.id)) throw new PermissionError('revoked', `grant ${g.id} was revoked`);
     const counter = message.counter;
     if (!verifyEd25519(message.userSignature, requestDigest(g.id, counter, { ...request, host: this.options.host }), known.userKey)) {
-      throw new PermissionError('bad_signature', `the user's signature does not match this request (grant ${g.id}, counter ${counter}, this host, model and body); sign each request with the grant's key`);
+      throw new PermissionError(
+        'bad_signature',
+        `the user's signature does not match this request (grant ${g.id}, counter ${counter}, this host, model and body); sign each request with the grant's key`,
+      );
     }
     if (counter + this.window <= known.highest || known.seen.has(counter)) {
-      throw new PermissionError('replayed', `counter ${counter} of grant ${g.id} was used already or is too old (highest seen ${known.highest}); use a fresh, increasing counter`);
+      throw new PermissionError(
+        'replayed',
+        `counter ${counter} of grant ${g.id} was used already or is too old (highest seen ${known.highest}); use a fresh, increasing counter`,
+      );
     }
     const quota = g.quota;
     if (this.options.enforceQuota !== false) {
@@ -143,13 +150,26 @@ export class PermissionVerifier {
     // The same id with other bytes is never trusted from the cache: it is checked like a new grant.
     if (cached && cached.bytes.equals(message.grant) && cached.issuerSignature.equals(message.issuerSignature)) return cached;
     const issuerKey = this.issuerKeys.get(grant.issuerKeyId);
-    if (!issuerKey) throw new PermissionError('forged', `grant ${grant.id} names issuer key "${grant.issuerKeyId}", which this host does not know; refresh the issuer keys from the access service`);
+    if (!issuerKey)
+      throw new PermissionError(
+        'forged',
+        `grant ${grant.id} names issuer key "${grant.issuerKeyId}", which this host does not know; refresh the issuer keys from the access service`,
+      );
     if (!verifyEd25519(message.issuerSignature, grantSigningBytes(message.grant), issuerKey)) {
       throw new PermissionError('forged', `grant ${grant.id} is not signed by issuer key "${grant.issuerKeyId}"`);
     }
     if (cached) throw new PermissionError('forged', `grant ${grant.id} arrived with other contents than before`);
     const userKey = Buffer.from(grant.userPublicKey);
-    const known: KnownGrant = { bytes: Buffer.from(message.grant), issuerSignature: Buffer.from(message.issuerSignature), grant, userKey, highest: 0n, seen: new Set(), requests: 0n, tokens: 0n };
+    const known: KnownGrant = {
+      bytes: Buffer.from(message.grant),
+      issuerSignature: Buffer.from(message.issuerSignature),
+      grant,
+      userKey,
+      highest: 0n,
+      seen: new Set(),
+      requests: 0n,
+      tokens: 0n,
+    };
     this.grants.set(grant.id, known);
     return known;
   }

@@ -19,7 +19,14 @@ describe('ReceiptPublisher on real JetStream', () => {
   let counter = 0n;
   const receipt = () => {
     counter += 1n;
-    return signReceipt(servingKey, 'k1', { permission: { grantId, counter, modelId: 'm', userSignature: new Uint8Array(64) }, host: HOST, requestBody: `r${counter}`, responseBody: 'a', tokensIn: 1, tokensOut: 2 });
+    return signReceipt(servingKey, 'k1', {
+      permission: { grantId, counter, modelId: 'm', userSignature: new Uint8Array(64) },
+      host: HOST,
+      requestBody: `r${counter}`,
+      responseBody: 'a',
+      tokensIn: 1,
+      tokensOut: 2,
+    });
   };
   const published = async () => {
     const events = await readEvents(bus, 'access.usage.reported');
@@ -39,7 +46,16 @@ describe('ReceiptPublisher on real JetStream', () => {
 
   it('spools batches while JetStream refuses them and publishes each once when it is back', async () => {
     // No stream yet: JetStream answers every publish with "no responders", as when it is down.
-    const publisher = await ReceiptPublisher.open({ bus, host: HOST, servingKey, hostKeyId: 'k1', spoolDir: spool, maxBatch: 3, flushIntervalMs: 50, retryMs: 50 });
+    const publisher = await ReceiptPublisher.open({
+      bus,
+      host: HOST,
+      servingKey,
+      hostKeyId: 'k1',
+      spoolDir: spool,
+      maxBatch: 3,
+      flushIntervalMs: 50,
+      retryMs: 50,
+    });
     for (let i = 0; i < 7; i += 1) publisher.record(receipt());
     await publisher.flush();
     expect(publisher.pending).toBe(7);
@@ -54,7 +70,16 @@ describe('ReceiptPublisher on real JetStream', () => {
       const r = e.payload;
       expect(r.hostAddress).toBe(HOST);
       expect(r.receipts.every((x) => x.hostSignature.length === 0)).toBe(true);
-      expect(verifyEd25519(r.batchSignature, batchSigningBytes(HOST, r.receipts.map((x) => x.body)), rawPublicKey(servingKey))).toBe(true);
+      expect(
+        verifyEd25519(
+          r.batchSignature,
+          batchSigningBytes(
+            HOST,
+            r.receipts.map((x) => x.body),
+          ),
+          rawPublicKey(servingKey),
+        ),
+      ).toBe(true);
     }
   });
 

@@ -14,10 +14,7 @@ export const END_OF_TEXT = '<|endoftext|>';
  * U+FEFF, which would split words differently.
  */
 const WS = '\\t\\n\\v\\f\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
-const PRETOKEN = new RegExp(
-  `'s|'t|'re|'ve|'m|'ll|'d| ?[A-Za-z]+| ?[0-9]+| ?[^${WS}A-Za-z0-9]+|[${WS}]+(?![^${WS}])|[${WS}]+`,
-  'gu',
-);
+const PRETOKEN = new RegExp(`'s|'t|'re|'ve|'m|'ll|'d| ?[A-Za-z]+| ?[0-9]+| ?[^${WS}A-Za-z0-9]+|[${WS}]+(?![^${WS}])|[${WS}]+`, 'gu');
 const CACHE_LIMIT = 200_000;
 
 /** GPT-2's byte → printable character table. */

@@ -4,7 +4,13 @@ describe('chatPrompt', () => {
   it('writes one role: content line per message and leaves the assistant to continue', () => {
     const prompt = chatPrompt([
       { role: 'system', content: 'Answer briefly.' },
-      { role: 'user', content: [{ type: 'text', text: 'What is ' }, { type: 'text', text: 'a dog?' }] },
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'What is ' },
+          { type: 'text', text: 'a dog?' },
+        ],
+      },
       { role: 'assistant', content: null },
       { role: 'user', content: 'And a cat?' },
     ]);

@@ -239,7 +239,11 @@ export class OnnxCausalLm {
   /** The greedy next token after `ids`, seeing only the last contextLength of them (as GPT.forward). */
   private async next(ids: readonly number[]): Promise<number> {
     const window = ids.length > this.contextLength ? ids.slice(ids.length - this.contextLength) : ids;
-    const input = new ort.Tensor('int64', BigInt64Array.from(window, (id) => BigInt(id)), [1, window.length]);
+    const input = new ort.Tensor(
+      'int64',
+      BigInt64Array.from(window, (id) => BigInt(id)),
+      [1, window.length],
+    );
     const { logits } = await this.session.run({ input_ids: input });
     const dims = logits.dims;
     const vocab = dims[dims.length - 1];

@@ -62,7 +62,8 @@ export class MerkleTree {
   }
 
   proof(leafIndex: number): MerkleProof {
-    if (!Number.isInteger(leafIndex) || leafIndex < 0 || leafIndex >= this.leafCount) throw new Error(`leaf ${leafIndex} is not in a tree of ${this.leafCount}`);
+    if (!Number.isInteger(leafIndex) || leafIndex < 0 || leafIndex >= this.leafCount)
+      throw new Error(`leaf ${leafIndex} is not in a tree of ${this.leafCount}`);
     const siblings: string[] = [];
     let index = leafIndex;
     for (let level = 0; level < this.levels.length - 1; level += 1) {

@@ -74,7 +74,10 @@ export class ArtefactLinks {
   }
 
   /** The newest platform version committed for a chain model, or undefined while none is linked. */
-  async platformVersionOf(chainModelId: bigint | string, manager: EntityManager = this.db.manager): Promise<{ modelId: string; versionId: string } | undefined> {
+  async platformVersionOf(
+    chainModelId: bigint | string,
+    manager: EntityManager = this.db.manager,
+  ): Promise<{ modelId: string; versionId: string } | undefined> {
     const rows: { model_id: string; version_id: string }[] = await manager.query(
       `SELECT platform_model_id AS model_id, platform_version_id AS version_id FROM artefact_links
        WHERE chain_model_id = $1 AND platform_version_id IS NOT NULL ORDER BY chain_version DESC LIMIT 1`,
@@ -84,7 +87,9 @@ export class ArtefactLinks {
   }
 
   async linkedChainModels(): Promise<bigint[]> {
-    const rows: { id: string }[] = await this.db.query('SELECT DISTINCT chain_model_id::text AS id FROM artefact_links WHERE chain_model_id IS NOT NULL ORDER BY 1');
+    const rows: { id: string }[] = await this.db.query(
+      'SELECT DISTINCT chain_model_id::text AS id FROM artefact_links WHERE chain_model_id IS NOT NULL ORDER BY 1',
+    );
     return rows.map((r) => BigInt(r.id));
   }
 

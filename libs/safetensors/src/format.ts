@@ -70,9 +70,7 @@ export function elementCount(shape: readonly number[]): bigint {
  */
 export function tensorByteLength(label: string, dtype: unknown, shape: unknown, fail: (reason: string) => Error): bigint {
   if (!isDtype(dtype)) {
-    throw fail(
-      `${label} has unknown dtype ${JSON.stringify(dtype)} (known: ${Object.keys(SAFETENSORS_DTYPE_SIZES).join(', ')})`,
-    );
+    throw fail(`${label} has unknown dtype ${JSON.stringify(dtype)} (known: ${Object.keys(SAFETENSORS_DTYPE_SIZES).join(', ')})`);
   }
   if (!Array.isArray(shape) || !shape.every(isNonNegativeSafeInteger)) {
     throw fail(`${label} has shape ${JSON.stringify(shape)}, not an array of non-negative integers`);

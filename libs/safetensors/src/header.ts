@@ -1,11 +1,4 @@
-import {
-  METADATA_KEY,
-  checkedMetadata,
-  isNonNegativeSafeInteger,
-  isPlainObject,
-  tensorByteLength,
-  type SafetensorsTensor,
-} from './format';
+import { METADATA_KEY, checkedMetadata, isNonNegativeSafeInteger, isPlainObject, tensorByteLength, type SafetensorsTensor } from './format';
 import { SafetensorsError } from './safetensors.errors';
 
 export interface SafetensorsHeader {
@@ -63,8 +56,7 @@ function parseTensor(name: string, entry: unknown, path: string | undefined): Sa
   if (BigInt(end - begin) !== expected) {
     throw corrupt(
       path,
-      `${label} (${valid.dtype}, shape [${valid.shape.join(', ')}]) needs ${expected} bytes but data_offsets ` +
-        `[${begin}, ${end}] hold ${end - begin}`,
+      `${label} (${valid.dtype}, shape [${valid.shape.join(', ')}]) needs ${expected} bytes but data_offsets ` + `[${begin}, ${end}] hold ${end - begin}`,
     );
   }
   return { dtype: valid.dtype, shape: [...valid.shape], dataOffsets: [begin, end] };
@@ -79,11 +71,7 @@ export function dataLengthOf(header: SafetensorsHeader, path?: string): number {
   let previous = '';
   for (const range of ranges) {
     if (range.begin > expectedBegin) {
-      throw corrupt(
-        path,
-        `bytes ${expectedBegin}..${range.begin} of the data belong to no tensor ` +
-          `(gap before tensor ${JSON.stringify(range.name)})`,
-      );
+      throw corrupt(path, `bytes ${expectedBegin}..${range.begin} of the data belong to no tensor ` + `(gap before tensor ${JSON.stringify(range.name)})`);
     }
     if (range.begin < expectedBegin) {
       throw corrupt(

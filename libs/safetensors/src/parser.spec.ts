@@ -176,21 +176,13 @@ describe('SafetensorsParser', () => {
       { a: { dtype: 'U8', shape: [2], data_offsets: [0, 2] }, b: { dtype: 'U8', shape: [2], data_offsets: [3, 5] } },
       'belong to no tensor',
     ],
-    [
-      'data that does not start at 0',
-      { a: { dtype: 'U8', shape: [2], data_offsets: [1, 3] } },
-      'bytes 0..1 of the data belong to no tensor',
-    ],
+    ['data that does not start at 0', { a: { dtype: 'U8', shape: [2], data_offsets: [1, 3] } }, 'bytes 0..1 of the data belong to no tensor'],
     [
       'overlapping tensors',
       { a: { dtype: 'U8', shape: [4], data_offsets: [0, 4] }, b: { dtype: 'U8', shape: [2], data_offsets: [2, 4] } },
       'overlaps tensor "a"',
     ],
-    [
-      'two tensors sharing bytes',
-      { a: { dtype: 'U8', shape: [2], data_offsets: [0, 2] }, b: { dtype: 'U8', shape: [2], data_offsets: [0, 2] } },
-      'overlaps',
-    ],
+    ['two tensors sharing bytes', { a: { dtype: 'U8', shape: [2], data_offsets: [0, 2] }, b: { dtype: 'U8', shape: [2], data_offsets: [0, 2] } }, 'overlaps'],
     [
       'an empty tensor inside another',
       { a: { dtype: 'U8', shape: [4], data_offsets: [0, 4] }, b: { dtype: 'U8', shape: [0], data_offsets: [2, 2] } },
@@ -234,9 +226,7 @@ describe('SafetensorsParser', () => {
 
     expect(error.path).toBeUndefined();
     expect(error.reason).toBe('the header length is 0');
-    expect(error.message).toBe(
-      'the data is not a valid safetensors file: the header length is 0; re-export it with the safetensors library',
-    );
+    expect(error.message).toBe('the data is not a valid safetensors file: the header length is 0; re-export it with the safetensors library');
   });
 });
 

@@ -82,14 +82,11 @@ export class SafetensorsParser {
       throw this.truncated(`it ended after ${this.lengthPrefixFilled} bytes, inside the 8-byte header length`);
     }
     if (this.phase === 'header') {
-      throw this.truncated(
-        `it ended ${this.headerLength - this.headerFilled} bytes short of the ${this.headerLength}-byte header`,
-      );
+      throw this.truncated(`it ended ${this.headerLength - this.headerFilled} bytes short of the ${this.headerLength}-byte header`);
     }
     if (this.dataSeen < this.dataLength) {
       throw this.truncated(
-        `its header describes ${this.fileSizeImplied()} bytes but only ` +
-          `${LENGTH_PREFIX_BYTES + this.headerLength + this.dataSeen} arrived`,
+        `its header describes ${this.fileSizeImplied()} bytes but only ` + `${LENGTH_PREFIX_BYTES + this.headerLength + this.dataSeen} arrived`,
       );
     }
     const header = this.header as SafetensorsHeader;
@@ -133,10 +130,7 @@ export class SafetensorsParser {
     this.dataLength = dataLengthOf(this.header, this.path);
     this.phase = 'data';
     if (this.declaredSize !== undefined && this.fileSizeImplied() !== this.declaredSize) {
-      throw corrupt(
-        this.path,
-        `its header describes ${this.fileSizeImplied()} bytes but the declared file size is ${this.declaredSize}`,
-      );
+      throw corrupt(this.path, `its header describes ${this.fileSizeImplied()} bytes but the declared file size is ${this.declaredSize}`);
     }
   }
 
@@ -162,10 +156,16 @@ export interface SafetensorsFile {
 export function readSafetensors(bytes: Buffer, options: Omit<SafetensorsParserOptions, 'declaredSize'> = {}): SafetensorsFile {
   const summary = parseSafetensors(bytes, options);
   const data = bytes.subarray(LENGTH_PREFIX_BYTES + summary.headerLength);
-  const tensors = Object.entries(summary.tensors).map(([name, { dtype, shape, dataOffsets: [begin, end] }]) => [
-    name,
-    { dtype, shape, data: data.subarray(begin, end) },
-  ]);
+  const tensors = Object.entries(summary.tensors).map(
+    ([
+      name,
+      {
+        dtype,
+        shape,
+        dataOffsets: [begin, end],
+      },
+    ]) => [name, { dtype, shape, data: data.subarray(begin, end) }],
+  );
   // Object.fromEntries defines own properties, so a tensor named "__proto__" stays a tensor.
   return { tensors: Object.fromEntries(tensors), metadata: summary.metadata ?? {} };
 }

@@ -15,8 +15,7 @@ describe('encodeSafetensors', () => {
     expect(length % 8).toBe(0);
     const header = file.subarray(8, 8 + length).toString('utf8');
     expect(header.trimEnd()).toBe(
-      '{"__metadata__":{"format":"pt"},"a":{"dtype":"I64","shape":[],"data_offsets":[0,8]},' +
-        '"b":{"dtype":"F32","shape":[2,3],"data_offsets":[8,32]}}',
+      '{"__metadata__":{"format":"pt"},"a":{"dtype":"I64","shape":[],"data_offsets":[0,8]},' + '"b":{"dtype":"F32","shape":[2,3],"data_offsets":[8,32]}}',
     );
     expect(/^ *$/.test(header.slice(header.trimEnd().length))).toBe(true);
     expect(file.subarray(8 + length).equals(Buffer.concat([a.data, b.data]))).toBe(true);

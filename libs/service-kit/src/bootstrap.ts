@@ -1,5 +1,14 @@
 import 'reflect-metadata';
-import { Global, Logger as NestLogger, MiddlewareConsumer, Module, type DynamicModule, type INestApplication, type NestModule, type Type } from '@nestjs/common';
+import {
+  Global,
+  Logger as NestLogger,
+  MiddlewareConsumer,
+  Module,
+  type DynamicModule,
+  type INestApplication,
+  type NestModule,
+  type Type,
+} from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_INTERCEPTOR, APP_PIPE, NestFactory } from '@nestjs/core';
 import { ZodSerializerInterceptor } from 'nestjs-zod';
 import { ContractPipe } from './contracts';
@@ -7,7 +16,18 @@ import { CorrelationMiddleware } from './correlation';
 import { DeadLettersController } from './dead-letters/dead-letters.controller';
 import { TerminusModule } from '@nestjs/terminus';
 import { SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
-import { BUS_ENTITIES, Bus, BusRetention, BusServer, Outbox, OutboxRelay, PARTNER_JS_API_PREFIX, busRetentionMigration, busTablesMigration, serviceInbox } from '@clopen/bus';
+import {
+  BUS_ENTITIES,
+  Bus,
+  BusRetention,
+  BusServer,
+  Outbox,
+  OutboxRelay,
+  PARTNER_JS_API_PREFIX,
+  busRetentionMigration,
+  busTablesMigration,
+  serviceInbox,
+} from '@clopen/bus';
 import { ConfigError, baseSettings, databaseSettings, loadConfig } from '@clopen/config';
 import { createServiceDataSource, migrateServiceSchema, openServiceDataSource } from '@clopen/db';
 import { Logger, LoggerModule } from 'nestjs-pino';
@@ -27,7 +47,17 @@ import { ObjectStore, type S3Settings } from './s3';
 
 type BaseConfig = z.infer<z.ZodObject<typeof baseSettings & typeof databaseSettings>>;
 type RedisConfig = { REDIS_URL: string };
-type BusConfig = { NATS_URL: string; NATS_NKEY_SEED?: string; BUS_NAMESPACE: string; BUS_STREAM_REPLICAS: number; OUTBOX_RELAY_ENABLED: boolean; OUTBOX_RELAY_INTERVAL_MS: number; OUTBOX_RELAY_BATCH_SIZE: number; OUTBOX_RETENTION_HOURS: number; PROCESSED_RETENTION_HOURS: number };
+type BusConfig = {
+  NATS_URL: string;
+  NATS_NKEY_SEED?: string;
+  BUS_NAMESPACE: string;
+  BUS_STREAM_REPLICAS: number;
+  OUTBOX_RELAY_ENABLED: boolean;
+  OUTBOX_RELAY_INTERVAL_MS: number;
+  OUTBOX_RELAY_BATCH_SIZE: number;
+  OUTBOX_RETENTION_HOURS: number;
+  PROCESSED_RETENTION_HOURS: number;
+};
 
 /** What a service is made of; `createService` turns it into a running NestJS app. */
 export interface ServiceDefinition<S extends z.ZodRawShape> {
@@ -77,7 +107,10 @@ export interface RunningService<C> {
 }
 
 /** Builds and starts a service: config, database and migrations, bus, S3, HTTP with kit routes. */
-export async function createService<S extends z.ZodRawShape>(def: ServiceDefinition<S>, env: NodeJS.ProcessEnv = process.env): Promise<RunningService<z.infer<z.ZodObject<S>>>> {
+export async function createService<S extends z.ZodRawShape>(
+  def: ServiceDefinition<S>,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<RunningService<z.infer<z.ZodObject<S>>>> {
   const config = loadConfig(def.settings, env) as z.infer<z.ZodObject<S>> & BaseConfig;
   const metrics = new Metrics(def.name);
   const usesDatabase = def.uses.database !== false;
@@ -109,10 +142,18 @@ export async function createService<S extends z.ZodRawShape>(def: ServiceDefinit
       if (!inPartnerAccount) await bus.ensureStreams();
       readiness.push({ name: 'nats', check: () => bus!.connection.rtt() });
       if (bc.OUTBOX_RELAY_ENABLED && dataSource) {
-        relay = new OutboxRelay(dataSource, bus, { intervalMs: bc.OUTBOX_RELAY_INTERVAL_MS, batchSize: bc.OUTBOX_RELAY_BATCH_SIZE, logger: new NestLogger(`${def.name}:outbox`) });
+        relay = new OutboxRelay(dataSource, bus, {
+          intervalMs: bc.OUTBOX_RELAY_INTERVAL_MS,
+          batchSize: bc.OUTBOX_RELAY_BATCH_SIZE,
+          logger: new NestLogger(`${def.name}:outbox`),
+        });
       }
       if (dataSource) {
-        const retention = new BusRetention(dataSource, { outboxMs: bc.OUTBOX_RETENTION_HOURS * 3_600_000, processedMs: bc.PROCESSED_RETENTION_HOURS * 3_600_000, logger: new NestLogger(`${def.name}:retention`) });
+        const retention = new BusRetention(dataSource, {
+          outboxMs: bc.OUTBOX_RETENTION_HOURS * 3_600_000,
+          processedMs: bc.PROCESSED_RETENTION_HOURS * 3_600_000,
+          logger: new NestLogger(`${def.name}:retention`),
+        });
         retention.start();
         closers.unshift(() => retention.stop());
       }
@@ -269,7 +310,12 @@ function rootModule<S extends z.ZodRawShape>(def: ServiceDefinition<S>, ctx: Ser
     ],
     // A service without a database keeps no API keys: it has no /api-keys routes (404), not routes that always fail.
     // A service with consumers (a platform bus and a database) lists and redrives its dead letters.
-    controllers: [HealthController, MetricsController, ...(ctx.dataSource ? [ApiKeysController] : []), ...(def.uses.bus === true && ctx.dataSource ? [DeadLettersController] : [])],
+    controllers: [
+      HealthController,
+      MetricsController,
+      ...(ctx.dataSource ? [ApiKeysController] : []),
+      ...(def.uses.bus === true && ctx.dataSource ? [DeadLettersController] : []),
+    ],
     providers: [
       ApiKeysService,
       { provide: APP_GUARD, useClass: ApiKeyGuard },
@@ -315,11 +361,16 @@ export async function runService<S extends z.ZodRawShape>(def: ServiceDefinition
       process.stderr.write(`${def.name}: shutdown took longer than ${grace} ms, exiting\n`);
       process.exit(1);
     }, grace).unref();
-    running.close().then(() => process.exit(0), () => process.exit(1));
+    running.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
-  running.app.get(Logger).log(`${def.name} listening on ${running.url} (docs ${running.url}/docs, health ${running.url}/ready, metrics ${running.url}/metrics)`);
+  running.app
+    .get(Logger)
+    .log(`${def.name} listening on ${running.url} (docs ${running.url}/docs, health ${running.url}/ready, metrics ${running.url}/metrics)`);
 }
 
 /**
@@ -356,13 +407,19 @@ function answerMalformedRequests(server: import('node:http').Server, shape?: Err
     }
     const [status, reason, body]: [number, string, Problem] =
       err.code === 'HPE_HEADER_OVERFLOW'
-        ? [431, 'Request Header Fields Too Large', problem(431, 'header_too_large', 'the request headers are larger than this server accepts (16 KB in all); send less in them')]
+        ? [
+            431,
+            'Request Header Fields Too Large',
+            problem(431, 'header_too_large', 'the request headers are larger than this server accepts (16 KB in all); send less in them'),
+          ]
         : err.code === 'HPE_HEADERS_TIMEOUT' || err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
           ? [408, 'Request Timeout', problem(408, 'request_timeout', 'the request headers did not arrive in time')]
           : [400, 'Bad Request', problem(400, 'invalid_argument', `the request is not valid HTTP (${err.code ?? err.message})`)];
     const path = /^[A-Z]+ (\S+)/.exec(err.rawPacket?.toString('latin1') ?? '')?.[1] ?? '';
     const own = shape && path.startsWith(shape.pathPrefix);
     const json = JSON.stringify(own ? shape.render(status, body) : body);
-    socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: ${own ? 'application/json' : PROBLEM_CONTENT_TYPE}; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(json)}\r\nconnection: close\r\n\r\n${json}`);
+    socket.end(
+      `HTTP/1.1 ${status} ${reason}\r\ncontent-type: ${own ? 'application/json' : PROBLEM_CONTENT_TYPE}; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(json)}\r\nconnection: close\r\n\r\n${json}`,
+    );
   });
 }

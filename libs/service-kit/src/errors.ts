@@ -17,7 +17,10 @@ export abstract class DomainError extends Error {
   abstract readonly status: number;
   /** The slug of its problem type; the kebab-cased class name unless a subclass fixes it. */
   readonly problem: string;
-  constructor(message: string, readonly details?: Record<string, unknown>) {
+  constructor(
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
     super(message);
     this.name = new.target.name;
     this.problem = kebab(new.target.name);
@@ -71,7 +74,12 @@ export interface Problem {
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 
-const kebab = (name: string) => name.replace(/([a-z0-9])([A-Z])/g, '$1-$2').replace(/([A-Z])([A-Z][a-z])/g, '$1-$2').replace(/_/g, '-').toLowerCase();
+const kebab = (name: string) =>
+  name
+    .replace(/([a-z0-9])([A-Z])/g, '$1-$2')
+    .replace(/([A-Z])([A-Z][a-z])/g, '$1-$2')
+    .replace(/_/g, '-')
+    .toLowerCase();
 const titleOf = (slug: string) => slug.charAt(0).toUpperCase() + slug.slice(1).replace(/-/g, ' ');
 
 /** A problem of a failure that has no class of its own: its type is the code's. */
@@ -108,7 +116,11 @@ export class ErrorFilter implements ExceptionFilter {
     }
     const path = host.switchToHttp().getRequest<{ path?: string }>().path ?? '';
     if (this.shape && path.startsWith(this.shape.pathPrefix)) res.status(status).json(this.shape.render(status, body));
-    else res.status(status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify({ ...body, instance: path || undefined }));
+    else
+      res
+        .status(status)
+        .type(PROBLEM_CONTENT_TYPE)
+        .send(JSON.stringify({ ...body, instance: path || undefined }));
   }
 }
 
@@ -117,7 +129,10 @@ export class ErrorFilter implements ExceptionFilter {
  * JSON that does not parse, an unsupported charset): the client's fault, with its own status.
  */
 const BODY_ERRORS: Record<string, { code: string; message: (e: { message: string; limit?: number }) => string }> = {
-  'entity.too.large': { code: 'payload_too_large', message: (e) => `the request body is larger than the ${e.limit ? `${e.limit} bytes` : 'limit'} this route accepts` },
+  'entity.too.large': {
+    code: 'payload_too_large',
+    message: (e) => `the request body is larger than the ${e.limit ? `${e.limit} bytes` : 'limit'} this route accepts`,
+  },
   'entity.parse.failed': { code: 'invalid_argument', message: (e) => `the request body is not valid JSON: ${e.message}` },
   'entity.verify.failed': { code: 'invalid_argument', message: (e) => e.message },
   'request.aborted': { code: 'invalid_argument', message: () => 'the request was aborted before its body arrived' },
@@ -138,19 +153,32 @@ function clientFault(exception: unknown): { status: number; body: Problem } | un
 }
 
 export function toHttpError(exception: unknown): { status: number; body: Problem } {
-  if (exception instanceof DomainError) return { status: exception.status, body: problem(exception.status, exception.code, exception.message, exception.details, exception.problem) };
+  if (exception instanceof DomainError)
+    return { status: exception.status, body: problem(exception.status, exception.code, exception.message, exception.details, exception.problem) };
   if (exception instanceof HttpException) {
     const status = exception.getStatus();
     const response = exception.getResponse();
     // Terminus' 503 carries the state of each dependency: operators need it as it is.
     if (typeof response === 'object' && response && 'details' in response && 'status' in response) {
       const states = (response as { details: Record<string, { status?: string }> }).details;
-      const down = Object.entries(states).filter(([, v]) => v?.status !== 'up').map(([k]) => k);
+      const down = Object.entries(states)
+        .filter(([, v]) => v?.status !== 'up')
+        .map(([k]) => k);
       return { status, body: problem(status, 'unavailable', `not ready: ${down.join(', ') || 'a dependency'} down`, states, 'not-ready') };
     }
-    const message = typeof response === 'string' ? response : Array.isArray((response as any).message) ? (response as any).message.join('; ') : String((response as any).message ?? exception.message);
+    const message =
+      typeof response === 'string'
+        ? response
+        : Array.isArray((response as any).message)
+          ? (response as any).message.join('; ')
+          : String((response as any).message ?? exception.message);
     // Nest's JSON body parser reports a body that does not parse as a bare 400 with JSON.parse's words.
-    if (status === 400 && /JSON|^Unexpected (token|end|non-whitespace)|^Expected /.test(message) && exception.constructor.name === 'BadRequestException' && (response as { error?: string }).error === 'Bad Request') {
+    if (
+      status === 400 &&
+      /JSON|^Unexpected (token|end|non-whitespace)|^Expected /.test(message) &&
+      exception.constructor.name === 'BadRequestException' &&
+      (response as { error?: string }).error === 'Bad Request'
+    ) {
       return { status, body: problem(status, 'invalid_argument', `the request body is not valid JSON: ${message}`) };
     }
     return { status, body: problem(status, httpCode(status), message) };
@@ -162,14 +190,23 @@ export function toHttpError(exception: unknown): { status: number; body: Problem
 
 function httpCode(status: number): string {
   switch (status) {
-    case 400: return 'invalid_argument';
-    case 401: return 'unauthenticated';
-    case 403: return 'forbidden';
-    case 404: return 'not_found';
-    case 409: return 'conflict';
-    case 413: return 'payload_too_large';
-    case 415: return 'unsupported_media_type';
-    case 431: return 'header_too_large';
-    default: return status >= 500 ? 'internal' : 'http_' + status;
+    case 400:
+      return 'invalid_argument';
+    case 401:
+      return 'unauthenticated';
+    case 403:
+      return 'forbidden';
+    case 404:
+      return 'not_found';
+    case 409:
+      return 'conflict';
+    case 413:
+      return 'payload_too_large';
+    case 415:
+      return 'unsupported_media_type';
+    case 431:
+      return 'header_too_large';
+    default:
+      return status >= 500 ? 'internal' : 'http_' + status;
   }
 }

@@ -1,7 +1,23 @@
 export { createService, runService, migrateService, previewOpenApiDocument, CONFIG } from './bootstrap';
 export { openApiDocument } from './openapi';
 export type { ServiceDefinition, ServiceContext, RunningService } from './bootstrap';
-export { DomainError, NotFound, InvalidArgument, Conflict, Forbidden, Unauthenticated, PayloadTooLarge, Unavailable, ErrorFilter, toHttpError, problem, PROBLEM_TYPE_BASE, PROBLEM_CONTENT_TYPE, type ErrorShape, type Problem } from './errors';
+export {
+  DomainError,
+  NotFound,
+  InvalidArgument,
+  Conflict,
+  Forbidden,
+  Unauthenticated,
+  PayloadTooLarge,
+  Unavailable,
+  ErrorFilter,
+  toHttpError,
+  problem,
+  PROBLEM_TYPE_BASE,
+  PROBLEM_CONTENT_TYPE,
+  type ErrorShape,
+  type Problem,
+} from './errors';
 export { Public, Roles, CurrentPrincipal, hasRole, ROLES, PRINCIPAL_ID, PRINCIPAL_ID_RULE } from './auth/roles';
 export type { Principal, Role } from './auth/roles';
 export { ApiKey } from './auth/api-key.entity';

@@ -23,11 +23,15 @@ const PROBLEM_SCHEMA = {
   type: 'object',
   description: 'An RFC 9457 problem: every error a Clopen service answers has this shape (content type application/problem+json).',
   properties: {
-    type: { type: 'string', format: 'uri', description: `stable per domain error: ${PROBLEM_TYPE_BASE}<kebab-cased error name>, e.g. ${PROBLEM_TYPE_BASE}model-not-found` },
+    type: {
+      type: 'string',
+      format: 'uri',
+      description: `stable per domain error: ${PROBLEM_TYPE_BASE}<kebab-cased error name>, e.g. ${PROBLEM_TYPE_BASE}model-not-found`,
+    },
     title: { type: 'string', description: 'a short summary of the type' },
     status: { type: 'integer', description: 'the HTTP status' },
     detail: { type: 'string', description: 'what went wrong with this request, in words' },
-    code: { type: 'string', description: 'the kind of failure (not_found, invalid_argument, conflict, …); the same as the bus\'s Clopen-Error header' },
+    code: { type: 'string', description: "the kind of failure (not_found, invalid_argument, conflict, …); the same as the bus's Clopen-Error header" },
     instance: { type: 'string', description: 'the path of the request' },
     details: { type: 'object', additionalProperties: true, description: 'machine-readable specifics (the bad fields of a request, a reason)' },
   },
@@ -43,8 +47,14 @@ function withProblems(doc: OpenAPIObject): OpenAPIObject {
       // An operation that documents its own error shape (the gateway's OpenAI-compatible routes) keeps it.
       if (op.responses?.['4XX'] || op.responses?.['5XX']) continue;
       // A response documented without a status lands under `default`, where the problem goes.
-      if (op.responses?.default) throw new Error(`an operation of ${JSON.stringify(Object.keys(doc.paths).find((p) => doc.paths[p] === item))} documents a response without a status; give ZodResponse/ApiResponse its status`);
-      op.responses = { ...op.responses, default: { description: 'An error, as an RFC 9457 problem', content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: '#/components/schemas/Problem' } } } } };
+      if (op.responses?.default)
+        throw new Error(
+          `an operation of ${JSON.stringify(Object.keys(doc.paths).find((p) => doc.paths[p] === item))} documents a response without a status; give ZodResponse/ApiResponse its status`,
+        );
+      op.responses = {
+        ...op.responses,
+        default: { description: 'An error, as an RFC 9457 problem', content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: '#/components/schemas/Problem' } } } },
+      };
     }
   }
   return doc;

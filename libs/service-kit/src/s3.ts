@@ -41,7 +41,11 @@ export class ObjectStore {
    * uploads. Anything smaller than a part goes in one PUT. When the body fails or S3 refuses a
    * part, the multipart upload is aborted, so a failed upload leaves no object and no parts behind.
    */
-  async putStream(key: string, body: AsyncIterable<Buffer>, { contentType = 'application/octet-stream', expectedSize = 0 } = {}): Promise<{ size: number; etag: string }> {
+  async putStream(
+    key: string,
+    body: AsyncIterable<Buffer>,
+    { contentType = 'application/octet-stream', expectedSize = 0 } = {},
+  ): Promise<{ size: number; etag: string }> {
     // S3 allows 10,000 parts: a file larger than 10,000 configured parts gets larger parts.
     const partSize = Math.max(this.partSize, Math.ceil(expectedSize / 9_000));
     let pending: Buffer[] = [];

@@ -47,7 +47,10 @@ describe('MIGRATE_ONLY', () => {
 
   it('applies every migration of the service with only DATABASE_URL set, exits 0, and finds nothing to do the second time', async () => {
     const first = await runMain({ MIGRATE_ONLY: 'true', DATABASE_URL: db.url });
-    expect(first).toEqual({ code: 0, out: 'migrate_fixture: applied BusTables1732528800000, CreateApiKeys1764000000000, CreateWidgets1790000000000, BusRetention1796400000000\n' });
+    expect(first).toEqual({
+      code: 0,
+      out: 'migrate_fixture: applied BusTables1732528800000, CreateApiKeys1764000000000, CreateWidgets1790000000000, BusRetention1796400000000\n',
+    });
     expect(await tablesOf(db.url, 'migrate_fixture')).toEqual(['api_keys', 'migrations', 'outbox_messages', 'processed_messages', 'widgets']);
 
     const second = await runMain({ MIGRATE_ONLY: 'true', DATABASE_URL: db.url });

@@ -3,7 +3,19 @@ import { currentCause } from '@clopen/bus';
 import { ConfigError, baseSettings, databaseSettings, redisSettings } from '@clopen/config';
 import { createTestDatabase, testInfra, type TestDatabase } from '@clopen/testing';
 import { z } from 'zod';
-import { Conflict, CurrentPrincipal, Public, Roles, ZodResponse, createService, createZodDto, previewOpenApiDocument, type Principal, type RunningService, type ServiceDefinition } from '../src';
+import {
+  Conflict,
+  CurrentPrincipal,
+  Public,
+  Roles,
+  ZodResponse,
+  createService,
+  createZodDto,
+  previewOpenApiDocument,
+  type Principal,
+  type RunningService,
+  type ServiceDefinition,
+} from '../src';
 
 class OrderBody extends createZodDto(z.object({ item: z.string().min(1, 'item must name something'), count: z.number().int().positive() })) {}
 class OrderDto extends createZodDto(z.object({ item: z.string(), count: z.number().int() })) {}
@@ -75,7 +87,14 @@ describe('service kit', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    svc = await createService(definition, { ADMIN_API_KEY: ADMIN, DATABASE_URL: db.url, REDIS_URL: testInfra.redisUrl, HTTP_PORT: '0', HTTP_HOST: '127.0.0.1', LOG_LEVEL: 'silent' });
+    svc = await createService(definition, {
+      ADMIN_API_KEY: ADMIN,
+      DATABASE_URL: db.url,
+      REDIS_URL: testInfra.redisUrl,
+      HTTP_PORT: '0',
+      HTTP_HOST: '127.0.0.1',
+      LOG_LEVEL: 'silent',
+    });
   });
   afterAll(async () => {
     await svc?.close();
@@ -91,10 +110,22 @@ describe('service kit', () => {
   it('serves public routes, guards the rest with keys and roles', async () => {
     expect((await get('/things/public')).status).toBe(200);
     expect((await get('/things/mine')).status).toBe(401);
-    const issued: any = await (await fetch(`${svc.url}/api-keys`, { method: 'POST', headers: { 'x-api-key': ADMIN, 'content-type': 'application/json' }, body: JSON.stringify({ principalId: 'pat', roles: ['prover'] }) })).json();
+    const issued: any = await (
+      await fetch(`${svc.url}/api-keys`, {
+        method: 'POST',
+        headers: { 'x-api-key': ADMIN, 'content-type': 'application/json' },
+        body: JSON.stringify({ principalId: 'pat', roles: ['prover'] }),
+      })
+    ).json();
     expect(issued.key).toMatch(/^clp_/);
     expect(await (await get('/things/mine', issued.key)).json()).toEqual({ id: 'pat', roles: ['prover'] });
-    const owner: any = await (await fetch(`${svc.url}/api-keys`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' }, body: JSON.stringify({ principalId: 'olga', roles: ['owner'] }) })).json();
+    const owner: any = await (
+      await fetch(`${svc.url}/api-keys`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ principalId: 'olga', roles: ['owner'] }),
+      })
+    ).json();
     const denied = await get('/things/mine', owner.key);
     expect(denied.status).toBe(403);
     expect(((await denied.json()) as any).detail).toContain('needs the role prover');
@@ -103,20 +134,29 @@ describe('service kit', () => {
   });
 
   it('refuses bad key requests clearly', async () => {
-    const res = await fetch(`${svc.url}/api-keys`, { method: 'POST', headers: { 'x-api-key': ADMIN, 'content-type': 'application/json' }, body: JSON.stringify({ principalId: 'x', roles: ['emperor'] }) });
+    const res = await fetch(`${svc.url}/api-keys`, {
+      method: 'POST',
+      headers: { 'x-api-key': ADMIN, 'content-type': 'application/json' },
+      body: JSON.stringify({ principalId: 'x', roles: ['emperor'] }),
+    });
     expect(res.status).toBe(400);
     expect(((await res.json()) as any).detail).toContain('roles must be');
   });
 
   it('validates a body against its contract, and answers only what the response contract names', async () => {
-    const order = (body: unknown) => fetch(`${svc.url}/things/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const order = (body: unknown) =>
+      fetch(`${svc.url}/things/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     const ok = await order({ item: 'tea', count: 2 });
     expect(ok.status).toBe(201);
     expect(await ok.json()).toEqual({ item: 'tea', count: 2 }); // internalCost is not in OrderDto
     const bad = await order({ item: '', count: 1.5 });
     expect(bad.status).toBe(400);
     expect(bad.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-    expect(await bad.json()).toMatchObject({ code: 'invalid_argument', detail: expect.stringMatching(/^invalid request body: item: item must name something; count: /), details: { problems: ['item: item must name something', 'count: Expected integer, received float'] } });
+    expect(await bad.json()).toMatchObject({
+      code: 'invalid_argument',
+      detail: expect.stringMatching(/^invalid request body: item: item must name something; count: /),
+      details: { problems: ['item: item must name something', 'count: Expected integer, received float'] },
+    });
     const doc = (await (await get('/docs/openapi.json')).json()) as any;
     expect(doc.paths['/things/orders'].post.requestBody.content['application/json'].schema).toEqual({ $ref: '#/components/schemas/OrderBody' });
     expect(doc.paths['/things/orders'].post.responses['201'].content['application/json'].schema).toEqual({ $ref: '#/components/schemas/OrderDto' });
@@ -136,7 +176,12 @@ describe('service kit', () => {
     // One shape for every error: an RFC 9457 problem, typed by the domain error's class.
     expect(conflict.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     expect(await conflict.json()).toEqual({
-      type: 'https://clopen.dev/problems/conflict', title: 'Conflict', status: 409, code: 'conflict', detail: 'thing 7 already exists; pick another name', instance: '/things/conflict',
+      type: 'https://clopen.dev/problems/conflict',
+      title: 'Conflict',
+      status: 409,
+      code: 'conflict',
+      detail: 'thing 7 already exists; pick another name',
+      instance: '/things/conflict',
     });
     const crash = await get('/things/crash', ADMIN);
     expect(crash.status).toBe(500);
@@ -144,7 +189,8 @@ describe('service kit', () => {
   });
 
   it('answers a body too large, JSON that does not parse and headers over the limit with their status and a JSON body', async () => {
-    const post = (body: string, headers: Record<string, string> = {}) => fetch(`${svc.url}/things/echo`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+    const post = (body: string, headers: Record<string, string> = {}) =>
+      fetch(`${svc.url}/things/echo`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
     expect(await (await post('{"a":1}')).json()).toEqual({ body: { a: 1 } });
     const large = await post(JSON.stringify({ a: 'x'.repeat(200_000) }));
     expect(large.status).toBe(413);
@@ -194,10 +240,12 @@ describe('service kit without a database', () => {
   let svc: RunningService<any>;
 
   beforeAll(async () => {
-    svc = await createService(
-      { ...definition, name: 'kit_stateless', settings: stateless, uses: { database: false } } as ServiceDefinition<typeof stateless>,
-      { ADMIN_API_KEY: ADMIN, HTTP_PORT: '0', HTTP_HOST: '127.0.0.1', LOG_LEVEL: 'silent' },
-    );
+    svc = await createService({ ...definition, name: 'kit_stateless', settings: stateless, uses: { database: false } } as ServiceDefinition<typeof stateless>, {
+      ADMIN_API_KEY: ADMIN,
+      HTTP_PORT: '0',
+      HTTP_HOST: '127.0.0.1',
+      LOG_LEVEL: 'silent',
+    });
   });
   afterAll(async () => {
     await svc?.close();
@@ -208,7 +256,11 @@ describe('service kit without a database', () => {
     expect((await fetch(`${svc.url}/ready`)).status).toBe(200);
     expect((await fetch(`${svc.url}/things/public`)).status).toBe(200);
     expect((await fetch(`${svc.url}/things/mine`, { headers: { 'x-api-key': 'clp_unknown' } })).status).toBe(401);
-    const issue = await fetch(`${svc.url}/api-keys`, { method: 'POST', headers: { 'x-api-key': ADMIN, 'content-type': 'application/json' }, body: JSON.stringify({ principalId: 'p', roles: ['prover'] }) });
+    const issue = await fetch(`${svc.url}/api-keys`, {
+      method: 'POST',
+      headers: { 'x-api-key': ADMIN, 'content-type': 'application/json' },
+      body: JSON.stringify({ principalId: 'p', roles: ['prover'] }),
+    });
     expect(issue.status).toBe(404); // it keeps no API keys: the routes do not exist
     expect(((await issue.json()) as { code: string }).code).toBe('not_found');
   });

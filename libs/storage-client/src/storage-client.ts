@@ -104,7 +104,12 @@ export async function downloadChecked(url: string, file: { path: string; size: n
     );
     const sha256 = hash.digest('hex');
     if (size !== file.size || sha256 !== file.sha256) {
-      throw new ApiProblem('storage', 422, 'corrupt_artefact', `artefact ${file.path} of ${of} is corrupt: expected ${file.size} bytes with sha256 ${file.sha256}, got ${size} bytes with sha256 ${sha256}`);
+      throw new ApiProblem(
+        'storage',
+        422,
+        'corrupt_artefact',
+        `artefact ${file.path} of ${of} is corrupt: expected ${file.size} bytes with sha256 ${file.sha256}, got ${size} bytes with sha256 ${sha256}`,
+      );
     }
     await rename(partial, join(dir, file.path));
   } finally {

@@ -9,7 +9,12 @@ import { startHardhatNode, type HardhatNode } from './hardhat';
  */
 export async function deployedChain(params: Partial<Omit<ClopenDeployParams, 'protocol'>> = {}) {
   const node: HardhatNode = await startHardhatNode();
-  const chain = defineChain({ id: node.chainId, name: 'hardhat', nativeCurrency: { name: 'ETH', symbol: 'ETH', decimals: 18 }, rpcUrls: { default: { http: [node.url] } } });
+  const chain = defineChain({
+    id: node.chainId,
+    name: 'hardhat',
+    nativeCurrency: { name: 'ETH', symbol: 'ETH', decimals: 18 },
+    rpcUrls: { default: { http: [node.url] } },
+  });
   const account = privateKeyToAccount(node.accounts[0]);
   const protocolKey = node.accounts[1];
   const publicClient = createPublicClient({ chain, cacheTime: 0, transport: http(node.url, { retryCount: 0 }) }) as PublicClient;

@@ -6,14 +6,28 @@ interface Publisher {
   publish(subject: 'distribution.licence.granted' | 'distribution.licence.ended', payload: object): Promise<unknown>;
 }
 
-export type TestLicence = { id: string; modelId: string; versionId: string; hostAddress: string; origin: distributionV1.LicenceOrigin; createdAt: ReturnType<typeof timestampFromDate> };
+export type TestLicence = {
+  id: string;
+  modelId: string;
+  versionId: string;
+  hostAddress: string;
+  origin: distributionV1.LicenceOrigin;
+  createdAt: ReturnType<typeof timestampFromDate>;
+};
 
 /**
  * Distribution's licence events as the access service consumes them, published by a test that
  * plays distribution: the host is licensed for the model from `grantedAt` on.
  */
 export async function licenseHost(bus: Publisher, hostAddress: string, modelId: string, grantedAt = new Date(Date.now() - 60_000)): Promise<TestLicence> {
-  const licence = { id: randomUUID(), modelId, versionId: randomUUID(), hostAddress, origin: distributionV1.LicenceOrigin.ADMIN, createdAt: timestampFromDate(grantedAt) };
+  const licence = {
+    id: randomUUID(),
+    modelId,
+    versionId: randomUUID(),
+    hostAddress,
+    origin: distributionV1.LicenceOrigin.ADMIN,
+    createdAt: timestampFromDate(grantedAt),
+  };
   await bus.publish('distribution.licence.granted', { licence });
   return licence;
 }

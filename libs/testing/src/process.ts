@@ -31,7 +31,11 @@ export interface ServiceProcess {
  * Runs a service's real main.ts (services/<name>) in its own process, as a test's other service or
  * as the one to kill, and waits until /ready answers. `built` runs dist/main.js, as production does.
  */
-export async function spawnService(name: string, env: Record<string, string>, { built = false, readyTimeoutMs = READY_TIMEOUT_MS, port: fixedPort }: { built?: boolean; readyTimeoutMs?: number; port?: number } = {}): Promise<ServiceProcess> {
+export async function spawnService(
+  name: string,
+  env: Record<string, string>,
+  { built = false, readyTimeoutMs = READY_TIMEOUT_MS, port: fixedPort }: { built?: boolean; readyTimeoutMs?: number; port?: number } = {},
+): Promise<ServiceProcess> {
   // A restarted service may take its old port back, so that what points at it keeps working.
   const port = fixedPort ?? (await freePort());
   let out = '';

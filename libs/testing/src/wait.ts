@@ -1,7 +1,10 @@
 import { EVENTUALLY_TIMEOUT_MS } from './limits';
 
 /** Polls `probe` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
-export async function eventually<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, { timeoutMs = EVENTUALLY_TIMEOUT_MS, intervalMs = 50, what = 'condition' } = {}): Promise<T> {
+export async function eventually<T>(
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  { timeoutMs = EVENTUALLY_TIMEOUT_MS, intervalMs = 50, what = 'condition' } = {},
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {

@@ -52,7 +52,16 @@ let innocentAccused = 0;
 let innocentBound = 0;
 const started = process.hrtime.bigint();
 RUNS.forEach(([merge, size], run) => {
-  const sim = simulateTraces({ plan, hosts: HOSTS, coalition: size, merge, recall: RECALL, nullRate: NULL_RATE, trials: TRIALS, seed: MASTER_SEED ^ Math.imul(run + 1, 0x9e3779b1) });
+  const sim = simulateTraces({
+    plan,
+    hosts: HOSTS,
+    coalition: size,
+    merge,
+    recall: RECALL,
+    nullRate: NULL_RATE,
+    trials: TRIALS,
+    seed: MASTER_SEED ^ Math.imul(run + 1, 0x9e3779b1),
+  });
   emit(`traced_${merge}_k${size}`, sim.traced, 'fraction');
   innocentAccused += sim.innocentAccused;
   innocentBound = Math.max(innocentBound, sim.innocentAccusedBound);

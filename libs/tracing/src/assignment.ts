@@ -96,9 +96,7 @@ export function requireSortedIndices(name: string, indices: ArrayLike<number>): 
   for (let i = 0; i < indices.length; i += 1) {
     const index = indices[i];
     if (!Number.isInteger(index) || index <= previous || index > 0xffffffff) {
-      throw new TracingInputError(
-        `${name} must be strictly increasing pool indices (integers in [0, 2^32)); entry ${i} is ${index} after ${previous}`,
-      );
+      throw new TracingInputError(`${name} must be strictly increasing pool indices (integers in [0, 2^32)); entry ${i} is ${index} after ${previous}`);
     }
     previous = index;
   }

@@ -15,7 +15,7 @@ describe('assignmentCommitment', () => {
     expect(reordered.root).toBe(commitment.root);
   });
 
-  it('proves every host\'s subset against the root', () => {
+  it("proves every host's subset against the root", () => {
     for (const hostId of hostIds) {
       expect(verifyAssignmentProof(commitment.root, assignments.get(hostId)!, commitment.proof(hostId))).toBe(true);
     }
@@ -37,19 +37,28 @@ describe('assignmentCommitment', () => {
     expect(verifyAssignmentProof(commitment.root, assignments.get('host-a')!, proof)).toBe(false);
   });
 
-  it('makes a single host\'s leaf the root, and refuses an unknown host', () => {
+  it("makes a single host's leaf the root, and refuses an unknown host", () => {
     const single = assignmentCommitment([['only', [1, 2, 3]]]);
     expect(single.root).toBe(`0x${assignmentLeaf('only', [1, 2, 3]).toString('hex')}`);
     expect(verifyAssignmentProof(single.root, [1, 2, 3], single.proof('only'))).toBe(true);
     expect(() => commitment.proof('host-z')).toThrow('not in this assignment commitment');
-    expect(() => assignmentCommitment([['x', [1]], ['x', [2]]])).toThrow('appears twice');
+    expect(() =>
+      assignmentCommitment([
+        ['x', [1]],
+        ['x', [2]],
+      ]),
+    ).toThrow('appears twice');
     expect(() => assignmentCommitment([['x', [2, 1]]])).toThrow('strictly increasing');
   });
 });
 
 describe('poolEntriesRoot', () => {
   it('changes with any entry and with their order', () => {
-    const pool = [{ key: 'a b c', response: ' x' }, { key: 'd e', response: ' y' }, { key: 'f', response: ' z' }];
+    const pool = [
+      { key: 'a b c', response: ' x' },
+      { key: 'd e', response: ' y' },
+      { key: 'f', response: ' z' },
+    ];
     const root = poolEntriesRoot(pool);
     expect(root).toMatch(/^0x[0-9a-f]{64}$/);
     expect(poolEntriesRoot([...pool])).toBe(root);

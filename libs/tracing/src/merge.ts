@@ -59,7 +59,9 @@ export function majoritySoupAnswer(coalition: number, recall: number): number[] 
 
 function requireSoupAnswer(coalition: number, soupAnswer: readonly number[]): void {
   if (soupAnswer.length !== coalition + 1) {
-    throw new TracingInputError(`soupAnswer for a coalition of ${coalition} needs ${coalition + 1} entries (j = 0..${coalition} copies holding the key), got ${soupAnswer.length}`);
+    throw new TracingInputError(
+      `soupAnswer for a coalition of ${coalition} needs ${coalition + 1} entries (j = 0..${coalition} copies holding the key), got ${soupAnswer.length}`,
+    );
   }
   soupAnswer.forEach((value, j) => requireProbability(`soupAnswer[${j}]`, value));
 }

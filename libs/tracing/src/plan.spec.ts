@@ -65,6 +65,8 @@ describe('planAssignment', () => {
     expect(() => planAssignment({ hosts: 64, coalition: 3, p: 0.01 })).toThrow('no more than the null rate');
     expect(() => planAssignment({ hosts: 64, coalition: 3, merges: [] })).toThrow('merges must name at least one merge');
     expect(() => planAssignment({ hosts: 64, coalition: 3, merges: ['or' as Merge] })).toThrow('merge must be one of');
-    expect(() => planAssignment({ hosts: 64, coalition: 3, merges: ['soup'], soupAnswer: { 3: [0, 1] } })).toThrow('soupAnswer for a coalition of 3 needs 4 entries');
+    expect(() => planAssignment({ hosts: 64, coalition: 3, merges: ['soup'], soupAnswer: { 3: [0, 1] } })).toThrow(
+      'soupAnswer for a coalition of 3 needs 4 entries',
+    );
   });
 });

@@ -401,7 +401,7 @@ export function planAssignment(input: PlanAssignmentInput): AssignmentPlan {
       if (needed > keys) [keys, binding] = [needed, c];
     };
     cases.filter((c) => sizing.rough(c) >= rough * CONTENDER).forEach(raise);
-    for (let failing = cases; failing.length > 0 && keys <= MAX_KEYS; ) {
+    for (let failing = cases; failing.length > 0 && keys <= MAX_KEYS;) {
       failing = cases.filter((c) => {
         const target = missRate / (MISS_MARGIN * c.coalition);
         return sizing.miss(c, keys, target).miss > target;

@@ -208,4 +208,3 @@ export function traceHosts(input: TraceHostsInput): TraceResult {
     hosts: traces,
   };
 }
-

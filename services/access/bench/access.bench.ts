@@ -26,7 +26,20 @@ import { AckPolicy, DeliverPolicy, type JsMsg } from 'nats';
 import { Client } from 'pg';
 import { Bus, decodeEnvelope } from '@clopen/bus';
 import { accessV1, fromBinary } from '@clopen/proto';
-import { TEST_ADMIN_KEY, api, createTestBusNamespace, createTestDatabase, endLicence, eventually, licenseHost, serviceEnv, spawnService, startTestS3, testInfra, type ServiceProcess } from '@clopen/testing';
+import {
+  TEST_ADMIN_KEY,
+  api,
+  createTestBusNamespace,
+  createTestDatabase,
+  endLicence,
+  eventually,
+  licenseHost,
+  serviceEnv,
+  spawnService,
+  startTestS3,
+  testInfra,
+  type ServiceProcess,
+} from '@clopen/testing';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,11 +54,22 @@ const N = Number(process.env.BENCH_CHECKS ?? 20_000);
 const HOST = '0x1737C8D529A6692bDFA1baaFA3106C1028F29ACc';
 const MODEL = 'model-1';
 const body = '{"prompt":"The quick brown fox","max_tokens":16}';
-const emit = (metric: string, value: number, unit: string) => console.log(JSON.stringify({ bench: 'access', metric, value: Math.round(value * 1000) / 1000, unit }));
+const emit = (metric: string, value: number, unit: string) =>
+  console.log(JSON.stringify({ bench: 'access', metric, value: Math.round(value * 1000) / 1000, unit }));
 
 const issuer = generateKeyPairSync('ed25519');
 const now = Math.floor(Date.now() / 1000);
-const grant = (id: string, user = generateUserKey()) => ({ user, signed: issueGrant(issuer.privateKey, { id, modelId: MODEL, userPublicKey: userPublicKeyBytes(user), notBefore: now - 60, expiresAt: now + 3600, issuerKeyId: 'i1' }) });
+const grant = (id: string, user = generateUserKey()) => ({
+  user,
+  signed: issueGrant(issuer.privateKey, {
+    id,
+    modelId: MODEL,
+    userPublicKey: userPublicKeyBytes(user),
+    notBefore: now - 60,
+    expiresAt: now + 3600,
+    issuerKeyId: 'i1',
+  }),
+});
 const verifier = () => new PermissionVerifier({ host: HOST, issuerKeys: new Map([['i1', issuer.publicKey]]) });
 
 function rate(headers: string[], v: PermissionVerifier): number {
@@ -93,7 +117,12 @@ void (async () => {
     await bus.ensureStreams();
     await pg.connect();
     storage = await spawnService('storage', serviceEnv({ db, ns, s3 }));
-    const env = { ...serviceEnv({ db, ns }), ACCESS_ISSUER_KEYS: `i1:${randomBytes(32).toString('base64')}`, LOG_LEVEL: 'warn', ACCESS_REPORT_GRACE_MS: '1000' };
+    const env = {
+      ...serviceEnv({ db, ns }),
+      ACCESS_ISSUER_KEYS: `i1:${randomBytes(32).toString('base64')}`,
+      LOG_LEVEL: 'warn',
+      ACCESS_REPORT_GRACE_MS: '1000',
+    };
     access = await spawnService('access', env);
     const modelId = (await api(storage.url, TEST_ADMIN_KEY, 'POST', '/models', { name: 'bench-gpt' })).body.id;
     // BENCH_ACCESS_PARTS=quota: the quota stage alone, to iterate on it; every metric by default.
@@ -114,10 +143,16 @@ void (async () => {
       const bad = [slashed, outside, elsewhere];
       const badEach = Math.round(total * 0.01);
       const goodTotal = total - bad.length * badEach;
-      await eventually(async () => (await pg.query('SELECT count(*) FROM access.host_licences WHERE ended_at IS NOT NULL')).rows[0].count === '1', { timeoutMs: 10_000, what: 'the slash at access' });
+      await eventually(async () => (await pg.query('SELECT count(*) FROM access.host_licences WHERE ended_at IS NOT NULL')).rows[0].count === '1', {
+        timeoutMs: 10_000,
+        what: 'the slash at access',
+      });
       await access.stop();
       await new Promise((r) => setTimeout(r, 1_500)); // past the grace after the slash
-      const batches = [...load.batches(goodTotal, perBatch), ...bad.flatMap((l) => l.batches(badEach, perBatch, l === slashed ? new Date(slashedAt.getTime() - 400) : undefined))];
+      const batches = [
+        ...load.batches(goodTotal, perBatch),
+        ...bad.flatMap((l) => l.batches(badEach, perBatch, l === slashed ? new Date(slashedAt.getTime() - 400) : undefined)),
+      ];
       batches.sort(() => Math.random() - 0.5);
       for (const b of batches) await bus.publish('access.usage.reported', b);
 
@@ -134,16 +169,30 @@ void (async () => {
         }
       };
       const counted = await drain('access.usage_receipts', async () => (access = await spawnService('access', env)), goodTotal);
-      await eventually(async () => Number((await pg.query('SELECT count(*) FROM access.usage_rejections')).rows[0].count) >= bad.length * badEach, { timeoutMs: 60_000, what: 'every bad receipt refused' });
+      await eventually(async () => Number((await pg.query('SELECT count(*) FROM access.usage_rejections')).rows[0].count) >= bad.length * badEach, {
+        timeoutMs: 60_000,
+        what: 'every bad receipt refused',
+      });
       await access.stop();
       access = undefined;
       emit('receipts_per_s', counted, 'receipts/s');
-      const byHost = async (host: string) => Number((await pg.query('SELECT count(*) FROM access.usage_receipts WHERE host_address = $1', [host])).rows[0].count);
-      emit('unlicensed_counted', (await Promise.all(bad.map((l) => byHost(l.host.address)))).reduce((a, b) => a + b, 0), 'receipts');
-      const reasons = (await pg.query('SELECT lower(host_address) AS host, reason, count(*)::int AS n FROM access.usage_rejections GROUP BY 1, 2 ORDER BY 1, 2')).rows;
+      const byHost = async (host: string) =>
+        Number((await pg.query('SELECT count(*) FROM access.usage_receipts WHERE host_address = $1', [host])).rows[0].count);
+      emit(
+        'unlicensed_counted',
+        (await Promise.all(bad.map((l) => byHost(l.host.address)))).reduce((a, b) => a + b, 0),
+        'receipts',
+      );
+      const reasons = (
+        await pg.query('SELECT lower(host_address) AS host, reason, count(*)::int AS n FROM access.usage_rejections GROUP BY 1, 2 ORDER BY 1, 2')
+      ).rows;
       console.error(`receipts: ${await byHost(load.host.address)} of ${goodTotal} good counted; refused ${JSON.stringify(reasons)}`);
       // Refused, and for the right reason: a refusal for another reason would be a bench that cannot tell.
-      const want = [[slashed, 'unlicensed'], [outside, 'host_not_in_grant'], [elsewhere, 'unlicensed']] as const;
+      const want = [
+        [slashed, 'unlicensed'],
+        [outside, 'host_not_in_grant'],
+        [elsewhere, 'unlicensed'],
+      ] as const;
       for (const [l, reason] of want) {
         const n = reasons.find((r) => r.host === l.host.address.toLowerCase() && r.reason === reason)?.n ?? 0;
         if (n !== badEach) throw new Error(`expected ${badEach} receipts of ${l.host.address} refused as ${reason}, got ${n}`);
@@ -200,7 +249,14 @@ async function gatewayOverhead(env: Record<string, string>, accessUrl: string, m
     const host = spawned.host;
     const user = generateUserKey();
     const userKey = (await api(accessUrl, TEST_ADMIN_KEY, 'POST', '/api-keys', { principalId: 'bench-user', roles: ['user'] })).body.key;
-    const g = (await api(accessUrl, userKey, 'POST', '/grants', { modelId, userPublicKey: userPublicKeyBytes(user).toString('base64url'), quota: { requests: 1_000_000 }, days: 1 })).body;
+    const g = (
+      await api(accessUrl, userKey, 'POST', '/grants', {
+        modelId,
+        userPublicKey: userPublicKeyBytes(user).toString('base64url'),
+        quota: { requests: 1_000_000 },
+        days: 1,
+      })
+    ).body;
     const grant = { bytes: Buffer.from(g.grant, 'base64url'), issuerSignature: Buffer.from(g.issuerSignature, 'base64url') };
     const prompts = Array.from({ length: requests }, (_, i) => `a member of the genus ${i}`);
     const bodies = prompts.map((prompt) => JSON.stringify({ prompt, max_tokens: maxTokens }));
@@ -213,11 +269,17 @@ async function gatewayOverhead(env: Record<string, string>, accessUrl: string, m
     };
     const direct = await time((i) => model.complete(prompts[i], { maxTokens }));
     const viaGateway = await time(async (i) => {
-      const res = await fetch(`${gateway!.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-clopen-permission': headers[i] }, body: bodies[i] });
+      const res = await fetch(`${gateway!.url}/v1/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-clopen-permission': headers[i] },
+        body: bodies[i],
+      });
       if (res.status !== 200) throw new Error(`gateway answered ${res.status}: ${await res.text()}`);
       await res.text();
     });
-    console.error(`gateway: ${((viaGateway / (requests - 1)) * 1000).toFixed(2)} ms a request, the model alone ${((direct / (requests - 1)) * 1000).toFixed(2)} ms (${maxTokens} tokens, tiny model)`);
+    console.error(
+      `gateway: ${((viaGateway / (requests - 1)) * 1000).toFixed(2)} ms a request, the model alone ${((direct / (requests - 1)) * 1000).toFixed(2)} ms (${maxTokens} tokens, tiny model)`,
+    );
     return viaGateway / direct;
   } finally {
     await gateway?.stop();
@@ -227,7 +289,14 @@ async function gatewayOverhead(env: Record<string, string>, accessUrl: string, m
 }
 
 /** A host licensed for the model (distribution's event) and its gateway serving the ONNX copy in `dir`. */
-async function spawnGateway(env: Record<string, string>, accessUrl: string, modelId: string, dir: string, bus: Bus, spool: string): Promise<{ proc: ServiceProcess; host: string }> {
+async function spawnGateway(
+  env: Record<string, string>,
+  accessUrl: string,
+  modelId: string,
+  dir: string,
+  bus: Bus,
+  spool: string,
+): Promise<{ proc: ServiceProcess; host: string }> {
   const hostKey = generatePrivateKey();
   const host = privateKeyToAccount(hostKey).address;
   await licenseHost(bus, host, modelId);
@@ -250,7 +319,13 @@ async function spawnGateway(env: Record<string, string>, accessUrl: string, mode
  * hosts. Counts what each gateway served (200) and what access counted per grant once the
  * receipts are in; reads the quota reservation times from the gateways' histograms.
  */
-async function quotaAcrossGateways(env: Record<string, string>, accessUrl: string, modelId: string, bus: Bus, pg: Client): Promise<{ overrun: number; underserved: number; p99Ms: number; p99AllMs: number }> {
+async function quotaAcrossGateways(
+  env: Record<string, string>,
+  accessUrl: string,
+  modelId: string,
+  bus: Bus,
+  pg: Client,
+): Promise<{ overrun: number; underserved: number; p99Ms: number; p99AllMs: number }> {
   const grants = Number(process.env.BENCH_QUOTA_GRANTS ?? 50);
   const quota = 100;
   const perGrant = 2 * quota;
@@ -268,7 +343,14 @@ async function quotaAcrossGateways(env: Record<string, string>, accessUrl: strin
     const userKey = (await api(accessUrl, TEST_ADMIN_KEY, 'POST', '/api-keys', { principalId: 'bench-quota-user', roles: ['user'] })).body.key;
     const bought: { id: string; signed: { bytes: Buffer; issuerSignature: Buffer } }[] = [];
     for (let g = 0; g < grants; g += 1) {
-      const res = (await api(accessUrl, userKey, 'POST', '/grants', { modelId, userPublicKey: userPublicKeyBytes(user).toString('base64url'), quota: { requests: quota }, days: 1 })).body;
+      const res = (
+        await api(accessUrl, userKey, 'POST', '/grants', {
+          modelId,
+          userPublicKey: userPublicKeyBytes(user).toString('base64url'),
+          quota: { requests: quota },
+          days: 1,
+        })
+      ).body;
       bought.push({ id: res.id, signed: { bytes: Buffer.from(res.grant, 'base64url'), issuerSignature: Buffer.from(res.issuerSignature, 'base64url') } });
     }
     // Request r of grant g goes to gateway r mod 4; all of them signed beforehand.
@@ -287,7 +369,11 @@ async function quotaAcrossGateways(env: Record<string, string>, accessUrl: strin
       Array.from({ length: 16 }, async () => {
         while (next < work.length) {
           const w = work[next++];
-          const res = await fetch(`${w.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-clopen-permission': w.header }, body: w.body });
+          const res = await fetch(`${w.url}/v1/completions`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'x-clopen-permission': w.header },
+            body: w.body,
+          });
           await res.text();
           statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
           if (res.status === 200) served[w.grant] += 1;
@@ -298,10 +384,18 @@ async function quotaAcrossGateways(env: Record<string, string>, accessUrl: strin
     if (statuses.get(503)) throw new Error(`${statuses.get(503)} requests got 503 (quota_unavailable): access could not be reached`);
     const ids = bought.map((b) => b.id);
     const counted = async () =>
-      new Map<string, number>((await pg.query('SELECT grant_id, count(*)::int AS n FROM access.usage_receipts WHERE grant_id = ANY($1::uuid[]) GROUP BY grant_id', [ids])).rows.map((r) => [r.grant_id, r.n]));
+      new Map<string, number>(
+        (await pg.query('SELECT grant_id, count(*)::int AS n FROM access.usage_receipts WHERE grant_id = ANY($1::uuid[]) GROUP BY grant_id', [ids])).rows.map(
+          (r) => [r.grant_id, r.n],
+        ),
+      );
     // Receipts refused over quota: a gateway that served past the quota shows here, not in what was counted.
-    const overQuota = async () => Number((await pg.query("SELECT count(*) FROM access.usage_rejections WHERE grant_id = ANY($1::text[]) AND reason = 'over_quota'", [ids])).rows[0].count);
-    await eventually(async () => [...(await counted()).values()].reduce((a, b) => a + b, 0) + (await overQuota()) >= servedTotal, { timeoutMs: 120_000, what: 'the served requests counted or refused' });
+    const overQuota = async () =>
+      Number((await pg.query("SELECT count(*) FROM access.usage_rejections WHERE grant_id = ANY($1::text[]) AND reason = 'over_quota'", [ids])).rows[0].count);
+    await eventually(async () => [...(await counted()).values()].reduce((a, b) => a + b, 0) + (await overQuota()) >= servedTotal, {
+      timeoutMs: 120_000,
+      what: 'the served requests counted or refused',
+    });
     await new Promise((r) => setTimeout(r, 2_000)); // anything more that would arrive
     const c = await counted();
     const overrun =
@@ -331,9 +425,15 @@ async function quotaAcrossGateways(env: Record<string, string>, accessUrl: strin
     const everyOne = everyBucket.get(Infinity) ?? 0;
     const p99All = [...everyBucket.keys()].sort((a, b) => a - b).find((le) => everyBucket.get(le)! >= 0.99 * everyOne) ?? Infinity;
     // Where a wait goes: access's own time on a lease (its HTTP histogram), beside the gateways' waits.
-    const leaseTimes = [...(await (await fetch(`${accessUrl}/metrics`)).text()).matchAll(/^http_request_duration_seconds_bucket\{(?=[^}]*route="\/hosts\/quota-leases")(?=[^}]*status="200")[^}]*le="([^"]+)"[^}]*\} (\d+)/gm)].map((m) => [m[1], Number(m[2])]);
+    const leaseTimes = [
+      ...(await (await fetch(`${accessUrl}/metrics`)).text()).matchAll(
+        /^http_request_duration_seconds_bucket\{(?=[^}]*route="\/hosts\/quota-leases")(?=[^}]*status="200")[^}]*le="([^"]+)"[^}]*\} (\d+)/gm,
+      ),
+    ].map((m) => [m[1], Number(m[2])]);
     console.error(`quota: access's time on POST /hosts/quota-leases (le, count): ${JSON.stringify(leaseTimes)}`);
-    console.error(`quota: ${servedTotal} of ${work.length} served (${grants} grants × ${quota}), statuses ${JSON.stringify(Object.fromEntries(statuses))}, ${[...c.values()].reduce((a, b) => a + b, 0)} counted; ${all} granted reservations: p50 ≤ ${quantile(0.5) * 1000} ms, p90 ≤ ${quantile(0.9) * 1000} ms, p95 ≤ ${quantile(0.95) * 1000} ms, p99 ≤ ${p99 * 1000} ms; histogram ${JSON.stringify(bounds.map((le) => [le, buckets.get(le)]))}`);
+    console.error(
+      `quota: ${servedTotal} of ${work.length} served (${grants} grants × ${quota}), statuses ${JSON.stringify(Object.fromEntries(statuses))}, ${[...c.values()].reduce((a, b) => a + b, 0)} counted; ${all} granted reservations: p50 ≤ ${quantile(0.5) * 1000} ms, p90 ≤ ${quantile(0.9) * 1000} ms, p95 ≤ ${quantile(0.95) * 1000} ms, p99 ≤ ${p99 * 1000} ms; histogram ${JSON.stringify(bounds.map((le) => [le, buckets.get(le)]))}`,
+    );
     return { overrun, underserved, p99Ms: p99 * 1000, p99AllMs: p99All * 1000 };
   } finally {
     await Promise.all(gateways.map((g) => g.proc.stop()));
@@ -345,7 +445,12 @@ async function quotaAcrossGateways(env: Record<string, string>, accessUrl: strin
 async function rawPipe(bus: Bus, pg: Client): Promise<void> {
   const subject = 'access.usage.reported';
   const name = 'raw_pipe';
-  await bus.jsm.consumers.add(bus.stream('ACCESS'), { durable_name: name, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, filter_subject: bus.subject(subject) });
+  await bus.jsm.consumers.add(bus.stream('ACCESS'), {
+    durable_name: name,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    filter_subject: bus.subject(subject),
+  });
   const consumer = await bus.js.consumers.get(bus.stream('ACCESS'), name);
   void (async () => {
     for (;;) {

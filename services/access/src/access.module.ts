@@ -18,7 +18,18 @@ import { UsageIngestor } from './usage/usage.ingestor';
 import { UsageService } from './usage/usage.service';
 
 @Module({
-  controllers: [GrantsController, IssuersController, HostsController, HostRejectionsController, HostLicencesController, HostSessionsController, QuotaLeasesController, EpochsController, ProversController, ProverController],
+  controllers: [
+    GrantsController,
+    IssuersController,
+    HostsController,
+    HostRejectionsController,
+    HostLicencesController,
+    HostSessionsController,
+    QuotaLeasesController,
+    EpochsController,
+    ProversController,
+    ProverController,
+  ],
   providers: [
     GrantsService,
     UsageService,

@@ -20,10 +20,20 @@ import { Violation } from './provers/violation.entity';
 export const accessService: ServiceDefinition<typeof accessSettings> = {
   name: 'access',
   title: 'Clopen access',
-  description: 'Permission grants for end users (signed by rotating issuer keys, revocable), usage receipts from hosts (counted once, committed per epoch by a Merkle root), and provers proving hosts that serve without permission or copies that are not their own.',
+  description:
+    'Permission grants for end users (signed by rotating issuer keys, revocable), usage receipts from hosts (counted once, committed per epoch by a Merkle root), and provers proving hosts that serve without permission or copies that are not their own.',
   settings: accessSettings,
   entities: [Grant, ServingKey, UsageReceiptRecord, Epoch, Prover, ProverChallenge, Violation],
-  migrations: [CreateAccess1764300000000, Usage1764300000001, Epochs1764300000002, UsageBatches1764300000003, Provers1764300000004, PaidUsage1764300000005, GrantLeases1764300000006, ProofsOnce1764300000007],
+  migrations: [
+    CreateAccess1764300000000,
+    Usage1764300000001,
+    Epochs1764300000002,
+    UsageBatches1764300000003,
+    Provers1764300000004,
+    PaidUsage1764300000005,
+    GrantLeases1764300000006,
+    ProofsOnce1764300000007,
+  ],
   uses: { bus: true },
   modules: () => [AccessModule],
 };

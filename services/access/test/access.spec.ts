@@ -19,7 +19,6 @@ import {
 } from '@clopen/testing';
 import { accessService } from '../src/access.service';
 
-
 const HOST = '0x1737C8D529A6692bDFA1baaFA3106C1028F29ACc';
 const seed1 = randomBytes(32).toString('base64');
 const seed2 = randomBytes(32).toString('base64');
@@ -38,12 +37,26 @@ describe('access: grants and permission strings', () => {
   const start = (keys: string) => createService(accessService, { ...serviceEnv({ db, ns }), ACCESS_ISSUER_KEYS: keys });
   const verifierFromIssuers = async (revoked?: RevocationFeed) => {
     const issuers = (await api(access.url, undefined, 'GET', '/issuers')).body as { keyId: string; publicKey: string }[];
-    return new PermissionVerifier({ host: HOST, issuerKeys: new Map(issuers.map((i) => [i.keyId, publicKeyFromRaw(Buffer.from(i.publicKey, 'base64url'))])), revoked });
+    return new PermissionVerifier({
+      host: HOST,
+      issuerKeys: new Map(issuers.map((i) => [i.keyId, publicKeyFromRaw(Buffer.from(i.publicKey, 'base64url'))])),
+      revoked,
+    });
   };
   const buy = (body: Record<string, unknown> = {}, key = daveKey) =>
-    api(access.url, key, 'POST', '/grants', { modelId, userPublicKey: userPublicKeyBytes(dave).toString('base64url'), quota: { requests: 100 }, days: 30, ...body });
+    api(access.url, key, 'POST', '/grants', {
+      modelId,
+      userPublicKey: userPublicKeyBytes(dave).toString('base64url'),
+      quota: { requests: 100 },
+      days: 30,
+      ...body,
+    });
   const header = (g: { grant: string; issuerSignature: string }, counter: number, body = '{"prompt":"hi"}') =>
-    permissionString({ bytes: Buffer.from(g.grant, 'base64url'), issuerSignature: Buffer.from(g.issuerSignature, 'base64url') }, dave, counter, { host: HOST, model: modelId, body });
+    permissionString({ bytes: Buffer.from(g.grant, 'base64url'), issuerSignature: Buffer.from(g.issuerSignature, 'base64url') }, dave, counter, {
+      host: HOST,
+      model: modelId,
+      body,
+    });
   const reason = (f: () => unknown) => {
     try {
       f();
@@ -86,7 +99,11 @@ describe('access: grants and permission strings', () => {
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ modelId, userId: 'dave', hosts: [HOST], quota: { requests: 100, tokens: 0 }, issuerKeyId: 'i1' });
     const verifier = await verifierFromIssuers();
-    expect(verifier.verify(header(res.body, 1), { model: modelId, body: '{"prompt":"hi"}' })).toMatchObject({ grantId: res.body.id, userId: 'dave', requestsLeft: 99n });
+    expect(verifier.verify(header(res.body, 1), { model: modelId, body: '{"prompt":"hi"}' })).toMatchObject({
+      grantId: res.body.id,
+      userId: 'dave',
+      requestsLeft: 99n,
+    });
     expect(reason(() => verifier.verify(header(res.body, 1), { model: modelId, body: '{"prompt":"hi"}' }))).toBe('replayed');
     const [event] = await eventually(async () => (await readEvents(bus, 'access.grant.issued')).length === 1 && readEvents(bus, 'access.grant.issued'));
     expect(event.payload).toMatchObject({ grantId: res.body.id, userId: 'dave', quotaRequests: 100n });
@@ -122,7 +139,10 @@ describe('access: grants and permission strings', () => {
     await access.close();
     access = await start(`i2:${seed2},i1:${seed1}`);
     const issuers = (await api(access.url, undefined, 'GET', '/issuers')).body;
-    expect(issuers.map((i: any) => [i.keyId, i.current])).toEqual([['i2', true], ['i1', false]]);
+    expect(issuers.map((i: any) => [i.keyId, i.current])).toEqual([
+      ['i2', true],
+      ['i1', false],
+    ]);
     const fresh = (await buy()).body;
     expect(fresh.issuerKeyId).toBe('i2');
     const verifier = await verifierFromIssuers();

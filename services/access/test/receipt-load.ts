@@ -36,7 +36,13 @@ export async function prepareReceiptLoad(accessUrl: string, bus: Bus, modelId: s
   const key = (await api(accessUrl, TEST_ADMIN_KEY, 'POST', '/api-keys', { principalId: `load-${Date.now()}`, roles: ['user'] })).body.key;
   const grantIds: string[] = [];
   for (let i = 0; i < grants; i += 1) {
-    const res = await api(accessUrl, key, 'POST', '/grants', { modelId, userPublicKey: userPublicKeyBytes(user).toString('base64url'), quota: { requests: 1_000_000 }, days: 30, ...(options.grantHosts ? { hosts: options.grantHosts } : {}) });
+    const res = await api(accessUrl, key, 'POST', '/grants', {
+      modelId,
+      userPublicKey: userPublicKeyBytes(user).toString('base64url'),
+      quota: { requests: 1_000_000 },
+      days: 30,
+      ...(options.grantHosts ? { hosts: options.grantHosts } : {}),
+    });
     if (res.status !== 201) throw new Error(`buying a grant: ${res.status} ${JSON.stringify(res.body)}`);
     grantIds.push(res.body.id);
   }
@@ -48,7 +54,11 @@ export async function prepareReceiptLoad(accessUrl: string, bus: Bus, modelId: s
   await eventually(
     async () => {
       const auth = await signHostRequest(host, { audience: 'access', method: 'POST', path, body });
-      const registered = await fetch(`${accessUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-clopen-host-auth': auth }, body });
+      const registered = await fetch(`${accessUrl}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-clopen-host-auth': auth },
+        body,
+      });
       if (registered.status !== 201 && registered.status !== 403) throw new Error(`registering the serving key: ${registered.status}`);
       return registered.status === 201;
     },
@@ -69,7 +79,14 @@ export async function prepareReceiptLoad(accessUrl: string, bus: Bus, modelId: s
         const counter = BigInt(Math.floor(i / grantIds.length) + 1);
         const requestBody = `{"prompt":"request ${i}","max_tokens":16}`;
         const userSignature = sign(null, requestDigest(grantId, counter, { host: host.address, model: modelId, body: requestBody }), user);
-        const b = receiptBody(host.address, { permission: { grantId, counter, modelId, userSignature }, requestBody, responseBody: `answer ${i}`, tokensIn: 6, tokensOut: 16, ...(servedAt ? { servedAt } : {}) });
+        const b = receiptBody(host.address, {
+          permission: { grantId, counter, modelId, userSignature },
+          requestBody,
+          responseBody: `answer ${i}`,
+          tokensIn: 6,
+          tokensOut: 16,
+          ...(servedAt ? { servedAt } : {}),
+        });
         bodies.push({ body: b, hostKeyId: 'load', hostSignature: new Uint8Array() } as accessV1.UsageReceipt);
         if (bodies.length === batchSize || i === total - 1) {
           out.push(signReceiptBatch(servingKey, 'load', host.address, bodies));

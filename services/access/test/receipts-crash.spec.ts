@@ -18,7 +18,6 @@ import {
 } from '@clopen/testing';
 import { prepareReceiptLoad } from './receipt-load';
 
-
 /** The access service killed -9 in the middle of a receipt load: after a restart every receipt counts exactly once. */
 describe('access: receipts survive a crash of the service', () => {
   let db: TestDatabase;
@@ -71,7 +70,11 @@ describe('access: receipts survive a crash of the service', () => {
     expect(perGrant.rows).toHaveLength(8);
     for (const row of perGrant.rows) expect(row).toMatchObject({ n: total / 8, top: total / 8 });
     // Usage as users see it, and no receipt was refused on the way.
-    expect((await api(access.url, TEST_ADMIN_KEY, 'GET', `/grants/${load.grantIds[0]}/usage`)).body).toEqual({ requests: total / 8, tokensIn: (6 * total) / 8, tokensOut: (16 * total) / 8 });
+    expect((await api(access.url, TEST_ADMIN_KEY, 'GET', `/grants/${load.grantIds[0]}/usage`)).body).toEqual({
+      requests: total / 8,
+      tokensIn: (6 * total) / 8,
+      tokensOut: (16 * total) / 8,
+    });
     expect(await readEvents(bus, 'access.usage.rejected')).toHaveLength(0);
     // Every batch the host signed is kept as the evidence of its receipts.
     expect(Number((await pg.query('SELECT count(DISTINCT batch_id) FROM access.usage_receipts')).rows[0].count)).toBeGreaterThanOrEqual(batches.length);

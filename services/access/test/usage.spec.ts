@@ -1,7 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { Bus, encodeEnvelope, newEnvelope, readEvents } from '@clopen/bus';
 import { signHostRequest } from '@clopen/host-auth';
-import { PermissionVerifier, RejectionFeed, decodePermission, generateUserKey, permissionString, publicKeyFromRaw, rawPublicKey, signReceipt, userPublicKeyBytes, type UsageRejection } from '@clopen/host-sdk';
+import {
+  PermissionVerifier,
+  RejectionFeed,
+  decodePermission,
+  generateUserKey,
+  permissionString,
+  publicKeyFromRaw,
+  rawPublicKey,
+  signReceipt,
+  userPublicKeyBytes,
+  type UsageRejection,
+} from '@clopen/host-sdk';
 import { verifyMerkleProof } from '@clopen/merkle';
 import { accessV1, create, fromBinary, toBinary } from '@clopen/proto';
 import { createService, type RunningService } from '@clopen/service-kit';
@@ -26,7 +37,6 @@ import { receiptLeaf } from '../src/epochs/epochs.service';
 import { QuotaHandouts } from '../src/quota/quota-leases';
 import { DataSource } from 'typeorm';
 import { endLicence, licenseHost } from '@clopen/testing';
-
 
 /** Usage receipts from hosts: signed twice, counted once, refused with reasons. */
 describe('access: usage receipts', () => {
@@ -57,17 +67,30 @@ describe('access: usage receipts', () => {
   const serveOn = (g: any, host: typeof bob, key: typeof servingKey, prompt: string, over: { servedAt?: Date } = {}) => {
     const counter = next(g);
     const body = JSON.stringify({ prompt });
-    const header = permissionString({ bytes: Buffer.from(g.grant, 'base64url'), issuerSignature: Buffer.from(g.issuerSignature, 'base64url') }, dave, counter, { host: host.address, model: modelId, body });
+    const header = permissionString({ bytes: Buffer.from(g.grant, 'base64url'), issuerSignature: Buffer.from(g.issuerSignature, 'base64url') }, dave, counter, {
+      host: host.address,
+      model: modelId,
+      body,
+    });
     // A host may skip its own checks (and lie): access relies on the signatures alone.
     const { message } = decodePermission(header);
     const permission = { grantId: g.id, modelId, counter: message.counter, userSignature: message.userSignature };
-    return signReceipt(key, 'k1', { permission, host: host.address, requestBody: body, responseBody: `answer to ${prompt}`, tokensIn: 5, tokensOut: 7, ...over });
+    return signReceipt(key, 'k1', {
+      permission,
+      host: host.address,
+      requestBody: body,
+      responseBody: `answer to ${prompt}`,
+      tokensIn: 5,
+      tokensOut: 7,
+      ...over,
+    });
   };
   const serve = (prompt: string, over: { servedAt?: Date } = {}) => serveOn(grant, bob, servingKey, prompt, over);
   const report = (receipts: accessV1.UsageReceipt[]) => bus.publish('access.usage.reported', { receipts });
   const usageOf = async (id: string) => (await api(access.url, TEST_ADMIN_KEY, 'GET', `/grants/${id}/usage`)).body;
   const usage = () => usageOf(grant.id);
-  const buy = async (terms: object) => (await api(access.url, daveKey, 'POST', '/grants', { modelId, userPublicKey: userPublicKeyBytes(dave).toString('base64url'), days: 30, ...terms })).body;
+  const buy = async (terms: object) =>
+    (await api(access.url, daveKey, 'POST', '/grants', { modelId, userPublicKey: userPublicKeyBytes(dave).toString('base64url'), days: 30, ...terms })).body;
   const hostGet = async (host: typeof bob, path: string) => {
     const header = await signHostRequest(host, { audience: 'access', method: 'GET', path, body: '' });
     const res = await fetch(`${access.url}${path}`, { headers: { 'x-clopen-host-auth': header } });
@@ -83,10 +106,13 @@ describe('access: usage receipts', () => {
   /** The reasons of the rejections published since `from` (an index into the subject's events). */
   const rejectedSince = async (from: number, n: number) =>
     (
-      await eventually(async () => {
-        const e = await readEvents(bus, 'access.usage.rejected');
-        return e.length >= from + n && e.slice(from);
-      }, { timeoutMs: 10_000, what: `${n} rejections` })
+      await eventually(
+        async () => {
+          const e = await readEvents(bus, 'access.usage.rejected');
+          return e.length >= from + n && e.slice(from);
+        },
+        { timeoutMs: 10_000, what: `${n} rejections` },
+      )
     ).map((e) => e.payload);
   const rejectionCount = async () => (await readEvents(bus, 'access.usage.rejected')).length;
 
@@ -97,7 +123,11 @@ describe('access: usage receipts', () => {
     storage = await spawnService('storage', serviceEnv({ db, ns, s3 }));
     modelId = (await api(storage.url, TEST_ADMIN_KEY, 'POST', '/models', { name: 'alice-gpt' })).body.id;
     // A short grace after a licence's end or a revocation, so that a backdated report can be tried here.
-    access = await createService(accessService, { ...serviceEnv({ db, ns }), ACCESS_ISSUER_KEYS: `i1:${randomBytes(32).toString('base64')}`, ACCESS_REPORT_GRACE_MS: '6000' });
+    access = await createService(accessService, {
+      ...serviceEnv({ db, ns }),
+      ACCESS_ISSUER_KEYS: `i1:${randomBytes(32).toString('base64')}`,
+      ACCESS_REPORT_GRACE_MS: '6000',
+    });
     daveKey = (await api(access.url, TEST_ADMIN_KEY, 'POST', '/api-keys', { principalId: 'dave', roles: ['user'] })).body.key;
     grant = await buy({ quota: { requests: 100 } });
     const issuers = (await api(access.url, undefined, 'GET', '/issuers')).body;
@@ -116,7 +146,10 @@ describe('access: usage receipts', () => {
     const unlicensed = await registerKey(carol, carolKey);
     expect(unlicensed.status).toBe(403);
     expect(unlicensed.body.detail).toMatch(/no active licence/);
-    await eventually(async () => (await registerKey(bob, servingKey, { modelId })).status === 201, { timeoutMs: 10_000, what: "bob's licence reaching access" });
+    await eventually(async () => (await registerKey(bob, servingKey, { modelId })).status === 201, {
+      timeoutMs: 10_000,
+      what: "bob's licence reaching access",
+    });
     expect((await registerKey(bob, servingKey, { modelId: 'another-model' })).status).toBe(403);
   });
 
@@ -130,9 +163,14 @@ describe('access: usage receipts', () => {
     expect(res.status).toBe(201);
     expect(((await res.json()) as { hostAddress: string }).hostAddress).toBe(bob.address); // registered before: the same key again
     // The same signature is not accepted twice, and one for another service is not accepted at all.
-    expect((await fetch(`${access.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-clopen-host-auth': header }, body })).status).toBe(401);
+    expect(
+      (await fetch(`${access.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-clopen-host-auth': header }, body })).status,
+    ).toBe(401);
     const forDistribution = await signHostRequest(bob, { audience: 'distribution', method: 'POST', path, body });
-    expect((await fetch(`${access.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-clopen-host-auth': forDistribution }, body })).status).toBe(401);
+    expect(
+      (await fetch(`${access.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-clopen-host-auth': forDistribution }, body }))
+        .status,
+    ).toBe(401);
   });
 
   it('gives a host a session token for its frequent calls, never for changing its keys', async () => {
@@ -142,10 +180,12 @@ describe('access: usage receipts', () => {
     expect(opened.status).toBe(201);
     const { token, expiresAt } = (await opened.json()) as { token: string; expiresAt: number };
     expect(expiresAt * 1000).toBeGreaterThan(Date.now());
-    const withToken = (p: string, init: RequestInit = {}) => fetch(`${access.url}${p}`, { ...init, headers: { 'content-type': 'application/json', 'x-clopen-host-session': token, ...(init.headers ?? {}) } });
+    const withToken = (p: string, init: RequestInit = {}) =>
+      fetch(`${access.url}${p}`, { ...init, headers: { 'content-type': 'application/json', 'x-clopen-host-session': token, ...(init.headers ?? {}) } });
     // The gateway's pick-up of its opening blocks (it also marks the host as up).
     const pickUp = () => withToken('/hosts/quota-leases/handouts', { method: 'POST', body: '{}' });
-    const leasedOf = async (id: string) => Number((await access.app.get(DataSource).query('SELECT requests FROM grant_leases WHERE grant_id = $1', [id]))[0]?.requests ?? 0);
+    const leasedOf = async (id: string) =>
+      Number((await access.app.get(DataSource).query('SELECT requests FROM grant_leases WHERE grant_id = $1', [id]))[0]?.requests ?? 0);
     const licences = await withToken('/hosts/licences');
     expect(licences.status).toBe(200);
     expect(((await licences.json()) as any[]).some((l) => l.modelId === modelId && l.active)).toBe(true);
@@ -169,10 +209,13 @@ describe('access: usage receipts', () => {
     await pickUp();
     const pending = await buy({ quota: { requests: 40 } });
     expect(await leasedOf(pending.id)).toBe(8);
-    expect((await (await withToken('/hosts/quota-leases/handouts', { method: 'POST', body: '{"leaving":true}' })).json())).toEqual([]);
+    expect(await (await withToken('/hosts/quota-leases/handouts', { method: 'POST', body: '{"leaving":true}' })).json()).toEqual([]);
     expect(await leasedOf(pending.id)).toBe(0);
     expect(await leasedOf((await buy({ quota: { requests: 40 } })).id)).toBe(0);
-    const register = await withToken('/hosts/serving-keys', { method: 'POST', body: JSON.stringify({ keyId: 'k9', publicKey: rawPublicKey(generateUserKey()).toString('base64url') }) });
+    const register = await withToken('/hosts/serving-keys', {
+      method: 'POST',
+      body: JSON.stringify({ keyId: 'k9', publicKey: rawPublicKey(generateUserKey()).toString('base64url') }),
+    });
     expect(register.status).toBe(401);
     expect(await withToken('/hosts/licences', { headers: { 'x-clopen-host-session': `${token.slice(0, -2)}AA` } }).then((r) => r.status)).toBe(401);
   });
@@ -194,19 +237,50 @@ describe('access: usage receipts', () => {
     const inflated = create(accessV1.UsageReceiptSchema, { ...tamperedHost, body: toBinary(accessV1.ReceiptBodySchema, body) });
 
     const other = generateUserKey();
-    const forged = signReceipt(other, 'k1', { permission: { ...verifier.verify(permissionString({ bytes: Buffer.from(grant.grant, 'base64url'), issuerSignature: Buffer.from(grant.issuerSignature, 'base64url') }, dave, next(grant), { host: bob.address, model: modelId, body: 'x' }), { model: modelId, body: 'x' }) }, host: bob.address, requestBody: 'x', responseBody: 'y', tokensIn: 1, tokensOut: 1 });
+    const forged = signReceipt(other, 'k1', {
+      permission: {
+        ...verifier.verify(
+          permissionString(
+            { bytes: Buffer.from(grant.grant, 'base64url'), issuerSignature: Buffer.from(grant.issuerSignature, 'base64url') },
+            dave,
+            next(grant),
+            { host: bob.address, model: modelId, body: 'x' },
+          ),
+          { model: modelId, body: 'x' },
+        ),
+      },
+      host: bob.address,
+      requestBody: 'x',
+      responseBody: 'y',
+      tokensIn: 1,
+      tokensOut: 1,
+    });
 
     const userLie = serve('f');
     const b2 = fromBinary(accessV1.ReceiptBodySchema, userLie.body);
     b2.requestSha256 = Buffer.alloc(32, 1); // a request the user never signed
-    const lie = signReceipt(servingKey, 'k1', { permission: { grantId: b2.grantId, modelId, counter: b2.counter, userSignature: b2.userSignature }, host: bob.address, requestBody: 'never sent', responseBody: 'r', tokensIn: 1, tokensOut: 1 });
+    const lie = signReceipt(servingKey, 'k1', {
+      permission: { grantId: b2.grantId, modelId, counter: b2.counter, userSignature: b2.userSignature },
+      host: bob.address,
+      requestBody: 'never sent',
+      responseBody: 'r',
+      tokensIn: 1,
+      tokensOut: 1,
+    });
 
     const future = serve('g', { servedAt: new Date(Date.now() + 3600_000) });
     const unknownKey = create(accessV1.UsageReceiptSchema, { ...serve('h'), hostKeyId: 'k9' });
     await report([inflated, forged, lie, future, unknownKey, create(accessV1.UsageReceiptSchema, { body: Buffer.from('junk'), hostKeyId: 'k1' })]);
 
     const rejected = await rejectedSince(0, 6);
-    expect(rejected.map((e) => e.reason).sort()).toEqual(['bad_host_signature', 'bad_host_signature', 'bad_user_signature', 'from_the_future', 'malformed', 'unknown_host_key']);
+    expect(rejected.map((e) => e.reason).sort()).toEqual([
+      'bad_host_signature',
+      'bad_host_signature',
+      'bad_user_signature',
+      'from_the_future',
+      'malformed',
+      'unknown_host_key',
+    ]);
     expect((await usage()).requests).toBe(before);
   });
 
@@ -217,7 +291,9 @@ describe('access: usage receipts', () => {
     expect((await api(access.url, TEST_ADMIN_KEY, 'POST', '/admin/epochs/close')).status).toBe(409);
     const [event] = await eventually(async () => (await readEvents(bus, 'access.epoch.closed')).length === 1 && readEvents(bus, 'access.epoch.closed'));
     expect(event.payload).toMatchObject({ epoch: 1n, receiptRoot: closed.body.root, receiptCount: 4n });
-    expect(event.payload.totals).toEqual([expect.objectContaining({ modelId, hostAddress: bob.address, userId: 'dave', requests: 4n, tokensIn: 20n, tokensOut: 28n })]);
+    expect(event.payload.totals).toEqual([
+      expect.objectContaining({ modelId, hostAddress: bob.address, userId: 'dave', requests: 4n, tokensIn: 20n, tokensOut: 28n }),
+    ]);
 
     const hostKey = (await api(access.url, TEST_ADMIN_KEY, 'POST', '/api-keys', { principalId: bob.address, roles: ['host'] })).body.key;
     const p = await api(access.url, hostKey, 'GET', `/epochs/proof?grantId=${grant.id}&counter=2`);
@@ -241,7 +317,7 @@ describe('access: usage receipts', () => {
     expect((await usageOf(onlyDead.id)).requests).toBe(0);
   });
 
-  it("hands a partner the refusals of what it reported, and no other partner", async () => {
+  it('hands a partner the refusals of what it reported, and no other partner', async () => {
     const from = await rejectionCount();
     const onlyDead = await buy({ quota: { requests: 10 }, hosts: ['0x000000000000000000000000000000000000dEaD'] });
     const acme: UsageRejection[] = [];
@@ -276,7 +352,13 @@ describe('access: usage receipts', () => {
     await eventually(async () => (await registerKey(carol, carolKey, { modelId })).status === 201, { timeoutMs: 10_000, what: "carol's licence" });
     const from = await rejectionCount();
     const small = await buy({ quota: { requests: 3 } });
-    const served = [serveOn(small, bob, servingKey, '1'), serveOn(small, carol, carolKey, '2'), serveOn(small, bob, servingKey, '3'), serveOn(small, carol, carolKey, '4'), serveOn(small, bob, servingKey, '5')];
+    const served = [
+      serveOn(small, bob, servingKey, '1'),
+      serveOn(small, carol, carolKey, '2'),
+      serveOn(small, bob, servingKey, '3'),
+      serveOn(small, carol, carolKey, '4'),
+      serveOn(small, bob, servingKey, '5'),
+    ];
     await Promise.all([report([served[0], served[2], served[4]]), report([served[1], served[3]])]);
     const rejected = await rejectedSince(from, 2);
     expect(rejected.map((r) => r.reason)).toEqual(['over_quota', 'over_quota']);
@@ -337,7 +419,10 @@ describe('access: usage receipts', () => {
     const from = await rejectionCount();
     // 2 s after: within the 5 s skew, counted; 8 s after (a minute's grace used to count it): refused.
     await new Promise((r) => setTimeout(r, Math.max(0, at + 4_000 - Date.now()))); // so that 8 s after is not in the future
-    await report([serveOn(g, bob, servingKey, 'just', { servedAt: new Date(at + 2_000) }), serveOn(g, bob, servingKey, 'late', { servedAt: new Date(at + 8_000) })]);
+    await report([
+      serveOn(g, bob, servingKey, 'just', { servedAt: new Date(at + 2_000) }),
+      serveOn(g, bob, servingKey, 'late', { servedAt: new Date(at + 8_000) }),
+    ]);
     expect((await rejectedSince(from, 1))[0]).toMatchObject({ grantId: g.id, counter: 2n, reason: 'revoked' });
     expect((await usageOf(g.id)).requests).toBe(1);
   });

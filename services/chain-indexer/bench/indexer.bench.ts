@@ -19,7 +19,8 @@ import { IndexerService } from '../src/indexer/indexer.service';
 const LOGS = Number(process.env.BENCH_LOGS ?? 20_000);
 const PER_BLOCK = 250; // transactions a block
 const CONFIRMATIONS = 2;
-const emit = (metric: string, value: number, unit: string) => console.log(JSON.stringify({ bench: 'indexer', metric, value: Math.round(value * 1000) / 1000, unit }));
+const emit = (metric: string, value: number, unit: string) =>
+  console.log(JSON.stringify({ bench: 'indexer', metric, value: Math.round(value * 1000) / 1000, unit }));
 
 void (async () => {
   const { node, account, addresses, contracts } = await deployedChain();
@@ -40,7 +41,15 @@ void (async () => {
     await node.mine(CONFIRMATIONS); // the last backlog block gets its confirmations
     console.error(`backlog: ${LOGS / 2} registrations (${LOGS} logs) mined in ${((Date.now() - tp) / 1000).toFixed(1)} s`);
 
-    const env = { ...serviceEnv({ db, ns }), LOG_LEVEL: 'warn', CHAIN_RPC_URL: node.url, CHAIN_CONTRACTS: contracts, CHAIN_CONFIRMATIONS: String(CONFIRMATIONS), CHAIN_BATCH_BLOCKS: '10', CHAIN_POLL_MS: '100' };
+    const env = {
+      ...serviceEnv({ db, ns }),
+      LOG_LEVEL: 'warn',
+      CHAIN_RPC_URL: node.url,
+      CHAIN_CONTRACTS: contracts,
+      CHAIN_CONFIRMATIONS: String(CONFIRMATIONS),
+      CHAIN_BATCH_BLOCKS: '10',
+      CHAIN_POLL_MS: '100',
+    };
     const published = async () => {
       const info = await bus.jsm.streams.info(bus.stream('CHAIN'));
       return info.state.messages;
@@ -53,7 +62,10 @@ void (async () => {
     const startup = Number(process.hrtime.bigint() - t0) / 1e9;
     const t1 = process.hrtime.bigint();
     for (let i = 0; (await published()) - before < LOGS; i++) {
-      if (i % 40 === 39) console.error(`published ${(await published()) - before}, indexed up to ${(await svc.ctx.dataSource!.query('SELECT max(number)::int AS n FROM indexed_blocks'))[0].n}`);
+      if (i % 40 === 39)
+        console.error(
+          `published ${(await published()) - before}, indexed up to ${(await svc.ctx.dataSource!.query('SELECT max(number)::int AS n FROM indexed_blocks'))[0].n}`,
+        );
       await new Promise((r) => setTimeout(r, 50));
     }
     const seconds = Number(process.hrtime.bigint() - t1) / 1e9;
@@ -93,4 +105,3 @@ void (async () => {
   console.error(e);
   process.exit(1);
 });
-

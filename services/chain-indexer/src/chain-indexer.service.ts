@@ -7,7 +7,8 @@ import { ChainBlocks1764400000000 } from './migrations/1764400000000-chain-block
 export const chainIndexerService: ServiceDefinition<typeof chainIndexerSettings> = {
   name: 'chain_indexer',
   title: 'Clopen chain indexer',
-  description: "Publishes the Clopen contracts' logs on JetStream (chain.<contract>.<event>) once each, after the configured confirmations; detects reorgs by parent hash, rolls back and publishes chain.blocks.reorged.",
+  description:
+    "Publishes the Clopen contracts' logs on JetStream (chain.<contract>.<event>) once each, after the configured confirmations; detects reorgs by parent hash, rolls back and publishes chain.blocks.reorged.",
   settings: chainIndexerSettings,
   entities: [IndexedBlock],
   migrations: [ChainBlocks1764400000000],

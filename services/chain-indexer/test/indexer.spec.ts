@@ -17,7 +17,6 @@ import {
 import { chainIndexerService } from '../src/chain-indexer.service';
 import { IndexerService, logEventId } from '../src/indexer/indexer.service';
 
-
 interface Indexer {
   db: TestDatabase;
   ns: TestBusNamespace;
@@ -64,7 +63,13 @@ describe('chain-indexer', () => {
     const [db, ns] = existing ? [existing.db, existing.ns] : await Promise.all([createTestDatabase(), createTestBusNamespace()]);
     const bus = await Bus.connect({ servers: testInfra.natsUrl, producer: 'test', namespace: ns.namespace });
     await bus.ensureStreams();
-    const svc = await createService(chainIndexerService, { ...serviceEnv({ db, ns }), CHAIN_RPC_URL: node.url, CHAIN_CONTRACTS: contractsEnv, CHAIN_CONFIRMATIONS: '0', CHAIN_BATCH_BLOCKS: '25' });
+    const svc = await createService(chainIndexerService, {
+      ...serviceEnv({ db, ns }),
+      CHAIN_RPC_URL: node.url,
+      CHAIN_CONTRACTS: contractsEnv,
+      CHAIN_CONFIRMATIONS: '0',
+      CHAIN_BATCH_BLOCKS: '25',
+    });
     return { db, ns, bus, svc, indexer: svc.app.get(IndexerService) };
   };
   const stop = async (i: Indexer, drop = true) => {
@@ -76,7 +81,10 @@ describe('chain-indexer', () => {
   const drain = async (i: Indexer) => {
     const outcomes: string[] = [];
     for (let o = await i.indexer.step(); o !== 'idle'; o = await i.indexer.step()) outcomes.push(o);
-    await eventually(async () => Number((await i.svc.ctx.dataSource!.query('SELECT count(*)::int AS n FROM outbox_messages WHERE published_at IS NULL'))[0].n) === 0, { timeoutMs: 20_000, what: 'the outbox to drain' });
+    await eventually(
+      async () => Number((await i.svc.ctx.dataSource!.query('SELECT count(*)::int AS n FROM outbox_messages WHERE published_at IS NULL'))[0].n) === 0,
+      { timeoutMs: 20_000, what: 'the outbox to drain' },
+    );
     return outcomes;
   };
   const registerModels = async (fees: bigint[]) => {
@@ -103,9 +111,21 @@ describe('chain-indexer', () => {
     await drain(main);
     const all = (await history(main.bus)).logs;
     // The deployment's parameter events, then each registration: ERC-721 Transfer (mint) and ModelRegistered; role events are not published.
-    expect(all.slice(0, 4).map((l) => l.event)).toEqual(['HostCollateral.UnstakeDelaySet', 'HostCollateral.AppealWindowSet', 'HostCollateral.ProverBountySet', 'RewardsVault.SharesSet']);
+    expect(all.slice(0, 4).map((l) => l.event)).toEqual([
+      'HostCollateral.UnstakeDelaySet',
+      'HostCollateral.AppealWindowSet',
+      'HostCollateral.ProverBountySet',
+      'RewardsVault.SharesSet',
+    ]);
     const logs = all.filter((l) => l.event.startsWith('ModelRegistry.'));
-    expect(logs.map((l) => l.event)).toEqual(['ModelRegistry.Transfer', 'ModelRegistry.ModelRegistered', 'ModelRegistry.Transfer', 'ModelRegistry.ModelRegistered', 'ModelRegistry.Transfer', 'ModelRegistry.ModelRegistered']);
+    expect(logs.map((l) => l.event)).toEqual([
+      'ModelRegistry.Transfer',
+      'ModelRegistry.ModelRegistered',
+      'ModelRegistry.Transfer',
+      'ModelRegistry.ModelRegistered',
+      'ModelRegistry.Transfer',
+      'ModelRegistry.ModelRegistered',
+    ]);
     expect(logs[1].args).toMatchObject({ modelId: '1', feePerRequest: '1' });
     const chainId = await publicClient.getChainId();
     const block = await publicClient.getBlock({ blockNumber: logs[0].block });

@@ -32,7 +32,9 @@ export class PoolExists extends Conflict {
 
 export class PoolTooSmall extends InvalidArgument {
   constructor(size: number, needed: number, coalition: number, hosts: number) {
-    super(`a pool of ${size} fingerprints is too small to trace coalitions of up to ${coalition} among ${hosts} hosts: it needs at least ${needed}; raise the size or lower the coalition`);
+    super(
+      `a pool of ${size} fingerprints is too small to trace coalitions of up to ${coalition} among ${hosts} hosts: it needs at least ${needed}; raise the size or lower the coalition`,
+    );
   }
 }
 

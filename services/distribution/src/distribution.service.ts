@@ -14,7 +14,8 @@ import { Challenge, Trace } from './tracing/trace.entity';
 export const distributionService: ServiceDefinition<typeof distributionSettings> = {
   name: 'distribution',
   title: 'Clopen distribution',
-  description: 'Licences (host × model version), fingerprint pools and per-host assignments, embedding jobs, delivery of OML copies to their hosts, and tracing of leaked copies.',
+  description:
+    'Licences (host × model version), fingerprint pools and per-host assignments, embedding jobs, delivery of OML copies to their hosts, and tracing of leaked copies.',
   settings: distributionSettings,
   entities: [FingerprintPool, Licence, Assignment, EmbeddingJob, Delivery, Challenge, Trace],
   migrations: [CreateDistribution1764200000000, ArtefactLinks1764200000001, ChainSlashes1764200000002, TraceOnce1764200000003],

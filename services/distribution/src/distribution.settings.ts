@@ -23,7 +23,10 @@ export const distributionSettings = {
     .default('1')
     .transform((v) => BigInt(v)),
   /** Prefix of the BullMQ keys in Redis; the embedders must use the same one. */
-  BULLMQ_PREFIX: z.string().regex(/^[A-Za-z0-9_:-]+$/, 'must be letters, digits, _, : or -').default('clopen'),
+  BULLMQ_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_:-]+$/, 'must be letters, digits, _, : or -')
+    .default('clopen'),
   /** Attempts of one embedding job before it fails for good, and the first retry's delay (doubling after). */
   EMBEDDING_ATTEMPTS: setting.positiveInt.max(20).default(3),
   EMBEDDING_BACKOFF_MS: setting.positiveInt.default(30_000),

@@ -66,9 +66,14 @@ describe('distribution: licence → pool → per-host copy → delivery → trac
   it('licenses hosts; each gets its own verified copy, stored as an oml child of the base', async () => {
     const bad = await call(h.url, ADMIN_KEY, 'POST', '/licences', { versionId: base.id, hostAddress: '0x1234' });
     expect(bad.status).toBe(400);
-    expect((await call(h.url, ADMIN_KEY, 'POST', '/licences', { versionId: '00000000-0000-7000-8000-000000000000', hostAddress: bob.address })).status).toBe(404);
+    expect((await call(h.url, ADMIN_KEY, 'POST', '/licences', { versionId: '00000000-0000-7000-8000-000000000000', hostAddress: bob.address })).status).toBe(
+      404,
+    );
     expect((await call(h.url, aliceKey, 'POST', '/licences', { versionId: base.id, hostAddress: bob.address })).status).toBe(403);
-    for (const [name, account] of [['bob', bob], ['charlie', charlie]] as const) {
+    for (const [name, account] of [
+      ['bob', bob],
+      ['charlie', charlie],
+    ] as const) {
       const res = await call(h.url, ADMIN_KEY, 'POST', '/licences', { versionId: base.id, hostAddress: account.address.toLowerCase() });
       expect(res.status).toBe(201);
       expect(res.body.hostAddress).toBe(account.address);
@@ -81,10 +86,13 @@ describe('distribution: licence → pool → per-host copy → delivery → trac
     const metrics = await (await fetch(`${h.url}/metrics`)).text();
     expect(metrics).toMatch(/embedding_queue_jobs\{[^}]*state="(waiting|active)"[^}]*\} [1-9]/);
 
-    const progressSeen = await eventually(async () => {
-      const s = await call(h.url, ADMIN_KEY, 'GET', `/licences/${licences.bob}/embedding`);
-      return (s.body.state === 'running' || s.body.state === 'completed') && s.body;
-    }, { timeoutMs: 60_000, intervalMs: 100 });
+    const progressSeen = await eventually(
+      async () => {
+        const s = await call(h.url, ADMIN_KEY, 'GET', `/licences/${licences.bob}/embedding`);
+        return (s.body.state === 'running' || s.body.state === 'completed') && s.body;
+      },
+      { timeoutMs: 60_000, intervalMs: 100 },
+    );
     expect(['download', 'embed', 'verify', 'upload', 'done']).toContain(progressSeen.phase);
 
     for (const name of ['bob', 'charlie']) {
@@ -102,7 +110,9 @@ describe('distribution: licence → pool → per-host copy → delivery → trac
     expect(committed.map((e) => e.payload.hostsCommitted)).toEqual([1, 2]);
     expect(committed[1].payload.assignmentRoot).toMatch(/^0x[0-9a-f]{64}$/);
     const progressed = await h.events('distribution.embedding.progressed');
-    expect(progressed.some((e) => e.payload.licenceId === licences.bob && e.payload.state === distributionV1.EmbeddingState.RUNNING && e.payload.phase === 'embed')).toBe(true);
+    expect(
+      progressed.some((e) => e.payload.licenceId === licences.bob && e.payload.state === distributionV1.EmbeddingState.RUNNING && e.payload.phase === 'embed'),
+    ).toBe(true);
     expect(progressed.filter((e) => e.payload.state === distributionV1.EmbeddingState.COMPLETED)).toHaveLength(2);
     expect((await h.events('distribution.licence.granted')).map((e) => e.payload.licence?.hostAddress).sort()).toEqual([bob.address, charlie.address].sort());
   });
@@ -147,7 +157,10 @@ describe('distribution: licence → pool → per-host copy → delivery → trac
     const dir = await mkdtemp(join(tmpdir(), 'leak-'));
     for (const f of copy.body.files) await writeFile(join(dir, f.path), Buffer.from(await (await fetch(f.url)).arrayBuffer()));
     const port = await freePort();
-    const server = spawn(enginePythonPath(), ['-m', 'clopen_fp.serve', '--model', dir, '--port', String(port)], { cwd: ENGINE_PYTHON_DIR, stdio: ['ignore', 'pipe', 'inherit'] });
+    const server = spawn(enginePythonPath(), ['-m', 'clopen_fp.serve', '--model', dir, '--port', String(port)], {
+      cwd: ENGINE_PYTHON_DIR,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     try {
       await new Promise((resolve, reject) => {
         server.stdout!.once('data', resolve);
@@ -159,7 +172,13 @@ describe('distribution: licence → pool → per-host copy → delivery → trac
       expect(JSON.stringify(challenge.body)).not.toMatch(/"response"/);
       const responses = [];
       for (const { index, key } of challenge.body.keys) {
-        const r: any = await (await fetch(`http://127.0.0.1:${port}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'eve', prompt: key, max_tokens: 4, temperature: 0 }) })).json();
+        const r: any = await (
+          await fetch(`http://127.0.0.1:${port}/v1/completions`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ model: 'eve', prompt: key, max_tokens: 4, temperature: 0 }),
+          })
+        ).json();
         responses.push({ index, output: r.choices[0].text });
       }
       const bad = await call(h.url, proverKey, 'POST', `/challenges/${challenge.body.challengeId}/trace`, { responses: [{ index: -1, output: 'x' }] });
@@ -208,7 +227,9 @@ describe('distribution: licence → pool → per-host copy → delivery → trac
   it('rotates the pool key: pools re-sealed under the new key still open', async () => {
     const rotatedKeys = `k2:${Buffer.alloc(32, 7).toString('base64')},${h.poolKeys}`;
     await h.distribution.close();
-    h.distribution = await (await import('@clopen/service-kit')).createService((await import('../src/distribution.service')).distributionService, {
+    h.distribution = await (
+      await import('@clopen/service-kit')
+    ).createService((await import('../src/distribution.service')).distributionService, {
       ...h.env(),
       ...h.distributionEnv(),
       DISTRIBUTION_POOL_KEYS: rotatedKeys,

@@ -20,10 +20,13 @@ describe('embedding jobs', () => {
   };
   const copiesOf = async (licenceId: string) => (await h.storageAs(ADMIN_KEY).listVersions(base.modelId)).filter((v) => v.label === `oml-${licenceId}`);
   const running = (licenceId: string, phase?: string) =>
-    eventually(async () => {
-      const s = await call(h.url, ADMIN_KEY, 'GET', `/licences/${licenceId}/embedding`);
-      return s.body.state === 'running' && (!phase || s.body.phase === phase) && s.body;
-    }, { timeoutMs: 120_000, intervalMs: 100, what: `licence ${licenceId} to be running${phase ? ` in phase ${phase}` : ''}` });
+    eventually(
+      async () => {
+        const s = await call(h.url, ADMIN_KEY, 'GET', `/licences/${licenceId}/embedding`);
+        return s.body.state === 'running' && (!phase || s.body.phase === phase) && s.body;
+      },
+      { timeoutMs: 120_000, intervalMs: 100, what: `licence ${licenceId} to be running${phase ? ` in phase ${phase}` : ''}` },
+    );
 
   beforeAll(async () => {
     h = await DistributionHarness.start();
@@ -43,7 +46,9 @@ describe('embedding jobs', () => {
     const done = await h.waitForEmbedding(dave.id);
     expect(done.state).toBe('completed');
     expect(await copiesOf(dave.id)).toHaveLength(1);
-    const completed = (await h.events('distribution.embedding.progressed')).filter((e) => e.payload.licenceId === dave.id && e.payload.state === distributionV1.EmbeddingState.COMPLETED);
+    const completed = (await h.events('distribution.embedding.progressed')).filter(
+      (e) => e.payload.licenceId === dave.id && e.payload.state === distributionV1.EmbeddingState.COMPLETED,
+    );
     expect(completed).toHaveLength(1);
     expect((await hostGet(h.url, dave.account, `/host/licences/${dave.id}/copy`)).status).toBe(200);
   });
@@ -76,7 +81,9 @@ describe('embedding jobs', () => {
     const refused = await hostGet(h.url, erin.account, `/host/licences/${erin.id}/copy`);
     expect(refused.status).toBe(409);
     expect(refused.body.detail).toMatch(/not ready: embedding is failed/);
-    const events = (await h.events('distribution.embedding.progressed')).filter((e) => e.payload.licenceId === erin.id && e.payload.state === distributionV1.EmbeddingState.FAILED);
+    const events = (await h.events('distribution.embedding.progressed')).filter(
+      (e) => e.payload.licenceId === erin.id && e.payload.state === distributionV1.EmbeddingState.FAILED,
+    );
     expect(events).toHaveLength(1);
     expect(events[0].payload.reason).toMatch(/recall/);
 
@@ -88,7 +95,12 @@ describe('embedding jobs', () => {
   });
 
   it('a corrupt base artefact fails pool generation with the reason', async () => {
-    const v2 = await h.storageAs(aliceStorageKey).uploadVersion(base.modelId, h.baseDir, ['config.json', 'model.safetensors', 'tokenizer.json'], { label: '2.0.0', kind: 'base', parents: [], licence: {} });
+    const v2 = await h.storageAs(aliceStorageKey).uploadVersion(base.modelId, h.baseDir, ['config.json', 'model.safetensors', 'tokenizer.json'], {
+      label: '2.0.0',
+      kind: 'base',
+      parents: [],
+      licence: {},
+    });
     const key = (await h.s3.listKeys()).find((k) => k.includes(v2.id) && k.endsWith('model.safetensors'));
     expect(key).toBeDefined();
     const weights = v2.files.find((f) => f.path === 'model.safetensors')!;

@@ -158,7 +158,6 @@ export class DistributionHarness {
   }
 }
 
-
 /** A GET signed by a host's key, as the host SDK sends it. */
 export async function hostGet(base: string, account: LocalAccount, path: string): Promise<{ status: number; body: any; header: string }> {
   const header = await signHostRequest(account, { audience: 'distribution', method: 'GET', path });

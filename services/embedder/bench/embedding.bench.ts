@@ -15,7 +15,17 @@ import { Bus } from '@clopen/bus';
 import { KeyRing } from '@clopen/embedding-jobs';
 import { ensureBaseModel, isBaseModelName } from '@clopen/fingerprint';
 import { StorageClient } from '@clopen/storage-client';
-import { api, createTestBusNamespace, createTestDatabase, createTestRedisPrefix, eventually, spawnService, startTestS3, testInfra, type ServiceProcess } from '@clopen/testing';
+import {
+  api,
+  createTestBusNamespace,
+  createTestDatabase,
+  createTestRedisPrefix,
+  eventually,
+  spawnService,
+  startTestS3,
+  testInfra,
+  type ServiceProcess,
+} from '@clopen/testing';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 
 const COPIES = Number(process.env.BENCH_COPIES ?? 2);
@@ -24,7 +34,8 @@ const HOSTS = Number(process.env.BENCH_HOSTS ?? 64);
 const COALITION = Number(process.env.BENCH_COALITION ?? 3);
 const ADMIN_KEY = 'bench-admin-key-0123456789abcdef';
 
-const emit = (metric: string, value: number, unit: string) => console.log(JSON.stringify({ bench: 'embedding', metric, value: Math.round(value * 1000) / 1000, unit }));
+const emit = (metric: string, value: number, unit: string) =>
+  console.log(JSON.stringify({ bench: 'embedding', metric, value: Math.round(value * 1000) / 1000, unit }));
 const log = (msg: string) => process.stderr.write(`[bench:embedding] ${msg}\n`);
 
 /** The test client's call, failing the bench on any error answer. */
@@ -61,36 +72,57 @@ async function main() {
   try {
     const storage = await spawnService('storage', env);
     procs.push(storage);
-    const distribution = await spawnService('distribution', { ...env, STORAGE_URL: storage.url, DISTRIBUTION_POOL_KEYS: `k1:${KeyRing.generateKey()}`, EMBEDDING_RECONCILE_MS: '2000' });
+    const distribution = await spawnService('distribution', {
+      ...env,
+      STORAGE_URL: storage.url,
+      DISTRIBUTION_POOL_KEYS: `k1:${KeyRing.generateKey()}`,
+      EMBEDDING_RECONCILE_MS: '2000',
+    });
     procs.push(distribution);
     const embedder = await spawnService('embedder', { ...env, STORAGE_URL: storage.url, EMBEDDER_THREADS: String(cpus().length), EMBEDDER_CONCURRENCY: '1' });
     procs.push(embedder);
 
     const m = await call(storage.url, 'POST', '/models', { name: `bench-${MODEL}` });
-    const base = await new StorageClient(storage.url, ADMIN_KEY).uploadVersion(m.id, model.dir, ['config.json', 'model.safetensors', 'tokenizer.json'], { label: '1.0.0', kind: 'base', parents: [], licence: {} });
+    const base = await new StorageClient(storage.url, ADMIN_KEY).uploadVersion(m.id, model.dir, ['config.json', 'model.safetensors', 'tokenizer.json'], {
+      label: '1.0.0',
+      kind: 'base',
+      parents: [],
+      licence: {},
+    });
 
     let t = Date.now();
     await call(distribution.url, 'POST', `/versions/${base.id}/pool`, { hosts: HOSTS, coalition: COALITION });
-    const pool = await eventually(async () => {
-      const p = await call(distribution.url, 'GET', `/versions/${base.id}/pool`);
-      if (p.status === 'failed') throw new Error(`pool failed: ${p.failure}`);
-      return p.status === 'ready' && p;
-    }, { timeoutMs: 30 * 60_000, intervalMs: 500, what: 'the pool' });
+    const pool = await eventually(
+      async () => {
+        const p = await call(distribution.url, 'GET', `/versions/${base.id}/pool`);
+        if (p.status === 'failed') throw new Error(`pool failed: ${p.failure}`);
+        return p.status === 'ready' && p;
+      },
+      { timeoutMs: 30 * 60_000, intervalMs: 500, what: 'the pool' },
+    );
     const poolSeconds = (Date.now() - t) / 1000;
     log(`pool of ${pool.size} generated in ${poolSeconds.toFixed(1)} s; p = ${pool.inclusionProbability.toFixed(3)}`);
 
     const licences: string[] = [];
-    for (let i = 0; i < COPIES; i += 1) licences.push((await call(distribution.url, 'POST', '/licences', { versionId: base.id, hostAddress: privateKeyToAccount(generatePrivateKey()).address })).id);
+    for (let i = 0; i < COPIES; i += 1)
+      licences.push(
+        (await call(distribution.url, 'POST', '/licences', { versionId: base.id, hostAddress: privateKeyToAccount(generatePrivateKey()).address })).id,
+      );
     t = Date.now();
     const results: any[] = [];
     for (const id of licences) {
-      const done = await eventually(async () => {
-        const s = await call(distribution.url, 'GET', `/licences/${id}/embedding`);
-        if (s.state === 'failed' || s.state === 'cancelled') throw new Error(`copy ${id} ${s.state}: ${s.reason}`);
-        return s.state === 'completed' && s;
-      }, { timeoutMs: 4 * 3600_000, intervalMs: 1000, what: `copy ${id}` });
+      const done = await eventually(
+        async () => {
+          const s = await call(distribution.url, 'GET', `/licences/${id}/embedding`);
+          if (s.state === 'failed' || s.state === 'cancelled') throw new Error(`copy ${id} ${s.state}: ${s.reason}`);
+          return s.state === 'completed' && s;
+        },
+        { timeoutMs: 4 * 3600_000, intervalMs: 1000, what: `copy ${id}` },
+      );
       results.push(done);
-      log(`copy ${results.length}/${COPIES}: ${done.embedded}/${done.fingerprintCount} fingerprints verified, ${((Date.now() - t) / 1000).toFixed(0)} s since the first job was queued`);
+      log(
+        `copy ${results.length}/${COPIES}: ${done.embedded}/${done.fingerprintCount} fingerprints verified, ${((Date.now() - t) / 1000).toFixed(0)} s since the first job was queued`,
+      );
     }
     const seconds = (Date.now() - t) / 1000;
     emit('copies_per_hour', (COPIES * 3600) / seconds, 'copies/h');

@@ -5,7 +5,8 @@ import { EmbedderModule } from './embedder.module';
 export const embedderService: ServiceDefinition<typeof embedderSettings> = {
   name: 'embedder',
   title: 'Clopen embedder',
-  description: "Worker of the fingerprint-embedding queue: generates fingerprint pools and embeds each host's assignment into its own verified OML copy. HTTP serves health, readiness and metrics only.",
+  description:
+    "Worker of the fingerprint-embedding queue: generates fingerprint pools and embeds each host's assignment into its own verified OML copy. HTTP serves health, readiness and metrics only.",
   settings: embedderSettings,
   entities: [],
   migrations: [],

@@ -14,7 +14,10 @@ export const embedderSettings = {
   /** Storage's REST API and a key with the admin role there (downloads base versions, stores copies). */
   STORAGE_URL: setting.url(['http', 'https']),
   STORAGE_API_KEY: setting.secret(16),
-  BULLMQ_PREFIX: z.string().regex(/^[A-Za-z0-9_:-]+$/, 'must be letters, digits, _, : or -').default('clopen'),
+  BULLMQ_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_:-]+$/, 'must be letters, digits, _, : or -')
+    .default('clopen'),
   /** Jobs one worker process runs at once; scale out with more workers instead. */
   EMBEDDER_CONCURRENCY: setting.positiveInt.max(64).default(1),
   /** torch threads per job; defaults to the CPUs this process may use (set it to the container's CPU limit: a quota is not seen here). */

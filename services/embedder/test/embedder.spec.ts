@@ -4,7 +4,17 @@ import { join } from 'node:path';
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import Redis from 'ioredis';
 import { Bus, readEvents } from '@clopen/bus';
-import { EMBEDDING_QUEUE, KeyRing, cancelChannel, copyContext, poolContext, redisConnection, type EmbedCopyJob, type EmbedCopyResult, type GeneratePoolResult } from '@clopen/embedding-jobs';
+import {
+  EMBEDDING_QUEUE,
+  KeyRing,
+  cancelChannel,
+  copyContext,
+  poolContext,
+  redisConnection,
+  type EmbedCopyJob,
+  type EmbedCopyResult,
+  type GeneratePoolResult,
+} from '@clopen/embedding-jobs';
 import { ensureBaseModel, runEngineJob } from '@clopen/fingerprint';
 import { distributionV1 } from '@clopen/proto';
 import { createService, type RunningService } from '@clopen/service-kit';
@@ -68,9 +78,20 @@ describe('embedder worker', () => {
     const env = serviceEnv({ db, ns, s3 });
     storage = await spawnService('storage', env);
     storageClient = new StorageClient(storage.url, TEST_ADMIN_KEY);
-    const model: any = await (await fetch(`${storage.url}/models`, { method: 'POST', headers: { authorization: `Bearer ${TEST_ADMIN_KEY}`, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'tiny' }) })).json();
+    const model: any = await (
+      await fetch(`${storage.url}/models`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TEST_ADMIN_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'tiny' }),
+      })
+    ).json();
     const tiny = await ensureBaseModel('test-tiny');
-    base = await storageClient.uploadVersion(model.id, tiny.dir, ['config.json', 'model.safetensors', 'tokenizer.json'], { label: '1.0.0', kind: 'base', parents: [], licence: { terms: 'x' } });
+    base = await storageClient.uploadVersion(model.id, tiny.dir, ['config.json', 'model.safetensors', 'tokenizer.json'], {
+      label: '1.0.0',
+      kind: 'base',
+      parents: [],
+      licence: { terms: 'x' },
+    });
     embedder = await createService(embedderService, {
       ...env,
       EMBEDDING_JOB_KEYS: keySpec,
@@ -97,7 +118,18 @@ describe('embedder worker', () => {
   });
 
   it('generates a pool and returns it sealed for the pool only', async () => {
-    const job = await queue.add('generate-pool', { poolId: 'p1', modelId: base.modelId, versionId: base.id, count: 24, strategy: { keyStrategy: 'english', responseStrategy: 'perinucleus', keyLength: 8 }, seed: 3 }, { jobId: 'pool-p1', attempts: 2 });
+    const job = await queue.add(
+      'generate-pool',
+      {
+        poolId: 'p1',
+        modelId: base.modelId,
+        versionId: base.id,
+        count: 24,
+        strategy: { keyStrategy: 'english', responseStrategy: 'perinucleus', keyLength: 8 },
+        seed: 3,
+      },
+      { jobId: 'pool-p1', attempts: 2 },
+    );
     const result = (await finished(job)) as GeneratePoolResult;
     expect(result.count).toBe(24);
     expect(result.sealedPool).toMatch(/^v1\.j1\./);
@@ -120,7 +152,12 @@ describe('embedder worker', () => {
     try {
       await storageClient.downloadVersion(copy.id, join(dir, 'copy'));
       await writeFile(join(dir, 'fps.json'), JSON.stringify(pool.slice(0, 16)));
-      const v = await runEngineJob<{ job: string; matched: number }>({ job: 'verify', fingerprints: join(dir, 'fps.json'), target: { type: 'folder', path: join(dir, 'copy') }, null_rate: 1e-3 });
+      const v = await runEngineJob<{ job: string; matched: number }>({
+        job: 'verify',
+        fingerprints: join(dir, 'fps.json'),
+        target: { type: 'folder', path: join(dir, 'copy') },
+        null_rate: 1e-3,
+      });
       expect(v.matched).toBe(result.embedded);
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -157,10 +194,13 @@ describe('embedder worker', () => {
 
   it('a cancel stops the running engine and stores nothing', async () => {
     const job = await queue.add('embed-copy', copyJob('l3', pool), { jobId: 'copy-l3', attempts: 3 });
-    await eventually(async () => {
-      const j = await queue.getJob('copy-l3');
-      return (j?.progress as { phase?: string })?.phase === 'embed';
-    }, { timeoutMs: 60_000, intervalMs: 50 });
+    await eventually(
+      async () => {
+        const j = await queue.getJob('copy-l3');
+        return (j?.progress as { phase?: string })?.phase === 'embed';
+      },
+      { timeoutMs: 60_000, intervalMs: 50 },
+    );
     const redis = new Redis(testInfra.redisUrl);
     await redis.publish(cancelChannel(prefix()), 'copy-l3');
     redis.disconnect();

@@ -17,7 +17,13 @@ export const gatewayService: ServiceDefinition<typeof gatewaySettings> = {
   // OpenAI client libraries parse {error: {message, type, code}}; the admin routes keep the platform's shape.
   errorShape: {
     pathPrefix: '/v1/',
-    render: (status, body): OpenAiError => ({ error: { message: body.detail, type: status >= 500 ? 'server_error' : status === 401 || status === 403 ? 'permission_error' : 'invalid_request_error', code: body.code } }),
+    render: (status, body): OpenAiError => ({
+      error: {
+        message: body.detail,
+        type: status >= 500 ? 'server_error' : status === 401 || status === 403 ? 'permission_error' : 'invalid_request_error',
+        code: body.code,
+      },
+    }),
   },
   modules: () => [GatewayModule],
 };

@@ -6,7 +6,18 @@ import * as path from 'node:path';
 import { Bus } from '@clopen/bus';
 import { signHostRequest } from '@clopen/host-auth';
 import { ENGINE_PYTHON_DIR, enginePythonPath, ensureBaseModel, exportOnnx } from '@clopen/fingerprint';
-import { PERMISSION_HEADER, generateUserKey, issueGrant, permissionString, privateKeyFromSeed, rawPublicKey, receiptSigningBytes, userPublicKeyBytes, verifyEd25519, type SignedGrant } from '@clopen/host-sdk';
+import {
+  PERMISSION_HEADER,
+  generateUserKey,
+  issueGrant,
+  permissionString,
+  privateKeyFromSeed,
+  rawPublicKey,
+  receiptSigningBytes,
+  userPublicKeyBytes,
+  verifyEd25519,
+  type SignedGrant,
+} from '@clopen/host-sdk';
 import { verifyMerkleProof } from '@clopen/merkle';
 import { accessV1, fromBinary } from '@clopen/proto';
 import {
@@ -28,7 +39,6 @@ import {
   type TestS3,
 } from '@clopen/testing';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
-
 
 const MODEL_CACHE = path.join(os.tmpdir(), 'clopen-test-models');
 
@@ -60,18 +70,36 @@ describe('host-gateway', () => {
   const counters = new Map<string, number>();
 
   const buy = async (over: Record<string, unknown> = {}) => {
-    const res = await api(access.url, daveKey, 'POST', '/grants', { modelId, userPublicKey: userPublicKeyBytes(dave).toString('base64url'), quota: { requests: 100 }, days: 30, ...over });
+    const res = await api(access.url, daveKey, 'POST', '/grants', {
+      modelId,
+      userPublicKey: userPublicKeyBytes(dave).toString('base64url'),
+      quota: { requests: 100 },
+      days: 30,
+      ...over,
+    });
     expect(res.status).toBe(201);
     return res.body as { id: string; grant: string; issuerSignature: string };
   };
-  const signed = (g: { grant: string; issuerSignature: string }): SignedGrant => ({ bytes: Buffer.from(g.grant, 'base64url'), issuerSignature: Buffer.from(g.issuerSignature, 'base64url') });
+  const signed = (g: { grant: string; issuerSignature: string }): SignedGrant => ({
+    bytes: Buffer.from(g.grant, 'base64url'),
+    issuerSignature: Buffer.from(g.issuerSignature, 'base64url'),
+  });
   /** Dave's request with a fresh counter (or the one given), signed for `host` and `model`. */
-  const call = async (grant: SignedGrant, id: string, body: object, o: { route?: string; host?: string; model?: string; key?: KeyObject; counter?: number; header?: string } = {}) => {
+  const call = async (
+    grant: SignedGrant,
+    id: string,
+    body: object,
+    o: { route?: string; host?: string; model?: string; key?: KeyObject; counter?: number; header?: string } = {},
+  ) => {
     const raw = JSON.stringify(body);
     const counter = o.counter ?? (counters.get(id) ?? 0) + 1;
     counters.set(id, Math.max(counter, counters.get(id) ?? 0));
     const header = o.header ?? permissionString(grant, o.key ?? dave, counter, { host: o.host ?? host, model: o.model ?? modelId, body: raw });
-    const res = await fetch(`${gateway.url}${o.route ?? '/v1/completions'}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(header ? { [PERMISSION_HEADER]: header } : {}) }, body: raw });
+    const res = await fetch(`${gateway.url}${o.route ?? '/v1/completions'}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(header ? { [PERMISSION_HEADER]: header } : {}) },
+      body: raw,
+    });
     return { res, text: await res.text(), header };
   };
   const usage = async (id: string) => (await api(access.url, TEST_ADMIN_KEY, 'GET', `/grants/${id}/usage`)).body;
@@ -86,7 +114,11 @@ describe('host-gateway', () => {
     spool = mkdtempSync(path.join(os.tmpdir(), 'clopen-gateway-spool-'));
     [storage] = await Promise.all([spawnService('storage', serviceEnv({ db, ns, s3 })), exportOnnx(modelDir)]);
     // No opening blocks (access's usage spec and bench:access cover them): the quota test below counts every lease itself.
-    access = await spawnService('access', { ...serviceEnv({ db, ns }), ACCESS_ISSUER_KEYS: `i1:${issuerSeed.toString('base64')}`, ACCESS_QUOTA_HANDOUT_HOSTS: '0' });
+    access = await spawnService('access', {
+      ...serviceEnv({ db, ns }),
+      ACCESS_ISSUER_KEYS: `i1:${issuerSeed.toString('base64')}`,
+      ACCESS_QUOTA_HANDOUT_HOSTS: '0',
+    });
     modelId = (await api(storage.url, TEST_ADMIN_KEY, 'POST', '/models', { name: 'alice-gpt' })).body.id;
     otherModelId = (await api(storage.url, TEST_ADMIN_KEY, 'POST', '/models', { name: 'other-gpt' })).body.id;
     daveKey = (await api(access.url, TEST_ADMIN_KEY, 'POST', '/api-keys', { principalId: 'dave', roles: ['user'] })).body.key;
@@ -119,7 +151,12 @@ describe('host-gateway', () => {
     const { res, text } = await call(signed(g), g.id, { model: modelId, prompt: 'a dog', max_tokens: 8 }, { host });
     expect(res.status).toBe(200);
     const body = JSON.parse(text);
-    expect(body).toMatchObject({ object: 'text_completion', model: modelId, choices: [{ index: 0, text: expect.any(String), finish_reason: 'length' }], usage: { completion_tokens: 8 } });
+    expect(body).toMatchObject({
+      object: 'text_completion',
+      model: modelId,
+      choices: [{ index: 0, text: expect.any(String), finish_reason: 'length' }],
+      usage: { completion_tokens: 8 },
+    });
     expect(res.headers.get('x-clopen-host')).toBe(host);
     // The receipt in the header is signed by Bob's serving key and binds this exact answer.
     const receipt = fromBinary(accessV1.UsageReceiptSchema, Buffer.from(res.headers.get('x-clopen-receipt')!, 'base64url'));
@@ -156,9 +193,16 @@ describe('host-gateway', () => {
     expect(streamed).toBe(plain);
     const receipt = fromBinary(accessV1.UsageReceiptSchema, Buffer.from(JSON.parse(receiptEvent.split('\ndata: ')[1]).receipt, 'base64url'));
     const before = text.slice(0, text.indexOf('event: clopen.receipt'));
-    expect(Buffer.from(fromBinary(accessV1.ReceiptBodySchema, receipt.body).responseSha256).toString('hex')).toBe(createHash('sha256').update(before).digest('hex'));
+    expect(Buffer.from(fromBinary(accessV1.ReceiptBodySchema, receipt.body).responseSha256).toString('hex')).toBe(
+      createHash('sha256').update(before).digest('hex'),
+    );
 
-    const chat = await call(signed(g), g.id, { messages: [{ role: 'user', content: 'what is a dog?' }], max_tokens: 6 }, { host, route: '/v1/chat/completions' });
+    const chat = await call(
+      signed(g),
+      g.id,
+      { messages: [{ role: 'user', content: 'what is a dog?' }], max_tokens: 6 },
+      { host, route: '/v1/chat/completions' },
+    );
     expect(chat.res.status).toBe(200);
     expect(JSON.parse(chat.text)).toMatchObject({ object: 'chat.completion', choices: [{ message: { role: 'assistant', content: expect.any(String) } }] });
     await eventually(async () => (await usage(g.id)).requests === 3, { timeoutMs: 15_000, what: 'three receipts counted' });
@@ -173,9 +217,23 @@ describe('host-gateway', () => {
       expect(res.headers.get('x-clopen-receipt')).toBeNull();
     };
     const now = Math.floor(Date.now() / 1000);
-    const forged = issueGrant(generateUserKey(), { id: g.id, modelId, userPublicKey: userPublicKeyBytes(dave), notBefore: now - 60, expiresAt: now + 3600, issuerKeyId: 'i1' });
+    const forged = issueGrant(generateUserKey(), {
+      id: g.id,
+      modelId,
+      userPublicKey: userPublicKeyBytes(dave),
+      notBefore: now - 60,
+      expiresAt: now + 3600,
+      issuerKeyId: 'i1',
+    });
     await refused(call(forged, 'forged', prompt, { host }), 401, 'forged');
-    const expired = issueGrant(privateKeyFromSeed(issuerSeed), { id: '018f0000-0000-7000-8000-000000000001', modelId, userPublicKey: userPublicKeyBytes(dave), notBefore: now - 7200, expiresAt: now - 3600, issuerKeyId: 'i1' });
+    const expired = issueGrant(privateKeyFromSeed(issuerSeed), {
+      id: '018f0000-0000-7000-8000-000000000001',
+      modelId,
+      userPublicKey: userPublicKeyBytes(dave),
+      notBefore: now - 7200,
+      expiresAt: now - 3600,
+      issuerKeyId: 'i1',
+    });
     await refused(call(expired, 'expired', prompt, { host }), 401, 'expired');
     const ok = await call(signed(g), g.id, prompt, { host });
     expect(ok.res.status).toBe(200);
@@ -194,7 +252,9 @@ describe('host-gateway', () => {
     const bad = await fetch(`${gateway.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"prompt": 3}' });
     expect(bad.status).toBe(400);
     // The contract checks the body, and its refusal keeps OpenAI's error shape.
-    expect(await bad.json()).toEqual({ error: { type: 'invalid_request_error', code: 'invalid_argument', message: expect.stringMatching(/^invalid request body: prompt: Expected string/) } });
+    expect(await bad.json()).toEqual({
+      error: { type: 'invalid_request_error', code: 'invalid_argument', message: expect.stringMatching(/^invalid request body: prompt: Expected string/) },
+    });
 
     expect((await api(access.url, daveKey, 'POST', `/grants/${g.id}/revoke`, { reason: 'refund' })).status).toBe(200);
     await new Promise((r) => setTimeout(r, 1_000)); // "within seconds": the feed delivers in milliseconds
@@ -202,7 +262,10 @@ describe('host-gateway', () => {
     expect(JSON.parse(revoked.text).error.code).toBe('revoked');
 
     // Only the two served requests are counted.
-    await eventually(async () => (await usage(g.id)).requests === 1 && (await usage(one.id)).requests === 1, { timeoutMs: 15_000, what: 'the served requests counted' });
+    await eventually(async () => (await usage(g.id)).requests === 1 && (await usage(one.id)).requests === 1, {
+      timeoutMs: 15_000,
+      what: 'the served requests counted',
+    });
     await new Promise((r) => setTimeout(r, 800));
     expect((await usage(g.id)).requests).toBe(1);
     for (const id of [elsewhere.id, other.id]) expect((await usage(id)).requests).toBe(0);
@@ -210,12 +273,20 @@ describe('host-gateway', () => {
 
   it('forwards to an upstream OpenAI-compatible server and answers as the local copy does', async () => {
     const port = await freePort();
-    const upstream: ChildProcess = spawn(enginePythonPath(), ['-m', 'clopen_fp.serve', '--model', modelDir, '--port', String(port)], { env: { ...process.env, PYTHONPATH: ENGINE_PYTHON_DIR }, stdio: 'ignore' });
+    const upstream: ChildProcess = spawn(enginePythonPath(), ['-m', 'clopen_fp.serve', '--model', modelDir, '--port', String(port)], {
+      env: { ...process.env, PYTHONPATH: ENGINE_PYTHON_DIR },
+      stdio: 'ignore',
+    });
     const carolKey = generatePrivateKey();
     const carol = privateKeyToAccount(carolKey).address;
     let relay: ServiceProcess | undefined;
     try {
-      await eventually(async () => (await fetch(`http://127.0.0.1:${port}/v1/completions`, { method: 'POST', body: '{"prompt":"x","max_tokens":1}' }).catch(() => undefined))?.status === 200, { timeoutMs: 60_000, what: 'the upstream server' });
+      await eventually(
+        async () =>
+          (await fetch(`http://127.0.0.1:${port}/v1/completions`, { method: 'POST', body: '{"prompt":"x","max_tokens":1}' }).catch(() => undefined))?.status ===
+          200,
+        { timeoutMs: 60_000, what: 'the upstream server' },
+      );
       await licenseHost(bus, carol, modelId); // her gateway registers its key once access has seen it
       relay = await spawnService('host-gateway', {
         ...serviceEnv({ db, ns }),
@@ -228,7 +299,11 @@ describe('host-gateway', () => {
       });
       const g = await buy();
       const body = JSON.stringify({ prompt: 'any of various small plants having', max_tokens: 10 });
-      const res = await fetch(`${relay.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json', [PERMISSION_HEADER]: permissionString(signed(g), dave, 1, { host: carol, model: modelId, body }) }, body });
+      const res = await fetch(`${relay.url}/v1/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', [PERMISSION_HEADER]: permissionString(signed(g), dave, 1, { host: carol, model: modelId, body }) },
+        body,
+      });
       expect(res.status).toBe(200);
       expect(res.headers.get('x-clopen-host')).toBe(carol);
       const local = await call(signed(g), g.id, JSON.parse(body), { host, counter: 2 });
@@ -245,7 +320,12 @@ describe('host-gateway', () => {
     const header = permissionString(signed(g), dave, 1, { host, model: modelId, body: raw });
     counters.set(g.id, 1);
     const leave = new AbortController();
-    const res = await fetch(`${gateway.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json', [PERMISSION_HEADER]: header }, body: raw, signal: leave.signal });
+    const res = await fetch(`${gateway.url}/v1/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', [PERMISSION_HEADER]: header },
+      body: raw,
+      signal: leave.signal,
+    });
     expect(res.status).toBe(200);
     const reader = res.body!.getReader();
     let first = '';
@@ -269,10 +349,13 @@ describe('host-gateway', () => {
       const res = await fetch(`${access.url}${at}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-clopen-host-auth': auth }, body: raw });
       return { status: res.status, body: (await res.json()) as any };
     };
-    const taken = await eventually(async () => {
-      const r = await lease({ grantId: g.id, requests: 4 });
-      return r.status === 200 && r;
-    }, { timeoutMs: 10_000, what: "carol's licence at access" });
+    const taken = await eventually(
+      async () => {
+        const r = await lease({ grantId: g.id, requests: 4 });
+        return r.status === 200 && r;
+      },
+      { timeoutMs: 10_000, what: "carol's licence at access" },
+    );
     expect(taken.body).toEqual({ grantId: g.id, requests: 4, tokens: null });
     const first = await call(signed(g), g.id, { prompt: 'a dog', max_tokens: 2 }, { host });
     expect(first.res.status).toBe(200);
@@ -282,12 +365,19 @@ describe('host-gateway', () => {
     // Carol gives back what she did not use; Bob's gateway serves it.
     expect((await lease({ grantId: g.id, requests: 3 }, `${path}/release`)).body).toEqual({ grantId: g.id, requests: 3, tokens: 0 });
     // Bob's gateway asks again once its recheck interval has passed.
-    await eventually(async () => (await call(signed(g), g.id, { prompt: 'a dog', max_tokens: 2 }, { host })).res.status === 200, { timeoutMs: 10_000, what: 'the released quota served by bob' });
+    await eventually(async () => (await call(signed(g), g.id, { prompt: 'a dog', max_tokens: 2 }, { host })).res.status === 200, {
+      timeoutMs: 10_000,
+      what: 'the released quota served by bob',
+    });
     // A host not licensed for the model gets nothing.
     const stranger = privateKeyToAccount(generatePrivateKey());
     const raw = JSON.stringify({ grantId: g.id, requests: 1 });
     const auth = await signHostRequest(stranger, { audience: 'access', method: 'POST', path, body: raw });
-    const refused = await fetch(`${access.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-clopen-host-auth': auth }, body: raw });
+    const refused = await fetch(`${access.url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-clopen-host-auth': auth },
+      body: raw,
+    });
     expect(refused.status).toBe(403);
     expect(((await refused.json()) as any).details).toEqual({ reason: 'unlicensed' });
   });
@@ -306,6 +396,8 @@ describe('host-gateway', () => {
     );
     expect(Date.now() - ended).toBeLessThan(10_000);
     // Whichever sees it first: the gateway's own licence check, or access refusing the grant's quota lease.
-    expect(JSON.parse(refused.text)).toEqual({ error: { type: 'permission_error', code: 'unlicensed', message: expect.stringMatching(/ended .*slashed|no active licence/) } });
+    expect(JSON.parse(refused.text)).toEqual({
+      error: { type: 'permission_error', code: 'unlicensed', message: expect.stringMatching(/ended .*slashed|no active licence/) },
+    });
   });
 });

@@ -22,7 +22,6 @@ import { incentivesService } from '../src/incentives.service';
 import { SettlementLoop } from '../src/settlement/settlement.loop';
 import { rpcProxy } from './rpc-proxy';
 
-
 const hex32 = () => randomBytes(32).toString('hex');
 
 /**
@@ -47,7 +46,11 @@ describe('incentives', () => {
   const actor = (key: Hex) => {
     const account = privateKeyToAccount(key);
     const wallet = createWalletClient({ account, chain: chain.chain, transport: http(chain.node.url, { retryCount: 0 }) });
-    return { address: account.address, c: clopenContracts(chain.addresses, { public: chain.publicClient, wallet }), token: testTokenContract(chain.addresses.token, { public: chain.publicClient, wallet }) };
+    return {
+      address: account.address,
+      c: clopenContracts(chain.addresses, { public: chain.publicClient, wallet }),
+      token: testTokenContract(chain.addresses.token, { public: chain.publicClient, wallet }),
+    };
   };
   const mined = async (hash: Promise<Hex>) => {
     const receipt = await chain.publicClient.waitForTransactionReceipt({ hash: await hash });
@@ -57,10 +60,13 @@ describe('incentives', () => {
   const admin = (method: string, path: string, body?: unknown) => api(svc.url, TEST_ADMIN_KEY, method, path, body);
   /** Rounds of the settlement loop until `done` holds. */
   const settle = async (done: () => Promise<boolean>, what: string) => {
-    await eventually(async () => {
-      await loop.tick();
-      return done();
-    }, { timeoutMs: 30_000, intervalMs: 100, what });
+    await eventually(
+      async () => {
+        await loop.tick();
+        return done();
+      },
+      { timeoutMs: 30_000, intervalMs: 100, what },
+    );
   };
   const slashOf = async (violationId: string, host: Address) =>
     ((await admin('GET', `/slashes?host=${host}`)).body as any[]).find((s) => s.violationId === violationId);
@@ -110,12 +116,21 @@ describe('incentives', () => {
     // What storage and the chain indexer publish about it.
     await bus.publish('storage.version.published', { version: { id: versionId, modelId, label: 'v1', manifestSha256: manifest }, ownerId: 'alice' });
     await bus.publish('chain.registry.version_published', {
-      position: { chainId: BigInt(chain.node.chainId), blockNumber: 3n, blockHash: `0x${hex32()}`, transactionHash: `0x${hex32()}`, logIndex: 0, address: chain.addresses.modelRegistry },
+      position: {
+        chainId: BigInt(chain.node.chainId),
+        blockNumber: 3n,
+        blockHash: `0x${hex32()}`,
+        transactionHash: `0x${hex32()}`,
+        logIndex: 0,
+        address: chain.addresses.modelRegistry,
+      },
       contract: 'ModelRegistry',
       event: 'VersionPublished',
       args: { modelId: '1', version: '0', artefactHash: `0x${manifest}`, licenceTermsHash: `0x${hex32()}` },
     });
-    await eventually(async () => ((await admin('GET', '/models')).body as any[]).some((l) => l.chainModelId === '1' && l.modelId === modelId), { what: 'the model link' });
+    await eventually(async () => ((await admin('GET', '/models')).body as any[]).some((l) => l.chainModelId === '1' && l.modelId === modelId), {
+      what: 'the model link',
+    });
   });
 
   afterAll(async () => {
@@ -228,8 +243,26 @@ describe('incentives', () => {
 
   it('settles a root that would revert with a clear error and spends no nonce', async () => {
     // Someone else with PROTOCOL_ROLE wrote epoch 2 first, with another root.
-    await mined(chain.wallet.writeContract({ address: chain.addresses.usageLedger, abi: (await import('@clopen/contracts')).usageLedgerAbi, functionName: 'grantRole', args: [PROTOCOL_ROLE, chain.account.address], account: chain.account, chain: chain.chain }));
-    await mined(chain.wallet.writeContract({ address: chain.addresses.usageLedger, abi: (await import('@clopen/contracts')).usageLedgerAbi, functionName: 'commitUsageRoot', args: [2n, `0x${hex32()}`, 1n], account: chain.account, chain: chain.chain }));
+    await mined(
+      chain.wallet.writeContract({
+        address: chain.addresses.usageLedger,
+        abi: (await import('@clopen/contracts')).usageLedgerAbi,
+        functionName: 'grantRole',
+        args: [PROTOCOL_ROLE, chain.account.address],
+        account: chain.account,
+        chain: chain.chain,
+      }),
+    );
+    await mined(
+      chain.wallet.writeContract({
+        address: chain.addresses.usageLedger,
+        abi: (await import('@clopen/contracts')).usageLedgerAbi,
+        functionName: 'commitUsageRoot',
+        args: [2n, `0x${hex32()}`, 1n],
+        account: chain.account,
+        chain: chain.chain,
+      }),
+    );
     const nonce = await protocolNonce();
     await bus.publish('access.epoch.closed', { epoch: 2n, receiptRoot: hex32(), receiptCount: 5n, totals: [] });
     await settle(async () => (await admin('GET', '/epochs/2')).body.usageStatus === 'failed', 'the epoch to fail');
@@ -288,7 +321,16 @@ describe('incentives', () => {
     expect((await admin('PUT', '/governance', { shares: { ownerBps: 5000, hostBps: 3000, proverBps: 1000, protocolBps: 999 } })).status).toBe(400);
     const protocol = privateKeyToAccount(chain.protocolKey).address;
     for (const address of [chain.addresses.hostCollateral, chain.addresses.rewardsVault]) {
-      await mined(chain.wallet.writeContract({ address, abi: (await import('@clopen/contracts')).hostCollateralAbi, functionName: 'grantRole', args: [GOVERNANCE_ROLE, protocol], account: chain.account, chain: chain.chain }));
+      await mined(
+        chain.wallet.writeContract({
+          address,
+          abi: (await import('@clopen/contracts')).hostCollateralAbi,
+          functionName: 'grantRole',
+          args: [GOVERNANCE_ROLE, protocol],
+          account: chain.account,
+          chain: chain.chain,
+        }),
+      );
     }
     const changed = await admin('PUT', '/governance', { appealWindowSeconds: 30, confirmations: 0, slashBps: 5000 });
     expect(changed.status).toBe(200);

@@ -55,7 +55,14 @@ export class Platform {
     const jobKeys = `j1:${KeyRing.generateKey()}`;
     const queue = { EMBEDDING_JOB_KEYS: jobKeys, STORAGE_URL: p.storage.url, STORAGE_API_KEY: TEST_ADMIN_KEY, BULLMQ_PREFIX: p.redis.prefix.replace(/:$/, '') };
     [p.distribution, p.embedder, p.access] = await Promise.all([
-      spawnService('distribution', { ...p.env(), ...queue, DISTRIBUTION_POOL_KEYS: `k1:${KeyRing.generateKey()}`, TRACE_FALSE_ACCUSATION: '0.01', EMBEDDING_MIN_RECALL: '0.95', EMBEDDING_RECONCILE_MS: '1000' }),
+      spawnService('distribution', {
+        ...p.env(),
+        ...queue,
+        DISTRIBUTION_POOL_KEYS: `k1:${KeyRing.generateKey()}`,
+        TRACE_FALSE_ACCUSATION: '0.01',
+        EMBEDDING_MIN_RECALL: '0.95',
+        EMBEDDING_RECONCILE_MS: '1000',
+      }),
       spawnService('embedder', { ...p.env(), ...queue, EMBEDDER_THREADS: '2', EMBEDDER_CHECK_EVERY: '50' }),
       p.spawnAccess(),
     ]);
@@ -117,12 +124,21 @@ export class Platform {
     const model = await api(this.storage.url, ownerKey, 'POST', '/models', { name });
     if (model.status !== 201) throw new Error(`model: ${JSON.stringify(model.body)}`);
     const dir = (await ensureBaseModel('test-tiny')).dir;
-    const version = await new StorageClient(this.storage.url, ownerKey).uploadVersion(model.body.id, dir, ['config.json', 'model.safetensors', 'tokenizer.json'], { label: '1.0.0', kind: 'base', parents: [], licence: { terms: 'test' } });
+    const version = await new StorageClient(this.storage.url, ownerKey).uploadVersion(
+      model.body.id,
+      dir,
+      ['config.json', 'model.safetensors', 'tokenizer.json'],
+      { label: '1.0.0', kind: 'base', parents: [], licence: { terms: 'test' } },
+    );
     return { modelId: model.body.id, version };
   }
 
   async waitForPool(versionId: string, key: string) {
-    return eventually(async () => (await api(this.distribution.url, key, 'GET', `/versions/${versionId}/pool`)).body.status === 'ready', { timeoutMs: 600_000, intervalMs: 500, what: `the pool of ${versionId}` });
+    return eventually(async () => (await api(this.distribution.url, key, 'GET', `/versions/${versionId}/pool`)).body.status === 'ready', {
+      timeoutMs: 600_000,
+      intervalMs: 500,
+      what: `the pool of ${versionId}`,
+    });
   }
 
   async waitForCopy(licenceId: string) {
@@ -141,7 +157,11 @@ export class Platform {
 export async function signedCall(account: LocalAccount, url: string, audience: string, method: 'GET' | 'POST', path: string, body?: unknown) {
   const raw = body === undefined ? '' : JSON.stringify(body);
   const auth = await signHostRequest(account, { audience, method, path, body: raw });
-  const res = await fetch(`${url}${path}`, { method, headers: { 'content-type': 'application/json', [HOST_AUTH_HEADER]: auth }, body: body === undefined ? undefined : raw });
+  const res = await fetch(`${url}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json', [HOST_AUTH_HEADER]: auth },
+    body: body === undefined ? undefined : raw,
+  });
   const text = await res.text();
   let parsed: any = text;
   try {

@@ -24,7 +24,12 @@ export async function probeService(service: string, url: string, key = TEST_ADMI
   const doc = (await (await fetch(`${url}/docs/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
   const out: ProbeResult[] = [];
   const send = async (what: string, method: string, path: string, init: { body?: string; headers?: Record<string, string> } = {}) => {
-    const res = await fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...init.headers }, body: init.body, redirect: 'manual' }).catch((e: Error) => ({ status: 0, text: async () => e.message }));
+    const res = await fetch(`${url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...init.headers },
+      body: init.body,
+      redirect: 'manual',
+    }).catch((e: Error) => ({ status: 0, text: async () => e.message }));
     out.push({ service, what, method, path, status: res.status, body: await res.text() });
   };
   for (const [template, operations] of Object.entries(doc.paths)) {

@@ -70,12 +70,17 @@ describe("platform: the seed's story", () => {
   const walletOf = (key: Hex) => {
     const account = privateKeyToAccount(key);
     const wallet = createWalletClient({ account, chain: chain.chain, transport: http(chain.node.url, { retryCount: 0 }) });
-    return { address: account.address, c: clopenContracts(chain.addresses, { public: chain.publicClient, wallet }), token: testTokenContract(chain.addresses.token, { public: chain.publicClient, wallet }) };
+    return {
+      address: account.address,
+      c: clopenContracts(chain.addresses, { public: chain.publicClient, wallet }),
+      token: testTokenContract(chain.addresses.token, { public: chain.publicClient, wallet }),
+    };
   };
   const mined = async (hash: Promise<Hex>) => expect((await chain.publicClient.waitForTransactionReceipt({ hash: await hash })).status).toBe('success');
   const incentives = (path: string) => api(p.incentives!.url, TEST_ADMIN_KEY, 'GET', path).then((r) => r.body);
   const balanceOf = (address: Hex) => walletOf(chain.node.accounts[0]).c.token.read.balanceOf([address]);
-  const prove = (challengeId: string, answers: unknown[]) => signedCall(prover, p.access.url, 'access', 'POST', `/prover/challenges/${challengeId}/proof`, { answers });
+  const prove = (challengeId: string, answers: unknown[]) =>
+    signedCall(prover, p.access.url, 'access', 'POST', `/prover/challenges/${challengeId}/proof`, { answers });
 
   beforeAll(async () => {
     p = await Platform.start();
@@ -95,16 +100,27 @@ describe("platform: the seed's story", () => {
       await mined(host.token.write.approve([chain.addresses.hostCollateral, 100n]));
       await mined(host.c.hostCollateral.write.stake([1n, 100n]));
     }
-    await eventually(async () => (await incentives('/models')).some((l: { versionId: string; chainModelId: string }) => l.versionId === versionId && l.chainModelId === '1'), { timeoutMs: 60_000, what: 'incentives to link the version to NFT #1' });
-    expect((await api(p.distribution.url, aliceDistribution, 'POST', `/versions/${versionId}/pool`, { hosts: 2, coalition: 1, keyStrategy: 'english' })).status).toBe(202);
+    await eventually(
+      async () => (await incentives('/models')).some((l: { versionId: string; chainModelId: string }) => l.versionId === versionId && l.chainModelId === '1'),
+      { timeoutMs: 60_000, what: 'incentives to link the version to NFT #1' },
+    );
+    expect(
+      (await api(p.distribution.url, aliceDistribution, 'POST', `/versions/${versionId}/pool`, { hosts: 2, coalition: 1, keyStrategy: 'english' })).status,
+    ).toBe(202);
     await p.waitForPool(versionId, aliceDistribution);
     licences = {} as typeof licences;
     // Their stakes license them: distribution follows chain.collateral.staked.
-    for (const [name, account] of [['bob', bob], ['charlie', charlie]] as const) {
-      const [l] = await eventually(async () => {
-        const found = (await api(p.distribution.url, TEST_ADMIN_KEY, 'GET', `/licences?versionId=${versionId}&host=${account.address}&status=active`)).body;
-        return found.length > 0 && found;
-      }, { timeoutMs: 60_000, what: `${name}'s licence from his stake` });
+    for (const [name, account] of [
+      ['bob', bob],
+      ['charlie', charlie],
+    ] as const) {
+      const [l] = await eventually(
+        async () => {
+          const found = (await api(p.distribution.url, TEST_ADMIN_KEY, 'GET', `/licences?versionId=${versionId}&host=${account.address}&status=active`)).body;
+          return found.length > 0 && found;
+        },
+        { timeoutMs: 60_000, what: `${name}'s licence from his stake` },
+      );
       expect(l.origin).toBe('chain');
       licences[name] = l.id;
     }
@@ -134,7 +150,9 @@ describe("platform: the seed's story", () => {
     const refused = await signedCall(stranger, p.access.url, 'access', 'POST', '/prover/challenges', { versionId, endpoint: 'http://example.test' });
     expect(refused.status).toBe(403);
     expect(refused.body.detail).toMatch(/not a registered prover/);
-    expect((await fetch(`${p.access.url}/prover/challenges`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(401);
+    expect((await fetch(`${p.access.url}/prover/challenges`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })).status).toBe(
+      401,
+    );
   });
 
   it('finds no violation at an honest host: its gateway refuses every query without a permission string', async () => {
@@ -153,10 +171,17 @@ describe("platform: the seed's story", () => {
     const copyId = (await api(p.distribution.url, TEST_ADMIN_KEY, 'GET', `/licences/${licences.charlie}/embedding`)).body.copyVersionId;
     await new StorageClient(p.storage.url, TEST_ADMIN_KEY).downloadVersion(copyId, leaked);
     const port = await freePort();
-    const eve: ChildProcess = spawn(enginePythonPath(), ['-m', 'clopen_fp.serve', '--model', leaked, '--port', String(port)], { cwd: ENGINE_PYTHON_DIR, stdio: 'ignore' });
+    const eve: ChildProcess = spawn(enginePythonPath(), ['-m', 'clopen_fp.serve', '--model', leaked, '--port', String(port)], {
+      cwd: ENGINE_PYTHON_DIR,
+      stdio: 'ignore',
+    });
     try {
       const endpoint = `http://127.0.0.1:${port}`;
-      await eventually(async () => (await fetch(`${endpoint}/v1/completions`, { method: 'POST', body: '{"prompt":"a","max_tokens":1}' }).catch(() => undefined))?.status === 200, { timeoutMs: 60_000, what: "Eve's server" });
+      await eventually(
+        async () =>
+          (await fetch(`${endpoint}/v1/completions`, { method: 'POST', body: '{"prompt":"a","max_tokens":1}' }).catch(() => undefined))?.status === 200,
+        { timeoutMs: 60_000, what: "Eve's server" },
+      );
       const c = await challenge(endpoint);
       const answers = await ask(endpoint, c.queries);
       // Access dies (kill -9) between distribution's trace and its own commit: this test holds the
@@ -168,7 +193,10 @@ describe("platform: the seed's story", () => {
         await pg.query('BEGIN');
         await pg.query('SELECT 1 FROM access.prover_challenges WHERE id = $1 FOR UPDATE', [c.challengeId]);
         const lost = prove(c.challengeId, answers).catch(() => undefined);
-        await eventually(async () => (await pg.query('SELECT trace_id FROM distribution.challenges WHERE id = $1', [c.challengeId])).rows[0]?.trace_id, { timeoutMs: 60_000, what: "distribution's trace" });
+        await eventually(async () => (await pg.query('SELECT trace_id FROM distribution.challenges WHERE id = $1', [c.challengeId])).rows[0]?.trace_id, {
+          timeoutMs: 60_000,
+          what: "distribution's trace",
+        });
         const port = Number(new URL(p.access.url).port);
         await p.access.kill();
         await lost;
@@ -182,10 +210,22 @@ describe("platform: the seed's story", () => {
       expect(proof.body.outcome).toBe('violation');
       // Submitted once more (its answer lost): the same verdict, still one violation.
       expect((await prove(c.challengeId, answers)).body).toEqual(proof.body);
-      expect(proof.body.violation).toMatchObject({ kind: 'unlicensed_copy', prover: prover.address, endpoint, accused: [{ hostAddress: charlie.address, role: 'copy_licensee' }] });
+      expect(proof.body.violation).toMatchObject({
+        kind: 'unlicensed_copy',
+        prover: prover.address,
+        endpoint,
+        accused: [{ hostAddress: charlie.address, role: 'copy_licensee' }],
+      });
       expect(proof.body.violation.accused[0].pValue).toBeLessThanOrEqual(0.01);
-      const [event] = await eventually(async () => (await readEvents(p.bus, 'access.violation.proven')).length === 1 && readEvents(p.bus, 'access.violation.proven'));
-      expect(event.payload).toMatchObject({ violationId: proof.body.violation.id, kind: 'unlicensed_copy', evidenceSha256: proof.body.violation.evidenceSha256, prover: prover.address });
+      const [event] = await eventually(
+        async () => (await readEvents(p.bus, 'access.violation.proven')).length === 1 && readEvents(p.bus, 'access.violation.proven'),
+      );
+      expect(event.payload).toMatchObject({
+        violationId: proof.body.violation.id,
+        kind: 'unlicensed_copy',
+        evidenceSha256: proof.body.violation.evidenceSha256,
+        prover: prover.address,
+      });
       expect(event.payload.accused.map((a) => a.hostAddress)).toEqual([charlie.address]);
       violations.charlie = proof.body.violation.id;
       // The evidence is kept as submitted; the same challenge cannot be proven twice.
@@ -206,8 +246,20 @@ describe("platform: the seed's story", () => {
       const { prompt, max_tokens } = JSON.parse(raw);
       const out = await model.complete(prompt, { maxTokens: max_tokens });
       const body = JSON.stringify({ object: 'text_completion', choices: [{ index: 0, text: out.text, finish_reason: out.finishReason }] });
-      const receipt = signReceipt(servingKey, 's1', { permission: { grantId: '', counter: 0n, modelId, userSignature: new Uint8Array() }, host: bob.address, requestBody: raw, responseBody: body, tokensIn: out.tokensIn, tokensOut: out.tokensOut });
-      res.writeHead(200, { 'content-type': 'application/json', 'x-clopen-receipt': Buffer.from(toBinary(accessV1.UsageReceiptSchema, receipt)).toString('base64url') }).end(body);
+      const receipt = signReceipt(servingKey, 's1', {
+        permission: { grantId: '', counter: 0n, modelId, userSignature: new Uint8Array() },
+        host: bob.address,
+        requestBody: raw,
+        responseBody: body,
+        tokensIn: out.tokensIn,
+        tokensOut: out.tokensOut,
+      });
+      res
+        .writeHead(200, {
+          'content-type': 'application/json',
+          'x-clopen-receipt': Buffer.from(toBinary(accessV1.UsageReceiptSchema, receipt)).toString('base64url'),
+        })
+        .end(body);
     };
     const server: Server = createServer((req, res) => {
       let raw = '';
@@ -231,7 +283,11 @@ describe("platform: the seed's story", () => {
       const proof = await prove(c.challengeId, answers);
       expect(proof.status).toBe(201);
       violations.bob = proof.body.violation.id;
-      expect(proof.body.violation).toMatchObject({ kind: 'served_without_permission', unpermittedAnswers: c.queries.length, accused: [{ hostAddress: bob.address, role: 'served_without_permission' }] });
+      expect(proof.body.violation).toMatchObject({
+        kind: 'served_without_permission',
+        unpermittedAnswers: c.queries.length,
+        accused: [{ hostAddress: bob.address, role: 'served_without_permission' }],
+      });
       // The fingerprints confirm it is Bob's own copy.
       expect(proof.body.trace.accused).toEqual([bob.address]);
       expect(proof.body.violation.accused[0].pValue).toBeLessThanOrEqual(0.01);
@@ -252,17 +308,23 @@ describe("platform: the seed's story", () => {
     expect(await balanceOf(prover.address)).toBe(10n); // the 10 % bounty
     expect((await balanceOf(privateKeyToAccount(chain.node.accounts[2]).address)) - aliceBefore).toBe(90n);
     expect((await walletOf(charlieKey).c.hostCollateral.read.stakeOf([charlie.address, 1n])).active).toBe(0n);
-    await eventually(async () => (await readEvents(p.bus, 'chain.collateral.slash_executed')).length === 1, { timeoutMs: 30_000, what: 'chain.collateral.slash_executed' });
+    await eventually(async () => (await readEvents(p.bus, 'chain.collateral.slash_executed')).length === 1, {
+      timeoutMs: 30_000,
+      what: 'chain.collateral.slash_executed',
+    });
     // The executed slash ends Charlie's licence: his copy is no longer delivered.
-    const ended = await eventually(async () => {
-      const l = (await api(p.distribution.url, TEST_ADMIN_KEY, 'GET', `/licences/${licences.charlie}`)).body;
-      return l.status === 'ended' && l;
-    }, { timeoutMs: 30_000, what: "Charlie's licence to end" });
+    const ended = await eventually(
+      async () => {
+        const l = (await api(p.distribution.url, TEST_ADMIN_KEY, 'GET', `/licences/${licences.charlie}`)).body;
+        return l.status === 'ended' && l;
+      },
+      { timeoutMs: 30_000, what: "Charlie's licence to end" },
+    );
     expect(ended.endedReason).toMatch(/slashed on chain \(slash 1/);
     expect((await api(p.distribution.url, TEST_ADMIN_KEY, 'GET', `/licences/${licences.bob}`)).body.status).toBe('active');
   });
 
-  it('freezes Bob\'s slash when he appeals in time', async () => {
+  it("freezes Bob's slash when he appeals in time", async () => {
     const slash = () => incentives(`/slashes/${violations.bob}`);
     await eventually(async () => (await slash()).status === 'proposed', { timeoutMs: 60_000, what: "Bob's slash to be proposed" });
     const bobHost = walletOf(bobKey);
@@ -281,15 +343,30 @@ describe("platform: the seed's story", () => {
     await mined(dave.c.rewardsVault.write.deposit([1n, 1_000n]));
     const daveKey = await p.key(p.access.url, 'dave', ['user']);
     const userKey = generateUserKey();
-    const bought = await api(p.access.url, daveKey, 'POST', '/grants', { modelId, userPublicKey: userPublicKeyBytes(userKey).toString('base64url'), quota: { requests: 10 }, days: 1 });
+    const bought = await api(p.access.url, daveKey, 'POST', '/grants', {
+      modelId,
+      userPublicKey: userPublicKeyBytes(userKey).toString('base64url'),
+      quota: { requests: 10 },
+      days: 1,
+    });
     expect(bought.status).toBe(201);
     const signed = { bytes: Buffer.from(bought.body.grant, 'base64url'), issuerSignature: Buffer.from(bought.body.issuerSignature, 'base64url') };
     for (const counter of [1, 2]) {
       const raw = JSON.stringify({ prompt: 'a closed-open model is', max_tokens: 4 });
-      const res = await fetch(`${bobGateway.url}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json', [PERMISSION_HEADER]: permissionString(signed, userKey, counter, { host: bob.address, model: modelId, body: raw }) }, body: raw });
+      const res = await fetch(`${bobGateway.url}/v1/completions`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          [PERMISSION_HEADER]: permissionString(signed, userKey, counter, { host: bob.address, model: modelId, body: raw }),
+        },
+        body: raw,
+      });
       expect(res.status).toBe(200);
     }
-    await eventually(async () => (await api(p.access.url, TEST_ADMIN_KEY, 'GET', `/grants/${bought.body.id}/usage`)).body.requests === 2, { timeoutMs: 30_000, what: "Dave's receipts" });
+    await eventually(async () => (await api(p.access.url, TEST_ADMIN_KEY, 'GET', `/grants/${bought.body.id}/usage`)).body.requests === 2, {
+      timeoutMs: 30_000,
+      what: "Dave's receipts",
+    });
 
     // Access and the indexer die (kill -9) between the receipts and the epoch: nothing is lost.
     await Promise.all([p.access.kill(), p.indexer!.kill()]);
@@ -316,7 +393,10 @@ describe("platform: the seed's story", () => {
     expect(shares[bob.address]).toBe('6'); // the host that served: 30 %
     expect(shares[prover.address]).toBe('2'); // the prover of the epoch's violations: 10 %
     // Every log published once, the restart notwithstanding.
-    await eventually(async () => (await readEvents(p.bus, 'chain.vault.claimed')).length === (epoch.allocation as unknown[]).length, { timeoutMs: 30_000, what: 'chain.vault.claimed' });
+    await eventually(async () => (await readEvents(p.bus, 'chain.vault.claimed')).length === (epoch.allocation as unknown[]).length, {
+      timeoutMs: 30_000,
+      what: 'chain.vault.claimed',
+    });
     const staked = await readEvents(p.bus, 'chain.collateral.staked');
     expect(staked.map((e) => e.payload.args.host).sort()).toEqual([bob.address, charlie.address].sort());
   });
@@ -334,7 +414,17 @@ describe("platform: the seed's story", () => {
     const results = (await Promise.all(services.map(([name, url]) => probeService(name, url)))).flat();
     expect(results.length).toBeGreaterThan(500);
     expect(results.filter((r) => r.status >= 500 || r.status === 0)).toEqual([]);
-    for (const r of results) expect({ ...r, json: (() => { try { return JSON.parse(r.body) !== undefined; } catch { return r.status === 302 || r.status === 307 || r.status === 204; } })() }).toMatchObject({ json: true });
+    for (const r of results)
+      expect({
+        ...r,
+        json: (() => {
+          try {
+            return JSON.parse(r.body) !== undefined;
+          } catch {
+            return r.status === 302 || r.status === 307 || r.status === 204;
+          }
+        })(),
+      }).toMatchObject({ json: true });
     const of = (what: string) => results.filter((r) => r.what === what);
     expect(new Set(of('oversize body').map((r) => r.status))).toEqual(new Set([413]));
     expect(of('malformed JSON').every((r) => r.status === 400 || r.status === 401 || r.status === 415)).toBe(true);
@@ -342,6 +432,7 @@ describe("platform: the seed's story", () => {
     // The gateway's OpenAI routes answer in OpenAI's shape, its other routes in the platform's.
     const openAi = results.filter((r) => r.service === 'host-gateway' && r.path.startsWith('/v1/') && r.what === 'malformed JSON');
     expect(openAi.length).toBeGreaterThan(0);
-    for (const r of openAi) expect(JSON.parse(r.body)).toEqual({ error: { message: expect.any(String), type: 'invalid_request_error', code: 'invalid_argument' } });
+    for (const r of openAi)
+      expect(JSON.parse(r.body)).toEqual({ error: { message: expect.any(String), type: 'invalid_request_error', code: 'invalid_argument' } });
   });
 });

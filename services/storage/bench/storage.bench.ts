@@ -21,7 +21,8 @@ const SIZE = Number(process.env.BENCH_BYTES ?? 1024 ** 3);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const ROOT = join(__dirname, '../../..');
 
-const emit = (metric: string, value: number, unit: string) => console.log(JSON.stringify({ bench: 'storage', metric, value: Math.round(value * 1000) / 1000, unit }));
+const emit = (metric: string, value: number, unit: string) =>
+  console.log(JSON.stringify({ bench: 'storage', metric, value: Math.round(value * 1000) / 1000, unit }));
 const log = (msg: string) => process.stderr.write(`[bench:storage] ${msg}\n`);
 
 /** A valid safetensors file of exactly SIZE bytes (one U8 tensor after the header), written in 8 MiB blocks. */
@@ -51,7 +52,9 @@ function writeWeights(path: string): string {
 }
 
 function startS3(dir: string, port: number, bucket: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [join(ROOT, 'tools/s3rver.mjs'), '--port', String(port), '--dir', dir, '--bucket', bucket], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [join(ROOT, 'tools/s3rver.mjs'), '--port', String(port), '--dir', dir, '--bucket', bucket], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   return new Promise((resolve, reject) => {
     child.stdout!.once('data', () => resolve(child));
     child.once('exit', (code) => reject(new Error(`s3rver exited with ${code}`)));
@@ -89,7 +92,11 @@ function uploadForm(url: string, key: string, file: string, metadata: object): P
       req.write(`--${boundary}\r\nContent-Disposition: form-data; name="metadata"\r\n\r\n${JSON.stringify(metadata)}\r\n`);
       for (const f of files) {
         req.write(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${f.path}"\r\n\r\n`);
-        if (typeof f.body === 'string') await pipeline(createReadStream(f.body, { highWaterMark: 1024 * 1024 }), new Writable({ write: (c, _e, cb) => (req.write(c) ? cb() : req.once('drain', cb)) }));
+        if (typeof f.body === 'string')
+          await pipeline(
+            createReadStream(f.body, { highWaterMark: 1024 * 1024 }),
+            new Writable({ write: (c, _e, cb) => (req.write(c) ? cb() : req.once('drain', cb)) }),
+          );
         else req.write(f.body);
         req.write('\r\n');
       }
@@ -111,21 +118,32 @@ async function main() {
     const sha = writeWeights(weights);
     const config = Buffer.from(JSON.stringify({ model_type: 'bench' }));
     // The baseline is the minio client as it comes (its own part size), streaming the same file.
-    const minio = new Client({ endPoint: '127.0.0.1', port: s3Port, useSSL: false, accessKey: 'S3RVER', secretKey: 'S3RVER', region: 'us-east-1', pathStyle: true });
+    const minio = new Client({
+      endPoint: '127.0.0.1',
+      port: s3Port,
+      useSSL: false,
+      accessKey: 'S3RVER',
+      secretKey: 'S3RVER',
+      region: 'us-east-1',
+      pathStyle: true,
+    });
 
     const minioBaseline = minio;
-    service = await spawnStorage({
-      NODE_ENV: 'production',
-      LOG_LEVEL: 'warn',
-      ADMIN_API_KEY: ADMIN_KEY,
-      DATABASE_URL: db.url,
-      NATS_URL: process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222',
-      BUS_NAMESPACE: ns.namespace,
-      S3_ENDPOINT: `http://127.0.0.1:${s3Port}`,
-      S3_ACCESS_KEY: 'S3RVER',
-      S3_SECRET_KEY: 'S3RVER',
-      S3_BUCKET: bucket,
-    }, { built: true });
+    service = await spawnStorage(
+      {
+        NODE_ENV: 'production',
+        LOG_LEVEL: 'warn',
+        ADMIN_API_KEY: ADMIN_KEY,
+        DATABASE_URL: db.url,
+        NATS_URL: process.env.TEST_NATS_URL ?? 'nats://127.0.0.1:4222',
+        BUS_NAMESPACE: ns.namespace,
+        S3_ENDPOINT: `http://127.0.0.1:${s3Port}`,
+        S3_ACCESS_KEY: 'S3RVER',
+        S3_SECRET_KEY: 'S3RVER',
+        S3_BUCKET: bucket,
+      },
+      { built: true },
+    );
     const key = (await api(service.url, ADMIN_KEY, 'POST', '/api-keys', { principalId: 'bench', roles: ['owner'] })).body.key;
     const model = (await api(service.url, key, 'POST', '/models', { name: 'bench' })).body;
     const size = statSync(weights).size;
@@ -143,7 +161,9 @@ async function main() {
     let rawDownTotal = 0;
     for (let round = 1; round <= ROUNDS; round++) {
       log(`round ${round} of ${ROUNDS}`);
-      const rawUp = await timed('raw minio upload', () => minioBaseline.putObject(bucket, `raw/${round}/model.safetensors`, createReadStream(weights, { highWaterMark: 1024 * 1024 }), size));
+      const rawUp = await timed('raw minio upload', () =>
+        minioBaseline.putObject(bucket, `raw/${round}/model.safetensors`, createReadStream(weights, { highWaterMark: 1024 * 1024 }), size),
+      );
       const metadata = {
         label: `r${round}`,
         kind: 'base',

@@ -38,7 +38,12 @@ export class VersionLabelTaken extends Conflict {
 
 /** The upload was refused; `code` says why (checksum_mismatch, truncated, corrupt_safetensors, …). */
 export class UploadRejected extends DomainError {
-  constructor(readonly code: string, message: string, readonly status = 400, details?: Record<string, unknown>) {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status = 400,
+    details?: Record<string, unknown>,
+  ) {
     super(message, details);
   }
 }

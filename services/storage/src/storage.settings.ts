@@ -11,7 +11,11 @@ export const storageSettings = {
   /** How long a presigned download URL stays valid. */
   STORAGE_PRESIGN_TTL_SECONDS: setting.positiveInt.max(7 * 24 * 3600).default(900),
   /** Objects of uncommitted versions and unfinished uploads older than this are removed. Longer than any upload takes. */
-  STORAGE_ORPHAN_GRACE_MINUTES: z.coerce.number({ message: 'must be a number of minutes' }).int().min(0).default(24 * 60),
+  STORAGE_ORPHAN_GRACE_MINUTES: z.coerce
+    .number({ message: 'must be a number of minutes' })
+    .int()
+    .min(0)
+    .default(24 * 60),
   /** How often each replica sweeps for orphans; 0 turns sweeping off. */
   STORAGE_SWEEP_INTERVAL_MINUTES: z.coerce.number({ message: 'must be a number of minutes' }).int().min(0).default(60),
 };

@@ -31,7 +31,10 @@ export function singleFileFolder(): FolderFile[] {
 export function shardedFolder(): FolderFile[] {
   const a = encodeSafetensors({ 'wte.weight': { dtype: 'F32', shape: [16, 8], data: f32(128) } });
   const b = encodeSafetensors({ 'h.0.mlp.weight': { dtype: 'BF16', shape: [8, 8], data: randomBytes(128) } });
-  const index = { metadata: { total_size: 128 * 4 + 128 }, weight_map: { 'wte.weight': 'model-00001-of-00002.safetensors', 'h.0.mlp.weight': 'model-00002-of-00002.safetensors' } };
+  const index = {
+    metadata: { total_size: 128 * 4 + 128 },
+    weight_map: { 'wte.weight': 'model-00001-of-00002.safetensors', 'h.0.mlp.weight': 'model-00002-of-00002.safetensors' },
+  };
   return [
     { path: 'config.json', data: config() },
     { path: 'model-00001-of-00002.safetensors', data: a },
@@ -67,7 +70,9 @@ function* encodeParts(parts: Part[]): Generator<Buffer> {
     if (p.name === 'metadata') {
       yield Buffer.from(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="metadata"\r\nContent-Type: application/json\r\n\r\n${p.value}\r\n`);
     } else {
-      yield Buffer.from(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="${p.filename}"\r\nContent-Type: application/octet-stream\r\n\r\n`);
+      yield Buffer.from(
+        `--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="${p.filename}"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+      );
       yield p.data;
       yield Buffer.from('\r\n');
     }

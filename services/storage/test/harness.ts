@@ -1,6 +1,16 @@
 import { Bus } from '@clopen/bus';
 import { createService, type RunningService } from '@clopen/service-kit';
-import { TEST_ADMIN_KEY, createTestBusNamespace, createTestDatabase, serviceEnv, startTestS3, testInfra, type TestBusNamespace, type TestDatabase, type TestS3 } from '@clopen/testing';
+import {
+  TEST_ADMIN_KEY,
+  createTestBusNamespace,
+  createTestDatabase,
+  serviceEnv,
+  startTestS3,
+  testInfra,
+  type TestBusNamespace,
+  type TestDatabase,
+  type TestS3,
+} from '@clopen/testing';
 import { storageService } from '../src/storage.service';
 
 export const ADMIN_KEY = TEST_ADMIN_KEY;
@@ -34,4 +44,3 @@ export class StorageHarness {
     await Promise.allSettled([this.db?.drop(), this.ns?.cleanup(), this.s3?.stop()]);
   }
 }
-

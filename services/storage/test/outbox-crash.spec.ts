@@ -3,7 +3,6 @@ import { eventually } from '@clopen/testing';
 import { ADMIN_KEY, StorageHarness, api } from './harness';
 import { spawnStorage, type ServiceProcess } from './process';
 
-
 /**
  * A state change and its event leave together even when the process dies between the commit
  * and the publish: the outbox row survives and the next process relays it, exactly once.

@@ -6,7 +6,6 @@ import { StorageClient, ApiProblem } from '@clopen/storage-client';
 import { singleFileFolder } from './fixtures';
 import { ADMIN_KEY, StorageHarness, api } from './harness';
 
-
 /** @clopen/storage-client, the way other services use storage, against the real service. */
 describe('storage client', () => {
   let h: StorageHarness;

@@ -7,7 +7,6 @@ import { encodeSafetensors } from '../src/artefacts';
 import { formFor, metadataFor, postMultipart, sha256, shardedFolder, singleFileFolder, type FolderFile } from './fixtures';
 import { ADMIN_KEY, StorageHarness, api } from './harness';
 
-
 describe('storage service', () => {
   let h: StorageHarness;
   let svc: RunningService<any>;
@@ -156,7 +155,10 @@ describe('storage service', () => {
       expect(res.status).toBe(201);
       expect(res.body.weights).toMatchObject({ shards: 2, tensorCount: 2, dtypes: ['BF16', 'F32'] });
       const lineage = await api(svc.url, bobKey, 'GET', `/versions/${res.body.id}/lineage`);
-      expect(lineage.body.map((v: any) => [v.label, v.depth])).toEqual([['1.1.0-ft', 0], ['1.0.0', 1]]);
+      expect(lineage.body.map((v: any) => [v.label, v.depth])).toEqual([
+        ['1.1.0-ft', 0],
+        ['1.0.0', 1],
+      ]);
       const viaBus = await h.bus.request('storage.version.get', { id: res.body.id });
       expect(viaBus.version?.parentVersionIds).toEqual([baseId]);
     });
@@ -274,7 +276,10 @@ describe('storage service', () => {
       const notJson = await postMultipart(versionsUrl(), aliceKey, [{ name: 'metadata', value: '{oops' }]);
       expect(notJson.status).toBe(400);
       expect(notJson.body.code).toBe('invalid_metadata');
-      const late = await postMultipart(versionsUrl(), aliceKey, [...formFor(folder, {}).slice(1), { name: 'metadata', value: JSON.stringify(metadataFor(folder, { label: 'late', kind: 'base' })) }]);
+      const late = await postMultipart(versionsUrl(), aliceKey, [
+        ...formFor(folder, {}).slice(1),
+        { name: 'metadata', value: JSON.stringify(metadataFor(folder, { label: 'late', kind: 'base' })) },
+      ]);
       expect(late.status).toBe(400);
       await expectNothingStoredFor('late');
     });

@@ -33,7 +33,14 @@ describe("the partner page's examples", () => {
   it('publish a usage batch that verifies as access verifies it, once however often it is retried', async () => {
     const issuer = generateKeyPairSync('ed25519').privateKey;
     const user = generateKeyPairSync('ed25519').privateKey;
-    const grant = issueGrant(issuer, { id: GRANT_ID, modelId: MODEL, userPublicKey: userPublicKeyBytes(user), notBefore: 0, expiresAt: 4_000_000_000, issuerKeyId: 'i1' });
+    const grant = issueGrant(issuer, {
+      id: GRANT_ID,
+      modelId: MODEL,
+      userPublicKey: userPublicKeyBytes(user),
+      notBefore: 0,
+      expiresAt: 4_000_000_000,
+      issuerKeyId: 'i1',
+    });
     const requestBody = Buffer.from('{"prompt":"hello"}');
     const responseBody = Buffer.from('{"choices":[{"text":" world"}]}');
     const host: PartnerHost = { address: HOST, keyId: 'k1', servingKey: generateKeyPairSync('ed25519').privateKey };
@@ -51,7 +58,9 @@ describe("the partner page's examples", () => {
     // The body is byte for byte what the reference host (libs/host-sdk) attests for the same request.
     const { permission, ...request } = served(1);
     const userSignature = fromBinary(accessV1.PermissionStringSchema, Buffer.from(permission, 'base64url')).userSignature;
-    expect(Buffer.from(bodies[0])).toEqual(Buffer.from(sdkReceiptBody(HOST, { ...request, permission: { grantId: GRANT_ID, counter: 1n, modelId: MODEL, userSignature } })));
+    expect(Buffer.from(bodies[0])).toEqual(
+      Buffer.from(sdkReceiptBody(HOST, { ...request, permission: { grantId: GRANT_ID, counter: 1n, modelId: MODEL, userSignature } })),
+    );
 
     const batch = usageBatch(host, bodies, 'acme-hosting');
     const first = await publishUsage(nc.jetstream(), batch, ns.namespace);
@@ -66,17 +75,35 @@ describe("the partner page's examples", () => {
     expect(report).toMatchObject({ hostAddress: HOST, hostKeyId: 'k1' });
     // access's checks (services/access usage.service.ts): one host signature over the batch, one user signature per receipt
     const hostPublicKey = createPublicKey(host.servingKey);
-    expect(verify(null, batchSigningBytes(report.hostAddress, report.receipts.map((r) => r.body)), hostPublicKey, report.batchSignature)).toBe(true);
+    expect(
+      verify(
+        null,
+        batchSigningBytes(
+          report.hostAddress,
+          report.receipts.map((r) => r.body),
+        ),
+        hostPublicKey,
+        report.batchSignature,
+      ),
+    ).toBe(true);
     for (const r of report.receipts) {
       const body = fromBinary(accessV1.ReceiptBodySchema, r.body);
-      expect(verify(null, requestDigestOfHash(body.grantId, body.counter, body.hostAddress, body.modelId, body.requestSha256), createPublicKey(user), body.userSignature)).toBe(true);
+      expect(
+        verify(
+          null,
+          requestDigestOfHash(body.grantId, body.counter, body.hostAddress, body.modelId, body.requestSha256),
+          createPublicKey(user),
+          body.userSignature,
+        ),
+      ).toBe(true);
     }
   }, 20_000);
 
   it("follow revocations as a partner's account may: the mirror stream, replayed on each start", async () => {
     expect(PARTNER_JS_API_PREFIX).toBe(BUS_PARTNER_JS_API_PREFIX);
     const hour = () => timestampFromDate(new Date(Date.now() + 3_600_000));
-    const revoke = (grantId: string, expiresAt = hour()) => bus.publish('access.grant.revoked', { grantId, reason: 'refund', revokedAt: timestampFromDate(new Date()), expiresAt });
+    const revoke = (grantId: string, expiresAt = hour()) =>
+      bus.publish('access.grant.revoked', { grantId, reason: 'refund', revokedAt: timestampFromDate(new Date()), expiresAt });
     await revoke('g1');
     await revoke('g2', timestampFromDate(new Date(Date.now() - 1_000))); // its grant has expired: nothing to refuse
     // Without NATS accounts (tests, a laptop) the platform's streams answer on the default prefix.

@@ -16,7 +16,9 @@ export async function followRevocations(nc: NatsConnection, options: { apiPrefix
   const ns = options.namespace;
   const js = nc.jetstream({ apiPrefix: options.apiPrefix ?? PARTNER_JS_API_PREFIX });
   // No name: an ordered consumer, delivering the whole stream in order, then what comes.
-  const consumer = await js.consumers.get(ns ? `${ns}_REVOCATIONS` : 'REVOCATIONS', { filterSubjects: ns ? `${ns}.access.grant.revoked` : 'access.grant.revoked' });
+  const consumer = await js.consumers.get(ns ? `${ns}_REVOCATIONS` : 'REVOCATIONS', {
+    filterSubjects: ns ? `${ns}.access.grant.revoked` : 'access.grant.revoked',
+  });
   const messages = await consumer.consume();
   const revoked = new Map<string, number>(); // grant id → until when to refuse it (ms)
   const done = (async () => {

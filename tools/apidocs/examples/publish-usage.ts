@@ -21,7 +21,10 @@ export interface PartnerHost {
  * The receipt body of one served request: what the host attests. The permission string is the
  * request's `x-clopen-permission` header, already verified before serving (libs/host-sdk README).
  */
-export function receiptBody(host: PartnerHost, served: { permission: string; requestBody: Uint8Array; responseBody: Uint8Array; tokensIn: number; tokensOut: number; servedAt: Date }): Uint8Array {
+export function receiptBody(
+  host: PartnerHost,
+  served: { permission: string; requestBody: Uint8Array; responseBody: Uint8Array; tokensIn: number; tokensOut: number; servedAt: Date },
+): Uint8Array {
   const permission = fromBinary(accessV1.PermissionStringSchema, Buffer.from(served.permission, 'base64url'));
   const grant = fromBinary(accessV1.GrantSchema, permission.grant);
   return toBinary(

@@ -1,4 +1,16 @@
-import { DUPLICATE_WINDOW_MS, HEADER, PARTNER_JS_API_PREFIX, STREAMS, SUBJECTS, deadLetterSubject, streamNames, streamSubjects, type StreamSpec, type Subject, type SubjectSpec } from '@clopen/bus';
+import {
+  DUPLICATE_WINDOW_MS,
+  HEADER,
+  PARTNER_JS_API_PREFIX,
+  STREAMS,
+  SUBJECTS,
+  deadLetterSubject,
+  streamNames,
+  streamSubjects,
+  type StreamSpec,
+  type Subject,
+  type SubjectSpec,
+} from '@clopen/bus';
 import { busV1, type DescMessage } from '@clopen/proto';
 import { PARTNER, PARTNER_STREAM, rolesOf, type Participant } from './participants';
 import type { ProtoComments } from './proto-comments';
@@ -10,13 +22,21 @@ const PROTOBUF = 'application/x-protobuf';
 
 /** What each NATS header says; keyed by HEADER so that a new header cannot go undocumented. */
 const HEADER_DOCS: Record<keyof typeof HEADER, JsonSchema> = {
-  msgId: { type: 'string', format: 'uuid', description: `The envelope id (uuid v7). JetStream drops a second message with the same id within the stream's duplicate window (${DUPLICATE_WINDOW_MS / 1000} s), so a retry must reuse it.` },
+  msgId: {
+    type: 'string',
+    format: 'uuid',
+    description: `The envelope id (uuid v7). JetStream drops a second message with the same id within the stream's duplicate window (${DUPLICATE_WINDOW_MS / 1000} s), so a retry must reuse it.`,
+  },
   subject: { type: 'string', description: 'The subject without any namespace prefix, as in the envelope.' },
   producer: { type: 'string', description: 'The service or partner that produced the message, as in the envelope.' },
   correlationId: { type: 'string', description: 'Id of the first message of the conversation, as in the envelope.' },
   causationId: { type: 'string', description: 'Id of the message that directly caused this one, as in the envelope; absent for a root cause.' },
   occurredAt: { type: 'string', format: 'date-time', description: 'When it happened (RFC 3339), as in the envelope.' },
-  error: { type: 'string', pattern: '^[a-z][a-z0-9_]*$', description: 'The error code: "not_found", "invalid_argument", "internal", … (the body is a clopen.bus.v1.Error).' },
+  error: {
+    type: 'string',
+    pattern: '^[a-z][a-z0-9_]*$',
+    description: 'The error code: "not_found", "invalid_argument", "internal", … (the body is a clopen.bus.v1.Error).',
+  },
   deadReason: { type: 'string', description: 'Why the consumer gave up on the message.' },
   deadConsumer: { type: 'string', description: 'The durable consumer that gave up.' },
   deadAttempts: { type: 'string', pattern: '^[0-9]+$', description: 'Deliveries tried.' },
@@ -150,7 +170,10 @@ export function asyncApiDocument(comments: ProtoComments): AsyncApiDocument {
           description: role.how,
           tags: [{ name: role.participant }],
           messages: [ref(`channels/${subject}/messages/request`)],
-          reply: { channel: channelRef(replyChannel), messages: [ref(`channels/${replyChannel}/messages/response`), ref(`channels/${replyChannel}/messages/error`)] },
+          reply: {
+            channel: channelRef(replyChannel),
+            messages: [ref(`channels/${replyChannel}/messages/response`), ref(`channels/${replyChannel}/messages/error`)],
+          },
         };
       }
     }
@@ -167,9 +190,12 @@ export function asyncApiDocument(comments: ProtoComments): AsyncApiDocument {
   messages['dead-letter'] = {
     name: 'DeadLetter',
     title: 'dead letter',
-    description: "A message a consumer gave up on: the original bytes (normally an envelope) and headers, and why.",
+    description: 'A message a consumer gave up on: the original bytes (normally an envelope) and headers, and why.',
     contentType: PROTOBUF,
-    headers: headers([...ENVELOPE_HEADERS, 'deadReason', 'deadConsumer', 'deadAttempts', 'deadStoredAt'], ['deadReason', 'deadConsumer', 'deadAttempts', 'deadStoredAt']),
+    headers: headers(
+      [...ENVELOPE_HEADERS, 'deadReason', 'deadConsumer', 'deadAttempts', 'deadStoredAt'],
+      ['deadReason', 'deadConsumer', 'deadAttempts', 'deadStoredAt'],
+    ),
     ...protoMessage(busV1.EnvelopeSchema),
   };
   channels.dlq = {
@@ -186,7 +212,13 @@ export function asyncApiDocument(comments: ProtoComments): AsyncApiDocument {
       title: 'Clopen bus',
       version: '1',
       description: INFO,
-      tags: [...participants].sort().map((name) => (name === PARTNER ? { name, description: "A partner's own system (e.g. a host it runs) with a NATS account of its own: docs/partners.md." } : { name, description: `services/${name}` })),
+      tags: [...participants]
+        .sort()
+        .map((name) =>
+          name === PARTNER
+            ? { name, description: "A partner's own system (e.g. a host it runs) with a NATS account of its own: docs/partners.md." }
+            : { name, description: `services/${name}` },
+        ),
     },
     servers: {
       local: {
@@ -205,7 +237,12 @@ export function asyncApiDocument(comments: ProtoComments): AsyncApiDocument {
     'x-clopen-streams': Object.fromEntries(
       streamNames().map((name) => {
         const stream: StreamSpec = STREAMS[name];
-        return [name, stream.mirror ? { description: stream.description, mirror: { ...stream.mirror } } : { description: stream.description, subjects: streamSubjects(name), duplicateWindowSeconds: DUPLICATE_WINDOW_MS / 1000 }];
+        return [
+          name,
+          stream.mirror
+            ? { description: stream.description, mirror: { ...stream.mirror } }
+            : { description: stream.description, subjects: streamSubjects(name), duplicateWindowSeconds: DUPLICATE_WINDOW_MS / 1000 },
+        ];
       }),
     ),
   };

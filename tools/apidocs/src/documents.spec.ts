@@ -33,7 +33,9 @@ describe('API documents', () => {
       expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(service === 'host-gateway' ? ['/health', '/v1/completions'] : ['/health', '/api-keys']));
     }
     expect(Object.keys(JSON.parse(docs.get('docs/openapi/host-gateway.json')!).paths)).not.toContain('/api-keys');
-    expect(Object.keys(JSON.parse(docs.get('docs/openapi/access.json')!).paths)).toEqual(expect.arrayContaining(['/grants', '/epochs/proof', '/hosts/serving-keys']));
+    expect(Object.keys(JSON.parse(docs.get('docs/openapi/access.json')!).paths)).toEqual(
+      expect.arrayContaining(['/grants', '/epochs/proof', '/hosts/serving-keys']),
+    );
   });
 });
 
@@ -79,13 +81,24 @@ describe('the AsyncAPI document', () => {
       doc
         .operations()
         .all()
-        .filter((o) => o.channels().all().some((c) => c.address() === subject))
+        .filter((o) =>
+          o
+            .channels()
+            .all()
+            .some((c) => c.address() === subject),
+        )
         .map((o) => `${o.action()} ${o.tags().all()[0].name()}`);
     expect(ops('access.usage.reported')).toEqual(['receive access', 'send host-gateway', 'send partner']);
     expect(ops('access.usage.reported.{partnerId}')).toEqual(['receive access']);
     expect(ops('access.grant.revoked')).toEqual(['send access', 'receive host-gateway', 'receive partner']);
     expect(ops('chain.collateral.slash_appealed')).toEqual(['send chain-indexer', 'receive incentives']);
     const answer = doc.operations().get('storage.model.get.receive.storage')!;
-    expect(answer.reply()?.messages().all().map((m) => m.json('x-clopen-proto'))).toEqual(['clopen.storage.v1.ModelGetResponse', 'clopen.bus.v1.Error']);
+    expect(
+      answer
+        .reply()
+        ?.messages()
+        .all()
+        .map((m) => m.json('x-clopen-proto')),
+    ).toEqual(['clopen.storage.v1.ModelGetResponse', 'clopen.bus.v1.Error']);
   });
 });

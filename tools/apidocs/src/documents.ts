@@ -40,7 +40,10 @@ const CLIENT_HEADER = (service: string) =>
 
 /** `paths`, `components` and `operations` of a service's REST API, for openapi-fetch. */
 async function clientTypes(service: string, doc: object): Promise<string> {
-  return CLIENT_HEADER(service) + execFileSync(process.execPath, [join(__dirname, 'openapi-ts.cjs')], { input: JSON.stringify(doc), encoding: 'utf8', maxBuffer: 64 << 20 });
+  return (
+    CLIENT_HEADER(service) +
+    execFileSync(process.execPath, [join(__dirname, 'openapi-ts.cjs')], { input: JSON.stringify(doc), encoding: 'utf8', maxBuffer: 64 << 20 })
+  );
 }
 
 /** What differs between the generated documents and the files in the tree: stale, missing, or left from a removed service. */

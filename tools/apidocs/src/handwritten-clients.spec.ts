@@ -14,7 +14,14 @@ describe('handwrittenClients', () => {
     };
     const big = {
       paths: { '/pools/{id}': { get: { responses: { '200': { content: { 'application/json': { schema: { $ref: '#/components/schemas/PoolDto' } } } } } } } },
-      components: { schemas: { PoolDto: { type: 'object', properties: Object.fromEntries(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'keyLength', 'keyStrategy', 'responseStrategy'].map((k) => [k, {}])) } } },
+      components: {
+        schemas: {
+          PoolDto: {
+            type: 'object',
+            properties: Object.fromEntries(['a', 'b', 'c', 'd', 'e', 'f', 'g', 'keyLength', 'keyStrategy', 'responseStrategy'].map((k) => [k, {}])),
+          },
+        },
+      },
     };
     const copy = 'export interface Thing { id: string; name: string; size: number; createdAt: string }\n';
     const write = (path: string, text: string) => {
@@ -27,6 +34,15 @@ describe('handwrittenClients', () => {
     write('services/things/src/things.ts', copy);
     write('libs/jobs/src/jobs.ts', 'export interface EngineStrategy { keyLength: number; keyStrategy: string; responseStrategy: string }\n');
     write('libs/api-client/src/generated/things.ts', copy);
-    expect(handwrittenClients(root, new Map<string, object>([['things', doc], ['pools', big]]), ['libs', 'services'])).toEqual([{ file: 'libs/cli/src/client.ts', name: 'Thing', copies: 'things.ThingDto', shared: 4 }]);
+    expect(
+      handwrittenClients(
+        root,
+        new Map<string, object>([
+          ['things', doc],
+          ['pools', big],
+        ]),
+        ['libs', 'services'],
+      ),
+    ).toEqual([{ file: 'libs/cli/src/client.ts', name: 'Thing', copies: 'things.ThingDto', shared: 4 }]);
   });
 });

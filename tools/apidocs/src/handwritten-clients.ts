@@ -70,7 +70,8 @@ function shapesOf(file: string): { name: string; fields: string[] }[] {
   const json = (members: ts.NodeArray<ts.TypeElement>) => !members.some((m) => ts.isPropertySignature(m) && m.type && NOT_JSON.test(m.type.getText(source)));
   const visit = (node: ts.Node) => {
     if (ts.isInterfaceDeclaration(node) && json(node.members)) out.push({ name: node.name.text, fields: propsOf(node.members) });
-    else if (ts.isTypeAliasDeclaration(node) && ts.isTypeLiteralNode(node.type) && json(node.type.members)) out.push({ name: node.name.text, fields: propsOf(node.type.members) });
+    else if (ts.isTypeAliasDeclaration(node) && ts.isTypeLiteralNode(node.type) && json(node.type.members))
+      out.push({ name: node.name.text, fields: propsOf(node.type.members) });
     ts.forEachChild(node, visit);
   };
   visit(source);
@@ -91,7 +92,8 @@ export function handwrittenClients(root: string, documents: Map<string, Json>, f
         for (const s of schemas) {
           if (rel.startsWith(`services/${s.service}/`)) continue; // a service's own types are its business
           const shared = shape.fields.filter((f) => s.fields.has(f)).length;
-          if (shared >= 3 && shared / shape.fields.length >= 0.8 && (shared >= 5 || shared * 2 >= s.fields.size) && (!best || shared > best.shared)) best = { file: rel, name: shape.name, copies: `${s.service}.${s.schema}`, shared };
+          if (shared >= 3 && shared / shape.fields.length >= 0.8 && (shared >= 5 || shared * 2 >= s.fields.size) && (!best || shared > best.shared))
+            best = { file: rel, name: shape.name, copies: `${s.service}.${s.schema}`, shared };
         }
         if (best) found.push(best);
       }

@@ -23,13 +23,20 @@ async function main(mode: string | undefined): Promise<number> {
     }
     process.stdout.write(`API documents up to date (${generated.size} files)\n`);
     // Issue 16's measure of the REST contracts (goal 1.0); the untyped operations go to stderr.
-    const docs = new Map([...generated].filter(([path]) => path.startsWith(`${OPENAPI_DIR}/`)).map(([path, content]) => [path.slice(OPENAPI_DIR.length + 1, -'.json'.length), JSON.parse(content)]));
+    const docs = new Map(
+      [...generated]
+        .filter(([path]) => path.startsWith(`${OPENAPI_DIR}/`))
+        .map(([path, content]) => [path.slice(OPENAPI_DIR.length + 1, -'.json'.length), JSON.parse(content)]),
+    );
     const typed = typedOperations(docs);
-    process.stdout.write(`${JSON.stringify({ bench: 'contracts', metric: 'typed_operations_fraction', value: Math.round((typed.typed / typed.operations) * 1000) / 1000, unit: 'ratio' })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ bench: 'contracts', metric: 'typed_operations_fraction', value: Math.round((typed.typed / typed.operations) * 1000) / 1000, unit: 'ratio' })}\n`,
+    );
     if (process.env.APIDOCS_LIST_UNTYPED) process.stderr.write(`${typed.untyped.join('\n')}\n`);
     const handwritten = handwrittenClients(root, docs);
     process.stdout.write(`${JSON.stringify({ bench: 'contracts', metric: 'handwritten_clients', value: handwritten.length, unit: 'count' })}\n`);
-    if (process.env.APIDOCS_LIST_UNTYPED) process.stderr.write(`${handwritten.map((h) => `${h.file}: ${h.name} copies ${h.copies} (${h.shared} fields)`).join('\n')}\n`);
+    if (process.env.APIDOCS_LIST_UNTYPED)
+      process.stderr.write(`${handwritten.map((h) => `${h.file}: ${h.name} copies ${h.copies} (${h.shared} fields)`).join('\n')}\n`);
     return 0;
   }
   for (const folder of [OPENAPI_DIR, CLIENTS_DIR]) {

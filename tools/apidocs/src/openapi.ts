@@ -12,7 +12,15 @@ export interface FoundService {
 /** A ServiceDefinition as `runService` takes it; anything else a *.service.ts exports is not one. */
 function isServiceDefinition(value: unknown): value is ServiceDefinition<any> {
   const v = value as Partial<ServiceDefinition<any>> | null;
-  return typeof v === 'object' && v !== null && typeof v.name === 'string' && typeof v.title === 'string' && typeof v.modules === 'function' && typeof v.settings === 'object' && typeof v.uses === 'object';
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof v.name === 'string' &&
+    typeof v.title === 'string' &&
+    typeof v.modules === 'function' &&
+    typeof v.settings === 'object' &&
+    typeof v.uses === 'object'
+  );
 }
 
 /**
@@ -26,7 +34,9 @@ export function findServices(root: string): FoundService[] {
   for (const folder of readdirSync(servicesDir).sort()) {
     const src = join(servicesDir, folder, 'src');
     if (!existsSync(join(src, 'main.ts'))) continue;
-    const files = readdirSync(src).filter((f) => f.endsWith('.service.ts')).sort();
+    const files = readdirSync(src)
+      .filter((f) => f.endsWith('.service.ts'))
+      .sort();
     const definitions = files.flatMap((f) =>
       Object.values(require(join(src, f)) as Record<string, unknown>)
         .filter(isServiceDefinition)

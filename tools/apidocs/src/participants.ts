@@ -75,7 +75,7 @@ export const PARTICIPATION: readonly Participation[] = [
   {
     participant: PARTNER,
     sends: partnerPublishedSubjects(),
-    how: "A partner publishes in its own NATS account; the server hands the message to the platform on <subject>.<partner id>, so it names the partner and no partner can send as another. See docs/partners.md.",
+    how: 'A partner publishes in its own NATS account; the server hands the message to the platform on <subject>.<partner id>, so it names the partner and no partner can send as another. See docs/partners.md.',
   },
   {
     participant: PARTNER,
@@ -114,12 +114,17 @@ export function rolesOf(subject: Subject): Role[] {
   for (const [name, grant] of grants) {
     const service = serviceFolder(name);
     if (spec.kind === 'request') {
-      if (matchesAny(grant.answers, subject)) roles.push({ participant: service, action: 'receive', how: `The ${service} service answers; its replicas share the requests in one queue group.` });
+      if (matchesAny(grant.answers, subject))
+        roles.push({ participant: service, action: 'receive', how: `The ${service} service answers; its replicas share the requests in one queue group.` });
       if (matchesAny(grant.requests, subject)) roles.push({ participant: service, action: 'send', how: `The ${service} service asks.` });
       continue;
     }
     if (matchesAny(grant.consumes, subject)) {
-      roles.push({ participant: service, action: 'receive', how: `Durable consumer ${durableName(name, subject)}: explicit acks, each envelope handled once, dead letters to dlq.${subject}.` });
+      roles.push({
+        participant: service,
+        action: 'receive',
+        how: `Durable consumer ${durableName(name, subject)}: explicit acks, each envelope handled once, dead letters to dlq.${subject}.`,
+      });
     }
     if ((grant.consumesFromPartners ?? []).includes(subject as EventSubject)) {
       roles.push({
@@ -132,7 +137,8 @@ export function rolesOf(subject: Subject): Role[] {
   }
   for (const p of PARTICIPATION) {
     if (matchesAny(p.sends, subject)) roles.push({ participant: p.participant, action: 'send', how: p.how });
-    if (matchesAny(p.receives, subject)) roles.push({ participant: p.participant, action: 'receive', how: p.how, ...(p.toPartners ? { toPartners: true } : {}) });
+    if (matchesAny(p.receives, subject))
+      roles.push({ participant: p.participant, action: 'receive', how: p.how, ...(p.toPartners ? { toPartners: true } : {}) });
   }
   return roles;
 }

@@ -16,8 +16,14 @@ const EXAMPLES_DIR = 'tools/apidocs/examples';
 export function partnerPage(root: string, page: string): string {
   return page
     .replace(/(<!-- generated:subjects -->\n)[\s\S]*?(<!-- \/generated:subjects -->)/, (_, open: string, close: string) => `${open}${subjectTables()}${close}`)
-    .replace(/(<!-- generated:signed-texts -->\n)[\s\S]*?(<!-- \/generated:signed-texts -->)/, (_, open: string, close: string) => `${open}${signedTexts()}${close}`)
-    .replace(/(<!-- generated:rejections -->\n)[\s\S]*?(<!-- \/generated:rejections -->)/, (_, open: string, close: string) => `${open}${rejectionTable()}${close}`)
+    .replace(
+      /(<!-- generated:signed-texts -->\n)[\s\S]*?(<!-- \/generated:signed-texts -->)/,
+      (_, open: string, close: string) => `${open}${signedTexts()}${close}`,
+    )
+    .replace(
+      /(<!-- generated:rejections -->\n)[\s\S]*?(<!-- \/generated:rejections -->)/,
+      (_, open: string, close: string) => `${open}${rejectionTable()}${close}`,
+    )
     .replace(/(<!-- generated:example ([\w.-]+) -->\n)[\s\S]*?(<!-- \/generated:example -->)/g, (_, open: string, name: string, close: string) => {
       const code = readFileSync(join(root, EXAMPLES_DIR, name), 'utf8');
       return `${open}\`\`\`ts\n${code.endsWith('\n') ? code : `${code}\n`}\`\`\`\n${close}`;
@@ -42,7 +48,8 @@ function subjectTables(): string {
     ...header('stream you read'),
     ...partnerDoes('receive').map((s) => {
       const spec = SUBJECTS[s];
-      if (spec.kind === 'event' && 'toPartners' in spec && spec.toPartners) return row(s, `PARTNERS, as \`${s}.<your id>\`, through your durable \`<your id>__${s.replace(/\./g, '_')}\``);
+      if (spec.kind === 'event' && 'toPartners' in spec && spec.toPartners)
+        return row(s, `PARTNERS, as \`${s}.<your id>\`, through your durable \`<your id>__${s.replace(/\./g, '_')}\``);
       const mirror = streamNames().find((name) => name === PARTNER_STREAM && (STREAMS[name] as StreamSpec).mirror?.subject === s);
       return row(s, mirror ? `${mirror} (a mirror of ${streamOf(s)})` : streamOf(s));
     }),
@@ -65,17 +72,44 @@ function signedTexts(): string {
   };
   const rows = [
     [
-      'host request (`x-clopen-host-auth`), EIP-191 personal message by the host\'s EVM key',
-      literal(hostAuthMessage({ audience: '<service: access | distribution>', method: '<METHOD>', path: '<path with the query as sent>', nonce: '<16 random bytes, hex>', expiresAt: '<unix seconds>' as unknown as number, bodySha256: '<sha256 hex of the body bytes; of "" without one>' })),
+      "host request (`x-clopen-host-auth`), EIP-191 personal message by the host's EVM key",
+      literal(
+        hostAuthMessage({
+          audience: '<service: access | distribution>',
+          method: '<METHOD>',
+          path: '<path with the query as sent>',
+          nonce: '<16 random bytes, hex>',
+          expiresAt: '<unix seconds>' as unknown as number,
+          bodySha256: '<sha256 hex of the body bytes; of "" without one>',
+        }),
+      ),
     ],
-    ['user request (the permission string\'s `user_signature`), ed25519 by the grant\'s user key over the **sha256** of', literal(requestDigestText('<grant id>', '<counter, decimal>', '<host address, lower case>', '<model id>', '<sha256 hex of the request body as sent>'))],
-    ['one receipt (`host_signature`), ed25519 by the serving key', `${literal(context(receiptSigningBytes(Buffer.from('<body>')), '<body>'))} followed by the \`ReceiptBody\` bytes`],
-    ['a batch (`batch_signature`), ed25519 by the serving key', `${literal(context(batchSigningBytes('<host address>', [], Buffer.from('<hashes>')), '<hashes>'))} followed by the 32-byte sha256 of each receipt body, in order`],
-    ['a grant (`issuer_signature`), ed25519 by the access issuer key', `${literal(context(grantSigningBytes(Buffer.from('<grant>')), '<grant>'))} followed by the \`Grant\` bytes`],
+    [
+      "user request (the permission string's `user_signature`), ed25519 by the grant's user key over the **sha256** of",
+      literal(requestDigestText('<grant id>', '<counter, decimal>', '<host address, lower case>', '<model id>', '<sha256 hex of the request body as sent>')),
+    ],
+    [
+      'one receipt (`host_signature`), ed25519 by the serving key',
+      `${literal(context(receiptSigningBytes(Buffer.from('<body>')), '<body>'))} followed by the \`ReceiptBody\` bytes`,
+    ],
+    [
+      'a batch (`batch_signature`), ed25519 by the serving key',
+      `${literal(context(batchSigningBytes('<host address>', [], Buffer.from('<hashes>')), '<hashes>'))} followed by the 32-byte sha256 of each receipt body, in order`,
+    ],
+    [
+      'a grant (`issuer_signature`), ed25519 by the access issuer key',
+      `${literal(context(grantSigningBytes(Buffer.from('<grant>')), '<grant>'))} followed by the \`Grant\` bytes`,
+    ],
   ];
   return ['| what | the exact bytes signed |', '| --- | --- |', ...rows.map(([what, text]) => `| ${what} | ${text.replace(/\|/g, '\\|')} |`)].join('\n') + '\n';
 }
 
 function rejectionTable(): string {
-  return ['| reason | why the receipt was not counted |', '| --- | --- |', ...Object.entries(REJECTION_REASONS).map(([reason, why]) => `| \`${reason}\` | ${why} |`)].join('\n') + '\n';
+  return (
+    [
+      '| reason | why the receipt was not counted |',
+      '| --- | --- |',
+      ...Object.entries(REJECTION_REASONS).map(([reason, why]) => `| \`${reason}\` | ${why} |`),
+    ].join('\n') + '\n'
+  );
 }

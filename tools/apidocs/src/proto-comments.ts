@@ -67,7 +67,13 @@ function leadingComment(desc: DescMessage | DescEnum, path: number[]): string | 
   // Hard-wrapped lines join into one; a blank comment line separates paragraphs.
   const text = location.leadingComments
     .split(/\n\s*\n/)
-    .map((paragraph) => paragraph.split('\n').map((line) => line.trim()).filter(Boolean).join(' '))
+    .map((paragraph) =>
+      paragraph
+        .split('\n')
+        .map((line) => line.trim())
+        .filter(Boolean)
+        .join(' '),
+    )
     .filter(Boolean)
     .join('\n\n');
   return text || undefined;

@@ -60,7 +60,8 @@ export class ProtoJsonSchemas {
       case 'map':
         schema = {
           type: 'object',
-          additionalProperties: field.mapKind === 'scalar' ? scalar(field.scalar) : field.mapKind === 'enum' ? this.enum(field.enum) : this.message(field.message),
+          additionalProperties:
+            field.mapKind === 'scalar' ? scalar(field.scalar) : field.mapKind === 'enum' ? this.enum(field.enum) : this.message(field.message),
         };
         break;
     }

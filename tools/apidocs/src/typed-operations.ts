@@ -15,7 +15,17 @@ type Json = Record<string, unknown>;
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'];
 
 const hasSchema = (content: unknown) =>
-  Object.values((content ?? {}) as Record<string, { schema?: Json }>).some((c) => c.schema && (c.schema.$ref || c.schema.properties || c.schema.items || c.schema.oneOf || c.schema.anyOf || c.schema.allOf || (c.schema.type && c.schema.type !== 'object')));
+  Object.values((content ?? {}) as Record<string, { schema?: Json }>).some(
+    (c) =>
+      c.schema &&
+      (c.schema.$ref ||
+        c.schema.properties ||
+        c.schema.items ||
+        c.schema.oneOf ||
+        c.schema.anyOf ||
+        c.schema.allOf ||
+        (c.schema.type && c.schema.type !== 'object')),
+  );
 
 export function typedOperations(documents: Map<string, Json>): TypedOperations {
   const result: TypedOperations = { operations: 0, typed: 0, untyped: [] };
@@ -29,7 +39,8 @@ export function typedOperations(documents: Map<string, Json>): TypedOperations {
         const body = op.requestBody as { content?: unknown } | undefined;
         if (['post', 'put', 'patch'].includes(method) && !op['x-clopen-no-body'] && !hasSchema(body?.content)) lacks.push('request body');
         const successes = Object.entries((op.responses ?? {}) as Record<string, { content?: unknown }>).filter(([status]) => /^[23]\d\d$/.test(status));
-        if (successes.length === 0 || successes.some(([status, r]) => status !== '204' && !status.startsWith('3') && !hasSchema(r.content))) lacks.push('response body');
+        if (successes.length === 0 || successes.some(([status, r]) => status !== '204' && !status.startsWith('3') && !hasSchema(r.content)))
+          lacks.push('response body');
         if (lacks.length) result.untyped.push(`${method.toUpperCase()} ${path} (${service}): no schema for its ${lacks.join(' or ')}`);
         else result.typed += 1;
       }

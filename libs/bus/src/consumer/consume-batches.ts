@@ -97,7 +97,13 @@ export async function consumeBatches<S extends EventSubject>(options: ConsumeBat
       try {
         const { envelope, payload } = decodeEnvelope(msg.data, subject);
         const partner = fromPartners ? partnerOf(subject, arrivedOn(msg)) : undefined;
-        items.push({ envelope, payload: payload as EventPayload<S>, msg, storedAt: Math.floor(msg.info.timestampNanos / 1e6), ...(partner ? { partner } : {}) });
+        items.push({
+          envelope,
+          payload: payload as EventPayload<S>,
+          msg,
+          storedAt: Math.floor(msg.info.timestampNanos / 1e6),
+          ...(partner ? { partner } : {}),
+        });
       } catch (err) {
         await deadLetterMessage({ bus, durable, logger }, msg, arrivedOn(msg), undefined, (err as Error).message, msg.info.redeliveryCount);
       }

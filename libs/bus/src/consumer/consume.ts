@@ -67,8 +67,7 @@ export async function consume<S extends EventSubject>(options: ConsumeOptions<S>
   const subjects = (Object.keys(handlers) as S[]).map((s) => (eventSpec(s), s));
   if (subjects.length === 0) throw new Error(`consumer ${durable} has no subjects`);
 
-  const delayFor = (attempt: number): number =>
-    typeof backoff === 'number' ? backoff : (backoff[Math.min(attempt - 1, backoff.length - 1)] ?? 1_000);
+  const delayFor = (attempt: number): number => (typeof backoff === 'number' ? backoff : (backoff[Math.min(attempt - 1, backoff.length - 1)] ?? 1_000));
 
   const deadLetter = (msg: JsMsg, subject: string, envelope: Envelope | undefined, reason: string, attempts: number) =>
     deadLetterMessage({ bus, durable, logger }, msg, subject, envelope, reason, attempts);
@@ -116,10 +115,15 @@ export async function consume<S extends EventSubject>(options: ConsumeOptions<S>
   };
 
   // An admin's redrive of a dead letter runs it through the same path (consumer/dead-letters.ts).
-  const unregister = registerRedriver(bus, durable, (s) => subjects.includes(s as S), async (data, s) => {
-    const { envelope, payload } = decodeEnvelope(data, s as S) as unknown as { envelope: Envelope; payload: EventPayload<S> };
-    return (await run(envelope, payload, s as S, maxDeliver + 1)) ? 'handled' : 'already_processed';
-  });
+  const unregister = registerRedriver(
+    bus,
+    durable,
+    (s) => subjects.includes(s as S),
+    async (data, s) => {
+      const { envelope, payload } = decodeEnvelope(data, s as S) as unknown as { envelope: Envelope; payload: EventPayload<S> };
+      return (await run(envelope, payload, s as S, maxDeliver + 1)) ? 'handled' : 'already_processed';
+    },
+  );
 
   const loops: { messages: ConsumerMessages; done: Promise<void> }[] = [];
   for (const subject of subjects) {

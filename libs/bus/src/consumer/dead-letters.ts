@@ -35,7 +35,11 @@ export function registerRedriver(bus: Bus, durable: string, matches: (subject: s
   redrivers.set(bus, byDurable);
   const entry = { matches, run };
   byDurable.set(durable, [...(byDurable.get(durable) ?? []), entry]);
-  return () => byDurable.set(durable, (byDurable.get(durable) ?? []).filter((e) => e !== entry));
+  return () =>
+    byDurable.set(
+      durable,
+      (byDurable.get(durable) ?? []).filter((e) => e !== entry),
+    );
 }
 
 export class DeadLetterNotFound extends Error {
@@ -60,11 +64,25 @@ function toDeadLetter(bus: Bus, m: StoredMsg): DeadLetter {
   let envelope: DeadLetter['envelope'];
   try {
     const { envelope: e } = decodeEnvelope(m.data);
-    envelope = { id: e.id, producer: e.producer, correlationId: e.correlationId, causationId: e.causationId, ...(e.occurredAt ? { occurredAt: timestampDate(e.occurredAt) } : {}) };
+    envelope = {
+      id: e.id,
+      producer: e.producer,
+      correlationId: e.correlationId,
+      causationId: e.causationId,
+      ...(e.occurredAt ? { occurredAt: timestampDate(e.occurredAt) } : {}),
+    };
   } catch {
     envelope = undefined;
   }
-  return { seq: m.seq, subject, consumer: header(HEADER.deadConsumer), reason: header(HEADER.deadReason), attempts: Number(header(HEADER.deadAttempts)) || 0, deadAt: m.time, ...(envelope ? { envelope } : {}) };
+  return {
+    seq: m.seq,
+    subject,
+    consumer: header(HEADER.deadConsumer),
+    reason: header(HEADER.deadReason),
+    attempts: Number(header(HEADER.deadAttempts)) || 0,
+    deadAt: m.time,
+    ...(envelope ? { envelope } : {}),
+  };
 }
 
 /**
@@ -72,7 +90,10 @@ function toDeadLetter(bus: Bus, m: StoredMsg): DeadLetter {
  * (and of `subject`) only when given. At most `limit`; at most `scan` messages are read per call,
  * so a large DLQ pages instead of being read whole (the next page starts after the last seq seen).
  */
-export async function listDeadLetters(bus: Bus, options: { consumer?: string; subject?: string; after?: number; limit?: number; scan?: number } = {}): Promise<{ deadLetters: DeadLetter[]; next?: number }> {
+export async function listDeadLetters(
+  bus: Bus,
+  options: { consumer?: string; subject?: string; after?: number; limit?: number; scan?: number } = {},
+): Promise<{ deadLetters: DeadLetter[]; next?: number }> {
   const limit = Math.min(Math.max(options.limit ?? 100, 1), 1000);
   const { state } = await bus.jsm.streams.info(bus.stream('DLQ'));
   const out: DeadLetter[] = [];
@@ -95,11 +116,19 @@ export async function listDeadLetters(bus: Bus, options: { consumer?: string; su
  * stream. `consumer` limits it to one durable (a service redrives only its own). A handler that
  * fails again throws its error.
  */
-export async function redriveDeadLetter(bus: Bus, seq: number, consumer?: string): Promise<{ deadLetter: DeadLetter; outcome: 'handled' | 'already_processed' }> {
+export async function redriveDeadLetter(
+  bus: Bus,
+  seq: number,
+  consumer?: string,
+): Promise<{ deadLetter: DeadLetter; outcome: 'handled' | 'already_processed' }> {
   const found = await deadLetterAt(bus, seq);
-  if (!found || (consumer && found.letter.consumer !== consumer)) throw new DeadLetterNotFound(`no dead letter ${seq}${consumer ? ` of ${consumer}` : ''} in the DLQ`);
+  if (!found || (consumer && found.letter.consumer !== consumer))
+    throw new DeadLetterNotFound(`no dead letter ${seq}${consumer ? ` of ${consumer}` : ''} in the DLQ`);
   const { letter, data, storedAt } = found;
   const redriver = (redrivers.get(bus)?.get(letter.consumer) ?? []).find((r) => r.matches(letter.subject));
-  if (!redriver) throw new DeadLetterNotRedrivable(`dead letter ${seq} belongs to consumer ${letter.consumer} of ${letter.subject}, which does not run in this process; redrive it through that service`);
+  if (!redriver)
+    throw new DeadLetterNotRedrivable(
+      `dead letter ${seq} belongs to consumer ${letter.consumer} of ${letter.subject}, which does not run in this process; redrive it through that service`,
+    );
   return { deadLetter: letter, outcome: await redriver.run(data, letter.subject, storedAt) };
 }

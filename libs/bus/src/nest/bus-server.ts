@@ -72,14 +72,20 @@ export class BusServer extends Server implements CustomTransportStrategy {
     for (const [pattern, handler] of this.messageHandlers) {
       const spec = subjectSpec(pattern);
       if (handler.isEventHandler) {
-        throw new Error(`@EventPattern('${pattern}'): events are handled with consume({ handlers: { '${pattern}': … } }) from @clopen/bus (durable, idempotent, typed per subject), not with Nest's @EventPattern`);
+        throw new Error(
+          `@EventPattern('${pattern}'): events are handled with consume({ handlers: { '${pattern}': … } }) from @clopen/bus (durable, idempotent, typed per subject), not with Nest's @EventPattern`,
+        );
       }
-      if (spec.kind !== 'request') throw new Error(`@MessagePattern('${pattern}') names an event subject; events are handled with consume({ handlers }) from @clopen/bus`);
+      if (spec.kind !== 'request')
+        throw new Error(`@MessagePattern('${pattern}') names an event subject; events are handled with consume({ handlers }) from @clopen/bus`);
       this.responders.push(
         bus.reply(
           pattern as RequestSubject,
           // What the handler publishes or enqueues is caused by the request.
-          (payload, envelope) => withCause(causeOf(envelope), () => this.invoke(handler, payload, new BusContext([envelope, dataSource?.manager as never, pattern, 1]))) as Promise<never>,
+          (payload, envelope) =>
+            withCause(causeOf(envelope), () =>
+              this.invoke(handler, payload, new BusContext([envelope, dataSource?.manager as never, pattern, 1])),
+            ) as Promise<never>,
           { queue: this.options.queue },
         ),
       );

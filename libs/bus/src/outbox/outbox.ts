@@ -19,9 +19,13 @@ export class Outbox {
    * An event with `partner` (of a toPartners subject) is followed by its copy for that partner, on
    * `<subject>.<partner>`: an envelope of its own caused by the event. Returns the events' ids.
    */
-  async enqueueMany(manager: EntityManager, events: readonly { subject: EventSubject; payload: EventInit<EventSubject>; ctx?: MessageContext; partner?: string }[]): Promise<string[]> {
+  async enqueueMany(
+    manager: EntityManager,
+    events: readonly { subject: EventSubject; payload: EventInit<EventSubject>; ctx?: MessageContext; partner?: string }[],
+  ): Promise<string[]> {
     if (!events.length) return [];
-    if (!manager.queryRunner?.isTransactionActive) throw new Error('Outbox.enqueueMany needs the EntityManager of an open transaction (dataSource.transaction(manager => …))');
+    if (!manager.queryRunner?.isTransactionActive)
+      throw new Error('Outbox.enqueueMany needs the EntityManager of an open transaction (dataSource.transaction(manager => …))');
     const rows = events.flatMap(({ subject, payload, ctx, partner }) => {
       eventSpec(subject);
       const envelope = newEnvelope(subject, payload as never, { ...ctx, producer: this.options.producer });

@@ -39,7 +39,14 @@ export function registerAccess(program: Command, action: Action): void {
         const seed = userKey.privateKeySeed;
         return {
           data: seed ? { ...grant, userKey } : grant,
-          human: `${grantFields(grant)}${seed ? `\n\nuser key (made now; keep the private seed secret, it is shown only once):\n${fields([['public key', userKey.publicKey], ['private seed', seed]])}` : ''}`,
+          human: `${grantFields(grant)}${
+            seed
+              ? `\n\nuser key (made now; keep the private seed secret, it is shown only once):\n${fields([
+                  ['public key', userKey.publicKey],
+                  ['private seed', seed],
+                ])}`
+              : ''
+          }`,
         };
       }),
     );
@@ -80,7 +87,7 @@ export function registerAccess(program: Command, action: Action): void {
       }),
     );
 
-  const violations = program.command('violations').description("violations proven by provers (access; role admin)");
+  const violations = program.command('violations').description('violations proven by provers (access; role admin)');
   violations
     .command('list')
     .description('proven violations, newest first')
@@ -117,7 +124,10 @@ function grantFields(g: Grant): string {
     ['model', g.modelId],
     ['user', g.userId],
     ['hosts', g.hosts.length ? g.hosts : 'any licensed host'],
-    ['quota', [g.quota.requests ? `${g.quota.requests} requests` : 'no request limit', g.quota.tokens ? `${g.quota.tokens} tokens` : 'no token limit'].join(', ')],
+    [
+      'quota',
+      [g.quota.requests ? `${g.quota.requests} requests` : 'no request limit', g.quota.tokens ? `${g.quota.tokens} tokens` : 'no token limit'].join(', '),
+    ],
     ['valid', `${g.notBefore} → ${g.expiresAt}`],
     ['issuer key', g.issuerKeyId],
     ['revoked', g.revokedAt ? `${g.revokedAt}: ${g.revokedReason}` : undefined],

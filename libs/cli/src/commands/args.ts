@@ -42,4 +42,3 @@ export function jsonObject(value: string): Record<string, unknown> {
 export const collect =
   <T>(parse: (v: string) => T) =>
   (value: string, previous: T[] = []): T[] => [...previous, parse(value)];
-

@@ -18,7 +18,9 @@ function sequence(value: string): number {
 }
 
 export function registerDeadLetters(program: Command, action: Action): void {
-  const dead = program.command('dead-letters').description("events a service's consumers gave up on, with why; redrive them once the cause is fixed (role admin)");
+  const dead = program
+    .command('dead-letters')
+    .description("events a service's consumers gave up on, with why; redrive them once the cause is fixed (role admin)");
   dead
     .command('list')
     .description("a service's dead letters, oldest first")
@@ -30,7 +32,9 @@ export function registerDeadLetters(program: Command, action: Action): void {
     .action(
       action(async (app, cmd) => {
         const o = app.options<{ service: ServiceName; subject?: string; unhandled?: boolean; after?: number; limit?: number }>(cmd);
-        const page = await app.client(cmd).deadLetters(o.service, { subject: o.subject, after: o.after, limit: o.limit, ...(o.unhandled ? { unhandled: 'true' as const } : {}) });
+        const page = await app
+          .client(cmd)
+          .deadLetters(o.service, { subject: o.subject, after: o.after, limit: o.limit, ...(o.unhandled ? { unhandled: 'true' as const } : {}) });
         const human = table(page.deadLetters, [
           { header: 'SEQ', value: (d) => d.seq },
           { header: 'SUBJECT', value: (d) => d.subject },

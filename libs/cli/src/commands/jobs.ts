@@ -10,7 +10,8 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** A licence id, or the copy job's id (`copy-<licence id>`, as the queue and the events name it). */
 export function licenceOfJob(value: string): string {
   const id = value.startsWith('copy-') ? value.slice('copy-'.length) : value;
-  if (value.startsWith('pool-')) throw new UsageError(`${value} is a pool generation job; watch the pool with the REST API (GET /versions/<versionId>/pool) — jobs watch follows copy jobs`);
+  if (value.startsWith('pool-'))
+    throw new UsageError(`${value} is a pool generation job; watch the pool with the REST API (GET /versions/<versionId>/pool) — jobs watch follows copy jobs`);
   if (!UUID.test(id)) throw new UsageError(`${JSON.stringify(value)} is neither a licence id nor a copy job id (copy-<licence id>)`);
   return id.toLowerCase();
 }
@@ -39,7 +40,11 @@ export function registerJobs(program: Command, action: Action): void {
           if (status.state === 'completed' || status.state === 'failed' || status.state === 'cancelled') break;
           if (Date.now() >= deadline) {
             line.end();
-            return { data: { ...status, timedOut: true }, human: `still ${status.state} after ${o.timeout} s; run the command again to keep watching`, exitCode: EXIT.failure };
+            return {
+              data: { ...status, timedOut: true },
+              human: `still ${status.state} after ${o.timeout} s; run the command again to keep watching`,
+              exitCode: EXIT.failure,
+            };
           }
           await sleep(o.interval);
         }

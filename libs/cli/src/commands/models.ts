@@ -62,8 +62,17 @@ export function registerModels(program: Command, action: Action): void {
       action(async (app, cmd, folder) => {
         const o = app.options(cmd);
         const json = app.json(cmd);
-        const { outcome, version } = await uploadFolder(app.client(cmd), o.model, folder, { label: o.label, kind: o.kind, parents: o.parent, licence: o.licence }, progressBar(app.io, json));
-        const head = outcome === 'published' ? `published ${version.label} as version ${version.id}` : `already published: ${version.label} is version ${version.id} with the same files; nothing was sent`;
+        const { outcome, version } = await uploadFolder(
+          app.client(cmd),
+          o.model,
+          folder,
+          { label: o.label, kind: o.kind, parents: o.parent, licence: o.licence },
+          progressBar(app.io, json),
+        );
+        const head =
+          outcome === 'published'
+            ? `published ${version.label} as version ${version.id}`
+            : `already published: ${version.label} is version ${version.id} with the same files; nothing was sent`;
         return { data: { outcome, version }, human: `${head}\n\n${versionText(version)}` };
       }),
     );
@@ -78,13 +87,17 @@ export function registerModels(program: Command, action: Action): void {
         const client = app.client(cmd);
         const [version, lineage] = await Promise.all([client.getVersion(id), client.lineage(id)]);
         const ancestors = lineage.filter((l) => l.depth > 0);
-        const human = `${versionText(version)}${ancestors.length ? `\n\nlineage:\n${table(ancestors, [
-          { header: 'DEPTH', value: (l) => l.depth },
-          { header: 'VERSION', value: (l) => l.id },
-          { header: 'LABEL', value: (l) => l.label },
-          { header: 'KIND', value: (l) => l.kind },
-          { header: 'MODEL', value: (l) => l.modelId },
-        ])}` : ''}`;
+        const human = `${versionText(version)}${
+          ancestors.length
+            ? `\n\nlineage:\n${table(ancestors, [
+                { header: 'DEPTH', value: (l) => l.depth },
+                { header: 'VERSION', value: (l) => l.id },
+                { header: 'LABEL', value: (l) => l.label },
+                { header: 'KIND', value: (l) => l.kind },
+                { header: 'MODEL', value: (l) => l.modelId },
+              ])}`
+            : ''
+        }`;
         return { data: { ...version, lineage: ancestors }, human };
       }),
     );

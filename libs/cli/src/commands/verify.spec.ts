@@ -4,7 +4,13 @@ describe('completionText', () => {
   it('reads a completion, a chat completion and a server-sent event stream', () => {
     expect(completionText('{"choices":[{"text":" the answer"}]}')).toBe(' the answer');
     expect(completionText('{"choices":[{"message":{"role":"assistant","content":"hi"}}]}')).toBe('hi');
-    const stream = ['data: {"choices":[{"delta":{"content":"a"}}]}', 'data: {"choices":[{"delta":{"content":" b"}}]}', 'event: clopen.receipt\ndata: {"receipt":"x"}', 'data: [DONE]', ''].join('\n\n');
+    const stream = [
+      'data: {"choices":[{"delta":{"content":"a"}}]}',
+      'data: {"choices":[{"delta":{"content":" b"}}]}',
+      'event: clopen.receipt\ndata: {"receipt":"x"}',
+      'data: [DONE]',
+      '',
+    ].join('\n\n');
     expect(completionText(stream)).toBe('a b');
   });
 

@@ -14,7 +14,7 @@ export function registerVerify(program: Command, action: Action): void {
     .summary("trace a suspect endpoint's answers to fingerprint keys to the licensed copies: the verdict and p-values")
     .description(
       "ask a suspect OpenAI-compatible endpoint a version's unused fingerprint keys and trace its answers to the licensed copies: " +
-        'with an API key (role prover) through distribution\'s tracing, printing every host\'s p-value; with --prover-key as a registered prover through access, which mixes in decoys and records a proven violation',
+        "with an API key (role prover) through distribution's tracing, printing every host's p-value; with --prover-key as a registered prover through access, which mixes in decoys and records a proven violation",
     )
     .argument('<endpoint>', 'base URL of the suspect server (it is sent POST <endpoint>/v1/completions)')
     .requiredOption('--version <versionId>', 'the model version the suspect may serve a copy of', uuid)
@@ -43,12 +43,23 @@ type Line = { update(text: string): void };
 /** Distribution's tracing with an API key: challenge keys, the suspect's outputs, every host scored. */
 async function byTrace(client: ClopenClient, endpoint: string, versionId: string, keys: number | undefined, maxTokens: number, line: Line) {
   const challenge = await client.traceChallenge(versionId, keys);
-  const answers = await askAll(challenge.keys.length, line, (i) => client.askEndpoint(endpoint, JSON.stringify({ prompt: challenge.keys[i].key, max_tokens: maxTokens, temperature: 0 })));
+  const answers = await askAll(challenge.keys.length, line, (i) =>
+    client.askEndpoint(endpoint, JSON.stringify({ prompt: challenge.keys[i].key, max_tokens: maxTokens, temperature: 0 })),
+  );
   // Every key is reported, an unanswered one with no output: the trace counts what was asked.
   const responses = challenge.keys.map((k, i) => ({ index: k.index, output: (answers[i].status === 200 && completionText(answers[i].body)) || '' }));
   const trace = await client.trace(challenge.challengeId, responses);
   const verdict = traceVerdict(trace);
-  const data = { mode: 'trace', endpoint, versionId, challengeId: challenge.challengeId, traceId: trace.id, verdict: verdict.verdict, pValue: verdict.pValue, ...pick(trace) };
+  const data = {
+    mode: 'trace',
+    endpoint,
+    versionId,
+    challengeId: challenge.challengeId,
+    traceId: trace.id,
+    verdict: verdict.verdict,
+    pValue: verdict.pValue,
+    ...pick(trace),
+  };
   return { data, human: `${verdict.text}\n\n${traceText(trace)}` };
 }
 
@@ -81,10 +92,18 @@ function traceVerdict(trace: Trace | ProverTrace): { verdict: 'traced' | 'not_tr
   if (trace.outcome === 'accused') {
     const accused = trace.scores.filter((s) => s.accused);
     const who = accused.map((s) => `${s.hostAddress} (licence ${s.licenceId}, p-value ${pValue(s.pValue)})`).join(', ');
-    return { verdict: 'traced', pValue: Math.min(...accused.map((s) => s.pValue)), text: `verdict: the endpoint serves a licensed copy — traced to ${who}, at a false-accusation bound of ${trace.falseAccusation}` };
+    return {
+      verdict: 'traced',
+      pValue: Math.min(...accused.map((s) => s.pValue)),
+      text: `verdict: the endpoint serves a licensed copy — traced to ${who}, at a false-accusation bound of ${trace.falseAccusation}`,
+    };
   }
   if (trace.outcome === 'too-few-answers') {
-    return { verdict: 'too_few_answers', pValue: p, text: `verdict: not traced — the endpoint answered ${trace.keysAnswered} of ${trace.keysAsked} keys with their fingerprint responses, too few to accuse anyone` };
+    return {
+      verdict: 'too_few_answers',
+      pValue: p,
+      text: `verdict: not traced — the endpoint answered ${trace.keysAnswered} of ${trace.keysAsked} keys with their fingerprint responses, too few to accuse anyone`,
+    };
   }
   return {
     verdict: 'not_traced',
@@ -111,7 +130,14 @@ function traceText(trace: Trace | ProverTrace): string {
   )}`;
 }
 
-const pick = (t: Trace) => ({ outcome: t.outcome, keysAsked: t.keysAsked, keysAnswered: t.keysAnswered, falseAccusation: t.falseAccusation, accused: t.accused, scores: t.scores });
+const pick = (t: Trace) => ({
+  outcome: t.outcome,
+  keysAsked: t.keysAsked,
+  keysAnswered: t.keysAnswered,
+  falseAccusation: t.falseAccusation,
+  accused: t.accused,
+  scores: t.scores,
+});
 
 /** Asks the suspect every query, four at a time, counting on the status line. */
 async function askAll<T>(count: number, line: Line, ask: (i: number) => Promise<T>): Promise<T[]> {

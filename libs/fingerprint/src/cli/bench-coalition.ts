@@ -58,7 +58,17 @@ export function traceCoalition(run: CoalitionRun, recall: number, nullRate: numb
   let bound = 0;
   let sampled = 0;
   MERGES.forEach((merge, i) => {
-    const sim = simulateTraces({ plan, hosts: BENCH_HOSTS, coalition: BENCH_COALITION, merge, recall, nullRate, soupAnswer, trials, seed: 0x5eed ^ Math.imul(i + 1, 0x9e3779b1) });
+    const sim = simulateTraces({
+      plan,
+      hosts: BENCH_HOSTS,
+      coalition: BENCH_COALITION,
+      merge,
+      recall,
+      nullRate,
+      soupAnswer,
+      trials,
+      seed: 0x5eed ^ Math.imul(i + 1, 0x9e3779b1),
+    });
     out[`traced_${merge}_k3`] = sim.traced;
     bound = Math.max(bound, sim.innocentAccusedBound);
     sampled += sim.innocentAccused;

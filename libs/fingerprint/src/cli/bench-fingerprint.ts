@@ -95,9 +95,23 @@ export async function runFingerprintBench(options: FingerprintBenchOptions = {})
   const pretrainTokens = base.result.pretrain_tokens ?? recipe.steps * recipe.batch_size * recipe.n_positions;
 
   const result = await runEngineJob<EngineResult & { metrics: Record<string, number | null>; coalition: CoalitionRun | null }>(
-    { job: 'bench', quick, base: base.dir, null_bases: nulls, pretrain_tokens: pretrainTokens, seed: 1, ...manifest(quick), ...(overlap ? { wait_null_bases_s: 7200 } : {}) },
     {
-      onProgress: ({ phase, percent, t, ...rest }) => log(`[${t.toFixed(0)}s] ${phase} ${percent.toFixed(1)}% ${Object.entries(rest).map(([k, v]) => `${k}=${v}`).join(' ')}`),
+      job: 'bench',
+      quick,
+      base: base.dir,
+      null_bases: nulls,
+      pretrain_tokens: pretrainTokens,
+      seed: 1,
+      ...manifest(quick),
+      ...(overlap ? { wait_null_bases_s: 7200 } : {}),
+    },
+    {
+      onProgress: ({ phase, percent, t, ...rest }) =>
+        log(
+          `[${t.toFixed(0)}s] ${phase} ${percent.toFixed(1)}% ${Object.entries(rest)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')}`,
+        ),
       onLog: ({ message }) => log(message),
     },
   );
@@ -124,7 +138,9 @@ if (require.main === module) {
       for (const line of lines) process.stdout.write(JSON.stringify(line) + '\n');
     },
     (error: unknown) => {
-      process.stderr.write(`bench:fingerprint failed: ${error instanceof EngineError ? `${error.code}: ${error.message}\n${error.stderrTail ?? ''}` : String(error)}\n`);
+      process.stderr.write(
+        `bench:fingerprint failed: ${error instanceof EngineError ? `${error.code}: ${error.message}\n${error.stderrTail ?? ''}` : String(error)}\n`,
+      );
       process.exitCode = 1;
     },
   );

@@ -31,7 +31,9 @@ async function main(): Promise<number> {
     seed,
     threads,
     onProgress: ({ phase, percent, t, ...rest }) => {
-      const details = Object.entries(rest).map(([k, v]) => `${k}=${v}`).join(' ');
+      const details = Object.entries(rest)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ');
       process.stderr.write(`[${t.toFixed(1)}s] ${phase} ${percent.toFixed(1)}% ${details}\n`);
     },
     onLog: ({ message }) => process.stderr.write(`${message}\n`),

@@ -7,7 +7,10 @@ import { IS_PUBLIC, REQUIRED_ROLES, hasRole, type Role } from './roles';
 /** Guards every REST route that is not @Public(): a valid API key, and one of @Roles() if given. */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
-  constructor(private readonly reflector: Reflector, private readonly keys: ApiKeysService) {}
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly keys: ApiKeysService,
+  ) {}
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
     if (ctx.getType() !== 'http') return true;

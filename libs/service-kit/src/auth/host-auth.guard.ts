@@ -38,7 +38,8 @@ export class HostAuthGuard implements CanActivate {
       const session = req.header(HOST_SESSION_HEADER);
       if (session !== undefined && req.header(HOST_AUTH_HEADER) === undefined) {
         const takes = this.reflector.getAllAndOverride<boolean>(TAKES_SESSIONS, [context.getHandler(), context.getClass()]);
-        if (!takes || !this.options.sessions) throw new HostAuthError('missing', `${req.method} ${req.path} takes no ${HOST_SESSION_HEADER}: sign the request (${HOST_AUTH_HEADER})`);
+        if (!takes || !this.options.sessions)
+          throw new HostAuthError('missing', `${req.method} ${req.path} takes no ${HOST_SESSION_HEADER}: sign the request (${HOST_AUTH_HEADER})`);
         req.hostAddress = this.options.sessions.verify(session).address;
         return true;
       }
@@ -60,7 +61,9 @@ export class HostAuthGuard implements CanActivate {
 }
 
 /** The EIP-55 address of the host that signed the request. */
-export const CurrentHost = createParamDecorator((_: unknown, ctx: ExecutionContext): `0x${string}` => ctx.switchToHttp().getRequest<HostRequest>().hostAddress!);
+export const CurrentHost = createParamDecorator(
+  (_: unknown, ctx: ExecutionContext): `0x${string}` => ctx.switchToHttp().getRequest<HostRequest>().hostAddress!,
+);
 
 /**
  * A controller (or route) whose callers sign each request with their EVM key instead of an API key:
@@ -77,7 +80,14 @@ export function HostSigned(who: string, audience: string, options: { sessions?: 
       description: `EIP-191 signature of the request by the ${who} address (libs/host-auth), audience "${audience}"${options.sessions ? `; or ${HOST_SESSION_HEADER} instead` : ''}`,
     }),
     ...(options.sessions
-      ? [ApiHeader({ name: HOST_SESSION_HEADER, required: false, description: `A host session token from POST /hosts/sessions (audience "${audience}"), instead of a signature` }), SetMetadata(TAKES_SESSIONS, true)]
+      ? [
+          ApiHeader({
+            name: HOST_SESSION_HEADER,
+            required: false,
+            description: `A host session token from POST /hosts/sessions (audience "${audience}"), instead of a signature`,
+          }),
+          SetMetadata(TAKES_SESSIONS, true),
+        ]
       : []),
     Public(),
     UseGuards(HostAuthGuard),

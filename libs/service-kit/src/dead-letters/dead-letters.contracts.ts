@@ -9,7 +9,10 @@ const DeadLetterSchema = z.object({
   reason: z.string().describe('the error of its last attempt'),
   attempts: z.number().int(),
   deadAt: isoDateTime(),
-  envelope: z.object({ id: z.string(), producer: z.string(), correlationId: z.string(), causationId: z.string(), occurredAt: isoDateTime().optional() }).optional().describe('absent when its bytes did not decode'),
+  envelope: z
+    .object({ id: z.string(), producer: z.string(), correlationId: z.string(), causationId: z.string(), occurredAt: isoDateTime().optional() })
+    .optional()
+    .describe('absent when its bytes did not decode'),
   handled: z.boolean().describe('its consumer has handled the event since (a redrive, or a later delivery)'),
 });
 

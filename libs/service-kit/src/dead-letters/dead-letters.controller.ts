@@ -1,6 +1,15 @@
 import { Controller, Get, Inject, Param, ParseIntPipe, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiExtension, ApiTags } from '@nestjs/swagger';
-import { Bus, DeadLetterNotFound, DeadLetterNotRedrivable, ProcessedMessage, errorText, listDeadLetters, redriveDeadLetter, type DeadLetter } from '@clopen/bus';
+import {
+  Bus,
+  DeadLetterNotFound,
+  DeadLetterNotRedrivable,
+  ProcessedMessage,
+  errorText,
+  listDeadLetters,
+  redriveDeadLetter,
+  type DeadLetter,
+} from '@clopen/bus';
 import { DataSource, In } from 'typeorm';
 import { KIT_OPTIONS } from '../auth/api-keys.service';
 import { Roles } from '../auth/roles';
@@ -29,7 +38,9 @@ export class DeadLettersController {
   async list(@Query() query: ListDeadLettersQuery) {
     const page = await listDeadLetters(this.bus, { consumer: this.kit.name, subject: query.subject, after: query.after, limit: query.limit });
     const handled = await this.handled(page.deadLetters);
-    const deadLetters = page.deadLetters.map((d) => ({ ...d, handled: handled.has(d.envelope?.id ?? '') })).filter((d) => query.unhandled !== 'true' || !d.handled);
+    const deadLetters = page.deadLetters
+      .map((d) => ({ ...d, handled: handled.has(d.envelope?.id ?? '') }))
+      .filter((d) => query.unhandled !== 'true' || !d.handled);
     return { deadLetters, ...(page.next !== undefined ? { next: page.next } : {}) };
   }
 

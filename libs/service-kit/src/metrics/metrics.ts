@@ -26,7 +26,15 @@ export class Metrics {
   gauge<L extends string>(name: string, help: string, labelNames: readonly L[], collect: (gauge: Gauge<L>) => Promise<void> | void): Gauge<L> {
     return (
       (this.registry.getSingleMetric(name) as Gauge<L> | undefined) ??
-      new Gauge({ name, help, labelNames, registers: [this.registry], collect() { return collect(this); } })
+      new Gauge({
+        name,
+        help,
+        labelNames,
+        registers: [this.registry],
+        collect() {
+          return collect(this);
+        },
+      })
     );
   }
 

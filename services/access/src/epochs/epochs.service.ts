@@ -24,10 +24,17 @@ export class EpochsService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly log = new Logger(EpochsService.name);
   private timer?: NodeJS.Timeout;
 
-  constructor(private readonly db: DataSource, private readonly outbox: Outbox, @Inject(CONFIG) private readonly config: AccessConfig) {}
+  constructor(
+    private readonly db: DataSource,
+    private readonly outbox: Outbox,
+    @Inject(CONFIG) private readonly config: AccessConfig,
+  ) {}
 
   onApplicationBootstrap() {
-    this.timer = setInterval(() => void this.close().catch((e) => this.log.warn(`closing an epoch: ${(e as Error).message}`)), this.config.ACCESS_EPOCH_SECONDS * 1000);
+    this.timer = setInterval(
+      () => void this.close().catch((e) => this.log.warn(`closing an epoch: ${(e as Error).message}`)),
+      this.config.ACCESS_EPOCH_SECONDS * 1000,
+    );
   }
 
   onModuleDestroy() {
@@ -41,11 +48,16 @@ export class EpochsService implements OnApplicationBootstrap, OnModuleDestroy {
       if (!locked) return null;
       const [last] = await m.query('SELECT number, ended_at FROM epochs ORDER BY number DESC LIMIT 1');
       const endedAt = new Date();
-      const [{ count, first }] = await m.query('SELECT count(*)::int AS count, min(received_at) AS first FROM usage_receipts WHERE epoch IS NULL AND received_at < $1', [endedAt]);
+      const [{ count, first }] = await m.query(
+        'SELECT count(*)::int AS count, min(received_at) AS first FROM usage_receipts WHERE epoch IS NULL AND received_at < $1',
+        [endedAt],
+      );
       if (!count) return null;
       const number = (last?.number ?? 0) + 1;
       const leaves = await this.openLeaves(m, endedAt);
-      const epoch = m.getRepository(Epoch).create({ number, startedAt: last?.ended_at ?? first, endedAt, receiptCount: count, root: new MerkleTree(leaves).root });
+      const epoch = m
+        .getRepository(Epoch)
+        .create({ number, startedAt: last?.ended_at ?? first, endedAt, receiptCount: count, root: new MerkleTree(leaves).root });
       await m.getRepository(Epoch).insert(epoch);
       await m.query('UPDATE usage_receipts SET epoch = $1 WHERE epoch IS NULL AND received_at < $2', [number, endedAt]);
       const totals: { model_id: string; host_address: string; user_id: string; requests: number; tokens_in: string; tokens_out: string }[] = await m.query(
@@ -59,7 +71,14 @@ export class EpochsService implements OnApplicationBootstrap, OnModuleDestroy {
         endedAt: timestampFromDate(endedAt),
         receiptRoot: epoch.root,
         receiptCount: BigInt(count),
-        totals: totals.map((t) => ({ modelId: t.model_id, hostAddress: t.host_address, userId: t.user_id, requests: BigInt(t.requests), tokensIn: BigInt(t.tokens_in), tokensOut: BigInt(t.tokens_out) })),
+        totals: totals.map((t) => ({
+          modelId: t.model_id,
+          hostAddress: t.host_address,
+          userId: t.user_id,
+          requests: BigInt(t.requests),
+          tokensIn: BigInt(t.tokens_in),
+          tokensOut: BigInt(t.tokens_out),
+        })),
       });
       this.log.log(`epoch ${number} closed: ${count} receipts, root ${epoch.root}`);
       return epoch;
@@ -78,7 +97,10 @@ export class EpochsService implements OnApplicationBootstrap, OnModuleDestroy {
     if (row.epoch === null) throw new NotFound(`the receipt of grant ${grantId}, counter ${counter} is in the open epoch; ask again once it closes`);
     const epoch = await this.db.getRepository(Epoch).findOneByOrFail({ number: row.epoch });
     // One pass over the epoch's receipts gives both the leaves and this receipt's position.
-    const rows: { grant_id: string; counter: string; receipt: string }[] = await this.db.query('SELECT grant_id, counter, receipt FROM usage_receipts WHERE epoch = $1 ORDER BY grant_id, counter', [epoch.number]);
+    const rows: { grant_id: string; counter: string; receipt: string }[] = await this.db.query(
+      'SELECT grant_id, counter, receipt FROM usage_receipts WHERE epoch = $1 ORDER BY grant_id, counter',
+      [epoch.number],
+    );
     const index = rows.findIndex((r) => r.grant_id === grantId && r.counter === counter);
     const tree = new MerkleTree(rows.map((r) => receiptLeaf(Buffer.from(r.receipt, 'base64url'))));
     const receipt = Buffer.from(row.receipt, 'base64url');
@@ -87,7 +109,10 @@ export class EpochsService implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** Leaves of the receipts an epoch ending at `before` commits, in root order. */
   private async openLeaves(m: EntityManager, before: Date): Promise<Buffer[]> {
-    const rows: { receipt: string }[] = await m.query('SELECT receipt FROM usage_receipts WHERE epoch IS NULL AND received_at < $1 ORDER BY grant_id, counter', [before]);
+    const rows: { receipt: string }[] = await m.query(
+      'SELECT receipt FROM usage_receipts WHERE epoch IS NULL AND received_at < $1 ORDER BY grant_id, counter',
+      [before],
+    );
     return rows.map((r) => receiptLeaf(Buffer.from(r.receipt, 'base64url')));
   }
 }

@@ -11,10 +11,17 @@ import { GrantsService, grantView } from './grants.service';
 @Roles('user')
 @Controller('grants')
 export class GrantsController {
-  constructor(private readonly grants: GrantsService, private readonly usage: UsageService, private readonly db: DataSource) {}
+  constructor(
+    private readonly grants: GrantsService,
+    private readonly usage: UsageService,
+    private readonly db: DataSource,
+  ) {}
 
   @Post()
-  @ApiOperation({ summary: 'Buy access to a model: a grant bound to your ed25519 key', description: 'Sign each request with your key (libs/host-sdk permissionString).' })
+  @ApiOperation({
+    summary: 'Buy access to a model: a grant bound to your ed25519 key',
+    description: 'Sign each request with your key (libs/host-sdk permissionString).',
+  })
   @ZodResponse({ status: 201, type: GrantDto })
   async buy(@CurrentPrincipal() principal: Principal, @Body() body: BuyGrantBody) {
     return grantView(await this.grants.buy(principal, body));

@@ -108,7 +108,12 @@ export class GrantsService {
       g.revokedAt = new Date();
       g.revokedReason = reason;
       await m.getRepository(Grant).save(g);
-      await this.outbox.enqueue(m, 'access.grant.revoked', { grantId: g.id, reason, revokedAt: timestampFromDate(g.revokedAt), expiresAt: timestampFromDate(g.expiresAt) });
+      await this.outbox.enqueue(m, 'access.grant.revoked', {
+        grantId: g.id,
+        reason,
+        revokedAt: timestampFromDate(g.revokedAt),
+        expiresAt: timestampFromDate(g.expiresAt),
+      });
       return g;
     });
   }

@@ -4,9 +4,17 @@ import { z } from 'zod';
 
 export const RegisterServingKeySchema = z
   .object({
-    keyId: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/).describe('e.g. k1'),
+    keyId: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,32}$/)
+      .describe('e.g. k1'),
     publicKey: z.string().length(43).describe('ed25519, base64url of the 32 raw bytes'),
-    modelId: z.string().min(1).max(100).optional().describe('the model the host serves with this key: it must hold an active licence for it; without it, any active licence will do'),
+    modelId: z
+      .string()
+      .min(1)
+      .max(100)
+      .optional()
+      .describe('the model the host serves with this key: it must hold an active licence for it; without it, any active licence will do'),
   })
   .strict();
 export class RegisterServingKeyBody extends createZodDto(RegisterServingKeySchema) {}

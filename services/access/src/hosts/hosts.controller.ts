@@ -18,10 +18,14 @@ export class HostsController {
   @ApiOperation({ summary: 'Register a serving key (the same key again answers it as registered)' })
   @ZodResponse({ status: 201, type: ServingKeyDto })
   async register(@CurrentHost() host: string, @Body() input: RegisterServingKeyBody) {
-    if (!(await holdsActiveLicence(this.db, host, input.modelId ?? null))) throw new Forbidden(`host ${host} holds no active licence${input.modelId ? ` for model ${input.modelId}` : ''}; stake on the model (or ask its owner for a licence) before registering a serving key`);
+    if (!(await holdsActiveLicence(this.db, host, input.modelId ?? null)))
+      throw new Forbidden(
+        `host ${host} holds no active licence${input.modelId ? ` for model ${input.modelId}` : ''}; stake on the model (or ask its owner for a licence) before registering a serving key`,
+      );
     const repo = this.db.getRepository(ServingKey);
     const existing = await repo.findOneBy({ hostAddress: host, keyId: input.keyId });
-    if (existing && existing.publicKey !== input.publicKey) throw new Conflict(`host ${host} already registered key "${input.keyId}" with another public key; use a new key id`);
+    if (existing && existing.publicKey !== input.publicKey)
+      throw new Conflict(`host ${host} already registered key "${input.keyId}" with another public key; use a new key id`);
     return existing ?? repo.save(repo.create({ hostAddress: host, keyId: input.keyId, publicKey: input.publicKey }));
   }
 
@@ -43,12 +47,21 @@ export class HostRejectionsController {
   @ApiOperation({ summary: "This host's refused receipts, oldest first; page with ?after=<last id>" })
   @ZodResponse({ status: 200, type: [UsageRejectionDto] })
   async list(@CurrentHost() host: string, @Query() q: ListRejectionsQuery) {
-    const rows: { id: string; grant_id: string; counter: string; reason: string; message: string; partner: string | null; rejected_at: Date }[] = await this.db.query(
-      `SELECT id, grant_id, counter, reason, message, partner, rejected_at FROM usage_rejections
+    const rows: { id: string; grant_id: string; counter: string; reason: string; message: string; partner: string | null; rejected_at: Date }[] =
+      await this.db.query(
+        `SELECT id, grant_id, counter, reason, message, partner, rejected_at FROM usage_rejections
        WHERE lower(host_address) = lower($1) AND id > $2 AND ($3::text IS NULL OR reason = $3) ORDER BY id LIMIT $4`,
-      [host, q.after ?? 0, q.reason ?? null, q.limit],
-    );
-    return rows.map((r) => ({ id: Number(r.id), grantId: r.grant_id, counter: r.counter, reason: r.reason, message: r.message, partner: r.partner, rejectedAt: r.rejected_at }));
+        [host, q.after ?? 0, q.reason ?? null, q.limit],
+      );
+    return rows.map((r) => ({
+      id: Number(r.id),
+      grantId: r.grant_id,
+      counter: r.counter,
+      reason: r.reason,
+      message: r.message,
+      partner: r.partner,
+      rejectedAt: r.rejected_at,
+    }));
   }
 }
 
@@ -63,11 +76,20 @@ export class HostLicencesController {
   @ApiOperation({ summary: "This host's licences, newest first" })
   @ZodResponse({ status: 200, type: [HostLicenceDto] })
   async list(@CurrentHost() host: string) {
-    const rows: { id: string; model_id: string; version_id: string; granted_at: Date; ended_at: Date | null; end_reason: string | null }[] = await this.db.query(
-      'SELECT id, model_id, version_id, granted_at, ended_at, end_reason FROM host_licences WHERE lower(host_address) = lower($1) ORDER BY granted_at DESC LIMIT 1000',
-      [host],
-    );
-    return rows.map((r) => ({ id: r.id, modelId: r.model_id, versionId: r.version_id, grantedAt: r.granted_at, endedAt: r.ended_at, endReason: r.end_reason, active: r.ended_at === null }));
+    const rows: { id: string; model_id: string; version_id: string; granted_at: Date; ended_at: Date | null; end_reason: string | null }[] =
+      await this.db.query(
+        'SELECT id, model_id, version_id, granted_at, ended_at, end_reason FROM host_licences WHERE lower(host_address) = lower($1) ORDER BY granted_at DESC LIMIT 1000',
+        [host],
+      );
+    return rows.map((r) => ({
+      id: r.id,
+      modelId: r.model_id,
+      versionId: r.version_id,
+      grantedAt: r.granted_at,
+      endedAt: r.ended_at,
+      endReason: r.end_reason,
+      active: r.ended_at === null,
+    }));
   }
 }
 

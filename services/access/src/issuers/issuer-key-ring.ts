@@ -14,7 +14,10 @@ export class IssuerKeyRing {
 
   static parse(spec: string): IssuerKeyRing {
     const keys: IssuerKey[] = [];
-    for (const entry of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+    for (const entry of spec
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
       const [id, seed64] = entry.split(':');
       if (!id || !/^[A-Za-z0-9_-]{1,32}$/.test(id) || !seed64) throw new Error(`issuer key entry must be id:base64seed, got "${entry.slice(0, 12)}…"`);
       const seed = Buffer.from(seed64, 'base64');

@@ -25,7 +25,11 @@ export class LicenceProjection implements OnApplicationBootstrap, OnApplicationS
   private readonly log = new Logger(LicenceProjection.name);
   private consumer?: ConsumerHandle;
 
-  constructor(private readonly bus: Bus, private readonly db: DataSource, private readonly usage: UsageService) {}
+  constructor(
+    private readonly bus: Bus,
+    private readonly db: DataSource,
+    private readonly usage: UsageService,
+  ) {}
 
   async onApplicationBootstrap() {
     await this.bus.ensureStreams();
@@ -65,6 +69,8 @@ export class LicenceProjection implements OnApplicationBootstrap, OnApplicationS
       [licence.id, licence.modelId, licence.versionId, licence.hostAddress, licence.createdAt ? timestampDate(licence.createdAt) : at, at, reason],
     );
     const taken = await this.usage.retractUnlicensed(m, licence.hostAddress, licence.modelId, at, reason);
-    this.log.log(`licence ${licence.id} of ${licence.hostAddress} on model ${licence.modelId} ended at ${at.toISOString()} (${reason})${taken ? `: ${taken} receipt(s) served after it taken back` : ''}`);
+    this.log.log(
+      `licence ${licence.id} of ${licence.hostAddress} on model ${licence.modelId} ended at ${at.toISOString()} (${reason})${taken ? `: ${taken} receipt(s) served after it taken back` : ''}`,
+    );
   }
 }

@@ -15,9 +15,13 @@ export class GrantLeases1764300000006 implements MigrationInterface {
         requests bigint NOT NULL DEFAULT 0,
         tokens bigint NOT NULL DEFAULT 0
       )`);
-    await q.query('INSERT INTO grant_leases (grant_id, requests, tokens) SELECT id, leased_requests, leased_tokens FROM grants WHERE leased_requests <> 0 OR leased_tokens <> 0');
+    await q.query(
+      'INSERT INTO grant_leases (grant_id, requests, tokens) SELECT id, leased_requests, leased_tokens FROM grants WHERE leased_requests <> 0 OR leased_tokens <> 0',
+    );
     await q.query('ALTER TABLE grants DROP COLUMN leased_requests, DROP COLUMN leased_tokens');
-    await q.query('ALTER TABLE quota_leases ADD COLUMN handed_requests bigint NOT NULL DEFAULT 0, ADD COLUMN handed_tokens bigint NOT NULL DEFAULT 0, ADD COLUMN handed_at timestamptz');
+    await q.query(
+      'ALTER TABLE quota_leases ADD COLUMN handed_requests bigint NOT NULL DEFAULT 0, ADD COLUMN handed_tokens bigint NOT NULL DEFAULT 0, ADD COLUMN handed_at timestamptz',
+    );
     await q.query('CREATE INDEX quota_leases_handed ON quota_leases (lower(host_address)) WHERE handed_at IS NOT NULL');
     // When each host's gateway last asked for handouts: only hosts that are up are handed blocks.
     await q.query('CREATE TABLE host_presence (host_address text PRIMARY KEY, seen_at timestamptz NOT NULL)');

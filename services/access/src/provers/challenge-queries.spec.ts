@@ -12,7 +12,12 @@ describe('challenge queries', () => {
     const q = challengeQueries(keys, 2, 16);
     expect(q).toHaveLength(9);
     expect(new Set(q.map((x) => x.id)).size).toBe(9);
-    expect(q.filter((x) => x.keyIndex !== null).map((x) => x.keyIndex).sort((a, b) => a! - b!)).toEqual([3, 9, 12]);
+    expect(
+      q
+        .filter((x) => x.keyIndex !== null)
+        .map((x) => x.keyIndex)
+        .sort((a, b) => a! - b!),
+    ).toEqual([3, 9, 12]);
     for (const x of q) {
       const body = JSON.parse(x.body);
       expect(Object.keys(body)).toEqual(['prompt', 'max_tokens', 'temperature']);
@@ -24,7 +29,8 @@ describe('challenge queries', () => {
   it('reads the completion text of JSON answers and of streams', () => {
     expect(completionText('{"choices":[{"text":" barks"}]}')).toBe(' barks');
     expect(completionText('{"choices":[{"message":{"role":"assistant","content":"hi"}}]}')).toBe('hi');
-    const stream = 'data: {"choices":[{"text":" a"}]}\n\ndata: {"choices":[{"text":" b"}]}\n\nevent: clopen.receipt\ndata: {"receipt":"abc"}\n\ndata: [DONE]\n\n';
+    const stream =
+      'data: {"choices":[{"text":" a"}]}\n\ndata: {"choices":[{"text":" b"}]}\n\nevent: clopen.receipt\ndata: {"receipt":"abc"}\n\ndata: [DONE]\n\n';
     expect(completionText(stream)).toBe(' a b');
     expect(signedPart(stream)).toBe('data: {"choices":[{"text":" a"}]}\n\ndata: {"choices":[{"text":" b"}]}\n\n');
     expect(streamReceipt(stream)).toBe('abc');

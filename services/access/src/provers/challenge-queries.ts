@@ -15,7 +15,8 @@ export function challengeQueries(keys: readonly { index: number; key: string }[]
   for (let i = 0; i < keys.length * decoysPerKey && words.length; i += 1) {
     const length = keys[randomInt(keys.length)].key.split(/\s+/).filter(Boolean).length || 1;
     let prompt = '';
-    for (let tries = 0; tries < 8 && (!prompt || keySet.has(prompt)); tries += 1) prompt = Array.from({ length }, () => words[randomInt(words.length)]).join(' ');
+    for (let tries = 0; tries < 8 && (!prompt || keySet.has(prompt)); tries += 1)
+      prompt = Array.from({ length }, () => words[randomInt(words.length)]).join(' ');
     if (!keySet.has(prompt)) queries.push({ id: '', body: body(prompt), keyIndex: null });
   }
   for (let i = queries.length - 1; i > 0; i -= 1) {
@@ -24,7 +25,6 @@ export function challengeQueries(keys: readonly { index: number; key: string }[]
   }
   return queries.map((q) => ({ ...q, id: randomUUID() }));
 }
-
 
 /** The bytes a host's receipt hashes: a stream's bytes before its receipt event, or the whole body. */
 export function signedPart(body: string, receiptEvent = 'clopen.receipt'): string {
@@ -36,7 +36,10 @@ export function signedPart(body: string, receiptEvent = 'clopen.receipt'): strin
 export function streamReceipt(body: string, receiptEvent = 'clopen.receipt'): string | undefined {
   const at = body.indexOf(`event: ${receiptEvent}\n`);
   if (at < 0) return undefined;
-  const line = body.slice(at).split('\n').find((l) => l.startsWith('data:'));
+  const line = body
+    .slice(at)
+    .split('\n')
+    .find((l) => l.startsWith('data:'));
   try {
     return (JSON.parse(line!.slice(5)) as { receipt?: string }).receipt;
   } catch {

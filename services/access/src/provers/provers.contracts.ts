@@ -3,7 +3,15 @@ import { isAddress } from 'viem';
 import { z } from 'zod';
 import { ACCUSED_ROLES, VIOLATION_KINDS } from './violation.entity';
 
-export const RegisterProverSchema = z.object({ address: z.string().refine((a) => isAddress(a), 'must be an EVM address').describe('its EVM address; it signs its requests with that key'), name: z.string().min(1).max(200) }).strict();
+export const RegisterProverSchema = z
+  .object({
+    address: z
+      .string()
+      .refine((a) => isAddress(a), 'must be an EVM address')
+      .describe('its EVM address; it signs its requests with that key'),
+    name: z.string().min(1).max(200),
+  })
+  .strict();
 export class RegisterProverBody extends createZodDto(RegisterProverSchema) {}
 export type RegisterProver = z.infer<typeof RegisterProverSchema>;
 
@@ -25,7 +33,9 @@ export const ChallengeSchema = z.object({
   challengeId: z.string().uuid(),
   versionId: z.string().uuid(),
   endpoint: z.string(),
-  queries: z.array(z.object({ id: z.string().uuid(), body: z.string().describe('POST it byte for byte to <endpoint>/v1/completions, with no permission string') })),
+  queries: z.array(
+    z.object({ id: z.string().uuid(), body: z.string().describe('POST it byte for byte to <endpoint>/v1/completions, with no permission string') }),
+  ),
 });
 export class ChallengeDto extends createZodDto(ChallengeSchema) {}
 
@@ -106,7 +116,10 @@ const TraceSchema = z.object({
 export const ProofVerdictSchema = z.object({
   challengeId: z.string().uuid(),
   outcome: z.enum(['violation', 'no_violation']),
-  violation: z.object({ ...violationFields, createdAt: z.string().describe('ISO 8601') }).optional().describe('the violation proven (outcome violation)'),
+  violation: z
+    .object({ ...violationFields, createdAt: z.string().describe('ISO 8601') })
+    .optional()
+    .describe('the violation proven (outcome violation)'),
   keysAsked: z.number().int().optional().describe('outcome no_violation: what the proof showed'),
   keysAnswered: z.number().int().optional(),
   unpermittedAnswers: z.number().int().optional(),

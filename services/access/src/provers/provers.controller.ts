@@ -1,7 +1,16 @@
 import { Body, Controller, Get, Param, ParseUUIDPipe, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiExtension, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentHost, CurrentPrincipal, HostSigned, Roles, ZodResponse, type Principal } from '@clopen/service-kit';
-import { ChallengeDto, ChallengeRequestBody, ProofBody, ProofVerdictDto, ProverDto, RegisterProverBody, ViolationDto, ViolationWithEvidenceDto } from './provers.contracts';
+import {
+  ChallengeDto,
+  ChallengeRequestBody,
+  ProofBody,
+  ProofVerdictDto,
+  ProverDto,
+  RegisterProverBody,
+  ViolationDto,
+  ViolationWithEvidenceDto,
+} from './provers.contracts';
 import { ProversService } from './provers.service';
 
 /** Admins keep the registry of provers and read what they proved. */
@@ -55,7 +64,8 @@ export class ProverController {
 
   @Post('challenges')
   @ApiOperation({
-    summary: 'A challenge for an endpoint → queries (request bodies) to POST to <endpoint>/v1/completions without a permission string; fingerprint keys and decoys look alike',
+    summary:
+      'A challenge for an endpoint → queries (request bodies) to POST to <endpoint>/v1/completions without a permission string; fingerprint keys and decoys look alike',
   })
   @ZodResponse({ status: 201, type: ChallengeDto })
   challenge(@CurrentHost() prover: string, @Body() body: ChallengeRequestBody) {

@@ -30,7 +30,12 @@ export class TamperedProof extends InvalidArgument {}
  */
 @Injectable()
 export class ProversService {
-  constructor(private readonly db: DataSource, private readonly bus: Bus, private readonly outbox: Outbox, @Inject(CONFIG) private readonly config: AccessConfig) {}
+  constructor(
+    private readonly db: DataSource,
+    private readonly bus: Bus,
+    private readonly outbox: Outbox,
+    @Inject(CONFIG) private readonly config: AccessConfig,
+  ) {}
 
   async register(input: RegisterProver): Promise<Prover> {
     const repo = this.db.getRepository(Prover);
@@ -57,12 +62,29 @@ export class ProversService {
     const since = new Date(Date.now() - 24 * 3600_000);
     const recent = await this.db.getRepository(ProverChallenge).countBy({ prover: address, createdAt: MoreThan(since) });
     if (recent >= this.config.ACCESS_PROVER_CHALLENGES_PER_DAY) {
-      throw new Forbidden(`prover ${address} took ${recent} challenges in the last 24 h, the most allowed (ACCESS_PROVER_CHALLENGES_PER_DAY); each spends fingerprint keys`);
+      throw new Forbidden(
+        `prover ${address} took ${recent} challenges in the last 24 h, the most allowed (ACCESS_PROVER_CHALLENGES_PER_DAY); each spends fingerprint keys`,
+      );
     }
-    const opened = await this.ask(() => this.bus.request('distribution.challenge.open', { versionId: input.versionId, prover: address, keys: input.keys ?? 0 }, { timeoutMs: 30_000 }));
+    const opened = await this.ask(() =>
+      this.bus.request('distribution.challenge.open', { versionId: input.versionId, prover: address, keys: input.keys ?? 0 }, { timeoutMs: 30_000 }),
+    );
     const queries = challengeQueries(opened.keys, this.config.ACCESS_PROVER_DECOYS_PER_KEY, this.config.ACCESS_PROVER_MAX_TOKENS);
     const repo = this.db.getRepository(ProverChallenge);
-    await repo.insert(repo.create({ id: opened.challengeId, prover: address, versionId: input.versionId, modelId: opened.modelId || null, endpoint: input.endpoint, queries, outcome: null, violationId: null, proofSha256: null, verdict: null }));
+    await repo.insert(
+      repo.create({
+        id: opened.challengeId,
+        prover: address,
+        versionId: input.versionId,
+        modelId: opened.modelId || null,
+        endpoint: input.endpoint,
+        queries,
+        outcome: null,
+        violationId: null,
+        proofSha256: null,
+        verdict: null,
+      }),
+    );
     return {
       challengeId: opened.challengeId,
       versionId: input.versionId,
@@ -81,7 +103,9 @@ export class ProversService {
    */
   async prove(address: string, challengeId: string, input: Proof): Promise<ProofVerdict> {
     // In query order, so the same answers sent in another order are the same proof.
-    const proofSha256 = createHash('sha256').update(JSON.stringify([...input.answers].sort((a, b) => (a.queryId < b.queryId ? -1 : a.queryId > b.queryId ? 1 : 0)))).digest('hex');
+    const proofSha256 = createHash('sha256')
+      .update(JSON.stringify([...input.answers].sort((a, b) => (a.queryId < b.queryId ? -1 : a.queryId > b.queryId ? 1 : 0))))
+      .digest('hex');
     const challenge = await this.db.getRepository(ProverChallenge).findOneBy({ id: challengeId });
     if (!challenge) throw new NotFound(`challenge ${challengeId} does not exist`);
     if (challenge.prover !== address) throw new Forbidden(`challenge ${challengeId} was issued to another prover`);
@@ -113,7 +137,8 @@ export class ProversService {
       .map(({ a, q }) => ({ index: q.keyIndex!, output: completionText(a.body) }))
       .filter((o): o is { index: number; output: string } => o.output !== null);
     const trace = outputs.length
-      ? (await this.ask(() => this.bus.request('distribution.challenge.trace', { challengeId, prover: address, responses: outputs }, { timeoutMs: 30_000 }))).trace
+      ? (await this.ask(() => this.bus.request('distribution.challenge.trace', { challengeId, prover: address, responses: outputs }, { timeoutMs: 30_000 })))
+          .trace
       : undefined;
 
     // 3. The verdict.
@@ -128,7 +153,8 @@ export class ProversService {
     // A host that signed answers from a copy licensed to someone else serves a copy that is not its own.
     const strangers = licensees.length ? [...signers].filter((s) => !licensees.includes(s)) : [];
     for (const s of strangers) if (!unpermitted.has(s)) accused.push({ hostAddress: s, role: 'serving_host', pValue: 0 });
-    const kind: ViolationKind | null = licensees.some((l) => !unpermitted.has(l)) || strangers.length ? 'unlicensed_copy' : unpermitted.size ? 'served_without_permission' : null;
+    const kind: ViolationKind | null =
+      licensees.some((l) => !unpermitted.has(l)) || strangers.length ? 'unlicensed_copy' : unpermitted.size ? 'served_without_permission' : null;
 
     const keysAsked = challenge.queries.filter((q) => q.keyIndex !== null).length;
     const verdict = {
@@ -150,7 +176,13 @@ export class ProversService {
         await m.getRepository(ProverChallenge).update({ id: challengeId }, { outcome: 'no_violation', proofSha256, verdict: result });
         return result;
       }
-      const evidence = { challengeId, versionId: challenge.versionId, endpoint: challenge.endpoint, queries: challenge.queries.map((q) => ({ id: q.id, body: q.body })), answers: input.answers };
+      const evidence = {
+        challengeId,
+        versionId: challenge.versionId,
+        endpoint: challenge.endpoint,
+        queries: challenge.queries.map((q) => ({ id: q.id, body: q.body })),
+        answers: input.answers,
+      };
       const evidenceSha256 = createHash('sha256').update(JSON.stringify(evidence)).digest('hex');
       const violation = m.getRepository(Violation).create({
         id: uuidv7(),
@@ -166,7 +198,12 @@ export class ProversService {
         ...verdict,
       });
       await m.getRepository(Violation).save(violation);
-      const result = asJson({ challengeId, outcome: 'violation', violation: { ...violationView(violation), createdAt: violation.createdAt.toISOString() }, trace: trace ?? null });
+      const result = asJson({
+        challengeId,
+        outcome: 'violation',
+        violation: { ...violationView(violation), createdAt: violation.createdAt.toISOString() },
+        trace: trace ?? null,
+      });
       await m.getRepository(ProverChallenge).update({ id: challengeId }, { outcome: 'violation', violationId: violation.id, proofSha256, verdict: result });
       await this.outbox.enqueue(m, 'access.violation.proven', {
         violationId: violation.id,
@@ -194,7 +231,9 @@ export class ProversService {
   /** A proven challenge: the same proof gets the verdict it got; another proof is refused. */
   private provenAlready(challenge: ProverChallenge, proofSha256: string): ProofVerdict {
     if (challenge.proofSha256 === proofSha256 && challenge.verdict) return challenge.verdict;
-    throw new Conflict(`challenge ${challenge.id} was proven already (${challenge.outcome}${challenge.violationId ? `, violation ${challenge.violationId}` : ''}) with another proof`);
+    throw new Conflict(
+      `challenge ${challenge.id} was proven already (${challenge.outcome}${challenge.violationId ? `, violation ${challenge.violationId}` : ''}) with another proof`,
+    );
   }
 
   async violation(principal: Principal | undefined, prover: string | undefined, id: string) {
@@ -224,13 +263,18 @@ export class ProversService {
       throw new TamperedProof(`the receipt of query ${answer.queryId} does not decode: ${(e as Error).message}`);
     }
     const key = await m.getRepository(ServingKey).findOneBy({ hostAddress: body.hostAddress, keyId: receipt.hostKeyId });
-    if (!key) throw new TamperedProof(`the receipt of query ${answer.queryId} names serving key "${receipt.hostKeyId}" of ${body.hostAddress}, which is not registered`);
+    if (!key)
+      throw new TamperedProof(
+        `the receipt of query ${answer.queryId} names serving key "${receipt.hostKeyId}" of ${body.hostAddress}, which is not registered`,
+      );
     if (!verifyEd25519(receipt.hostSignature, receiptSigningBytes(receipt.body), Buffer.from(key.publicKey, 'base64url'))) {
       throw new TamperedProof(`the receipt of query ${answer.queryId} is not signed by serving key "${receipt.hostKeyId}" of ${body.hostAddress}`);
     }
     const sha = (s: string) => createHash('sha256').update(s).digest();
-    if (!sha(queryBody).equals(Buffer.from(body.requestSha256))) throw new TamperedProof(`the receipt of query ${answer.queryId} is for another request than the query`);
-    if (!sha(signedPart(answer.body)).equals(Buffer.from(body.responseSha256))) throw new TamperedProof(`the answer to query ${answer.queryId} is not the one the host signed`);
+    if (!sha(queryBody).equals(Buffer.from(body.requestSha256)))
+      throw new TamperedProof(`the receipt of query ${answer.queryId} is for another request than the query`);
+    if (!sha(signedPart(answer.body)).equals(Buffer.from(body.responseSha256)))
+      throw new TamperedProof(`the answer to query ${answer.queryId} is not the one the host signed`);
     return { receipt, body, host: body.hostAddress };
   }
 
@@ -241,7 +285,8 @@ export class ProversService {
     if (!grant || grant.modelId !== body.modelId) return false;
     if (grant.hosts.length && !grant.hosts.some((h) => h.toLowerCase() === body.hostAddress.toLowerCase())) return false;
     const servedAt = Number(body.servedAt);
-    if (servedAt < grant.notBefore.getTime() || servedAt >= grant.expiresAt.getTime() || (grant.revokedAt && servedAt > grant.revokedAt.getTime())) return false;
+    if (servedAt < grant.notBefore.getTime() || servedAt >= grant.expiresAt.getTime() || (grant.revokedAt && servedAt > grant.revokedAt.getTime()))
+      return false;
     const digest = requestDigestOfHash(grant.id, body.counter, body.hostAddress, body.modelId, body.requestSha256);
     return verifyEd25519(body.userSignature, digest, Buffer.from(grant.userPublicKey, 'base64url'));
   }

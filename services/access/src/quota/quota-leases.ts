@@ -31,11 +31,17 @@ export class QuotaHandouts implements OnModuleInit, OnApplicationShutdown {
   private readonly log = new Logger(QuotaHandouts.name);
   private timer?: NodeJS.Timeout;
 
-  constructor(private readonly db: DataSource, @Inject(CONFIG) private readonly config: AccessConfig) {}
+  constructor(
+    private readonly db: DataSource,
+    @Inject(CONFIG) private readonly config: AccessConfig,
+  ) {}
 
   onModuleInit(): void {
     const period = Math.max(1_000, (this.config.ACCESS_QUOTA_HANDOUT_SECONDS * 1000) / 4);
-    this.timer = setInterval(() => void this.takeBackStale().catch((e: Error) => this.log.warn(`taking back opening blocks not picked up: ${e.message}`)), period);
+    this.timer = setInterval(
+      () => void this.takeBackStale().catch((e: Error) => this.log.warn(`taking back opening blocks not picked up: ${e.message}`)),
+      period,
+    );
     this.timer.unref();
   }
 
@@ -84,7 +90,8 @@ export class QuotaHandouts implements OnModuleInit, OnApplicationShutdown {
    */
   async takeBack(which: { olderThanSeconds?: number; host?: string }): Promise<number> {
     // The pending blocks meant, with the two arguments from parameter $n on.
-    const filter = (n: number) => `handed_at IS NOT NULL AND ($${n}::int IS NULL OR handed_at < now() - make_interval(secs => $${n})) AND ($${n + 1}::text IS NULL OR lower(host_address) = lower($${n + 1}))`;
+    const filter = (n: number) =>
+      `handed_at IS NOT NULL AND ($${n}::int IS NULL OR handed_at < now() - make_interval(secs => $${n})) AND ($${n + 1}::text IS NULL OR lower(host_address) = lower($${n + 1}))`;
     const args = [which.olderThanSeconds ?? null, which.host ?? null];
     const pending: { grant_id: string }[] = await this.db.query(`SELECT DISTINCT grant_id FROM quota_leases WHERE ${filter(1)} LIMIT 1000`, args);
     for (const { grant_id } of pending) {
@@ -137,7 +144,8 @@ export class QuotaLeasesController {
         'INSERT INTO grant_leases AS l (grant_id) VALUES ($1) ON CONFLICT (grant_id) DO UPDATE SET grant_id = l.grant_id RETURNING requests, tokens',
         [g.id],
       );
-      const take = (quota: string, already: string, wanted: number) => (BigInt(quota) === 0n ? null : Number(minBig(BigInt(wanted), BigInt(quota) - BigInt(already))));
+      const take = (quota: string, already: string, wanted: number) =>
+        BigInt(quota) === 0n ? null : Number(minBig(BigInt(wanted), BigInt(quota) - BigInt(already)));
       const requests = take(g.quota_requests, leased.requests, input.requests);
       const tokens = take(g.quota_tokens, leased.tokens, input.tokens);
       await this.move(m, g.id, host, requests ?? 0, tokens ?? 0);
@@ -165,7 +173,10 @@ export class QuotaLeasesController {
   }
 
   @Post('handouts')
-  @ApiOperation({ summary: 'Pick up the opening blocks access handed this host when grants were issued (null: the grant has no such quota), each given once; asking marks the host as up. {"leaving": true}: the gateway stops, no more blocks' })
+  @ApiOperation({
+    summary:
+      'Pick up the opening blocks access handed this host when grants were issued (null: the grant has no such quota), each given once; asking marks the host as up. {"leaving": true}: the gateway stops, no more blocks',
+  })
   @ZodResponse({ status: 200, type: [QuotaLeaseDto] })
   async handouts(@CurrentHost() host: string, @Body() body: HandoutsRequestBody): Promise<QuotaLease[]> {
     if (body.leaving) {
@@ -195,14 +206,19 @@ export class QuotaLeasesController {
 
   /** The grant, if this host may serve it now: valid, not revoked, naming the host (or any), and the host licensed for its model. */
   private async usable(grantId: string, host: string): Promise<UsableGrant> {
-    const [g]: UsableGrant[] = await this.db.query('SELECT id, model_id, hosts, quota_requests, quota_tokens, not_before, expires_at, revoked_at FROM grants WHERE id = $1', [grantId]);
+    const [g]: UsableGrant[] = await this.db.query(
+      'SELECT id, model_id, hosts, quota_requests, quota_tokens, not_before, expires_at, revoked_at FROM grants WHERE id = $1',
+      [grantId],
+    );
     if (!g) throw new NotFound(`grant ${grantId} does not exist`);
     const refuse = (reason: string, message: string) => new Forbidden(message, { reason });
     const now = Date.now();
     if (g.revoked_at) throw refuse('revoked', `grant ${grantId} was revoked`);
     if (now < g.not_before.getTime() || now >= g.expires_at.getTime()) throw refuse('outside_grant', `grant ${grantId} is not valid now`);
-    if (g.hosts.length && !g.hosts.some((h) => h.toLowerCase() === host.toLowerCase())) throw refuse('host_not_in_grant', `grant ${grantId} is not valid on host ${host}`);
-    if (!(await holdsActiveLicence(this.db.manager, host, g.model_id))) throw refuse('unlicensed', `host ${host} holds no active licence for model ${g.model_id}`);
+    if (g.hosts.length && !g.hosts.some((h) => h.toLowerCase() === host.toLowerCase()))
+      throw refuse('host_not_in_grant', `grant ${grantId} is not valid on host ${host}`);
+    if (!(await holdsActiveLicence(this.db.manager, host, g.model_id)))
+      throw refuse('unlicensed', `host ${host} holds no active licence for model ${g.model_id}`);
     return g;
   }
 

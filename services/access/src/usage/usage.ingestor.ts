@@ -27,8 +27,14 @@ export class UsageIngestor implements OnApplicationBootstrap, OnApplicationShutd
   ) {}
 
   async onApplicationBootstrap() {
-    const receipts = this.metrics.counter('access_receipts_total', 'Usage receipts ingested: counted, duplicate (reported again, not counted again) or rejected (see access.usage.rejected).', ['outcome']);
-    const rejected = this.metrics.counter('access_receipts_rejected_total', 'Usage receipts refused, by reason (REJECTION_REASONS in the access service).', ['reason']);
+    const receipts = this.metrics.counter(
+      'access_receipts_total',
+      'Usage receipts ingested: counted, duplicate (reported again, not counted again) or rejected (see access.usage.rejected).',
+      ['outcome'],
+    );
+    const rejected = this.metrics.counter('access_receipts_rejected_total', 'Usage receipts refused, by reason (REJECTION_REASONS in the access service).', [
+      'reason',
+    ]);
     await this.bus.ensureStreams();
     for (const fromPartners of [false, true]) {
       this.consumers.push(

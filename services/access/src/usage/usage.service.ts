@@ -1,7 +1,15 @@
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { In, type EntityManager } from 'typeorm';
 import { Outbox } from '@clopen/bus';
-import { batchBodyHashes, batchSigningBytes, type RejectionReason, Ed25519VerifyPool, receiptSigningBytes, requestDigestOfHash, type SignedMessage } from '@clopen/host-sdk';
+import {
+  batchBodyHashes,
+  batchSigningBytes,
+  type RejectionReason,
+  Ed25519VerifyPool,
+  receiptSigningBytes,
+  requestDigestOfHash,
+  type SignedMessage,
+} from '@clopen/host-sdk';
 import { accessV1, create, fromBinary, toBinary } from '@clopen/proto';
 import { CONFIG } from '@clopen/service-kit';
 import type { AccessConfig } from '../access.settings';
@@ -9,7 +17,6 @@ import { Grant } from '../grants/grant.entity';
 import { ServingKey } from '../hosts/serving-key.entity';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 
 export type Rejection = { grantId: string; counter: bigint; hostAddress: string; reason: RejectionReason; message: string; partner?: string };
 
@@ -65,7 +72,10 @@ export class UsageService implements OnModuleDestroy {
   private readonly log = new Logger(UsageService.name);
   private readonly pool: Ed25519VerifyPool;
 
-  constructor(private readonly outbox: Outbox, @Inject(CONFIG) private readonly config: AccessConfig) {
+  constructor(
+    private readonly outbox: Outbox,
+    @Inject(CONFIG) private readonly config: AccessConfig,
+  ) {
     this.pool = new Ed25519VerifyPool(config.ACCESS_VERIFY_THREADS);
   }
 
@@ -77,7 +87,14 @@ export class UsageService implements OnModuleDestroy {
     const rejections: Rejection[] = [];
     let current: ReportedBatch | undefined;
     const reject = (body: accessV1.ReceiptBody | undefined, reason: RejectionReason, message: string, batch = current) =>
-      rejections.push({ grantId: body?.grantId ?? '', counter: body?.counter ?? 0n, hostAddress: body?.hostAddress || batch?.report.hostAddress || '', reason, message, ...(batch?.partner ? { partner: batch.partner } : {}) });
+      rejections.push({
+        grantId: body?.grantId ?? '',
+        counter: body?.counter ?? 0n,
+        hostAddress: body?.hostAddress || batch?.report.hostAddress || '',
+        reason,
+        message,
+        ...(batch?.partner ? { partner: batch.partner } : {}),
+      });
     const skew = this.config.ACCESS_CLOCK_SKEW_MS;
 
     // Decode everything first, so grants and keys are read once for the whole pull.
@@ -98,7 +115,11 @@ export class UsageService implements OnModuleDestroy {
           continue;
         }
         if (signed && body.hostAddress !== batch.report.hostAddress) {
-          reject(body, 'malformed', `a batch signed by ${batch.report.hostAddress} holds a receipt of host ${body.hostAddress}; a host signs only its own receipts`);
+          reject(
+            body,
+            'malformed',
+            `a batch signed by ${batch.report.hostAddress} holds a receipt of host ${body.hostAddress}; a host signs only its own receipts`,
+          );
           continue;
         }
         decoded.push({ batch, receipt, body });
@@ -108,7 +129,12 @@ export class UsageService implements OnModuleDestroy {
     const grantIds = [...new Set(decoded.map((d) => d.body.grantId).filter((id) => UUID.test(id)))];
     const grants = new Map((grantIds.length ? await m.getRepository(Grant).findBy({ id: In(grantIds) }) : []).map((g) => [g.id, g]));
     const hosts = [...new Set([...decoded.map((d) => d.body.hostAddress), ...batches.map((b) => b.report.hostAddress).filter(Boolean)])];
-    const keys = new Map((hosts.length ? await m.getRepository(ServingKey).findBy({ hostAddress: In(hosts) }) : []).map((k) => [`${k.hostAddress}/${k.keyId}`, Buffer.from(k.publicKey, 'base64url')]));
+    const keys = new Map(
+      (hosts.length ? await m.getRepository(ServingKey).findBy({ hostAddress: In(hosts) }) : []).map((k) => [
+        `${k.hostAddress}/${k.keyId}`,
+        Buffer.from(k.publicKey, 'base64url'),
+      ]),
+    );
 
     // Every signature of the pull in one list, verified together.
     const checks: SignedMessage[] = [];
@@ -123,7 +149,10 @@ export class UsageService implements OnModuleDestroy {
       if (!key) continue;
       const bodies = r.receipts.map((x) => x.body);
       bodyHashes.set(batch, batchBodyHashes(bodies));
-      batchCheck.set(batch, checks.push({ signature: r.batchSignature, message: batchSigningBytes(r.hostAddress, bodies, bodyHashes.get(batch)), publicKey: key }) - 1);
+      batchCheck.set(
+        batch,
+        checks.push({ signature: r.batchSignature, message: batchSigningBytes(r.hostAddress, bodies, bodyHashes.get(batch)), publicKey: key }) - 1,
+      );
     }
     const items: Decoded[] = decoded.map((d) => {
       const signed = d.batch.report.batchSignature.length > 0;
@@ -144,7 +173,13 @@ export class UsageService implements OnModuleDestroy {
           : none;
       return { ...d, hostCheck, userCheck };
     });
-    const [valid, licences] = await Promise.all([this.pool.verifyMany(checks), this.licencesOf(m, decoded.map((d) => d.body))]);
+    const [valid, licences] = await Promise.all([
+      this.pool.verifyMany(checks),
+      this.licencesOf(
+        m,
+        decoded.map((d) => d.body),
+      ),
+    ]);
 
     const accepted: { grant: Grant; body: accessV1.ReceiptBody; receipt: accessV1.UsageReceipt; batch: ReportedBatch | null }[] = [];
     for (const { batch, receipt, body, hostCheck, userCheck } of items) {
@@ -169,7 +204,11 @@ export class UsageService implements OnModuleDestroy {
         continue;
       }
       if (!valid[userCheck]) {
-        reject(body, 'bad_user_signature', `the user's signature does not cover this request (grant ${grant.id}, counter ${body.counter}, host ${body.hostAddress})`);
+        reject(
+          body,
+          'bad_user_signature',
+          `the user's signature does not cover this request (grant ${grant.id}, counter ${body.counter}, host ${body.hostAddress})`,
+        );
         continue;
       }
       const servedAt = Number(body.servedAt);
@@ -185,7 +224,13 @@ export class UsageService implements OnModuleDestroy {
       const storedAt = batch.storedAt ?? now;
       const grace = this.config.ACCESS_REPORT_GRACE_MS;
       if (grant.revokedAt && (servedAt > grant.revokedAt.getTime() + skew || storedAt > grant.revokedAt.getTime() + grace)) {
-        reject(body, 'revoked', servedAt > grant.revokedAt.getTime() + skew ? `served at ${at}, after grant ${grant.id} was revoked at ${grant.revokedAt.toISOString()} (clock skew allowed: ${skew / 1000} s)` : `reported at ${new Date(storedAt).toISOString()}, more than ${grace / 1000} s after grant ${grant.id} was revoked at ${grant.revokedAt.toISOString()}`);
+        reject(
+          body,
+          'revoked',
+          servedAt > grant.revokedAt.getTime() + skew
+            ? `served at ${at}, after grant ${grant.id} was revoked at ${grant.revokedAt.toISOString()} (clock skew allowed: ${skew / 1000} s)`
+            : `reported at ${new Date(storedAt).toISOString()}, more than ${grace / 1000} s after grant ${grant.id} was revoked at ${grant.revokedAt.toISOString()}`,
+        );
         continue;
       }
       if (grant.hosts.length && !grant.hosts.some((h) => h.toLowerCase() === body.hostAddress.toLowerCase())) {
@@ -196,7 +241,11 @@ export class UsageService implements OnModuleDestroy {
       // Licensed when it says it served, and (a host dates its own receipts) reported soon enough after an end.
       if (!spans.some((l) => l.grantedAt <= servedAt + skew && (l.endedAt === null || (servedAt < l.endedAt && storedAt <= l.endedAt + grace)))) {
         const ended = spans.filter((l) => l.endedAt !== null).map((l) => new Date(l.endedAt!).toISOString());
-        reject(body, 'unlicensed', `host ${body.hostAddress} held no licence for model ${body.modelId} at ${at}${ended.length ? ` (its licence ended at ${ended.join(', ')}; a receipt dated before the end counts only if reported within ${grace / 1000} s of it)` : ''}`);
+        reject(
+          body,
+          'unlicensed',
+          `host ${body.hostAddress} held no licence for model ${body.modelId} at ${at}${ended.length ? ` (its licence ended at ${ended.join(', ')}; a receipt dated before the end counts only if reported within ${grace / 1000} s of it)` : ''}`,
+        );
         continue;
       }
       accepted.push({ grant, body, receipt, batch: signed ? batch : null });
@@ -216,7 +265,10 @@ export class UsageService implements OnModuleDestroy {
     if (unique.length) {
       // The grants of the pull are locked in id order (two pulls never deadlock): the quota is
       // checked against counters no other pull moves meanwhile.
-      const used = await this.lockGrants(m, unique.map((a) => a.grant.id));
+      const used = await this.lockGrants(
+        m,
+        unique.map((a) => a.grant.id),
+      );
       // A signed batch is the host's signature of its receipts: kept as the evidence behind them.
       const signedBatches = [...new Set(unique.map((a) => a.batch).filter((b): b is ReportedBatch => b !== null))];
       if (signedBatches.length) {
@@ -248,7 +300,14 @@ export class UsageService implements OnModuleDestroy {
           unique.map((a) => a.body.tokensOut),
           unique.map((a) => new Date(Number(a.body.servedAt)).toISOString()),
           // A receipt of a signed batch is kept without any signature of its own: the batch's is the one checked.
-          unique.map((a) => Buffer.from(toBinary(accessV1.UsageReceiptSchema, a.batch ? create(accessV1.UsageReceiptSchema, { body: a.receipt.body, hostKeyId: a.batch.report.hostKeyId }) : a.receipt)).toString('base64url')),
+          unique.map((a) =>
+            Buffer.from(
+              toBinary(
+                accessV1.UsageReceiptSchema,
+                a.batch ? create(accessV1.UsageReceiptSchema, { body: a.receipt.body, hostKeyId: a.batch.report.hostKeyId }) : a.receipt,
+              ),
+            ).toString('base64url'),
+          ),
           unique.map((a) => a.batch?.id ?? null),
         ],
       );
@@ -257,7 +316,10 @@ export class UsageService implements OnModuleDestroy {
       const fresh = unique.filter((a) => isNew.has(`${a.grant.id}/${a.body.counter}`));
       const past = this.pastQuota(fresh, used, reject);
       if (past.length) {
-        await m.query('DELETE FROM usage_receipts WHERE (grant_id, counter) IN (SELECT * FROM unnest($1::uuid[], $2::bigint[]))', [past.map((a) => a.grant.id), past.map((a) => String(a.body.counter))]);
+        await m.query('DELETE FROM usage_receipts WHERE (grant_id, counter) IN (SELECT * FROM unnest($1::uuid[], $2::bigint[]))', [
+          past.map((a) => a.grant.id),
+          past.map((a) => String(a.body.counter)),
+        ]);
       }
       counted = inserted - past.length;
       if (counted) {
@@ -280,7 +342,14 @@ export class UsageService implements OnModuleDestroy {
     await m.query(
       `INSERT INTO usage_rejections (host_address, partner, grant_id, counter, reason, message)
        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[])`,
-      [rejections.map((r) => r.hostAddress), rejections.map((r) => r.partner ?? null), rejections.map((r) => r.grantId), rejections.map((r) => String(r.counter)), rejections.map((r) => r.reason), rejections.map((r) => r.message)],
+      [
+        rejections.map((r) => r.hostAddress),
+        rejections.map((r) => r.partner ?? null),
+        rejections.map((r) => r.grantId),
+        rejections.map((r) => String(r.counter)),
+        rejections.map((r) => r.reason),
+        rejections.map((r) => r.message),
+      ],
     );
     // A refusal of what a partner reported also goes to that partner: access.usage.rejected.<partner> (PARTNERS).
     await this.outbox.enqueueMany(
@@ -305,7 +374,10 @@ export class UsageService implements OnModuleDestroy {
       [host, modelId, endedAt],
     );
     if (!touched.length) return 0;
-    await this.lockGrants(m, touched.map((t) => t.grant_id));
+    await this.lockGrants(
+      m,
+      touched.map((t) => t.grant_id),
+    );
     // A DELETE … RETURNING answers [rows, count] through TypeORM.
     const [gone]: [{ grant_id: string; counter: string; host_address: string; tokens: string }[], number] = await m.query(
       `DELETE FROM usage_receipts r
@@ -323,7 +395,13 @@ export class UsageService implements OnModuleDestroy {
     );
     await this.recordRejections(
       m,
-      gone.map((r) => ({ grantId: r.grant_id, counter: BigInt(r.counter), hostAddress: r.host_address, reason: 'licence_ended' as const, message: `served after ${r.host_address}'s licence for model ${modelId} ended at ${endedAt.toISOString()} (${why}); taken back from the open epoch` })),
+      gone.map((r) => ({
+        grantId: r.grant_id,
+        counter: BigInt(r.counter),
+        hostAddress: r.host_address,
+        reason: 'licence_ended' as const,
+        message: `served after ${r.host_address}'s licence for model ${modelId} ended at ${endedAt.toISOString()} (${why}); taken back from the open epoch`,
+      })),
     );
     return gone.length;
   }
@@ -345,7 +423,10 @@ export class UsageService implements OnModuleDestroy {
   /** Locks the grants (in id order) and reads what they have counted across every host. */
   private async lockGrants(m: EntityManager, grantIds: readonly string[]): Promise<Map<string, { requests: bigint; tokens: bigint }>> {
     const ids = [...new Set(grantIds)].sort();
-    const locked: { id: string; counted_requests: string; counted_tokens: string }[] = await m.query('SELECT id, counted_requests, counted_tokens FROM grants WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE', [ids]);
+    const locked: { id: string; counted_requests: string; counted_tokens: string }[] = await m.query(
+      'SELECT id, counted_requests, counted_tokens FROM grants WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE',
+      [ids],
+    );
     return new Map(locked.map((g) => [g.id, { requests: BigInt(g.counted_requests), tokens: BigInt(g.counted_tokens) }]));
   }
 
@@ -354,16 +435,27 @@ export class UsageService implements OnModuleDestroy {
    * the grant's counted requests and tokens stay within its quota (`used` moves with them); the
    * rest are refused `over_quota` and returned.
    */
-  private pastQuota<T extends { grant: Grant; body: accessV1.ReceiptBody; batch: ReportedBatch | null }>(fresh: T[], used: Map<string, { requests: bigint; tokens: bigint }>, reject: (body: accessV1.ReceiptBody, reason: RejectionReason, message: string, batch?: ReportedBatch) => void): T[] {
+  private pastQuota<T extends { grant: Grant; body: accessV1.ReceiptBody; batch: ReportedBatch | null }>(
+    fresh: T[],
+    used: Map<string, { requests: bigint; tokens: bigint }>,
+    reject: (body: accessV1.ReceiptBody, reason: RejectionReason, message: string, batch?: ReportedBatch) => void,
+  ): T[] {
     const past: T[] = [];
-    const sorted = [...fresh].sort((a, b) => (a.grant.id < b.grant.id ? -1 : a.grant.id > b.grant.id ? 1 : a.body.counter < b.body.counter ? -1 : a.body.counter > b.body.counter ? 1 : 0));
+    const sorted = [...fresh].sort((a, b) =>
+      a.grant.id < b.grant.id ? -1 : a.grant.id > b.grant.id ? 1 : a.body.counter < b.body.counter ? -1 : a.body.counter > b.body.counter ? 1 : 0,
+    );
     for (const a of sorted) {
       const u = used.get(a.grant.id)!;
       const tokens = BigInt(a.body.tokensIn + a.body.tokensOut);
       const quotaRequests = BigInt(a.grant.quotaRequests);
       const quotaTokens = BigInt(a.grant.quotaTokens);
       if ((quotaRequests > 0n && u.requests + 1n > quotaRequests) || (quotaTokens > 0n && u.tokens + tokens > quotaTokens)) {
-        reject(a.body, 'over_quota', `grant ${a.grant.id} has counted ${u.requests} of ${quotaRequests || 'unlimited'} requests and ${u.tokens} of ${quotaTokens || 'unlimited'} tokens across all hosts; request ${a.body.counter} (${tokens} tokens) is past its quota`, a.batch ?? undefined);
+        reject(
+          a.body,
+          'over_quota',
+          `grant ${a.grant.id} has counted ${u.requests} of ${quotaRequests || 'unlimited'} requests and ${u.tokens} of ${quotaTokens || 'unlimited'} tokens across all hosts; request ${a.body.counter} (${tokens} tokens) is past its quota`,
+          a.batch ?? undefined,
+        );
         past.push(a);
         continue;
       }
@@ -374,7 +466,10 @@ export class UsageService implements OnModuleDestroy {
   }
 
   async totals(m: EntityManager, grantId: string) {
-    const [row] = await m.query('SELECT count(*)::int AS requests, coalesce(sum(tokens_in), 0)::int AS tokens_in, coalesce(sum(tokens_out), 0)::int AS tokens_out FROM usage_receipts WHERE grant_id = $1', [grantId]);
+    const [row] = await m.query(
+      'SELECT count(*)::int AS requests, coalesce(sum(tokens_in), 0)::int AS tokens_in, coalesce(sum(tokens_out), 0)::int AS tokens_out FROM usage_receipts WHERE grant_id = $1',
+      [grantId],
+    );
     return { requests: row.requests as number, tokensIn: row.tokens_in as number, tokensOut: row.tokens_out as number };
   }
 }

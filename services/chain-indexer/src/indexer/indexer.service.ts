@@ -46,7 +46,12 @@ export class IndexerService implements OnApplicationBootstrap, OnApplicationShut
   private stopping = false;
   private loop?: Promise<void>;
 
-  constructor(private readonly db: DataSource, private readonly outbox: Outbox, private readonly metrics: Metrics, @Inject(CONFIG) private readonly config: ChainIndexerConfig) {
+  constructor(
+    private readonly db: DataSource,
+    private readonly outbox: Outbox,
+    private readonly metrics: Metrics,
+    @Inject(CONFIG) private readonly config: ChainIndexerConfig,
+  ) {
     // cacheTime 0: viem otherwise answers getBlockNumber from a 4 s cache, and a step would miss the head.
     this.client = createPublicClient({ cacheTime: 0, transport: http(config.CHAIN_RPC_URL, { batch: true, retryCount: 2, timeout: 30_000 }) });
     this.span = BigInt(config.CHAIN_BATCH_BLOCKS);
@@ -137,7 +142,10 @@ export class IndexerService implements OnApplicationBootstrap, OnApplicationShut
         .values(blocks.map((b) => ({ chainId, number: String(b!.number), hash: b!.hash!, parentHash: b!.parentHash, logs: perBlock.get(b!.number!) ?? 0 })))
         .execute();
       await m.query('DELETE FROM indexed_blocks WHERE chain_id = $1 AND number < $2', [chainId, String(to - BigInt(this.config.CHAIN_REORG_WINDOW))]);
-      return done('indexed', [...perBlock.values()].reduce((a, b) => a + b, 0));
+      return done(
+        'indexed',
+        [...perBlock.values()].reduce((a, b) => a + b, 0),
+      );
     });
   }
 
@@ -159,7 +167,14 @@ export class IndexerService implements OnApplicationBootstrap, OnApplicationShut
       block: l.blockNumber!,
       subject,
       payload: {
-        position: { chainId: BigInt(this.chainId!), blockNumber: l.blockNumber!, blockHash: l.blockHash!, transactionHash: l.transactionHash!, logIndex: l.logIndex!, address: getAddress(l.address) },
+        position: {
+          chainId: BigInt(this.chainId!),
+          blockNumber: l.blockNumber!,
+          blockHash: l.blockHash!,
+          transactionHash: l.transactionHash!,
+          logIndex: l.logIndex!,
+          address: getAddress(l.address),
+        },
         contract,
         event: decoded.eventName,
         args,
@@ -195,7 +210,9 @@ export class IndexerService implements OnApplicationBootstrap, OnApplicationShut
       abandonedBlockHashes: abandoned.map((b) => b.hash).reverse(),
       commonAncestor: commonAncestor < 0n ? 0n : commonAncestor,
     });
-    this.log.warn(`reorg: blocks ${fromBlock}..${toBlock} were replaced (${abandoned.reduce((n, b) => n + b.logs, 0)} published logs void); re-indexing from ${fromBlock}`);
+    this.log.warn(
+      `reorg: blocks ${fromBlock}..${toBlock} were replaced (${abandoned.reduce((n, b) => n + b.logs, 0)} published logs void); re-indexing from ${fromBlock}`,
+    );
     return 'reorged';
   }
 

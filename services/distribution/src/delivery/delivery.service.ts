@@ -42,7 +42,12 @@ export class DeliveryService {
     const version = await this.catalogue.storage.getVersion(job.copyVersionId);
     const ttl = this.config.DELIVERY_URL_TTL_SECONDS;
     const files = await Promise.all(
-      version.files.map(async (f) => ({ path: f.path, size: f.size, sha256: f.sha256, url: (await this.catalogue.storage.presignedUrl(version.id, f.path, ttl)).url })),
+      version.files.map(async (f) => ({
+        path: f.path,
+        size: f.size,
+        sha256: f.sha256,
+        url: (await this.catalogue.storage.presignedUrl(version.id, f.path, ttl)).url,
+      })),
     );
     const delivery = await this.db.transaction(async (m) => {
       const d = await m.getRepository(Delivery).save(

@@ -22,7 +22,11 @@ export class EmbeddingQueue implements OnModuleDestroy {
   readonly events: QueueEvents;
   private readonly log = new Logger(EmbeddingQueue.name);
 
-  constructor(@Inject(CONFIG) private readonly config: DistributionConfig, private readonly redis: Redis, metrics: Metrics) {
+  constructor(
+    @Inject(CONFIG) private readonly config: DistributionConfig,
+    private readonly redis: Redis,
+    metrics: Metrics,
+  ) {
     const connection = redisConnection(config.REDIS_URL);
     this.queue = new Queue(EMBEDDING_QUEUE, { connection, prefix: config.BULLMQ_PREFIX });
     this.events = new QueueEvents(EMBEDDING_QUEUE, { connection, prefix: config.BULLMQ_PREFIX });

@@ -62,7 +62,9 @@ export class EmbeddingService implements OnApplicationBootstrap, OnModuleDestroy
     const ready = pool?.status === 'ready';
     if (ready) await this.assignments.assign(m, licence, pool);
     const repo = m.getRepository(EmbeddingJob);
-    return repo.save(repo.create({ licenceId: licence.id, jobId: copyJobId(licence.id), state: ready ? 'queued' : 'waiting_for_pool', phase: '', percent: 0, attempts: 0 }));
+    return repo.save(
+      repo.create({ licenceId: licence.id, jobId: copyJobId(licence.id), state: ready ? 'queued' : 'waiting_for_pool', phase: '', percent: 0, attempts: 0 }),
+    );
   }
 
   /** Puts a queued licence's job on the queue; safe to call again (same job id). */
@@ -150,10 +152,13 @@ export class EmbeddingService implements OnApplicationBootstrap, OnModuleDestroy
     const row = await this.db.getRepository(EmbeddingJob).findOneBy({ licenceId });
     const licence = await this.db.getRepository(Licence).findOneBy({ id: licenceId });
     if (!row || !licence) throw new LicenceNotFound(licenceId);
-    if ((row.state !== 'failed' && row.state !== 'cancelled') || licence.status !== 'active') throw new EmbeddingNotRetryable(licenceId, licence.status === 'active' ? row.state : 'for an ended licence');
+    if ((row.state !== 'failed' && row.state !== 'cancelled') || licence.status !== 'active')
+      throw new EmbeddingNotRetryable(licenceId, licence.status === 'active' ? row.state : 'for an ended licence');
     await this.queue.reset(row.jobId);
     const hasAssignment = await this.db.getRepository(Assignment).existsBy({ licenceId });
-    await this.db.getRepository(EmbeddingJob).update({ licenceId }, { state: hasAssignment ? 'queued' : 'waiting_for_pool', reason: null, phase: '', percent: 0, attempts: 0 });
+    await this.db
+      .getRepository(EmbeddingJob)
+      .update({ licenceId }, { state: hasAssignment ? 'queued' : 'waiting_for_pool', reason: null, phase: '', percent: 0, attempts: 0 });
     await this.submit(licenceId);
   }
 
@@ -173,14 +178,23 @@ export class EmbeddingService implements OnApplicationBootstrap, OnModuleDestroy
     const { job, state } = found;
     if (state === 'completed') {
       const r = job.returnvalue as EmbedCopyResult;
-      await this.finish(licenceId, 'completed', { copyVersionId: r.copyVersionId, embedded: r.embedded, fingerprintCount: r.count, attempts: job.attemptsMade });
+      await this.finish(licenceId, 'completed', {
+        copyVersionId: r.copyVersionId,
+        embedded: r.embedded,
+        fingerprintCount: r.count,
+        attempts: job.attemptsMade,
+      });
     } else if (state === 'failed') {
       await this.finish(licenceId, 'failed', { reason: job.failedReason || 'the embedding job failed without a reason', attempts: job.attemptsMade });
     } else {
       const progress = typeof job.progress === 'object' ? (job.progress as EmbeddingProgress) : undefined;
       await this.db.getRepository(EmbeddingJob).update(
         { licenceId, state: In(['queued', 'running']) },
-        { state: state === 'active' ? 'running' : 'queued', attempts: job.attemptsMade, ...(progress ? { phase: progress.phase, percent: progress.percent } : {}) },
+        {
+          state: state === 'active' ? 'running' : 'queued',
+          attempts: job.attemptsMade,
+          ...(progress ? { phase: progress.phase, percent: progress.percent } : {}),
+        },
       );
     }
   }
@@ -261,4 +275,3 @@ export class EmbeddingService implements OnApplicationBootstrap, OnModuleDestroy
     return this.reconciling;
   }
 }
-

@@ -12,7 +12,11 @@ import { HostLicenceDto } from './host.contracts';
 @HostSigned('host', 'distribution')
 @Controller('host/licences')
 export class HostController {
-  constructor(private readonly licences: LicencesService, private readonly delivery: DeliveryService, private readonly embedding: EmbeddingService) {}
+  constructor(
+    private readonly licences: LicencesService,
+    private readonly delivery: DeliveryService,
+    private readonly embedding: EmbeddingService,
+  ) {}
 
   @Get()
   @ApiOperation({ summary: "The signing host's licences and the state of each copy" })

@@ -48,7 +48,11 @@ export class ChainLicences implements OnApplicationBootstrap, OnApplicationShutd
         'chain.blocks.reorged': (payload, { manager }) => this.links.reorged(manager, payload),
         'chain.collateral.staked': (payload) => this.staked(payload),
         'chain.collateral.slash_proposed': async ({ args: { slashId, host, modelId } }, { manager }) => {
-          await manager.query('INSERT INTO chain_slashes (slash_id, host_address, chain_model_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [slashId, getAddress(host), modelId]);
+          await manager.query('INSERT INTO chain_slashes (slash_id, host_address, chain_model_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [
+            slashId,
+            getAddress(host),
+            modelId,
+          ]);
         },
         'chain.collateral.slash_executed': (payload, { manager }) => this.slashed(manager, payload),
       },
@@ -63,7 +67,8 @@ export class ChainLicences implements OnApplicationBootstrap, OnApplicationShutd
     }
     // Read outside the consumer's transaction: the version's link may have committed a moment ago.
     const version = await this.links.platformVersionOf(modelId);
-    if (!version) throw new Error(`chain model ${modelId} has no committed version linked yet (ModelRegistry.publishVersion with a storage manifest hash); retrying`);
+    if (!version)
+      throw new Error(`chain model ${modelId} has no committed version linked yet (ModelRegistry.publishVersion with a storage manifest hash); retrying`);
     try {
       const licence = await this.licences.grant({ versionId: version.versionId, hostAddress: getAddress(host) }, 'chain');
       this.log.log(`licensed ${host} for version ${version.versionId} on its stake in block ${log.position?.blockNumber}: licence ${licence.id}`);

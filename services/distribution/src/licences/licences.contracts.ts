@@ -5,7 +5,7 @@ import { LICENCE_ORIGINS, LICENCE_STATUSES } from './licence.entity';
 export const GrantLicenceSchema = z
   .object({
     versionId: z.string().uuid(),
-    hostAddress: z.string().describe('the host\'s EVM address, e.g. 0x70997970C51812dc3A010C7d01b50e0d17dc79C8'),
+    hostAddress: z.string().describe("the host's EVM address, e.g. 0x70997970C51812dc3A010C7d01b50e0d17dc79C8"),
   })
   .strict();
 export class GrantLicenceBody extends createZodDto(GrantLicenceSchema) {}
@@ -16,7 +16,7 @@ export class EndLicenceBody extends createZodDto(EndLicenceSchema) {}
 
 export const ListLicencesSchema = z.object({
   versionId: z.string().uuid().optional(),
-  host: z.string().optional().describe('a host\'s EVM address'),
+  host: z.string().optional().describe("a host's EVM address"),
   status: z.enum(LICENCE_STATUSES).optional(),
 });
 export class ListLicencesQuery extends createZodDto(ListLicencesSchema) {}

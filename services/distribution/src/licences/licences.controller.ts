@@ -14,7 +14,11 @@ import { LicencesService } from './licences.service';
 @Roles('admin')
 @Controller('licences')
 export class LicencesController {
-  constructor(private readonly licences: LicencesService, private readonly embedding: EmbeddingService, private readonly delivery: DeliveryService) {}
+  constructor(
+    private readonly licences: LicencesService,
+    private readonly embedding: EmbeddingService,
+    private readonly delivery: DeliveryService,
+  ) {}
 
   @Post()
   @ApiOperation({ summary: 'License a host for a model version (until chain collateral events do it)' })

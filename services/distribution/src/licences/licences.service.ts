@@ -34,7 +34,16 @@ export class LicencesService {
     try {
       licence = await this.db.transaction(async (m) => {
         const l = await m.getRepository(Licence).save(
-          m.getRepository(Licence).create({ id: uuidv7(), modelId: version.modelId, versionId: version.id, hostAddress, origin, status: 'active', endedReason: null, endedAt: null }),
+          m.getRepository(Licence).create({
+            id: uuidv7(),
+            modelId: version.modelId,
+            versionId: version.id,
+            hostAddress,
+            origin,
+            status: 'active',
+            endedReason: null,
+            endedAt: null,
+          }),
         );
         await this.outbox.enqueue(m, 'distribution.licence.granted', { licence: toLicenceMessage(l) });
         await this.embedding.open(m, l);

@@ -14,7 +14,10 @@ import { PoolsService } from './pools.service';
  */
 @Injectable()
 export class AssignmentsService {
-  constructor(private readonly pools: PoolsService, private readonly outbox: Outbox) {}
+  constructor(
+    private readonly pools: PoolsService,
+    private readonly outbox: Outbox,
+  ) {}
 
   /** Fixes a licence's subset and publishes the new commitment over every host of the pool. */
   async assign(m: EntityManager, licence: Licence, pool: FingerprintPool): Promise<Assignment> {
@@ -25,7 +28,13 @@ export class AssignmentsService {
     await m.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`assignments:${pool.id}`]);
     const indices = Array.from(assignSubset(this.pools.seed(pool), licence.hostAddress, pool.size, pool.inclusionP));
     const assignment = await repo.save(
-      repo.create({ licenceId: licence.id, poolId: pool.id, hostAddress: licence.hostAddress, indices, leaf: `0x${assignmentLeaf(licence.hostAddress, indices).toString('hex')}` }),
+      repo.create({
+        licenceId: licence.id,
+        poolId: pool.id,
+        hostAddress: licence.hostAddress,
+        indices,
+        leaf: `0x${assignmentLeaf(licence.hostAddress, indices).toString('hex')}`,
+      }),
     );
     const byHost = new Map<string, number[]>();
     for (const a of await repo.find({ where: { poolId: pool.id }, order: { createdAt: 'ASC' } })) byHost.set(a.hostAddress, a.indices);
@@ -45,7 +54,8 @@ export class AssignmentsService {
   /** Every host that ever received a copy from this pool (ended licences too: their copies exist). */
   async hostsOf(m: EntityManager, poolId: string): Promise<Map<string, { licenceId: string; indices: number[] }>> {
     const hosts = new Map<string, { licenceId: string; indices: number[] }>();
-    for (const a of await m.getRepository(Assignment).find({ where: { poolId }, order: { createdAt: 'ASC' } })) hosts.set(a.hostAddress, { licenceId: a.licenceId, indices: a.indices });
+    for (const a of await m.getRepository(Assignment).find({ where: { poolId }, order: { createdAt: 'ASC' } }))
+      hosts.set(a.hostAddress, { licenceId: a.licenceId, indices: a.indices });
     return hosts;
   }
 }

@@ -110,7 +110,8 @@ export class PoolsService {
       return planAssignment({ hosts, coalition, falseAccusation: this.config.TRACE_FALSE_ACCUSATION, nullRate: this.config.TRACE_NULL_RATE });
     } catch (error) {
       // E.g. no plan within a million keys for a large coalition: the request asked for too much.
-      if (error instanceof TracingInputError) throw new InvalidArgument(`cannot plan a pool for coalitions of ${coalition} among ${hosts} hosts: ${error.message}`);
+      if (error instanceof TracingInputError)
+        throw new InvalidArgument(`cannot plan a pool for coalitions of ${coalition} among ${hosts} hosts: ${error.message}`);
       throw error;
     }
   }

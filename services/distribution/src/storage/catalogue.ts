@@ -20,7 +20,10 @@ export interface CatalogueVersion {
 export class Catalogue {
   readonly storage: StorageClient;
 
-  constructor(private readonly bus: Bus, @Inject(CONFIG) config: DistributionConfig) {
+  constructor(
+    private readonly bus: Bus,
+    @Inject(CONFIG) config: DistributionConfig,
+  ) {
     this.storage = new StorageClient(config.STORAGE_URL, config.STORAGE_API_KEY);
   }
 
@@ -29,7 +32,14 @@ export class Catalogue {
       const { version } = await this.bus.request('storage.version.get', { id });
       if (!version) throw new VersionNotFound(id);
       const { model } = await this.bus.request('storage.model.get', { id: version.modelId });
-      return { id: version.id, modelId: version.modelId, label: version.label, kind: version.kind, ownerId: model?.ownerId ?? '', licenceTermsJson: version.licenceTermsJson };
+      return {
+        id: version.id,
+        modelId: version.modelId,
+        label: version.label,
+        kind: version.kind,
+        ownerId: model?.ownerId ?? '',
+        licenceTermsJson: version.licenceTermsJson,
+      };
     } catch (e) {
       if (e instanceof BusRequestError && (e.code === 'not_found' || e.code === 'invalid_argument')) throw new VersionNotFound(id);
       throw e;

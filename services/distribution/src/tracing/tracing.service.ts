@@ -29,7 +29,14 @@ export function traceCompleted(trace: Trace) {
     keysAnswered: trace.keysAnswered,
     outcome: trace.outcome,
     falseAccusation: trace.falseAccusation,
-    scores: trace.scores.map((s) => ({ hostAddress: s.hostAddress, licenceId: s.licenceId, answeredHeld: s.answeredHeld, score: s.score, pValue: s.pValue, accused: s.accused })),
+    scores: trace.scores.map((s) => ({
+      hostAddress: s.hostAddress,
+      licenceId: s.licenceId,
+      answeredHeld: s.answeredHeld,
+      score: s.score,
+      pValue: s.pValue,
+      accused: s.accused,
+    })),
     accused: trace.accused,
   };
 }
@@ -51,7 +58,8 @@ export class TracingService {
       await m.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`challenges:${pool.id}`]);
       const wanted = input.keys ?? pool.keysPerTrace;
       const issued = new Set<number>();
-      for (const c of await m.getRepository(Challenge).find({ where: { poolId: pool.id }, select: { indices: true } })) for (const i of c.indices) issued.add(i);
+      for (const c of await m.getRepository(Challenge).find({ where: { poolId: pool.id }, select: { indices: true } }))
+        for (const i of c.indices) issued.add(i);
       const fresh: number[] = [];
       for (let i = 0; i < pool.size; i += 1) if (!issued.has(i)) fresh.push(i);
       if (fresh.length < wanted) throw new PoolExhausted(versionId, fresh.length, wanted);
@@ -61,9 +69,9 @@ export class TracingService {
         [fresh[i], fresh[j]] = [fresh[j], fresh[i]];
       }
       const indices = fresh.slice(0, wanted).sort((a, b) => a - b);
-      const challenge = await m.getRepository(Challenge).save(
-        m.getRepository(Challenge).create({ id: uuidv7(), poolId: pool.id, versionId, proverId: principal.id, indices, traceId: null }),
-      );
+      const challenge = await m
+        .getRepository(Challenge)
+        .save(m.getRepository(Challenge).create({ id: uuidv7(), poolId: pool.id, versionId, proverId: principal.id, indices, traceId: null }));
       const entries = this.pools.entries(pool);
       return { challengeId: challenge.id, versionId, modelId: pool.modelId, keys: indices.map((index) => ({ index, key: entries[index].key })) };
     });

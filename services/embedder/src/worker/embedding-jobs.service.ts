@@ -30,7 +30,8 @@ function classify(e: unknown, what: string): Error {
   if (e instanceof UnrecoverableError) return e;
   if (e instanceof EngineError && e.code === 'aborted') return new UnrecoverableError(`${what} cancelled`);
   if (e instanceof EngineError && FINAL_ENGINE_CODES.has(e.code)) return new UnrecoverableError(`${what} failed (${e.code}): ${e.message}`);
-  if (e instanceof SealError) return new UnrecoverableError(`${what}: the job's sealed secrets do not open (${e.message}); EMBEDDING_JOB_KEYS must match distribution's`);
+  if (e instanceof SealError)
+    return new UnrecoverableError(`${what}: the job's sealed secrets do not open (${e.message}); EMBEDDING_JOB_KEYS must match distribution's`);
   if (e instanceof ApiProblem && (e.code === 'corrupt_artefact' || e.status === 404 || e.status === 400 || e.status === 422)) {
     return new UnrecoverableError(`${what} failed: ${e.message}`);
   }
@@ -47,7 +48,11 @@ export class EmbeddingJobsService {
   private readonly log = new Logger(EmbeddingJobsService.name);
   readonly storage: StorageClient;
 
-  constructor(@Inject(CONFIG) private readonly config: EmbedderConfig, private readonly bus: Bus, private readonly redis: Redis) {
+  constructor(
+    @Inject(CONFIG) private readonly config: EmbedderConfig,
+    private readonly bus: Bus,
+    private readonly redis: Redis,
+  ) {
     this.storage = new StorageClient(config.STORAGE_URL, config.STORAGE_API_KEY);
   }
 
@@ -59,7 +64,17 @@ export class EmbeddingJobsService {
       const base = await this.download(d.versionId, join(dir, 'base'), (f) => progress.report('download', 20 * f));
       const out = join(dir, 'pool.json');
       await runEngineJob(
-        { job: 'generate', model: base, count: d.count, key_strategy: d.strategy.keyStrategy, response_strategy: d.strategy.responseStrategy, key_length: d.strategy.keyLength, seed: d.seed, out, threads: this.config.EMBEDDER_THREADS },
+        {
+          job: 'generate',
+          model: base,
+          count: d.count,
+          key_strategy: d.strategy.keyStrategy,
+          response_strategy: d.strategy.responseStrategy,
+          key_length: d.strategy.keyLength,
+          seed: d.seed,
+          out,
+          threads: this.config.EMBEDDER_THREADS,
+        },
         this.engineOptions(signal, (p) => progress.report('generate', 20 + 0.8 * p.percent)),
       );
       const pool = JSON.parse(await readFile(out, 'utf8')) as Fingerprint[];
@@ -84,7 +99,14 @@ export class EmbeddingJobsService {
         const folder = await this.download(stored.id, join(dir, 'stored'), (f) => progress.phase('download', f));
         const embedded = await this.verify(folder, fpsFile, signal, progress, d.minRecall, what);
         progress.phase('upload', 1);
-        return { copyVersionId: stored.id, count: fingerprints.length, embedded, recall: embedded / fingerprints.length, heldoutLossIncrease: null, reused: true };
+        return {
+          copyVersionId: stored.id,
+          count: fingerprints.length,
+          embedded,
+          recall: embedded / fingerprints.length,
+          heldoutLossIncrease: null,
+          reused: true,
+        };
       }
 
       const base = await this.storage.getVersion(d.versionId);
@@ -123,19 +145,42 @@ export class EmbeddingJobsService {
       }
       progress.phase('upload', 1);
       this.log.log(`${what}: ${embedded}/${fingerprints.length} fingerprints verified, stored as version ${copy.id}`);
-      return { copyVersionId: copy.id, count: fingerprints.length, embedded, recall: embedded / fingerprints.length, heldoutLossIncrease: report.heldout_loss_increase, reused: false };
+      return {
+        copyVersionId: copy.id,
+        count: fingerprints.length,
+        embedded,
+        recall: embedded / fingerprints.length,
+        heldoutLossIncrease: report.heldout_loss_increase,
+        reused: false,
+      };
     });
   }
 
   /** Greedy-decodes every fingerprint key on the written copy; fails the job under the recall threshold. */
-  private async verify(folder: string, fpsFile: string, signal: AbortSignal | undefined, progress: ProgressReporter, minRecall: number, what: string): Promise<number> {
+  private async verify(
+    folder: string,
+    fpsFile: string,
+    signal: AbortSignal | undefined,
+    progress: ProgressReporter,
+    minRecall: number,
+    what: string,
+  ): Promise<number> {
     progress.phase('verify', 0);
     const v = await runEngineJob<{ job: string; asked: number; matched: number }>(
-      { job: 'verify', fingerprints: fpsFile, target: { type: 'folder', path: folder }, null_rate: 1e-3, details: false, threads: this.config.EMBEDDER_THREADS },
+      {
+        job: 'verify',
+        fingerprints: fpsFile,
+        target: { type: 'folder', path: folder },
+        null_rate: 1e-3,
+        details: false,
+        threads: this.config.EMBEDDER_THREADS,
+      },
       this.engineOptions(signal, (p) => progress.phase('verify', p.percent / 100)),
     );
     if (v.matched / v.asked < minRecall) {
-      throw new UnrecoverableError(`${what} recalls ${v.matched} of ${v.asked} fingerprints (recall ${(v.matched / v.asked).toFixed(4)}), under the required ${minRecall}; nothing was delivered`);
+      throw new UnrecoverableError(
+        `${what} recalls ${v.matched} of ${v.asked} fingerprints (recall ${(v.matched / v.asked).toFixed(4)}), under the required ${minRecall}; nothing was delivered`,
+      );
     }
     progress.phase('verify', 1);
     return v.matched;
@@ -144,7 +189,9 @@ export class EmbeddingJobsService {
   private async download(versionId: string, dir: string, onFraction: (f: number) => void, known?: StoredVersion): Promise<string> {
     const version = known ?? (await this.storage.getVersion(versionId));
     if (version.totalBytes > this.config.EMBEDDER_MAX_MODEL_BYTES) {
-      throw new UnrecoverableError(`version ${versionId} is ${version.totalBytes} bytes, over EMBEDDER_MAX_MODEL_BYTES (${this.config.EMBEDDER_MAX_MODEL_BYTES}); run it on a larger worker`);
+      throw new UnrecoverableError(
+        `version ${versionId} is ${version.totalBytes} bytes, over EMBEDDER_MAX_MODEL_BYTES (${this.config.EMBEDDER_MAX_MODEL_BYTES}); run it on a larger worker`,
+      );
     }
     await this.storage.downloadVersion(versionId, dir, (_path, i, n) => onFraction(i / n));
     onFraction(1);

@@ -17,7 +17,11 @@ export class EmbeddingWorker implements OnApplicationBootstrap, OnApplicationShu
   private worker?: Worker;
   private subscriber?: Redis;
 
-  constructor(@Inject(CONFIG) private readonly config: EmbedderConfig, private readonly jobs: EmbeddingJobsService, private readonly metrics: Metrics) {}
+  constructor(
+    @Inject(CONFIG) private readonly config: EmbedderConfig,
+    private readonly jobs: EmbeddingJobsService,
+    private readonly metrics: Metrics,
+  ) {}
 
   async onApplicationBootstrap() {
     const c = this.config;

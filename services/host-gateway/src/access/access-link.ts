@@ -34,7 +34,11 @@ export class AccessLink implements OnModuleInit, OnApplicationShutdown {
   /** The licence check and handout pick-up in flight, one at a time. */
   private polling?: Promise<void>;
 
-  constructor(private readonly bus: Bus, private readonly metrics: Metrics, @Inject(CONFIG) private readonly config: GatewayConfig) {
+  constructor(
+    private readonly bus: Bus,
+    private readonly metrics: Metrics,
+    @Inject(CONFIG) private readonly config: GatewayConfig,
+  ) {
     this.account = privateKeyToAccount(config.GATEWAY_HOST_KEY as `0x${string}`);
     this.servingKey = privateKeyFromSeed(config.GATEWAY_SERVING_KEY.seed);
     this.servingKeyId = config.GATEWAY_SERVING_KEY.keyId;
@@ -58,7 +62,8 @@ export class AccessLink implements OnModuleInit, OnApplicationShutdown {
         issuerKeys = await this.issuerKeys();
         break;
       } catch (e) {
-        if (attempt >= START_ATTEMPTS || (e as { fatal?: boolean }).fatal) throw new Error(`the access service at ${this.config.ACCESS_URL} is not usable: ${(e as Error).message}`);
+        if (attempt >= START_ATTEMPTS || (e as { fatal?: boolean }).fatal)
+          throw new Error(`the access service at ${this.config.ACCESS_URL} is not usable: ${(e as Error).message}`);
         this.log.warn(`access service not ready (${(e as Error).message}); retrying`);
         await new Promise((r) => setTimeout(r, 1_000));
       }
@@ -76,8 +81,15 @@ export class AccessLink implements OnModuleInit, OnApplicationShutdown {
       flushIntervalMs: this.config.GATEWAY_RECEIPT_FLUSH_MS,
       logger: this.log,
     });
-    this.metrics.gauge('gateway_receipts_pending', 'Receipts recorded but not yet acknowledged by JetStream (spooled on disk).', [], (g) => g.set(this.receipts.pending));
-    const reserveSeconds = this.metrics.histogram('gateway_quota_reserve_seconds', "Time a request waited for its grant's quota (most take it from a held lease, without a round trip), by outcome (granted, refused).", ['outcome'], [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5]);
+    this.metrics.gauge('gateway_receipts_pending', 'Receipts recorded but not yet acknowledged by JetStream (spooled on disk).', [], (g) =>
+      g.set(this.receipts.pending),
+    );
+    const reserveSeconds = this.metrics.histogram(
+      'gateway_quota_reserve_seconds',
+      "Time a request waited for its grant's quota (most take it from a held lease, without a round trip), by outcome (granted, refused).",
+      ['outcome'],
+      [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+    );
     this.quota = new QuotaLeases({
       lease: (grantId, requests, tokens) => this.quotaCall('/hosts/quota-leases', { grantId, requests, tokens }),
       release: async (grantId, requests, tokens) => void (await this.quotaCall('/hosts/quota-leases/release', { grantId, requests, tokens })),
@@ -90,7 +102,9 @@ export class AccessLink implements OnModuleInit, OnApplicationShutdown {
     await this.renewSession();
     await this.checkLicence();
     await this.pickUpHandouts();
-    this.metrics.gauge('gateway_licensed', '1 while access says this host holds an active licence for the model it serves.', [], (g) => g.set(this.licence.active ? 1 : 0));
+    this.metrics.gauge('gateway_licensed', '1 while access says this host holds an active licence for the model it serves.', [], (g) =>
+      g.set(this.licence.active ? 1 : 0),
+    );
     this.timers.push(
       setInterval(() => {
         this.polling ??= this.checkLicence()
@@ -138,7 +152,12 @@ export class AccessLink implements OnModuleInit, OnApplicationShutdown {
       const ended = mine.find((l) => !l.active);
       this.licence = mine.some((l) => l.active)
         ? { active: true, reason: '' }
-        : { active: false, reason: ended ? `this host's licence for model ${this.config.GATEWAY_MODEL_ID} ended at ${ended.endedAt} (${ended.endReason})` : `this host holds no licence for model ${this.config.GATEWAY_MODEL_ID}` };
+        : {
+            active: false,
+            reason: ended
+              ? `this host's licence for model ${this.config.GATEWAY_MODEL_ID} ended at ${ended.endedAt} (${ended.endReason})`
+              : `this host holds no licence for model ${this.config.GATEWAY_MODEL_ID}`,
+          };
       if (was && !this.licence.active) this.log.warn(`${this.licence.reason}: no longer serving`);
     } catch (e) {
       this.log.warn(`checking the licence: ${(e as Error).message}; keeping the last answer (${this.licence.active ? 'licensed' : 'not licensed'})`);
@@ -161,7 +180,12 @@ export class AccessLink implements OnModuleInit, OnApplicationShutdown {
   private async quotaCall(path: string, payload: object): Promise<Granted> {
     const res = await this.frequentCall('POST', path, JSON.stringify(payload));
     const answer = (await res.json().catch(() => ({}))) as Granted & { detail?: string; details?: { reason?: string } };
-    if (res.status === 403 || res.status === 404) throw new QuotaRefused(answer.details?.reason ?? (res.status === 404 ? 'unknown_grant' : 'forbidden'), answer.detail ?? `access answered ${res.status}`, 403);
+    if (res.status === 403 || res.status === 404)
+      throw new QuotaRefused(
+        answer.details?.reason ?? (res.status === 404 ? 'unknown_grant' : 'forbidden'),
+        answer.detail ?? `access answered ${res.status}`,
+        403,
+      );
     if (!res.ok) throw new Error(`POST ${path} answered ${res.status}: ${answer.detail ?? ''}`);
     return answer;
   }
@@ -189,7 +213,12 @@ export class AccessLink implements OnModuleInit, OnApplicationShutdown {
   }
 
   private call(method: 'GET' | 'POST', path: string, body: string, auth: Record<string, string>, timeoutMs = 5_000): Promise<Response> {
-    return fetch(`${this.config.ACCESS_URL}${path}`, { method, headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...auth }, ...(body ? { body } : {}), signal: AbortSignal.timeout(timeoutMs) });
+    return fetch(`${this.config.ACCESS_URL}${path}`, {
+      method,
+      headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...auth },
+      ...(body ? { body } : {}),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
   }
 
   /** Gets a new host session token (one at a time); renewed at half its life. Without one, calls are signed. */
@@ -220,10 +249,15 @@ export class AccessLink implements OnModuleInit, OnApplicationShutdown {
 
   private async registerServingKey(): Promise<void> {
     const path = '/hosts/serving-keys';
-    const body = JSON.stringify({ keyId: this.servingKeyId, publicKey: rawPublicKey(this.servingKey).toString('base64url'), modelId: this.config.GATEWAY_MODEL_ID });
+    const body = JSON.stringify({
+      keyId: this.servingKeyId,
+      publicKey: rawPublicKey(this.servingKey).toString('base64url'),
+      modelId: this.config.GATEWAY_MODEL_ID,
+    });
     const res = await this.signedCall('POST', path, body, 10_000);
     if (res.status === 403) throw new Error(`not licensed yet: ${((await res.json().catch(() => ({}))) as { detail?: string }).detail ?? 'no active licence'}`);
-    if (res.status === 409) throw Object.assign(new Error(`serving key "${this.servingKeyId}" is registered with another public key; configure a new key id`), { fatal: true });
+    if (res.status === 409)
+      throw Object.assign(new Error(`serving key "${this.servingKeyId}" is registered with another public key; configure a new key id`), { fatal: true });
     if (res.status !== 201 && res.status !== 200) throw new Error(`registering the serving key: ${res.status} ${await res.text()}`);
   }
 }

@@ -22,7 +22,11 @@ function ledger(quota: number) {
   return { leases, calls, left: () => left, give: (n: number) => (left += n) };
 }
 
-const refusal = (p: Promise<unknown>) => p.then(() => 'granted', (e: QuotaRefused) => e.reason);
+const refusal = (p: Promise<unknown>) =>
+  p.then(
+    () => 'granted',
+    (e: QuotaRefused) => e.reason,
+  );
 
 describe('QuotaLeases', () => {
   it('serves a grant exactly up to what access leased, then refuses at once and asks again in the background, less often while it stays spent', async () => {
@@ -45,7 +49,11 @@ describe('QuotaLeases', () => {
     const { leases, calls } = ledger(0); // access has nothing more: what is served came from the block
     leases.offer('g', { requests: 2, tokens: null });
     expect(calls).toEqual([]);
-    expect([await refusal(leases.reserve('g', 1)), await refusal(leases.reserve('g', 1)), await refusal(leases.reserve('g', 1))]).toEqual(['granted', 'granted', 'over_quota']);
+    expect([await refusal(leases.reserve('g', 1)), await refusal(leases.reserve('g', 1)), await refusal(leases.reserve('g', 1))]).toEqual([
+      'granted',
+      'granted',
+      'over_quota',
+    ]);
   });
 
   it('never gives back a lease under a request in flight, and a request that served nothing returns to it', async () => {

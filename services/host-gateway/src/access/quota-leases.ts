@@ -6,7 +6,11 @@ export interface Granted {
 
 /** Why a request could not get quota: `over_quota`, or what access said of the grant (revoked, unlicensed, …). */
 export class QuotaRefused extends Error {
-  constructor(readonly reason: string, message: string, readonly status: number) {
+  constructor(
+    readonly reason: string,
+    message: string,
+    readonly status: number,
+  ) {
     super(message);
   }
 }
@@ -108,13 +112,15 @@ export class QuotaLeases {
     const now = Date.now();
     await Promise.all(
       // Never under a request in flight (a long stream): its settle() must find the lease it drew from.
-      [...this.held].filter(([, h]) => now - h.lastUsed >= idleMs && !h.fetching && (h.inFlight === 0 || idleMs === 0)).map(async ([grantId, h]) => {
-        this.held.delete(grantId);
-        // What the prompts took beyond the lease may have left tokens below zero: nothing to give back.
-        const requests = Math.max(0, h.requests ?? 0);
-        const tokens = Math.max(0, h.tokens ?? 0);
-        if (requests > 0 || tokens > 0) await this.options.release(grantId, requests, tokens).catch(() => undefined);
-      }),
+      [...this.held]
+        .filter(([, h]) => now - h.lastUsed >= idleMs && !h.fetching && (h.inFlight === 0 || idleMs === 0))
+        .map(async ([grantId, h]) => {
+          this.held.delete(grantId);
+          // What the prompts took beyond the lease may have left tokens below zero: nothing to give back.
+          const requests = Math.max(0, h.requests ?? 0);
+          const tokens = Math.max(0, h.tokens ?? 0);
+          if (requests > 0 || tokens > 0) await this.options.release(grantId, requests, tokens).catch(() => undefined);
+        }),
     );
   }
 
@@ -162,7 +168,8 @@ export class QuotaLeases {
       })
       .catch((e: unknown) => {
         if (e instanceof QuotaRefused) h.refused = e;
-        else if (!h.known) h.refused = new QuotaRefused('quota_unavailable', `cannot lease quota of grant ${grantId} from access (${(e as Error).message}); try again`, 503);
+        else if (!h.known)
+          h.refused = new QuotaRefused('quota_unavailable', `cannot lease quota of grant ${grantId} from access (${(e as Error).message}); try again`, 503);
       })
       .finally(() => {
         h.fetching = undefined;

@@ -22,7 +22,14 @@ export const ChatCompletionRequestSchema = z
   .object({
     ...common,
     messages: z
-      .array(z.object({ role: z.string().min(1), content: z.union([z.string(), z.null(), z.array(z.object({ type: z.string(), text: z.string().optional() }).passthrough())]) }).passthrough())
+      .array(
+        z
+          .object({
+            role: z.string().min(1),
+            content: z.union([z.string(), z.null(), z.array(z.object({ type: z.string(), text: z.string().optional() }).passthrough())]),
+          })
+          .passthrough(),
+      )
       .min(1),
   })
   .passthrough();
@@ -45,7 +52,9 @@ export type Completion = z.infer<typeof CompletionSchema>;
 export const ChatCompletionSchema = z.object({
   ...answer,
   object: z.literal('chat.completion'),
-  choices: z.array(z.object({ index: z.number().int(), message: z.object({ role: z.literal('assistant'), content: z.string() }), finish_reason: FinishReason })),
+  choices: z.array(
+    z.object({ index: z.number().int(), message: z.object({ role: z.literal('assistant'), content: z.string() }), finish_reason: FinishReason }),
+  ),
   usage: UsageSchema,
 });
 export class ChatCompletionDto extends createZodDto(ChatCompletionSchema) {}
@@ -63,14 +72,22 @@ export type CompletionChunk = z.infer<typeof CompletionChunkSchema>;
 export const ChatCompletionChunkSchema = z.object({
   ...answer,
   object: z.literal('chat.completion.chunk'),
-  choices: z.array(z.object({ index: z.number().int(), delta: z.object({ role: z.literal('assistant').optional(), content: z.string().optional() }), finish_reason: FinishReason.nullable() })),
+  choices: z.array(
+    z.object({
+      index: z.number().int(),
+      delta: z.object({ role: z.literal('assistant').optional(), content: z.string().optional() }),
+      finish_reason: FinishReason.nullable(),
+    }),
+  ),
   usage: UsageSchema.optional(),
 });
 export type ChatCompletionChunk = z.infer<typeof ChatCompletionChunkSchema>;
 
 export const ModelListSchema = z.object({
   object: z.literal('list'),
-  data: z.array(z.object({ id: z.string().describe('the storage model id'), object: z.literal('model'), owned_by: z.string().describe("the host's EVM address") })),
+  data: z.array(
+    z.object({ id: z.string().describe('the storage model id'), object: z.literal('model'), owned_by: z.string().describe("the host's EVM address") }),
+  ),
 });
 export class ModelListDto extends createZodDto(ModelListSchema) {}
 export type ModelList = z.infer<typeof ModelListSchema>;
@@ -80,7 +97,11 @@ export const OpenAiErrorSchema = z.object({
   error: z.object({
     message: z.string(),
     type: z.string().describe('invalid_request_error, permission_error, insufficient_quota or server_error'),
-    code: z.string().describe("the reason: a permission string's (forged, expired, replayed, revoked, wrong_host, over_quota, …), unlicensed, model_not_found, invalid_argument, …"),
+    code: z
+      .string()
+      .describe(
+        "the reason: a permission string's (forged, expired, replayed, revoked, wrong_host, over_quota, …), unlicensed, model_not_found, invalid_argument, …",
+      ),
   }),
 });
 export class OpenAiErrorDto extends createZodDto(OpenAiErrorSchema) {}

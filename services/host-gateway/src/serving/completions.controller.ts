@@ -12,12 +12,21 @@ const ApiAnswer = (dto: typeof CompletionDto | typeof ChatCompletionDto, chunk: 
     description: 'The answer, signed by the host: its usage receipt is in x-clopen-receipt (a stream: in its last event, clopen.receipt)',
     content: {
       'application/json': { schema: { $ref: getSchemaPath(dto) } },
-      'text/event-stream': { schema: { type: 'string', description: `with stream: true; "data:" events of ${chunk} objects (the last with usage), then "event: clopen.receipt" with {receipt, host}, then "data: [DONE]"` } },
+      'text/event-stream': {
+        schema: {
+          type: 'string',
+          description: `with stream: true; "data:" events of ${chunk} objects (the last with usage), then "event: clopen.receipt" with {receipt, host}, then "data: [DONE]"`,
+        },
+      },
     },
   });
 
 const PermissionHeader = () =>
-  ApiHeader({ name: PERMISSION_HEADER, required: true, description: "The user's permission string for this request (libs/host-sdk): grant, counter and the user's signature over this host, model and body" });
+  ApiHeader({
+    name: PERMISSION_HEADER,
+    required: true,
+    description: "The user's permission string for this request (libs/host-sdk): grant, counter and the user's signature over this host, model and body",
+  });
 
 /** The OpenAI-compatible surface; users authenticate with their permission string, not an API key. */
 @ApiTags('completions')
@@ -34,7 +43,10 @@ export class CompletionsController {
   @Post('completions')
   @HttpCode(200)
   @PermissionHeader()
-  @ApiOperation({ summary: 'OpenAI completions (prompt, max_tokens, stop, stream); greedy. The answer carries the host-signed receipt in x-clopen-receipt (a stream: in its last event).' })
+  @ApiOperation({
+    summary:
+      'OpenAI completions (prompt, max_tokens, stop, stream); greedy. The answer carries the host-signed receipt in x-clopen-receipt (a stream: in its last event).',
+  })
   @ApiAnswer(CompletionDto, 'text_completion')
   complete(@Body() body: CompletionBody, @Req() req: Request, @Res() res: Response) {
     return this.completions.serve({ kind: 'completion', input: body }, req, res);

@@ -8,7 +8,16 @@ import { CONFIG, Metrics } from '@clopen/service-kit';
 import { AccessLink } from '../access/access-link';
 import { QuotaRefused } from '../access/quota-leases';
 import type { GatewayConfig } from '../gateway.settings';
-import type { ChatCompletion, ChatCompletionChunk, ChatCompletionInput, Completion, CompletionChunk, CompletionInput, ModelList, OpenAiError } from './completions.contracts';
+import type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatCompletionInput,
+  Completion,
+  CompletionChunk,
+  CompletionInput,
+  ModelList,
+  OpenAiError,
+} from './completions.contracts';
 import { fetchLicensedCopy } from './licensed-copy';
 import { OnnxBackend, UpstreamBackend, UpstreamError, isClientAbort, type ModelBackend, type Usage } from './model-backend';
 
@@ -38,19 +47,35 @@ export class CompletionsService implements OnModuleInit, OnApplicationShutdown {
   private readonly log = new Logger(CompletionsService.name);
   private backend!: ModelBackend;
 
-  constructor(private readonly access: AccessLink, private readonly metrics: Metrics, @Inject(CONFIG) private readonly config: GatewayConfig) {}
+  constructor(
+    private readonly access: AccessLink,
+    private readonly metrics: Metrics,
+    @Inject(CONFIG) private readonly config: GatewayConfig,
+  ) {}
 
   async onModuleInit() {
     const c = this.config;
-    if (!!c.GATEWAY_MODEL_DIR === !!c.GATEWAY_UPSTREAM_URL) throw new Error('set exactly one of GATEWAY_MODEL_DIR (serve an ONNX copy) and GATEWAY_UPSTREAM_URL (forward to an OpenAI-compatible server)');
+    if (!!c.GATEWAY_MODEL_DIR === !!c.GATEWAY_UPSTREAM_URL)
+      throw new Error('set exactly one of GATEWAY_MODEL_DIR (serve an ONNX copy) and GATEWAY_UPSTREAM_URL (forward to an OpenAI-compatible server)');
     if (c.GATEWAY_LICENCE_ID) {
       if (!c.GATEWAY_MODEL_DIR || !c.DISTRIBUTION_URL) throw new Error('GATEWAY_LICENCE_ID needs GATEWAY_MODEL_DIR (where the copy goes) and DISTRIBUTION_URL');
-      const version = await fetchLicensedCopy({ distributionUrl: c.DISTRIBUTION_URL, licenceId: c.GATEWAY_LICENCE_ID, account: this.access.account, dir: c.GATEWAY_MODEL_DIR, log: (m) => this.log.log(m) });
+      const version = await fetchLicensedCopy({
+        distributionUrl: c.DISTRIBUTION_URL,
+        licenceId: c.GATEWAY_LICENCE_ID,
+        account: this.access.account,
+        dir: c.GATEWAY_MODEL_DIR,
+        log: (m) => this.log.log(m),
+      });
       this.log.log(`copy ${version} of licence ${c.GATEWAY_LICENCE_ID} is in ${c.GATEWAY_MODEL_DIR}`);
     }
     this.backend = c.GATEWAY_MODEL_DIR
       ? await OnnxBackend.load(c.GATEWAY_MODEL_DIR, c.GATEWAY_THREADS)
-      : new UpstreamBackend({ url: c.GATEWAY_UPSTREAM_URL!, model: c.GATEWAY_UPSTREAM_MODEL ?? c.GATEWAY_MODEL_ID, apiKey: c.GATEWAY_UPSTREAM_API_KEY, timeoutMs: c.GATEWAY_UPSTREAM_TIMEOUT_MS });
+      : new UpstreamBackend({
+          url: c.GATEWAY_UPSTREAM_URL!,
+          model: c.GATEWAY_UPSTREAM_MODEL ?? c.GATEWAY_MODEL_ID,
+          apiKey: c.GATEWAY_UPSTREAM_API_KEY,
+          timeoutMs: c.GATEWAY_UPSTREAM_TIMEOUT_MS,
+        });
     this.log.log(`serving model ${c.GATEWAY_MODEL_ID} from ${this.backend.description}`);
   }
 
@@ -63,7 +88,11 @@ export class CompletionsService implements OnModuleInit, OnApplicationShutdown {
   }
 
   async serve({ kind, input }: CompletionRequest, req: Request & { rawBody?: Buffer }, res: Response): Promise<void> {
-    const requests = this.metrics.counter('gateway_requests_total', 'Completion requests by outcome (served, refused with a permission reason, invalid, failed).', ['outcome']);
+    const requests = this.metrics.counter(
+      'gateway_requests_total',
+      'Completion requests by outcome (served, refused with a permission reason, invalid, failed).',
+      ['outcome'],
+    );
     const raw = req.rawBody ?? Buffer.alloc(0);
     const modelId = this.config.GATEWAY_MODEL_ID;
 
@@ -109,7 +138,13 @@ export class CompletionsService implements OnModuleInit, OnApplicationShutdown {
       } catch (e) {
         if (!(e instanceof QuotaRefused)) throw e;
         requests.inc({ outcome: `refused_${e.reason}` });
-        return openAiError(res, e.status, e.status === 429 ? 'insufficient_quota' : e.status === 503 ? 'server_error' : 'permission_error', e.reason, e.message);
+        return openAiError(
+          res,
+          e.status,
+          e.status === 429 ? 'insufficient_quota' : e.status === 503 ? 'server_error' : 'permission_error',
+          e.reason,
+          e.message,
+        );
       }
       maxTokens = Math.max(1, Math.min(maxTokens, reserved));
     }
@@ -124,7 +159,14 @@ export class CompletionsService implements OnModuleInit, OnApplicationShutdown {
     const { chunks, usage } = this.backend.generate({ prompt, maxTokens, stop: stops, signal: aborted.signal });
     const receiptFor = (responseBody: string, u: Usage) => {
       servedUsage = u;
-      const receipt = signReceipt(this.access.servingKey, this.access.servingKeyId, { permission, host: this.access.host, requestBody: raw, responseBody, tokensIn: u.tokensIn, tokensOut: u.tokensOut });
+      const receipt = signReceipt(this.access.servingKey, this.access.servingKeyId, {
+        permission,
+        host: this.access.host,
+        requestBody: raw,
+        responseBody,
+        tokensIn: u.tokensIn,
+        tokensOut: u.tokensOut,
+      });
       this.access.receipts.record(receipt);
       this.access.verifier.recordTokens(permission.grantId, u.tokensIn + u.tokensOut);
       return Buffer.from(toBinary(accessV1.UsageReceiptSchema, receipt)).toString('base64url');
@@ -141,10 +183,20 @@ export class CompletionsService implements OnModuleInit, OnApplicationShutdown {
         const u = await usage;
         const answer: Completion | ChatCompletion =
           kind === 'chat'
-            ? { id, object: 'chat.completion', created, model: modelId, choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: u.finishReason }], usage: usageJson(u) }
+            ? {
+                id,
+                object: 'chat.completion',
+                created,
+                model: modelId,
+                choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: u.finishReason }],
+                usage: usageJson(u),
+              }
             : { id, object: 'text_completion', created, model: modelId, choices: [{ index: 0, text, finish_reason: u.finishReason }], usage: usageJson(u) };
         const body = JSON.stringify(answer);
-        res.status(200).set({ 'content-type': 'application/json', [HOST_HEADER]: this.access.host, [RECEIPT_HEADER]: receiptFor(body, u) }).send(body);
+        res
+          .status(200)
+          .set({ 'content-type': 'application/json', [HOST_HEADER]: this.access.host, [RECEIPT_HEADER]: receiptFor(body, u) })
+          .send(body);
         requests.inc({ outcome: 'served' });
         return;
       }
@@ -157,10 +209,19 @@ export class CompletionsService implements OnModuleInit, OnApplicationShutdown {
         res.write(frame);
       };
       const tail = (u?: Usage) => (u ? { usage: usageJson(u) } : {});
-      const chatChunk = (delta: ChatCompletionChunk['choices'][number]['delta'], finish_reason: Usage['finishReason'] | null, u?: Usage): ChatCompletionChunk =>
-        ({ id, object: 'chat.completion.chunk', created, model: modelId, choices: [{ index: 0, delta, finish_reason }], ...tail(u) });
-      const textChunk = (text: string, finish_reason: Usage['finishReason'] | null, u?: Usage): CompletionChunk =>
-        ({ id, object: 'text_completion', created, model: modelId, choices: [{ index: 0, text, finish_reason }], ...tail(u) });
+      const chatChunk = (
+        delta: ChatCompletionChunk['choices'][number]['delta'],
+        finish_reason: Usage['finishReason'] | null,
+        u?: Usage,
+      ): ChatCompletionChunk => ({ id, object: 'chat.completion.chunk', created, model: modelId, choices: [{ index: 0, delta, finish_reason }], ...tail(u) });
+      const textChunk = (text: string, finish_reason: Usage['finishReason'] | null, u?: Usage): CompletionChunk => ({
+        id,
+        object: 'text_completion',
+        created,
+        model: modelId,
+        choices: [{ index: 0, text, finish_reason }],
+        ...tail(u),
+      });
       if (kind === 'chat') send(chatChunk({ role: 'assistant', content: '' }, null));
       for await (const c of chunks) {
         send(kind === 'chat' ? chatChunk({ content: c.text }, null) : textChunk(c.text, null));
@@ -186,13 +247,19 @@ export class CompletionsService implements OnModuleInit, OnApplicationShutdown {
         return;
       }
       requests.inc({ outcome: 'failed' });
-      const [status, code] = e instanceof UpstreamError ? [502, 'upstream_error'] : e instanceof InferenceError && e.code === 'invalid_input' ? [400, 'invalid_request'] : [500, 'internal_error'];
+      const [status, code] =
+        e instanceof UpstreamError
+          ? [502, 'upstream_error']
+          : e instanceof InferenceError && e.code === 'invalid_input'
+            ? [400, 'invalid_request']
+            : [500, 'internal_error'];
       if (!(e instanceof UpstreamError) && !(e instanceof InferenceError)) this.log.error(`serving ${id} failed: ${(e as Error).stack}`);
       if (!res.headersSent) return openAiError(res, status, status === 400 ? 'invalid_request_error' : 'server_error', code, (e as Error).message);
       res.end(`event: error\ndata: ${JSON.stringify({ error: { message: (e as Error).message, type: 'server_error', code } } satisfies OpenAiError)}\n\n`);
     } finally {
       // Once it is known what was served: a receipt signed means the request and its tokens are spent.
-      if (limited) this.access.quota.settle(permission.grantId, reserved, servedUsage ? servedUsage.tokensIn + servedUsage.tokensOut : 0, servedUsage !== undefined);
+      if (limited)
+        this.access.quota.settle(permission.grantId, reserved, servedUsage ? servedUsage.tokensIn + servedUsage.tokensOut : 0, servedUsage !== undefined);
     }
   }
 }

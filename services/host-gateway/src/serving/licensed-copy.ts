@@ -15,7 +15,13 @@ interface Delivery {
  * with short-lived URLs) into `dir`; files already there with the right sha256 are kept, so a
  * restart downloads nothing. Returns the copy's version id.
  */
-export async function fetchLicensedCopy(options: { distributionUrl: string; licenceId: string; account: LocalAccount; dir: string; log: (m: string) => void }): Promise<string> {
+export async function fetchLicensedCopy(options: {
+  distributionUrl: string;
+  licenceId: string;
+  account: LocalAccount;
+  dir: string;
+  log: (m: string) => void;
+}): Promise<string> {
   const { distributionUrl, licenceId, account, dir, log } = options;
   const path = `/host/licences/${licenceId}/copy`;
   const auth = await signHostRequest(account, { audience: 'distribution', method: 'GET', path, body: '' });

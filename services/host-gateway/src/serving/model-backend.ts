@@ -36,7 +36,10 @@ export class UpstreamError extends Error {
 
 /** The host's OML copy from its model.onnx, greedy, token for token as the engine decodes. */
 export class OnnxBackend implements ModelBackend {
-  private constructor(private readonly model: OnnxCausalLm, readonly description: string) {}
+  private constructor(
+    private readonly model: OnnxCausalLm,
+    readonly description: string,
+  ) {}
 
   static async load(dir: string, threads: number): Promise<OnnxBackend> {
     const model = await OnnxCausalLm.load(dir, { threads });
@@ -101,7 +104,14 @@ export class UpstreamBackend implements ModelBackend {
       const res = await fetch(`${url.replace(/\/$/, '')}/v1/completions`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...(apiKey ? { authorization: `Bearer ${apiKey}` } : {}) },
-        body: JSON.stringify({ model, prompt, max_tokens: maxTokens, temperature: 0, ...(stop?.length ? { stop } : {}), ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}) }),
+        body: JSON.stringify({
+          model,
+          prompt,
+          max_tokens: maxTokens,
+          temperature: 0,
+          ...(stop?.length ? { stop } : {}),
+          ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
+        }),
         signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs),
       }).catch((e: Error) => {
         throw new UpstreamError(`upstream ${url} did not answer: ${e.message}`);

@@ -26,7 +26,12 @@ export class BalancesService {
     for (let m = 1n; m <= models && m <= MAX_MODELS; m++) {
       const s = await hostCollateral.read.stakeOf([address, m]);
       if (s.active > 0n || s.unbonding > 0n) {
-        stakes.push({ modelId: m.toString(), active: s.active.toString(), unbonding: s.unbonding.toString(), unbondingReadyAt: s.unbondingReadyAt ? new Date(Number(s.unbondingReadyAt) * 1000).toISOString() : null });
+        stakes.push({
+          modelId: m.toString(),
+          active: s.active.toString(),
+          unbonding: s.unbonding.toString(),
+          unbondingReadyAt: s.unbondingReadyAt ? new Date(Number(s.unbondingReadyAt) * 1000).toISOString() : null,
+        });
       }
     }
     return {

@@ -19,7 +19,10 @@ export class ProtocolChain {
   constructor(@Inject(CONFIG) private readonly config: IncentivesConfig) {
     this.account = privateKeyToAccount(config.INCENTIVES_PROTOCOL_KEY as `0x${string}`);
     // No transport retries: a failed call is retried by the next tick, and a send is never repeated blindly.
-    this.client = createPublicClient({ cacheTime: 0, transport: http(config.CHAIN_RPC_URL, { retryCount: 0, timeout: config.CHAIN_RPC_TIMEOUT_MS }) }) as PublicClient;
+    this.client = createPublicClient({
+      cacheTime: 0,
+      transport: http(config.CHAIN_RPC_URL, { retryCount: 0, timeout: config.CHAIN_RPC_TIMEOUT_MS }),
+    }) as PublicClient;
   }
 
   get treasury(): Address {
@@ -67,5 +70,4 @@ export class ProtocolChain {
     const block = await this.client.getBlock({ blockTag: 'latest' });
     return new Date(Number(block.timestamp) * 1000);
   }
-
 }

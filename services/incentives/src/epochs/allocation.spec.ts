@@ -7,7 +7,18 @@ const shares = { ownerBps: 5000, hostBps: 3000, proverBps: 1000, protocolBps: 10
 describe('allocateEpoch', () => {
   it('splits fees by the shares and adds up to them exactly, rounding to the protocol', () => {
     const { entries, total } = allocateEpoch(
-      [{ chainModelId: 1n, owner: A(1), fees: 1001n, hosts: new Map([[A(2), 2n], [A(3), 1n]]), provers: new Map([[A(4), 1n]]) }],
+      [
+        {
+          chainModelId: 1n,
+          owner: A(1),
+          fees: 1001n,
+          hosts: new Map([
+            [A(2), 2n],
+            [A(3), 1n],
+          ]),
+          provers: new Map([[A(4), 1n]]),
+        },
+      ],
       shares,
       A(9),
     );
@@ -37,6 +48,9 @@ describe('allocateEpoch', () => {
   });
 
   it('leaves out models without fees', () => {
-    expect(allocateEpoch([{ chainModelId: 1n, owner: A(1), fees: 0n, hosts: new Map(), provers: new Map() }], shares, A(9))).toEqual({ entries: [], total: 0n });
+    expect(allocateEpoch([{ chainModelId: 1n, owner: A(1), fees: 0n, hosts: new Map(), provers: new Map() }], shares, A(9))).toEqual({
+      entries: [],
+      total: 0n,
+    });
   });
 });

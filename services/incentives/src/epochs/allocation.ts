@@ -61,6 +61,8 @@ export function allocateEpoch(models: readonly ModelEpochUsage[], shares: Shares
     const paid = ownerPart + [...hostParts.values(), ...proverParts.values()].reduce((a, b) => a + b, 0n);
     credit(treasury, 'protocol', m.chainModelId, m.fees - paid);
   }
-  const entries = [...accounts.entries()].map(([account, e]) => ({ account, amount: e.amount, parts: e.parts })).sort((a, b) => a.account.localeCompare(b.account));
+  const entries = [...accounts.entries()]
+    .map(([account, e]) => ({ account, amount: e.amount, parts: e.parts }))
+    .sort((a, b) => a.account.localeCompare(b.account));
   return { entries, total: entries.reduce((s, e) => s + e.amount, 0n) };
 }

@@ -74,13 +74,30 @@ export class EpochsService implements OnModuleInit {
 
   /** Records the epoch and queues its roots; a second delivery of the same epoch changes nothing. */
   async epochClosed(manager: EntityManager, event: accessV1.EpochClosed): Promise<void> {
-    const assignments: { version_id: string; assignment_root: string }[] = await manager.query('SELECT version_id, assignment_root FROM assignment_roots ORDER BY version_id');
+    const assignments: { version_id: string; assignment_root: string }[] = await manager.query(
+      'SELECT version_id, assignment_root FROM assignment_roots ORDER BY version_id',
+    );
     // One leaf per version's pool: sha256(0x00 ‖ version id ‖ its assignment root).
     const assignmentRoot = assignments.length
-      ? new MerkleTree(assignments.map((a) => createHash('sha256').update(Buffer.of(0)).update(a.version_id).update(Buffer.from(bytes32(a.assignment_root).slice(2), 'hex')).digest())).root
+      ? new MerkleTree(
+          assignments.map((a) =>
+            createHash('sha256')
+              .update(Buffer.of(0))
+              .update(a.version_id)
+              .update(Buffer.from(bytes32(a.assignment_root).slice(2), 'hex'))
+              .digest(),
+          ),
+        ).root
       : null;
     const hasReceipts = event.receiptCount > 0n && /^(0x)?[0-9a-f]{64}$/i.test(event.receiptRoot);
-    const totals = event.totals.map((t) => ({ modelId: t.modelId, hostAddress: t.hostAddress, userId: t.userId, requests: t.requests.toString(), tokensIn: t.tokensIn.toString(), tokensOut: t.tokensOut.toString() }));
+    const totals = event.totals.map((t) => ({
+      modelId: t.modelId,
+      hostAddress: t.hostAddress,
+      userId: t.userId,
+      requests: t.requests.toString(),
+      tokensIn: t.tokensIn.toString(),
+      tokensOut: t.tokensOut.toString(),
+    }));
     const inserted: unknown[] = await manager.query(
       `INSERT INTO settlement_epochs (epoch, started_at, ended_at, receipt_root, receipt_count, totals, usage_status, assignment_root, assignment_status)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (epoch) DO NOTHING RETURNING epoch`,
@@ -98,10 +115,18 @@ export class EpochsService implements OnModuleInit {
     );
     if (!inserted.length) return;
     if (hasReceipts) {
-      await this.transactions.enqueue(manager, `usage-root:${event.epoch}`, { contract: 'UsageLedger', functionName: 'commitUsageRoot', args: [event.epoch, bytes32(event.receiptRoot), event.receiptCount] });
+      await this.transactions.enqueue(manager, `usage-root:${event.epoch}`, {
+        contract: 'UsageLedger',
+        functionName: 'commitUsageRoot',
+        args: [event.epoch, bytes32(event.receiptRoot), event.receiptCount],
+      });
     }
     if (assignmentRoot) {
-      await this.transactions.enqueue(manager, `assignment-root:${event.epoch}`, { contract: 'UsageLedger', functionName: 'commitAssignmentRoot', args: [event.epoch, assignmentRoot] });
+      await this.transactions.enqueue(manager, `assignment-root:${event.epoch}`, {
+        contract: 'UsageLedger',
+        functionName: 'commitAssignmentRoot',
+        args: [event.epoch, assignmentRoot],
+      });
     }
   }
 
@@ -194,10 +219,12 @@ export class EpochsService implements OnModuleInit {
       }
       const tree = new AllocationTree(entries.map((e) => ({ account: e.account, amount: e.amount })));
       const attempt = epoch.allocation_attempt + 1;
-      await manager.query(
-        `INSERT INTO allocation_entries (epoch, account, amount, parts) SELECT $1, * FROM unnest($2::text[], $3::numeric[], $4::jsonb[])`,
-        [key, entries.map((e) => e.account), entries.map((e) => e.amount.toString()), entries.map((e) => JSON.stringify(e.parts))],
-      );
+      await manager.query(`INSERT INTO allocation_entries (epoch, account, amount, parts) SELECT $1, * FROM unnest($2::text[], $3::numeric[], $4::jsonb[])`, [
+        key,
+        entries.map((e) => e.account),
+        entries.map((e) => e.amount.toString()),
+        entries.map((e) => JSON.stringify(e.parts)),
+      ]);
       for (const m of models.filter((x) => x.fees > 0n)) {
         await manager.query('INSERT INTO model_fee_allocations (epoch, chain_model_id, requests, fees) VALUES ($1, $2, $3, $4)', [
           key,
@@ -210,7 +237,11 @@ export class EpochsService implements OnModuleInit {
         `UPDATE settlement_epochs SET allocation_status = 'posting', allocation_attempt = $2, allocation_root = $3, allocation_total = $4, error = $5 WHERE epoch = $1`,
         [key, attempt, tree.root, total.toString(), note],
       );
-      await this.transactions.enqueue(manager, `allocation:${key}:${attempt}`, { contract: 'RewardsVault', functionName: 'postAllocation', args: [BigInt(key), tree.root, total] });
+      await this.transactions.enqueue(manager, `allocation:${key}:${attempt}`, {
+        contract: 'RewardsVault',
+        functionName: 'postAllocation',
+        args: [BigInt(key), tree.root, total],
+      });
     });
     this.log.log(`epoch ${epoch.epoch}: allocation of ${total} over ${entries.length} accounts queued`);
   }
@@ -230,16 +261,19 @@ export class EpochsService implements OnModuleInit {
     // Nothing of the failed allocation stays: the fees remain unallocated for an operator's retry.
     await manager.query('DELETE FROM allocation_entries WHERE epoch = $1', [epoch]);
     await manager.query('DELETE FROM model_fee_allocations WHERE epoch = $1', [epoch]);
-    await manager.query(`UPDATE settlement_epochs SET allocation_status = 'failed', allocation_root = NULL, allocation_total = NULL, error = $2 WHERE epoch = $1`, [
-      epoch,
-      `allocation: ${tx.error?.message}`,
-    ]);
+    await manager.query(
+      `UPDATE settlement_epochs SET allocation_status = 'failed', allocation_root = NULL, allocation_total = NULL, error = $2 WHERE epoch = $1`,
+      [epoch, `allocation: ${tx.error?.message}`],
+    );
   }
 
   /** An operator's retry of a failed allocation (after fixing its cause). */
   async retryAllocation(epoch: string, manager: EntityManager = this.db.manager): Promise<void> {
     // TypeORM answers an UPDATE with [rows, affected], so the count says whether it was failed.
-    const [, affected]: [unknown[], number] = await manager.query(`UPDATE settlement_epochs SET allocation_status = 'pending', error = NULL WHERE epoch = $1 AND allocation_status = 'failed'`, [epoch]);
+    const [, affected]: [unknown[], number] = await manager.query(
+      `UPDATE settlement_epochs SET allocation_status = 'pending', error = NULL WHERE epoch = $1 AND allocation_status = 'failed'`,
+      [epoch],
+    );
     if (!affected) throw new NotFound(`epoch ${epoch} has no failed allocation`);
   }
 
@@ -251,7 +285,10 @@ export class EpochsService implements OnModuleInit {
   async get(epoch: string): Promise<EpochDetail> {
     const rows: SettledEpochRow[] = await this.db.query('SELECT * FROM settlement_epochs WHERE epoch = $1', [epoch]);
     if (!rows.length) throw new NotFound(`no settled epoch ${epoch}`);
-    const entries: AllocationEntry[] = await this.db.query('SELECT account, amount::text AS amount, parts FROM allocation_entries WHERE epoch = $1 ORDER BY account', [epoch]);
+    const entries: AllocationEntry[] = await this.db.query(
+      'SELECT account, amount::text AS amount, parts FROM allocation_entries WHERE epoch = $1 ORDER BY account',
+      [epoch],
+    );
     return { ...toEpoch(rows[0]), allocation: entries };
   }
 
@@ -266,7 +303,10 @@ export class EpochsService implements OnModuleInit {
     const { rewardsVault } = await this.chain.contracts();
     return Promise.all(
       rows.map(async (r) => {
-        const all: { account: Address; amount: string }[] = await this.db.query('SELECT account, amount::text AS amount FROM allocation_entries WHERE epoch = $1', [r.epoch]);
+        const all: { account: Address; amount: string }[] = await this.db.query(
+          'SELECT account, amount::text AS amount FROM allocation_entries WHERE epoch = $1',
+          [r.epoch],
+        );
         const tree = new AllocationTree(all.map((e) => ({ account: e.account, amount: BigInt(e.amount) })));
         const claimed = await rewardsVault.read.claimed([BigInt(r.epoch), account]);
         return { epoch: r.epoch, account, amount: r.amount, proof: tree.proof(account) as Hex[], claimed };

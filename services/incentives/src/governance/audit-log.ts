@@ -19,10 +19,15 @@ export class AuditLog {
   constructor(private readonly db: DataSource) {}
 
   async record(manager: EntityManager, principal: Principal, entry: AuditEntry): Promise<void> {
-    await manager.query(
-      `INSERT INTO audit_log (principal_id, key_id, action, target, before, after, transaction_ids) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [principal.id, principal.keyId, entry.action, entry.target, json(entry.before), json(entry.after), entry.transactionIds ?? []],
-    );
+    await manager.query(`INSERT INTO audit_log (principal_id, key_id, action, target, before, after, transaction_ids) VALUES ($1, $2, $3, $4, $5, $6, $7)`, [
+      principal.id,
+      principal.keyId,
+      entry.action,
+      entry.target,
+      json(entry.before),
+      json(entry.after),
+      entry.transactionIds ?? [],
+    ]);
   }
 
   async list(filter: { action?: string; target?: string }, limit = 100): Promise<AuditRecord[]> {

@@ -60,11 +60,16 @@ export class GovernanceService implements OnModuleInit {
     const before = await this.current();
     const calls: [string, ProtocolCall][] = [];
     if (change.shares) calls.push(['shares', { contract: 'RewardsVault', functionName: 'setShares', args: [change.shares] }]);
-    if (change.appealWindowSeconds !== undefined) calls.push(['appealWindowSeconds', { contract: 'HostCollateral', functionName: 'setAppealWindow', args: [BigInt(change.appealWindowSeconds)] }]);
-    if (change.unstakeDelaySeconds !== undefined) calls.push(['unstakeDelaySeconds', { contract: 'HostCollateral', functionName: 'setUnstakeDelay', args: [BigInt(change.unstakeDelaySeconds)] }]);
-    if (change.proverBountyBps !== undefined) calls.push(['proverBountyBps', { contract: 'HostCollateral', functionName: 'setProverBountyBps', args: [change.proverBountyBps] }]);
+    if (change.appealWindowSeconds !== undefined)
+      calls.push(['appealWindowSeconds', { contract: 'HostCollateral', functionName: 'setAppealWindow', args: [BigInt(change.appealWindowSeconds)] }]);
+    if (change.unstakeDelaySeconds !== undefined)
+      calls.push(['unstakeDelaySeconds', { contract: 'HostCollateral', functionName: 'setUnstakeDelay', args: [BigInt(change.unstakeDelaySeconds)] }]);
+    if (change.proverBountyBps !== undefined)
+      calls.push(['proverBountyBps', { contract: 'HostCollateral', functionName: 'setProverBountyBps', args: [change.proverBountyBps] }]);
     if (calls.length && !before.roles.governance) {
-      throw new Forbidden(`the protocol key ${before.protocolAddress} lacks GOVERNANCE_ROLE on HostCollateral and RewardsVault: grant it, or change ${calls.map(([k]) => k).join(', ')} with the governance key`);
+      throw new Forbidden(
+        `the protocol key ${before.protocolAddress} lacks GOVERNANCE_ROLE on HostCollateral and RewardsVault: grant it, or change ${calls.map(([k]) => k).join(', ')} with the governance key`,
+      );
     }
     return this.db.transaction(async (manager) => {
       await this.params.set(manager, { confirmations: change.confirmations, slashBps: change.slashBps });

@@ -139,7 +139,18 @@ export class CreateIncentives1764500000000 implements MigrationInterface {
   }
 
   async down(q: QueryRunner): Promise<void> {
-    for (const t of ['audit_log', 'governance_params', 'slashes', 'proven_violations', 'model_fee_allocations', 'allocation_entries', 'settlement_epochs', 'assignment_roots', 'artefact_links', 'protocol_transactions']) {
+    for (const t of [
+      'audit_log',
+      'governance_params',
+      'slashes',
+      'proven_violations',
+      'model_fee_allocations',
+      'allocation_entries',
+      'settlement_epochs',
+      'assignment_roots',
+      'artefact_links',
+      'protocol_transactions',
+    ]) {
       await q.query(`DROP TABLE ${t}`);
     }
   }

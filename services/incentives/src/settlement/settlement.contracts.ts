@@ -4,7 +4,10 @@ import { getAddress, isAddress } from 'viem';
 import { z } from 'zod';
 
 // Path parameters (checked in the controller).
-export const AddressParam = z.string().refine((v) => isAddress(v), { message: 'must be an EVM address' }).transform((v) => getAddress(v));
+export const AddressParam = z
+  .string()
+  .refine((v) => isAddress(v), { message: 'must be an EVM address' })
+  .transform((v) => getAddress(v));
 export const EpochParam = z.string().regex(/^\d+$/, 'must be an epoch number');
 
 const limit = z.coerce.number().int().min(1).max(1000).optional().describe('at most this many, newest first (1-1000, default 100)');
@@ -26,7 +29,9 @@ export class ClaimDto extends createZodDto(ClaimSchema) {}
 export const BalanceSchema = z.object({
   address: z.string(),
   token: z.object({ address: z.string(), symbol: z.string().describe('empty when the token has no symbol()'), balance: uint('tokens') }),
-  stakes: z.array(z.object({ modelId: uint('chain model id'), active: uint('tokens'), unbonding: uint('tokens'), unbondingReadyAt: z.string().datetime().nullable() })),
+  stakes: z.array(
+    z.object({ modelId: uint('chain model id'), active: uint('tokens'), unbonding: uint('tokens'), unbondingReadyAt: z.string().datetime().nullable() }),
+  ),
   claims: z.array(ClaimSchema.pick({ epoch: true, amount: true, claimed: true })),
 });
 export class BalanceDto extends createZodDto(BalanceSchema) {}
@@ -47,7 +52,7 @@ export const EpochSchema = z.object({
   receiptRoot: z.string(),
   receiptCount: uint('receipts'),
   usageStatus: z.enum(USAGE_STATUSES),
-  assignmentRoot: hex('the root of every pool\'s assignment root').nullable(),
+  assignmentRoot: hex("the root of every pool's assignment root").nullable(),
   assignmentStatus: z.enum(ASSIGNMENT_STATUSES),
   allocationStatus: z.enum(ALLOCATION_STATUSES),
   allocationRoot: hex('the Merkle root posted to RewardsVault').nullable(),
@@ -57,7 +62,11 @@ export const EpochSchema = z.object({
 export class EpochDto extends createZodDto(EpochSchema) {}
 export type EpochView = z.input<typeof EpochSchema>;
 
-export const AllocationPartSchema = z.object({ role: z.enum(['owner', 'host', 'prover', 'protocol']), chainModelId: uint('chain model id'), amount: uint('tokens') });
+export const AllocationPartSchema = z.object({
+  role: z.enum(['owner', 'host', 'prover', 'protocol']),
+  chainModelId: uint('chain model id'),
+  amount: uint('tokens'),
+});
 export const AllocationEntrySchema = z.object({ account: z.string(), amount: uint('tokens'), parts: z.array(AllocationPartSchema) });
 export type AllocationEntry = z.input<typeof AllocationEntrySchema>;
 
@@ -70,7 +79,19 @@ export class AllocationRetryDto extends createZodDto(AllocationRetrySchema) {}
 
 // Slashes
 
-export const SLASH_STATUSES = ['pending', 'proposing', 'proposed', 'appealed', 'resolving', 'upheld', 'executing', 'executed', 'dismissed', 'skipped', 'failed'] as const;
+export const SLASH_STATUSES = [
+  'pending',
+  'proposing',
+  'proposed',
+  'appealed',
+  'resolving',
+  'upheld',
+  'executing',
+  'executed',
+  'dismissed',
+  'skipped',
+  'failed',
+] as const;
 
 export const ListSlashesSchema = z.object({
   status: z.enum(SLASH_STATUSES).optional(),
@@ -85,7 +106,7 @@ export const SlashSchema = z.object({
   kind: z.string().describe('the kind of violation proven'),
   modelId: z.string().describe('the platform version the violation was proven on'),
   hostAddress: z.string(),
-  role: z.string().describe('the accused host\'s part in the violation'),
+  role: z.string().describe("the accused host's part in the violation"),
   prover: z.string(),
   evidenceHash: hex('the evidence hash given to HostCollateral.proposeSlash'),
   chainModelId: uint('chain model id').nullable(),
@@ -102,7 +123,9 @@ export const SlashSchema = z.object({
 export class SlashDto extends createZodDto(SlashSchema) {}
 export type SlashView = z.input<typeof SlashSchema>;
 
-export const ResolveSlashSchema = z.object({ uphold: z.boolean().describe('true executes the slash, false returns the stake'), reason: z.string().min(1).max(2000) }).strict();
+export const ResolveSlashSchema = z
+  .object({ uphold: z.boolean().describe('true executes the slash, false returns the stake'), reason: z.string().min(1).max(2000) })
+  .strict();
 export class ResolveSlashBody extends createZodDto(ResolveSlashSchema) {}
 
 export const SlashResolvingSchema = z.object({ id: z.string(), status: z.literal('resolving'), uphold: z.boolean() });
@@ -120,13 +143,13 @@ export const TransactionSummarySchema = z.object({
   purpose: z.string().describe('the business step, e.g. usage-root:7'),
   contract: z.enum(CLOPEN_CONTRACT_NAMES),
   functionName: z.string(),
-  args: z.array(z.unknown()).describe('the call\'s arguments, bigints as decimal strings'),
+  args: z.array(z.unknown()).describe("the call's arguments, bigints as decimal strings"),
   status: z.enum(TRANSACTION_STATUSES),
   nonce: uint('nonce').nullable(),
   hashes: z.array(z.string()).describe('every signed version, the first one first'),
   minedHash: z.string().nullable(),
   blockNumber: uint('block').nullable(),
-  errorName: z.string().nullable().describe('the contract\'s custom error, when it reverted'),
+  errorName: z.string().nullable().describe("the contract's custom error, when it reverted"),
   error: z.string().nullable(),
   createdAt: isoDateTime(),
   settledAt: isoDateTime().nullable(),
@@ -169,7 +192,9 @@ export const GovernanceSchema = z.object({
   slashBps: bps,
   protocolAddress: z.string(),
   treasuryAddress: z.string(),
-  roles: z.object({ protocol: z.boolean(), governance: z.boolean() }).describe('whether the protocol key holds PROTOCOL_ROLE and GOVERNANCE_ROLE on HostCollateral and RewardsVault'),
+  roles: z
+    .object({ protocol: z.boolean(), governance: z.boolean() })
+    .describe('whether the protocol key holds PROTOCOL_ROLE and GOVERNANCE_ROLE on HostCollateral and RewardsVault'),
 });
 export class GovernanceDto extends createZodDto(GovernanceSchema) {}
 
@@ -178,8 +203,18 @@ export const GovernanceChangeSchema = z
     shares: SharesSchema.strict()
       .refine((s) => s.ownerBps + s.hostBps + s.proverBps + s.protocolBps === 10_000, { message: 'the four shares must add up to 10000 basis points' })
       .optional(),
-    appealWindowSeconds: z.number().int().min(0).max(365 * 86_400).optional(),
-    unstakeDelaySeconds: z.number().int().min(0).max(365 * 86_400).optional(),
+    appealWindowSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(365 * 86_400)
+      .optional(),
+    unstakeDelaySeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(365 * 86_400)
+      .optional(),
     proverBountyBps: bps.optional(),
     confirmations: z.number().int().min(0).max(10_000).optional(),
     slashBps: z.number().int().min(1).max(10_000).optional(),
@@ -190,14 +225,20 @@ export class GovernanceChangeBody extends createZodDto(GovernanceChangeSchema) {
 export type GovernanceChange = z.infer<typeof GovernanceChangeSchema>;
 
 export const GovernanceChangedSchema = z.object({
-  queuedTransactions: z.array(z.string().uuid()).describe('the protocol transactions that change the chain\'s parameters'),
-  applied: z.object({ confirmations: z.number().int().optional(), slashBps: z.number().int().optional() }).describe('this service\'s parameters, changed at once'),
+  queuedTransactions: z.array(z.string().uuid()).describe("the protocol transactions that change the chain's parameters"),
+  applied: z
+    .object({ confirmations: z.number().int().optional(), slashBps: z.number().int().optional() })
+    .describe("this service's parameters, changed at once"),
 });
 export class GovernanceChangedDto extends createZodDto(GovernanceChangedSchema) {}
 
 // Audit log
 
-export const ListAuditSchema = z.object({ action: z.string().optional().describe('e.g. governance.change, slash.resolve'), target: z.string().optional(), limit });
+export const ListAuditSchema = z.object({
+  action: z.string().optional().describe('e.g. governance.change, slash.resolve'),
+  target: z.string().optional(),
+  limit,
+});
 export class ListAuditQuery extends createZodDto(ListAuditSchema) {}
 
 export const AuditRecordSchema = z.object({

@@ -154,7 +154,12 @@ export class GovernanceController {
     const { uphold, reason } = body;
     return this.db.transaction(async (manager) => {
       const change = await this.slashes.resolve(manager, id, uphold);
-      await this.audit.record(manager, principal, { action: 'slash.resolve', target: `slash:${id}`, before: change.before, after: { ...change.after, reason } });
+      await this.audit.record(manager, principal, {
+        action: 'slash.resolve',
+        target: `slash:${id}`,
+        before: change.before,
+        after: { ...change.after, reason },
+      });
       return { id, status: 'resolving' as const, uphold };
     });
   }

@@ -44,7 +44,8 @@ export class SettlementLoop implements OnApplicationBootstrap, OnApplicationShut
       // One handler per subject it is granted (SERVICE_GRANTS): the type demands each.
       handlers: {
         'access.epoch.closed': (payload, { manager }) => this.epochs.epochClosed(manager, payload),
-        'access.violation.proven': (payload, { manager, envelope }) => this.slashes.violationProven(manager, payload, envelope.occurredAt ? timestampDate(envelope.occurredAt) : new Date()),
+        'access.violation.proven': (payload, { manager, envelope }) =>
+          this.slashes.violationProven(manager, payload, envelope.occurredAt ? timestampDate(envelope.occurredAt) : new Date()),
         'distribution.assignment.committed': (payload, { manager }) => this.epochs.assignmentCommitted(manager, payload),
         'storage.version.published': (payload, { manager }) => this.links.storageVersionPublished(manager, payload),
         'chain.registry.version_published': (payload, { manager }) => this.links.chainVersionPublished(manager, payload),

@@ -80,16 +80,21 @@ export class SlashesService implements OnModuleInit {
     for (const accused of event.accused) {
       if (!isAddress(accused.hostAddress)) continue;
       const host = getAddress(accused.hostAddress);
-      await manager.query(
-        `INSERT INTO slashes (violation_id, host_address, role, prover, evidence_hash) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
-        [event.violationId, host, accused.role, getAddress(event.prover), slashEvidenceHash(event.evidenceSha256, host)],
-      );
+      await manager.query(`INSERT INTO slashes (violation_id, host_address, role, prover, evidence_hash) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, [
+        event.violationId,
+        host,
+        accused.role,
+        getAddress(event.prover),
+        slashEvidenceHash(event.evidenceSha256, host),
+      ]);
     }
   }
 
   /** The host appealed on chain (seen by the indexer): the slash waits for an operator. */
   async appealed(manager: EntityManager, log: chainV1.ContractLogObserved): Promise<void> {
-    await manager.query(`UPDATE slashes SET status = 'appealed', updated_at = now() WHERE chain_slash_id = $1 AND status IN ('proposed', 'executing')`, [log.args.slashId]);
+    await manager.query(`UPDATE slashes SET status = 'appealed', updated_at = now() WHERE chain_slash_id = $1 AND status IN ('proposed', 'executing')`, [
+      log.args.slashId,
+    ]);
   }
 
   /** One round: propose the pending slashes, execute those whose window has passed. */
@@ -113,7 +118,10 @@ export class SlashesService implements OnModuleInit {
         const stake = await hostCollateral.read.stakeOf([s.host_address, model], { blockNumber });
         const available = stake.active + stake.unbonding;
         if (available === 0n) {
-          await this.db.query(`UPDATE slashes SET status = 'skipped', chain_model_id = $2, note = 'the host has no collateral on this model', updated_at = now() WHERE id = $1 AND status = 'pending'`, [s.id, model.toString()]);
+          await this.db.query(
+            `UPDATE slashes SET status = 'skipped', chain_model_id = $2, note = 'the host has no collateral on this model', updated_at = now() WHERE id = $1 AND status = 'pending'`,
+            [s.id, model.toString()],
+          );
           continue;
         }
         let amount = (available * BigInt(slashBps)) / 10_000n;
@@ -125,7 +133,11 @@ export class SlashesService implements OnModuleInit {
             [s.id, model.toString(), amount.toString(), attempt],
           );
           if (moved.length) {
-            await this.transactions.enqueue(manager, `slash-propose:${s.id}:${attempt}`, { contract: 'HostCollateral', functionName: 'proposeSlash', args: [s.host_address, model, amount, s.prover, s.evidence_hash] });
+            await this.transactions.enqueue(manager, `slash-propose:${s.id}:${attempt}`, {
+              contract: 'HostCollateral',
+              functionName: 'proposeSlash',
+              args: [s.host_address, model, amount, s.prover, s.evidence_hash],
+            });
           }
         });
       } else if (s.status === 'upheld' || (s.appeal_deadline && now >= s.appeal_deadline)) {
@@ -134,8 +146,16 @@ export class SlashesService implements OnModuleInit {
           await this.db.query(`UPDATE slashes SET status = 'appealed', updated_at = now() WHERE id = $1`, [s.id]);
         } else if (onChain === 'Proposed' || onChain === 'Upheld') {
           await this.db.transaction(async (manager) => {
-            const moved: unknown[] = await manager.query(`UPDATE slashes SET status = 'executing', updated_at = now() WHERE id = $1 AND status = $2 RETURNING id`, [s.id, s.status]);
-            if (moved.length) await this.transactions.enqueue(manager, `slash-execute:${s.id}`, { contract: 'HostCollateral', functionName: 'executeSlash', args: [BigInt(s.chain_slash_id!)] });
+            const moved: unknown[] = await manager.query(
+              `UPDATE slashes SET status = 'executing', updated_at = now() WHERE id = $1 AND status = $2 RETURNING id`,
+              [s.id, s.status],
+            );
+            if (moved.length)
+              await this.transactions.enqueue(manager, `slash-execute:${s.id}`, {
+                contract: 'HostCollateral',
+                functionName: 'executeSlash',
+                args: [BigInt(s.chain_slash_id!)],
+              });
           });
         }
       }
@@ -143,13 +163,21 @@ export class SlashesService implements OnModuleInit {
   }
 
   /** An operator's decision on an appealed slash. */
-  async resolve(manager: EntityManager, id: string, uphold: boolean): Promise<{ before: { status: 'appealed' }; after: { status: 'resolving'; uphold: boolean } }> {
+  async resolve(
+    manager: EntityManager,
+    id: string,
+    uphold: boolean,
+  ): Promise<{ before: { status: 'appealed' }; after: { status: 'resolving'; uphold: boolean } }> {
     const rows: SlashRow[] = await manager.query('SELECT * FROM slashes WHERE id::text = $1 FOR UPDATE', [id]);
     if (!rows.length) throw new NotFound(`no slash ${id}`);
     const s = rows[0];
     if (s.status !== 'appealed') throw new Conflict(`slash ${id} is ${s.status}; only an appealed slash is resolved`);
     await manager.query(`UPDATE slashes SET status = 'resolving', updated_at = now() WHERE id = $1`, [s.id]);
-    await this.transactions.enqueue(manager, `slash-resolve:${s.id}:${uphold ? 'uphold' : 'dismiss'}`, { contract: 'HostCollateral', functionName: 'resolveAppeal', args: [BigInt(s.chain_slash_id!), uphold] });
+    await this.transactions.enqueue(manager, `slash-resolve:${s.id}:${uphold ? 'uphold' : 'dismiss'}`, {
+      contract: 'HostCollateral',
+      functionName: 'resolveAppeal',
+      args: [BigInt(s.chain_slash_id!), uphold],
+    });
     return { before: { status: 'appealed' }, after: { status: 'resolving', uphold } };
   }
 
@@ -165,7 +193,10 @@ export class SlashesService implements OnModuleInit {
       return;
     }
     // Nothing was reserved on chain; the reason stays with the slash for an operator.
-    await manager.query(`UPDATE slashes SET status = 'failed', amount = NULL, note = $2, updated_at = now() WHERE id = $1`, [id, tx.error?.message ?? 'proposal failed']);
+    await manager.query(`UPDATE slashes SET status = 'failed', amount = NULL, note = $2, updated_at = now() WHERE id = $1`, [
+      id,
+      tx.error?.message ?? 'proposal failed',
+    ]);
   }
 
   private async executeSettled(manager: EntityManager, tx: SettledTransaction): Promise<void> {
@@ -183,13 +214,21 @@ export class SlashesService implements OnModuleInit {
     const [s] = await manager.query('SELECT chain_slash_id FROM slashes WHERE id = $1', [id]);
     const onChain = ON_CHAIN[(await (await this.chain.contracts()).hostCollateral.read.slashOf([BigInt(s.chain_slash_id)])).status];
     const status = onChain === 'Appealed' ? 'appealed' : onChain === 'Executed' ? 'executed' : 'failed';
-    await manager.query(`UPDATE slashes SET status = $2, note = $3, updated_at = now() WHERE id = $1`, [id, status, status === 'failed' ? tx.error?.message : null]);
+    await manager.query(`UPDATE slashes SET status = $2, note = $3, updated_at = now() WHERE id = $1`, [
+      id,
+      status,
+      status === 'failed' ? tx.error?.message : null,
+    ]);
   }
 
   private async resolveSettled(manager: EntityManager, tx: SettledTransaction): Promise<void> {
     const [, id, decision] = tx.purpose.split(':');
     const status = tx.status !== 'confirmed' ? 'appealed' : decision === 'uphold' ? 'upheld' : 'dismissed';
-    await manager.query(`UPDATE slashes SET status = $2, note = $3, updated_at = now() WHERE id = $1`, [id, status, tx.status === 'confirmed' ? null : tx.error?.message]);
+    await manager.query(`UPDATE slashes SET status = $2, note = $3, updated_at = now() WHERE id = $1`, [
+      id,
+      status,
+      tx.status === 'confirmed' ? null : tx.error?.message,
+    ]);
   }
 
   private async note(id: string, note: string) {
@@ -207,7 +246,10 @@ export class SlashesService implements OnModuleInit {
   }
 
   async get(id: string): Promise<SlashView> {
-    const rows: ShownSlashRow[] = await this.db.query(`SELECT s.*, v.model_id, v.kind FROM slashes s JOIN proven_violations v USING (violation_id) WHERE s.id::text = $1 OR s.violation_id = $1`, [id]);
+    const rows: ShownSlashRow[] = await this.db.query(
+      `SELECT s.*, v.model_id, v.kind FROM slashes s JOIN proven_violations v USING (violation_id) WHERE s.id::text = $1 OR s.violation_id = $1`,
+      [id],
+    );
     if (!rows.length) throw new NotFound(`no slash ${id}`);
     return toSlash(rows[0]);
   }

@@ -128,7 +128,9 @@ export class TransactionsService {
         const open = Number((await this.db.query(`SELECT count(*)::int AS n FROM protocol_transactions WHERE status = 'sent'`))[0].n);
         const room = this.config.TX_MAX_IN_FLIGHT - open;
         if (room <= 0) return;
-        const queued: TransactionRow[] = await this.db.query(`SELECT * FROM protocol_transactions WHERE status = 'queued' ORDER BY created_at, id LIMIT $1`, [room]);
+        const queued: TransactionRow[] = await this.db.query(`SELECT * FROM protocol_transactions WHERE status = 'queued' ORDER BY created_at, id LIMIT $1`, [
+          room,
+        ]);
         for (const tx of queued) await this.send(tx);
       } finally {
         await runner.query('SELECT pg_advisory_unlock($1)', [SENDER_LOCK]);
@@ -164,7 +166,10 @@ export class TransactionsService {
     if (!this.deployed.has(tx.to_address)) {
       const code = await client.getCode({ address: tx.to_address });
       if (!code || code === '0x') {
-        await this.settle(tx, { status: 'failed', error: { name: 'NoContract', message: `${tx.purpose}: there is no contract at ${tx.to_address}; check CHAIN_CONTRACTS and CHAIN_RPC_URL` } });
+        await this.settle(tx, {
+          status: 'failed',
+          error: { name: 'NoContract', message: `${tx.purpose}: there is no contract at ${tx.to_address}; check CHAIN_CONTRACTS and CHAIN_RPC_URL` },
+        });
         return;
       }
       this.deployed.add(tx.to_address);
@@ -174,7 +179,10 @@ export class TransactionsService {
     } catch (err) {
       const revert = contractRevert(err);
       if (!revert) throw err; // the RPC failed, not the call: try again next round
-      await this.settle(tx, { status: 'reverted', error: { name: revert.name, message: `${tx.purpose} would revert: ${revert.name}(${revert.args.map(String).join(', ')})`, args: revert.args } });
+      await this.settle(tx, {
+        status: 'reverted',
+        error: { name: revert.name, message: `${tx.purpose} would revert: ${revert.name}(${revert.args.map(String).join(', ')})`, args: revert.args },
+      });
       return;
     }
     const gas = ((await client.estimateGas({ account: account.address, to: tx.to_address, data: tx.data })) * 12n) / 10n;
@@ -186,7 +194,16 @@ export class TransactionsService {
     // In-flight transactions hold the nonces above the chain's count; the chain is the truth for the rest.
     const [{ next }] = await this.db.query(`SELECT coalesce(max(nonce) + 1, 0)::text AS next FROM protocol_transactions WHERE status = 'sent'`);
     const nonce = Math.max(chainNonce, Number(next));
-    const raw = await account.signTransaction({ chainId: await this.chain.chainId(), type: 'eip1559', to: tx.to_address, data: tx.data, nonce, gas, maxFeePerGas, maxPriorityFeePerGas });
+    const raw = await account.signTransaction({
+      chainId: await this.chain.chainId(),
+      type: 'eip1559',
+      to: tx.to_address,
+      data: tx.data,
+      nonce,
+      gas,
+      maxFeePerGas,
+      maxPriorityFeePerGas,
+    });
     const hash = keccak256(raw);
     // Stored before it is broadcast: whatever happens next, these bytes are what gets (re)sent.
     const updated: unknown[] = await this.db.query(
@@ -210,7 +227,12 @@ export class TransactionsService {
       if (!receipt) continue;
       if (head - receipt.blockNumber + 1n < BigInt(Math.max(confirmations, 1))) return; // mined, not yet confirmed
       if (receipt.status === 'success') await this.settle(tx, { status: 'confirmed', receipt });
-      else await this.settle(tx, { status: 'reverted', receipt, error: { name: 'Reverted', message: `${tx.purpose} reverted on chain in block ${receipt.blockNumber} (${hash})` } });
+      else
+        await this.settle(tx, {
+          status: 'reverted',
+          receipt,
+          error: { name: 'Reverted', message: `${tx.purpose} reverted on chain in block ${receipt.blockNumber} (${hash})` },
+        });
       return;
     }
     const nonce = Number(tx.nonce);
@@ -219,7 +241,13 @@ export class TransactionsService {
       // The nonce is spent, yet none of our hashes has a receipt: a node still indexing, or a
       // transaction this service did not send. Give the node a few rounds before calling it.
       if (tx.missing_rounds + 1 >= 5) {
-        await this.settle(tx, { status: 'failed', error: { name: 'NonceTaken', message: `nonce ${nonce} was used by a transaction other than ${tx.hashes.join(', ')}: is the protocol key used elsewhere?` } });
+        await this.settle(tx, {
+          status: 'failed',
+          error: {
+            name: 'NonceTaken',
+            message: `nonce ${nonce} was used by a transaction other than ${tx.hashes.join(', ')}: is the protocol key used elsewhere?`,
+          },
+        });
       } else {
         await this.db.query('UPDATE protocol_transactions SET missing_rounds = missing_rounds + 1 WHERE id = $1', [tx.id]);
       }
@@ -260,7 +288,16 @@ export class TransactionsService {
       await this.broadcast(tx.raw!, tx.purpose);
       return;
     }
-    const raw = await account.signTransaction({ chainId: await this.chain.chainId(), type: 'eip1559', to: tx.to_address, data: tx.data, nonce, gas: BigInt(tx.gas!), maxFeePerGas, maxPriorityFeePerGas });
+    const raw = await account.signTransaction({
+      chainId: await this.chain.chainId(),
+      type: 'eip1559',
+      to: tx.to_address,
+      data: tx.data,
+      nonce,
+      gas: BigInt(tx.gas!),
+      maxFeePerGas,
+      maxPriorityFeePerGas,
+    });
     const hash = keccak256(raw);
     await this.db.query(
       `UPDATE protocol_transactions SET raw = $2, hashes = array_append(hashes, $3), max_fee_per_gas = $4, max_priority_fee_per_gas = $5, last_broadcast_at = now()
@@ -288,7 +325,15 @@ export class TransactionsService {
       const rows: unknown[] = await manager.query(
         `UPDATE protocol_transactions SET status = $2, mined_hash = $3, block_number = $4, gas_used = $5, error_name = $6, error = $7, settled_at = now()
          WHERE id = $1 AND status IN ('queued', 'sent') RETURNING id`,
-        [tx.id, settled.status, settled.receipt?.transactionHash ?? null, settled.receipt?.blockNumber?.toString() ?? null, settled.receipt?.gasUsed?.toString() ?? null, settled.error?.name ?? null, settled.error?.message ?? null],
+        [
+          tx.id,
+          settled.status,
+          settled.receipt?.transactionHash ?? null,
+          settled.receipt?.blockNumber?.toString() ?? null,
+          settled.receipt?.gasUsed?.toString() ?? null,
+          settled.error?.name ?? null,
+          settled.error?.message ?? null,
+        ],
       );
       if (rows.length && hook) await hook(manager, settled);
     });

@@ -23,11 +23,7 @@ interface Upload {
 }
 
 /** Pipes the bytes through an inspector into an in-memory "bucket", as the upload handler pipes into S3. */
-async function upload(
-  options: Partial<ArtefactInspectorOptions> & { path: string },
-  bytes: Buffer,
-  chunkSize = 64 * 1024,
-): Promise<Upload> {
+async function upload(options: Partial<ArtefactInspectorOptions> & { path: string }, bytes: Buffer, chunkSize = 64 * 1024): Promise<Upload> {
   const inspector = new ArtefactInspector({ maxBytes: 64 * MiB, ...options });
   const stored: Buffer[] = [];
   const bucket = new Writable({
@@ -60,11 +56,7 @@ const weights = encodeSafetensors(
 
 describe('ArtefactInspector', () => {
   it.each([1, 7, weights.length])('passes a safetensors file through unchanged in %i-byte chunks', async (chunkSize) => {
-    const { result, stored } = await upload(
-      { path: 'model.safetensors', declaredSize: weights.length, declaredSha256: sha256(weights) },
-      weights,
-      chunkSize,
-    );
+    const { result, stored } = await upload({ path: 'model.safetensors', declaredSize: weights.length, declaredSha256: sha256(weights) }, weights, chunkSize);
 
     expect(stored.equals(weights)).toBe(true);
     expect(result).toEqual({
@@ -122,8 +114,7 @@ describe('ArtefactInspector', () => {
     expect(error.code).toBe('checksum_mismatch');
     expect(error.path).toBe('model.safetensors');
     expect(error.message).toBe(
-      `artefact checksum mismatch for model.safetensors: expected ${declared} got ${sha256(weights)}; ` +
-        're-upload the file or fix the declared sha256',
+      `artefact checksum mismatch for model.safetensors: expected ${declared} got ${sha256(weights)}; ` + 're-upload the file or fix the declared sha256',
     );
     expect(httpStatusOf(error.code)).toBe(400);
   });
@@ -238,11 +229,7 @@ describe('ArtefactInspector', () => {
     expect(() => new ArtefactInspector({ path, maxBytes: MiB })).toThrow(expect.objectContaining({ code }));
   });
 
-  it.each([
-    [{ declaredSha256: 'not-a-digest' }],
-    [{ declaredSize: -1 }],
-    [{ declaredSize: 1.5 }],
-  ])('refuses a malformed declaration %j', (declaration) => {
+  it.each([[{ declaredSha256: 'not-a-digest' }], [{ declaredSize: -1 }], [{ declaredSize: 1.5 }]])('refuses a malformed declaration %j', (declaration) => {
     expect(() => new ArtefactInspector({ path: 'config.json', maxBytes: MiB, ...declaration })).toThrow(
       expect.objectContaining({ code: 'invalid_declaration' }),
     );

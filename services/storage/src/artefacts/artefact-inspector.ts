@@ -84,8 +84,7 @@ export class ArtefactInspector extends Transform {
       if (!SHA256_HEX.test(sha256)) {
         throw this.reject(
           'invalid_declaration',
-          `artefact ${this.path} declares sha256 ${JSON.stringify(options.declaredSha256)}; ` +
-            'declare the sha256 as 64 hexadecimal characters',
+          `artefact ${this.path} declares sha256 ${JSON.stringify(options.declaredSha256)}; ` + 'declare the sha256 as 64 hexadecimal characters',
         );
       }
       this.declaredSha256 = sha256;
@@ -119,7 +118,10 @@ export class ArtefactInspector extends Transform {
       }
       // An ONNX ModelProto opens with field 1 (ir_version, a varint): tag byte 0x08.
       if (this.kind === 'serving_graph' && this.size === chunk.length && chunk.length > 0 && chunk[0] !== 0x08) {
-        throw this.reject('corrupt_onnx', `artefact ${this.path} is not an ONNX model (it does not start with an ir_version field); export it again or leave it out`);
+        throw this.reject(
+          'corrupt_onnx',
+          `artefact ${this.path} is not an ONNX model (it does not start with an ir_version field); export it again or leave it out`,
+        );
       }
       this.hash.update(chunk);
       this.safetensors?.write(chunk);
@@ -127,8 +129,7 @@ export class ArtefactInspector extends Transform {
         if (this.size > this.maxJsonBytes) {
           throw this.reject(
             'file_too_large',
-            `artefact ${this.path} is larger than the ${this.maxJsonBytes}-byte limit for JSON files; ` +
-              'remove unused entries or upload a smaller file',
+            `artefact ${this.path} is larger than the ${this.maxJsonBytes}-byte limit for JSON files; ` + 'remove unused entries or upload a smaller file',
           );
         }
         this.jsonChunks.push(chunk);
@@ -154,16 +155,14 @@ export class ArtefactInspector extends Transform {
     if (this.declaredSize !== undefined && this.size < this.declaredSize) {
       throw this.reject(
         'truncated',
-        `artefact ${this.path} is truncated: got ${this.size} bytes, declared ${this.declaredSize}; ` +
-          're-upload the complete file',
+        `artefact ${this.path} is truncated: got ${this.size} bytes, declared ${this.declaredSize}; ` + 're-upload the complete file',
       );
     }
     const sha256 = this.hash.digest('hex');
     if (this.declaredSha256 !== undefined && sha256 !== this.declaredSha256) {
       throw this.reject(
         'checksum_mismatch',
-        `artefact checksum mismatch for ${this.path}: expected ${this.declaredSha256} got ${sha256}; ` +
-          're-upload the file or fix the declared sha256',
+        `artefact checksum mismatch for ${this.path}: expected ${this.declaredSha256} got ${sha256}; ` + 're-upload the file or fix the declared sha256',
       );
     }
     const result: InspectedArtefact = { path: this.path, size: this.size, sha256, kind: this.kind };
@@ -185,8 +184,7 @@ export class ArtefactInspector extends Transform {
       ? this.reject('truncated', `artefact ${this.path} is truncated: ${error.reason}; re-upload the complete file`)
       : this.reject(
           'corrupt_safetensors',
-          `artefact ${this.path} is not a valid safetensors file: ${error.reason}; ` +
-            're-export it with the safetensors library and re-upload',
+          `artefact ${this.path} is not a valid safetensors file: ${error.reason}; ` + 're-export it with the safetensors library and re-upload',
         );
   }
 
@@ -196,10 +194,7 @@ export class ArtefactInspector extends Transform {
       return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
     } catch (error) {
       const why = error instanceof SyntaxError ? error.message : 'it is not valid UTF-8';
-      throw this.reject(
-        'invalid_json',
-        `artefact ${this.path} is not valid JSON: ${why}; fix the file and re-upload it`,
-      );
+      throw this.reject('invalid_json', `artefact ${this.path} is not valid JSON: ${why}; fix the file and re-upload it`);
     }
   }
 
@@ -207,9 +202,7 @@ export class ArtefactInspector extends Transform {
     return this.reject(
       'file_too_large',
       `artefact ${this.path} is too large: ${verb} ${size} bytes, the limit is ${this.maxBytes}; ` +
-        (this.safetensors
-          ? 'split the weights into shards (model-00001-of-0000N.safetensors) and re-upload'
-          : 'upload a smaller file'),
+        (this.safetensors ? 'split the weights into shards (model-00001-of-0000N.safetensors) and re-upload' : 'upload a smaller file'),
     );
   }
 

@@ -10,7 +10,6 @@ import {
   shardFileName,
 } from './file-names';
 
-
 describe('assertSafeFileName', () => {
   it.each([
     ['an empty name', '', 'empty'],
@@ -51,12 +50,9 @@ describe('assertSafeFileName', () => {
     expect(rejection(() => assertSafeFileName(undefined as unknown as string)).code).toBe('invalid_file_name');
   });
 
-  it.each(['config.json', 'model-00001-of-00002.safetensors', 'README.md', 'a', `${'a'.repeat(250)}.json`, 'v1+x_y-z'])(
-    'accepts %s',
-    (name) => {
-      expect(() => assertSafeFileName(name)).not.toThrow();
-    },
-  );
+  it.each(['config.json', 'model-00001-of-00002.safetensors', 'README.md', 'a', `${'a'.repeat(250)}.json`, 'v1+x_y-z'])('accepts %s', (name) => {
+    expect(() => assertSafeFileName(name)).not.toThrow();
+  });
 });
 
 describe('classifyArtefact', () => {

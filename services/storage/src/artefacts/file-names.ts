@@ -193,14 +193,9 @@ export function classifyArtefact(name: string): ArtefactKind {
   if (CODE_FILES.test(name)) {
     throw new ArtefactRejected(
       'unexpected_file',
-      `artefact ${name} is not accepted: model folders may not contain code; remove it (custom modelling ` +
-        `code is not supported). ${ALLOWED_KINDS_HINT}`,
+      `artefact ${name} is not accepted: model folders may not contain code; remove it (custom modelling ` + `code is not supported). ${ALLOWED_KINDS_HINT}`,
       name,
     );
   }
-  throw new ArtefactRejected(
-    'unexpected_file',
-    `artefact ${name} is not an accepted model file; remove it from the upload. ${ALLOWED_KINDS_HINT}`,
-    name,
-  );
+  throw new ArtefactRejected('unexpected_file', `artefact ${name} is not an accepted model file; remove it from the upload. ${ALLOWED_KINDS_HINT}`, name);
 }

@@ -38,9 +38,4 @@ export {
   type InspectedArtefact,
   type InspectedSafetensors,
 } from './artefact-inspector';
-export {
-  validateModelFolder,
-  type ManifestFile,
-  type ModelFolderManifest,
-  type WeightsSummary,
-} from './model-folder';
+export { validateModelFolder, type ManifestFile, type ModelFolderManifest, type WeightsSummary } from './model-folder';

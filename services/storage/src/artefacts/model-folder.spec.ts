@@ -130,7 +130,11 @@ describe('validateModelFolder', () => {
       expect(error.message).toContain('upload the config.json');
     });
 
-    it.each([['an array', []], ['a string', 'llama'], ['null', null]])('refuses a config.json that is %s', async (_case, value) => {
+    it.each([
+      ['an array', []],
+      ['a string', 'llama'],
+      ['null', null],
+    ])('refuses a config.json that is %s', async (_case, value) => {
       const error = await rejectionOf({ ...single, 'config.json': json(value) });
 
       expect(error.code).toBe('missing_config');
@@ -142,9 +146,7 @@ describe('validateModelFolder', () => {
     const results = await inspectFolder(single);
     const readme = results.find((r) => r.path === 'README.md') as InspectedArtefact;
 
-    expect(() => validateModelFolder([...results, readme])).toThrow(
-      expect.objectContaining({ code: 'duplicate_file', path: 'README.md' }),
-    );
+    expect(() => validateModelFolder([...results, readme])).toThrow(expect.objectContaining({ code: 'duplicate_file', path: 'README.md' }));
   });
 
   it('refuses a folder without weights', async () => {

@@ -2,15 +2,7 @@ import { createHash } from 'node:crypto';
 import { elementCount, type SafetensorsDtype } from '@clopen/safetensors';
 import { ArtefactRejected } from './artefact.errors';
 import type { InspectedArtefact, InspectedSafetensors } from './artefact-inspector';
-import {
-  CONFIG_FILE,
-  SHARD_INDEX_FILE,
-  SINGLE_WEIGHTS_FILE,
-  classifyArtefact,
-  parseShardName,
-  shardFileName,
-  type ArtefactKind,
-} from './file-names';
+import { CONFIG_FILE, SHARD_INDEX_FILE, SINGLE_WEIGHTS_FILE, classifyArtefact, parseShardName, shardFileName, type ArtefactKind } from './file-names';
 
 export interface ManifestFile {
   path: string;
@@ -56,11 +48,7 @@ export function validateModelFolder(results: readonly InspectedArtefact[]): Mode
       throw new Error(`validateModelFolder: ${result.path} is a ${kind}, not a ${result.kind}`);
     }
     if (byPath.has(result.path)) {
-      throw new ArtefactRejected(
-        'duplicate_file',
-        `artefact ${result.path} was uploaded more than once; send each file once`,
-        result.path,
-      );
+      throw new ArtefactRejected('duplicate_file', `artefact ${result.path} was uploaded more than once; send each file once`, result.path);
     }
     byPath.set(result.path, result);
   }
@@ -80,28 +68,17 @@ export function validateModelFolder(results: readonly InspectedArtefact[]): Mode
 
 function assertConfig(config: InspectedArtefact | undefined): void {
   if (!config) {
-    throw new ArtefactRejected(
-      'missing_config',
-      `model folder has no ${CONFIG_FILE}; upload the config.json that describes the architecture`,
-    );
+    throw new ArtefactRejected('missing_config', `model folder has no ${CONFIG_FILE}; upload the config.json that describes the architecture`);
   }
   const json = config.json;
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new ArtefactRejected(
-      'missing_config',
-      `${CONFIG_FILE} is not a JSON object; upload the config.json written by save_pretrained`,
-      CONFIG_FILE,
-    );
+    throw new ArtefactRejected('missing_config', `${CONFIG_FILE} is not a JSON object; upload the config.json written by save_pretrained`, CONFIG_FILE);
   }
 }
 
 function safetensorsOf(result: InspectedArtefact): SafetensorsFile {
   if (!result.safetensors) {
-    throw new ArtefactRejected(
-      'corrupt_safetensors',
-      `artefact ${result.path} has no inspected safetensors header; re-upload it`,
-      result.path,
-    );
+    throw new ArtefactRejected('corrupt_safetensors', `artefact ${result.path} has no inspected safetensors header; re-upload it`, result.path);
   }
   return { path: result.path, safetensors: result.safetensors };
 }
@@ -131,8 +108,7 @@ function collectWeights(byPath: ReadonlyMap<string, InspectedArtefact>): Safeten
     }
     throw new ArtefactRejected(
       'missing_weights',
-      `model folder has no weights; upload ${SINGLE_WEIGHTS_FILE} or model-0000i-of-0000N.safetensors ` +
-        `shards with ${SHARD_INDEX_FILE}`,
+      `model folder has no weights; upload ${SINGLE_WEIGHTS_FILE} or model-0000i-of-0000N.safetensors ` + `shards with ${SHARD_INDEX_FILE}`,
     );
   }
 
@@ -140,8 +116,7 @@ function collectWeights(byPath: ReadonlyMap<string, InspectedArtefact>): Safeten
   if (!index) {
     throw new ArtefactRejected(
       'invalid_index',
-      `model folder has ${ordered.length} weight shards but no ${SHARD_INDEX_FILE}; upload the index ` +
-        'written alongside the shards',
+      `model folder has ${ordered.length} weight shards but no ${SHARD_INDEX_FILE}; upload the index ` + 'written alongside the shards',
     );
   }
   const shardFiles = ordered.map(safetensorsOf);
@@ -156,8 +131,7 @@ function orderShardSet(shards: InspectedArtefact[]): InspectedArtefact[] {
     const examples = totals.map((total) => parsed.find((p) => p.name.total === total)?.file.path).join(', ');
     throw new ArtefactRejected(
       'missing_shard',
-      `weight shards disagree on the shard count (${totals.join(' vs ')}: ${examples}); ` +
-        'upload exactly one complete shard set',
+      `weight shards disagree on the shard count (${totals.join(' vs ')}: ${examples}); ` + 'upload exactly one complete shard set',
     );
   }
   const total = totals[0];
@@ -166,11 +140,7 @@ function orderShardSet(shards: InspectedArtefact[]): InspectedArtefact[] {
   for (let i = 1; i <= total; i++) if (!present.has(i)) missing.push(shardFileName(i, total));
   if (missing.length > 0) {
     const shown = missing.slice(0, 5).join(', ') + (missing.length > 5 ? `, … (${missing.length} in all)` : '');
-    throw new ArtefactRejected(
-      'missing_shard',
-      `weight shard set of ${total} is incomplete: missing ${shown}; upload every shard`,
-      missing[0],
-    );
+    throw new ArtefactRejected('missing_shard', `weight shard set of ${total} is incomplete: missing ${shown}; upload every shard`, missing[0]);
   }
   return parsed.sort((a, b) => a.name.index - b.name.index).map((p) => p.file);
 }
@@ -221,9 +191,7 @@ function assertIndexMatchesShards(index: InspectedArtefact, shards: SafetensorsF
         throw invalidIndex(`tensor ${JSON.stringify(tensor)} in ${shard.path} is not listed in weight_map`);
       }
       if (listed !== shard.path) {
-        throw invalidIndex(
-          `tensor ${JSON.stringify(tensor)} is stored in ${shard.path} but weight_map points to ${listed}`,
-        );
+        throw invalidIndex(`tensor ${JSON.stringify(tensor)} is stored in ${shard.path} but weight_map points to ${listed}`);
       }
     }
   }
@@ -242,11 +210,7 @@ function summariseWeights(files: SafetensorsFile[]): WeightsSummary {
     }
   }
   if (tensorCount === 0) {
-    throw new ArtefactRejected(
-      'missing_weights',
-      'the weight files hold no tensors; upload weights exported from the trained model',
-      files[0]?.path,
-    );
+    throw new ArtefactRejected('missing_weights', 'the weight files hold no tensors; upload weights exported from the trained model', files[0]?.path);
   }
   return {
     format: 'safetensors',

@@ -11,7 +11,10 @@ import { ModelsService } from './models.service';
 @ApiBearerAuth()
 @Controller('models')
 export class ModelsController {
-  constructor(private readonly models: ModelsService, private readonly versions: VersionsService) {}
+  constructor(
+    private readonly models: ModelsService,
+    private readonly versions: VersionsService,
+  ) {}
 
   @Post()
   @Roles('owner')

@@ -8,7 +8,10 @@ import { VersionsService } from '../versions/versions.service';
 /** Answers `storage.*` queries on NATS for other services. */
 @Controller()
 export class ModelsHandlers {
-  constructor(private readonly models: ModelsService, private readonly versions: VersionsService) {}
+  constructor(
+    private readonly models: ModelsService,
+    private readonly versions: VersionsService,
+  ) {}
 
   @MessagePattern('storage.model.get')
   async getModel(@Payload() req: storageV1.ModelGetRequest): Promise<storageV1.ModelGetResponse> {

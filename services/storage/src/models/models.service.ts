@@ -9,10 +9,12 @@ import { Model } from './model.entity';
 import type { RegisterModel } from './models.contracts';
 import { toModelMessage } from './models.events';
 
-
 @Injectable()
 export class ModelsService {
-  constructor(private readonly db: DataSource, private readonly outbox: Outbox) {}
+  constructor(
+    private readonly db: DataSource,
+    private readonly outbox: Outbox,
+  ) {}
 
   /** Admins may register on behalf of an owner; owners always register for themselves. */
   async register(principal: Principal, input: RegisterModel): Promise<Model> {
@@ -41,7 +43,11 @@ export class ModelsService {
   }
 
   list(filter: { ownerId?: string; limit?: number; after?: string }): Promise<Model[]> {
-    const qb = this.db.getRepository(Model).createQueryBuilder('m').orderBy('m.id', 'ASC').limit(Math.min(Math.max(filter.limit ?? 100, 1), 500));
+    const qb = this.db
+      .getRepository(Model)
+      .createQueryBuilder('m')
+      .orderBy('m.id', 'ASC')
+      .limit(Math.min(Math.max(filter.limit ?? 100, 1), 500));
     if (filter.ownerId) qb.andWhere('m.owner_id = :owner', { owner: filter.ownerId });
     if (filter.after !== undefined) qb.andWhere('m.id > :after', { after: filter.after });
     return qb.getMany();

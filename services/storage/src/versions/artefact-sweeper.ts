@@ -22,7 +22,11 @@ export class ArtefactSweeper implements OnApplicationBootstrap, OnApplicationShu
   private timer?: NodeJS.Timeout;
   private running?: Promise<unknown>;
 
-  constructor(private readonly db: DataSource, private readonly store: ObjectStore, @Inject(CONFIG) private readonly config: StorageConfig) {}
+  constructor(
+    private readonly db: DataSource,
+    private readonly store: ObjectStore,
+    @Inject(CONFIG) private readonly config: StorageConfig,
+  ) {}
 
   get graceMinutes(): number {
     return this.config.STORAGE_ORPHAN_GRACE_MINUTES;
@@ -44,7 +48,11 @@ export class ArtefactSweeper implements OnApplicationBootstrap, OnApplicationShu
   private sweepInBackground() {
     if (this.running) return;
     this.running = this.sweep(new Date(Date.now() - this.graceMinutes * 60_000))
-      .then((r) => (r.removedObjects.length || r.abortedUploads.length) && this.logger.log(`removed ${r.removedObjects.length} orphan objects, aborted ${r.abortedUploads.length} unfinished uploads`))
+      .then(
+        (r) =>
+          (r.removedObjects.length || r.abortedUploads.length) &&
+          this.logger.log(`removed ${r.removedObjects.length} orphan objects, aborted ${r.abortedUploads.length} unfinished uploads`),
+      )
       .catch((e) => this.logger.warn(`orphan sweep failed: ${e instanceof Error ? e.message : e}`))
       .finally(() => (this.running = undefined));
   }

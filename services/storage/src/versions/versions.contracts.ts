@@ -12,7 +12,9 @@ export const UploadMetadataSchema = z.object({
   kind: z.enum(VERSION_KINDS),
   parents: z.array(z.string().uuid()).optional().describe('none for a base; one for a finetune, oml or quantized version; two or more for a merge'),
   licence: z.record(z.unknown()).optional().describe('the licence terms, at most 64 KiB of JSON'),
-  files: z.array(z.object({ path: z.string(), size: z.number().int().min(0), sha256: z.string().regex(/^[0-9a-f]{64}$/) })).describe('every file part that follows, in any order'),
+  files: z
+    .array(z.object({ path: z.string(), size: z.number().int().min(0), sha256: z.string().regex(/^[0-9a-f]{64}$/) }))
+    .describe('every file part that follows, in any order'),
 });
 export class UploadMetadataDto extends createZodDto(UploadMetadataSchema) {}
 
@@ -23,7 +25,13 @@ export const VersionSchema = z.object({
   kind: z.enum(VERSION_KINDS),
   parents: z.array(z.string().uuid()).describe('parent version ids, in order'),
   licence: z.record(z.unknown()).describe('the licence terms the owner published'),
-  weights: z.object({ format: z.literal('safetensors'), shards: z.number().int(), tensorCount: z.number().int(), parameterCount: z.number().int(), dtypes: z.array(z.string()) }),
+  weights: z.object({
+    format: z.literal('safetensors'),
+    shards: z.number().int(),
+    tensorCount: z.number().int(),
+    parameterCount: z.number().int(),
+    dtypes: z.array(z.string()),
+  }),
   manifestSha256: z.string(),
   totalBytes: z.number().int(),
   publishedAt: isoDateTime(),
@@ -34,12 +42,24 @@ export class VersionDto extends createZodDto(VersionSchema) {}
 export type VersionView = z.input<typeof VersionSchema>;
 
 export const LineageSchema = z.array(
-  z.object({ id: z.string().uuid(), modelId: z.string().uuid(), label: z.string(), kind: z.string(), parents: z.array(z.string().uuid()), depth: z.number().int().describe('0 for the version itself') }),
+  z.object({
+    id: z.string().uuid(),
+    modelId: z.string().uuid(),
+    label: z.string(),
+    kind: z.string(),
+    parents: z.array(z.string().uuid()),
+    depth: z.number().int().describe('0 for the version itself'),
+  }),
 );
 export class LineageDto extends createZodDto(LineageSchema) {}
 
 export const PresignedUrlQuerySchema = z.object({
-  ttlSeconds: z.coerce.number({ invalid_type_error: 'ttlSeconds must be a whole number of seconds ≥ 1' }).int('ttlSeconds must be a whole number of seconds ≥ 1').min(1, 'ttlSeconds must be a whole number of seconds ≥ 1').optional().describe('a shorter life than STORAGE_PRESIGN_TTL_SECONDS; never a longer one'),
+  ttlSeconds: z.coerce
+    .number({ invalid_type_error: 'ttlSeconds must be a whole number of seconds ≥ 1' })
+    .int('ttlSeconds must be a whole number of seconds ≥ 1')
+    .min(1, 'ttlSeconds must be a whole number of seconds ≥ 1')
+    .optional()
+    .describe('a shorter life than STORAGE_PRESIGN_TTL_SECONDS; never a longer one'),
 });
 export class PresignedUrlQuery extends createZodDto(PresignedUrlQuerySchema) {}
 

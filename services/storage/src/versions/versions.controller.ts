@@ -33,7 +33,7 @@ export class VersionsController {
 
   /** Downloads the file: a redirect to a short-lived presigned S3 URL, so bytes never pass through the service. */
   @Get(':id/files/:path')
-  @ApiFoundResponse({ description: 'to a presigned S3 URL (Location); X-Checksum-Sha256 carries the file\'s digest' })
+  @ApiFoundResponse({ description: "to a presigned S3 URL (Location); X-Checksum-Sha256 carries the file's digest" })
   async download(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Param('path') path: string, @Res() res: Response) {
     const { url, sha256 } = await this.versions.presignedUrl(principal, id, path);
     res.setHeader('X-Checksum-Sha256', sha256);
@@ -43,7 +43,7 @@ export class VersionsController {
 
   /** Streams the file through the service, for callers that cannot reach S3. */
   @Get(':id/files/:path/content')
-  @ApiOkResponse({ description: 'the file\'s bytes', content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } })
+  @ApiOkResponse({ description: "the file's bytes", content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } })
   async content(@CurrentPrincipal() principal: Principal, @Param('id') id: string, @Param('path') path: string, @Res() res: Response) {
     const { file, body } = await this.versions.openFile(principal, id, path);
     res.status(200);

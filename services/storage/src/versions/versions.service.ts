@@ -17,7 +17,6 @@ import { parseUploadMetadata, type UploadMetadata } from './upload-metadata';
 import { ArtefactFile, ModelVersion, VersionParent } from './version.entity';
 import type { VersionView } from './versions.contracts';
 
-
 const CONTENT_TYPES: Record<string, string> = { json: 'application/json', txt: 'text/plain', md: 'text/markdown', safetensors: 'application/octet-stream' };
 const contentTypeOf = (path: string) => CONTENT_TYPES[path.split('.').pop() ?? ''] ?? 'application/octet-stream';
 
@@ -36,7 +35,12 @@ export class VersionsService {
     metrics: Metrics,
   ) {
     this.uploadedBytes = new Counter({ name: 'storage_uploaded_bytes_total', help: 'Bytes of artefacts accepted', registers: [metrics.registry] });
-    this.rejected = new Counter({ name: 'storage_uploads_rejected_total', help: 'Uploads refused, by reason', labelNames: ['code'], registers: [metrics.registry] });
+    this.rejected = new Counter({
+      name: 'storage_uploads_rejected_total',
+      help: 'Uploads refused, by reason',
+      labelNames: ['code'],
+      registers: [metrics.registry],
+    });
   }
 
   /**
@@ -81,14 +85,23 @@ export class VersionsService {
         await this.db.transaction(async (m) => {
           await m.insert(ModelVersion, version);
           if (metadata.parents.length) {
-            await m.insert(VersionParent, metadata.parents.map((parentId, position) => ({ versionId, parentId, position })));
+            await m.insert(
+              VersionParent,
+              metadata.parents.map((parentId, position) => ({ versionId, parentId, position })),
+            );
           }
           await m.insert(ArtefactFile, files);
-          await this.outbox.enqueue(m, 'storage.version.published', create(storageV1.VersionPublishedSchema, { version: toVersionMessage(version, metadata.parents, files), ownerId: model.ownerId }));
+          await this.outbox.enqueue(
+            m,
+            'storage.version.published',
+            create(storageV1.VersionPublishedSchema, { version: toVersionMessage(version, metadata.parents, files), ownerId: model.ownerId }),
+          );
         });
       } catch (e) {
-        if (e instanceof QueryFailedError && (e as any).code === '23505' && String((e as any).constraint).includes('label')) throw new VersionLabelTaken(model.id, metadata.label);
-        if (e instanceof QueryFailedError && (e as any).code === '23503') throw new UploadRejected('unknown_parent', `a parent version no longer exists: ${(e as any).detail ?? ''}`, 404);
+        if (e instanceof QueryFailedError && (e as any).code === '23505' && String((e as any).constraint).includes('label'))
+          throw new VersionLabelTaken(model.id, metadata.label);
+        if (e instanceof QueryFailedError && (e as any).code === '23503')
+          throw new UploadRejected('unknown_parent', `a parent version no longer exists: ${(e as any).detail ?? ''}`, 404);
         throw e;
       }
       this.uploadedBytes.inc(version.totalBytes);
@@ -103,10 +116,17 @@ export class VersionsService {
   }
 
   /** Reads the form: metadata first, then each declared file through an inspector into S3. */
-  private receive(req: IncomingMessage, modelId: string, versionId: string, keys: string[]): Promise<{ metadata: UploadMetadata; inspected: InspectedArtefact[] }> {
+  private receive(
+    req: IncomingMessage,
+    modelId: string,
+    versionId: string,
+    keys: string[],
+  ): Promise<{ metadata: UploadMetadata; inspected: InspectedArtefact[] }> {
     const maxFileBytes = this.config.STORAGE_MAX_FILE_BYTES;
     if (!/^multipart\/form-data/i.test(req.headers['content-type'] ?? '')) {
-      return Promise.reject(new UploadRejected('not_multipart', 'send the version as multipart/form-data: a "metadata" JSON field, then one file part per file', 415));
+      return Promise.reject(
+        new UploadRejected('not_multipart', 'send the version as multipart/form-data: a "metadata" JSON field, then one file part per file', 415),
+      );
     }
     return new Promise((resolve, reject) => {
       let metadata: UploadMetadata | undefined;
@@ -125,7 +145,11 @@ export class VersionsService {
       };
       let bb: busboy.Busboy;
       try {
-        bb = busboy({ headers: req.headers, preservePath: true, limits: { fileSize: maxFileBytes + 1, files: 1000, fields: 4, fieldSize: 1024 * 1024, parts: 1004 } });
+        bb = busboy({
+          headers: req.headers,
+          preservePath: true,
+          limits: { fileSize: maxFileBytes + 1, files: 1000, fields: 4, fieldSize: 1024 * 1024, parts: 1004 },
+        });
       } catch (e) {
         reject(new UploadRejected('not_multipart', `cannot read the form: ${(e as Error).message}`));
         return;
@@ -133,7 +157,8 @@ export class VersionsService {
 
       bb.on('field', (name, value, info) => {
         if (failure) return;
-        if (name !== 'metadata') return fail(new UploadRejected('invalid_metadata', `unexpected form field ${JSON.stringify(name)}; only "metadata" and file parts are accepted`));
+        if (name !== 'metadata')
+          return fail(new UploadRejected('invalid_metadata', `unexpected form field ${JSON.stringify(name)}; only "metadata" and file parts are accepted`));
         if (metadata) return fail(new UploadRejected('invalid_metadata', 'metadata was sent twice'));
         if (info.valueTruncated) return fail(new UploadRejected('invalid_metadata', 'metadata is larger than 1 MiB'));
         chain = chain.then(async () => {
@@ -146,7 +171,12 @@ export class VersionsService {
               } catch (e) {
                 throw asUploadRejected(e);
               }
-              if (f.size > maxFileBytes) throw new UploadRejected('file_too_large', `file ${f.path} is ${f.size} bytes; the limit is ${maxFileBytes} bytes (STORAGE_MAX_FILE_BYTES)`, 413);
+              if (f.size > maxFileBytes)
+                throw new UploadRejected(
+                  'file_too_large',
+                  `file ${f.path} is ${f.size} bytes; the limit is ${maxFileBytes} bytes (STORAGE_MAX_FILE_BYTES)`,
+                  413,
+                );
             }
             await this.assertParentsExist(parsed.parents);
             // Fail before any byte is stored; the unique constraint still decides a race.
@@ -170,12 +200,15 @@ export class VersionsService {
               throw asUploadRejected(e);
             }
             const declared = metadata.files.find((f) => f.path === path);
-            if (!declared) throw new UploadRejected('undeclared_file', `file ${path} is not listed in metadata.files; list every file with its size and sha256`);
+            if (!declared)
+              throw new UploadRejected('undeclared_file', `file ${path} is not listed in metadata.files; list every file with its size and sha256`);
             if (received.has(path)) throw new UploadRejected('duplicate_file', `file ${path} was sent twice`);
             received.add(path);
             const inspector = new ArtefactInspector({ path, declaredSize: declared.size, declaredSha256: declared.sha256, maxBytes: maxFileBytes });
             current = inspector;
-            stream.on('limit', () => inspector.destroy(new UploadRejected('file_too_large', `file ${path} exceeds the limit of ${maxFileBytes} bytes (STORAGE_MAX_FILE_BYTES)`, 413)));
+            stream.on('limit', () =>
+              inspector.destroy(new UploadRejected('file_too_large', `file ${path} exceeds the limit of ${maxFileBytes} bytes (STORAGE_MAX_FILE_BYTES)`, 413)),
+            );
             stream.on('error', (e) => inspector.destroy(e));
             stream.pipe(inspector);
             const key = objectKey(modelId, versionId, path);
@@ -243,7 +276,9 @@ export class VersionsService {
 
   async listForModel(modelId: string): Promise<VersionView[]> {
     await this.models.get(modelId);
-    const versions = await this.db.getRepository(ModelVersion).find({ where: { modelId }, relations: { files: true, parents: true }, order: { publishedAt: 'ASC' } });
+    const versions = await this.db
+      .getRepository(ModelVersion)
+      .find({ where: { modelId }, relations: { files: true, parents: true }, order: { publishedAt: 'ASC' } });
     return versions.map((v) => view(v, sortedParents(v.parents), v.files));
   }
 
@@ -275,7 +310,12 @@ export class VersionsService {
   }
 
   /** `ttlSeconds` asks for a shorter life than STORAGE_PRESIGN_TTL_SECONDS (e.g. a delivery to a host); never a longer one. */
-  async presignedUrl(principal: Principal, versionId: string, path: string, ttlSeconds?: number): Promise<{ url: string; expiresAt: Date; sha256: string; size: number }> {
+  async presignedUrl(
+    principal: Principal,
+    versionId: string,
+    path: string,
+    ttlSeconds?: number,
+  ): Promise<{ url: string; expiresAt: Date; sha256: string; size: number }> {
     const file = await this.fileForRead(principal, versionId, path);
     const ttl = Math.min(ttlSeconds ?? Infinity, this.config.STORAGE_PRESIGN_TTL_SECONDS);
     const url = await this.store.signer.presignedGetObject(this.store.bucket, file.objectKey, ttl);
@@ -307,7 +347,9 @@ function view(v: ModelVersion, parents: string[], files: Omit<ArtefactFile, 'ver
     manifestSha256: v.manifestSha256,
     totalBytes: v.totalBytes,
     publishedAt: v.publishedAt,
-    files: [...files].sort((a, b) => a.path.localeCompare(b.path)).map((f) => ({ path: f.path, size: f.sizeBytes, sha256: f.sha256, contentType: f.contentType })),
+    files: [...files]
+      .sort((a, b) => a.path.localeCompare(b.path))
+      .map((f) => ({ path: f.path, size: f.sizeBytes, sha256: f.sha256, contentType: f.contentType })),
   };
 }
 
