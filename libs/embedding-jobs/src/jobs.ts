@@ -15,6 +15,7 @@ export type EngineStrategy = {
 };
 
 export interface GeneratePoolJob {
+  cause?: JobCause;
   poolId: string;
   modelId: string;
   versionId: string;
@@ -30,6 +31,7 @@ export interface GeneratePoolResult {
 }
 
 export interface EmbedCopyJob {
+  cause?: JobCause;
   licenceId: string;
   poolId: string;
   modelId: string;
@@ -56,6 +58,16 @@ export interface EmbedCopyResult {
 }
 
 export type EmbeddingJobName = 'generate-pool' | 'embed-copy';
+
+/**
+ * The correlation a job carries from whatever caused it (the licence's grant, the version's
+ * publication): the embedder runs the job in it, so its events join the same chain
+ * (libs/bus withCause). Absent on jobs queued outside any cause.
+ */
+export interface JobCause {
+  correlationId: string;
+  causationId: string;
+}
 
 /** What workers report with job.updateProgress. */
 export interface EmbeddingProgress {

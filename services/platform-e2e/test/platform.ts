@@ -142,14 +142,24 @@ export class Platform {
   }
 
   async waitForCopy(licenceId: string) {
-    return eventually(
-      async () => {
-        const r = (await api(this.distribution.url, TEST_ADMIN_KEY, 'GET', `/licences/${licenceId}/embedding`)).body;
-        if (r.state === 'failed') throw new Error(`the copy of licence ${licenceId} failed: ${r.reason}`);
-        return r.state === 'completed';
-      },
-      { timeoutMs: 900_000, intervalMs: 500, what: `the copy of licence ${licenceId}` },
-    );
+    let last: unknown;
+    try {
+      return await eventually(
+        async () => {
+          const r = (await api(this.distribution.url, TEST_ADMIN_KEY, 'GET', `/licences/${licenceId}/embedding`)).body;
+          last = r;
+          if (r.state === 'failed') throw new Error(`the copy of licence ${licenceId} failed: ${r.reason}`);
+          return r.state === 'completed';
+        },
+        { timeoutMs: 900_000, intervalMs: 500, what: `the copy of licence ${licenceId}` },
+      );
+    } catch (e) {
+      // What the copy was doing when the wait ended, and what the services said meanwhile.
+      const tail = (p?: ServiceProcess) => p?.output().split('\n').slice(-30).join('\n') ?? '';
+      throw new Error(
+        `${(e as Error).message}; last status ${JSON.stringify(last)}\n--- distribution ---\n${tail(this.distribution)}\n--- embedder ---\n${tail(this.embedder)}`,
+      );
+    }
   }
 }
 

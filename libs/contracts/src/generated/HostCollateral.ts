@@ -3,1103 +3,1102 @@
 
 export const hostCollateralAbi = [
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'address',
-        name: 'admin',
-        type: 'address',
+        "internalType": "address",
+        "name": "admin",
+        "type": "address"
       },
       {
-        internalType: 'contract IERC20',
-        name: 'token_',
-        type: 'address',
+        "internalType": "contract IERC20",
+        "name": "token_",
+        "type": "address"
       },
       {
-        internalType: 'contract ModelRegistry',
-        name: 'registry_',
-        type: 'address',
+        "internalType": "contract ModelRegistry",
+        "name": "registry_",
+        "type": "address"
       },
       {
-        internalType: 'uint64',
-        name: 'unstakeDelay_',
-        type: 'uint64',
+        "internalType": "uint64",
+        "name": "unstakeDelay_",
+        "type": "uint64"
       },
       {
-        internalType: 'uint64',
-        name: 'appealWindow_',
-        type: 'uint64',
+        "internalType": "uint64",
+        "name": "appealWindow_",
+        "type": "uint64"
       },
       {
-        internalType: 'uint16',
-        name: 'proverBountyBps_',
-        type: 'uint16',
-      },
+        "internalType": "uint16",
+        "name": "proverBountyBps_",
+        "type": "uint16"
+      }
     ],
-    stateMutability: 'nonpayable',
-    type: 'constructor',
+    "stateMutability": "nonpayable",
+    "type": "constructor"
   },
   {
-    inputs: [],
-    name: 'AccessControlBadConfirmation',
-    type: 'error',
+    "inputs": [],
+    "name": "AccessControlBadConfirmation",
+    "type": "error"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'address',
-        name: 'account',
-        type: 'address',
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
       },
       {
-        internalType: 'bytes32',
-        name: 'neededRole',
-        type: 'bytes32',
-      },
+        "internalType": "bytes32",
+        "name": "neededRole",
+        "type": "bytes32"
+      }
     ],
-    name: 'AccessControlUnauthorizedAccount',
-    type: 'error',
+    "name": "AccessControlUnauthorizedAccount",
+    "type": "error"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint256',
-        name: 'slashId',
-        type: 'uint256',
+        "internalType": "uint256",
+        "name": "slashId",
+        "type": "uint256"
       },
       {
-        internalType: 'uint64',
-        name: 'appealDeadline',
-        type: 'uint64',
-      },
+        "internalType": "uint64",
+        "name": "appealDeadline",
+        "type": "uint64"
+      }
     ],
-    name: 'AppealWindowClosed',
-    type: 'error',
+    "name": "AppealWindowClosed",
+    "type": "error"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint256',
-        name: 'slashId',
-        type: 'uint256',
+        "internalType": "uint256",
+        "name": "slashId",
+        "type": "uint256"
       },
       {
-        internalType: 'uint64',
-        name: 'appealDeadline',
-        type: 'uint64',
-      },
+        "internalType": "uint64",
+        "name": "appealDeadline",
+        "type": "uint64"
+      }
     ],
-    name: 'AppealWindowOpen',
-    type: 'error',
+    "name": "AppealWindowOpen",
+    "type": "error"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'bytes32',
-        name: 'evidenceHash',
-        type: 'bytes32',
-      },
+        "internalType": "bytes32",
+        "name": "evidenceHash",
+        "type": "bytes32"
+      }
     ],
-    name: 'EvidenceAlreadyUsed',
-    type: 'error',
+    "name": "EvidenceAlreadyUsed",
+    "type": "error"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint256',
-        name: 'available',
-        type: 'uint256',
+        "internalType": "uint256",
+        "name": "available",
+        "type": "uint256"
       },
       {
-        internalType: 'uint256',
-        name: 'requested',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "requested",
+        "type": "uint256"
+      }
     ],
-    name: 'InsufficientStake',
-    type: 'error',
+    "name": "InsufficientStake",
+    "type": "error"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint256',
-        name: 'bps',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "bps",
+        "type": "uint256"
+      }
     ],
-    name: 'InvalidBasisPoints',
-    type: 'error',
+    "name": "InvalidBasisPoints",
+    "type": "error"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint256',
-        name: 'slashId',
-        type: 'uint256',
+        "internalType": "uint256",
+        "name": "slashId",
+        "type": "uint256"
       },
       {
-        internalType: 'enum HostCollateral.SlashStatus',
-        name: 'status',
-        type: 'uint8',
-      },
+        "internalType": "enum HostCollateral.SlashStatus",
+        "name": "status",
+        "type": "uint8"
+      }
     ],
-    name: 'InvalidSlashStatus',
-    type: 'error',
+    "name": "InvalidSlashStatus",
+    "type": "error"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint256',
-        name: 'slashId',
-        type: 'uint256',
+        "internalType": "uint256",
+        "name": "slashId",
+        "type": "uint256"
       },
       {
-        internalType: 'address',
-        name: 'caller',
-        type: 'address',
-      },
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      }
     ],
-    name: 'NotSlashedHost',
-    type: 'error',
+    "name": "NotSlashedHost",
+    "type": "error"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'address',
-        name: 'host',
-        type: 'address',
+        "internalType": "address",
+        "name": "host",
+        "type": "address"
       },
       {
-        internalType: 'uint256',
-        name: 'modelId',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "modelId",
+        "type": "uint256"
+      }
     ],
-    name: 'NothingToWithdraw',
-    type: 'error',
+    "name": "NothingToWithdraw",
+    "type": "error"
   },
   {
-    inputs: [],
-    name: 'ReentrancyGuardReentrantCall',
-    type: 'error',
+    "inputs": [],
+    "name": "ReentrancyGuardReentrantCall",
+    "type": "error"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'address',
-        name: 'token',
-        type: 'address',
-      },
+        "internalType": "address",
+        "name": "token",
+        "type": "address"
+      }
     ],
-    name: 'SafeERC20FailedOperation',
-    type: 'error',
+    "name": "SafeERC20FailedOperation",
+    "type": "error"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint256',
-        name: 'modelId',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "modelId",
+        "type": "uint256"
+      }
     ],
-    name: 'UnknownModel',
-    type: 'error',
+    "name": "UnknownModel",
+    "type": "error"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint256',
-        name: 'slashId',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "slashId",
+        "type": "uint256"
+      }
     ],
-    name: 'UnknownSlash',
-    type: 'error',
+    "name": "UnknownSlash",
+    "type": "error"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint64',
-        name: 'readyAt',
-        type: 'uint64',
-      },
+        "internalType": "uint64",
+        "name": "readyAt",
+        "type": "uint64"
+      }
     ],
-    name: 'UnstakeNotReady',
-    type: 'error',
+    "name": "UnstakeNotReady",
+    "type": "error"
   },
   {
-    inputs: [],
-    name: 'ZeroAddress',
-    type: 'error',
+    "inputs": [],
+    "name": "ZeroAddress",
+    "type": "error"
   },
   {
-    inputs: [],
-    name: 'ZeroAmount',
-    type: 'error',
+    "inputs": [],
+    "name": "ZeroAmount",
+    "type": "error"
   },
   {
-    anonymous: false,
-    inputs: [
+    "anonymous": false,
+    "inputs": [
       {
-        indexed: false,
-        internalType: 'uint64',
-        name: 'appealWindow',
-        type: 'uint64',
-      },
+        "indexed": false,
+        "internalType": "uint64",
+        "name": "appealWindow",
+        "type": "uint64"
+      }
     ],
-    name: 'AppealWindowSet',
-    type: 'event',
+    "name": "AppealWindowSet",
+    "type": "event"
   },
   {
-    anonymous: false,
-    inputs: [
+    "anonymous": false,
+    "inputs": [
       {
-        indexed: false,
-        internalType: 'uint16',
-        name: 'proverBountyBps',
-        type: 'uint16',
-      },
+        "indexed": false,
+        "internalType": "uint16",
+        "name": "proverBountyBps",
+        "type": "uint16"
+      }
     ],
-    name: 'ProverBountySet',
-    type: 'event',
+    "name": "ProverBountySet",
+    "type": "event"
   },
   {
-    anonymous: false,
-    inputs: [
+    "anonymous": false,
+    "inputs": [
       {
-        indexed: true,
-        internalType: 'bytes32',
-        name: 'role',
-        type: 'bytes32',
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "role",
+        "type": "bytes32"
       },
       {
-        indexed: true,
-        internalType: 'bytes32',
-        name: 'previousAdminRole',
-        type: 'bytes32',
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "previousAdminRole",
+        "type": "bytes32"
       },
       {
-        indexed: true,
-        internalType: 'bytes32',
-        name: 'newAdminRole',
-        type: 'bytes32',
-      },
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "newAdminRole",
+        "type": "bytes32"
+      }
     ],
-    name: 'RoleAdminChanged',
-    type: 'event',
+    "name": "RoleAdminChanged",
+    "type": "event"
   },
   {
-    anonymous: false,
-    inputs: [
+    "anonymous": false,
+    "inputs": [
       {
-        indexed: true,
-        internalType: 'bytes32',
-        name: 'role',
-        type: 'bytes32',
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "role",
+        "type": "bytes32"
       },
       {
-        indexed: true,
-        internalType: 'address',
-        name: 'account',
-        type: 'address',
+        "indexed": true,
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
       },
       {
-        indexed: true,
-        internalType: 'address',
-        name: 'sender',
-        type: 'address',
-      },
+        "indexed": true,
+        "internalType": "address",
+        "name": "sender",
+        "type": "address"
+      }
     ],
-    name: 'RoleGranted',
-    type: 'event',
+    "name": "RoleGranted",
+    "type": "event"
   },
   {
-    anonymous: false,
-    inputs: [
+    "anonymous": false,
+    "inputs": [
       {
-        indexed: true,
-        internalType: 'bytes32',
-        name: 'role',
-        type: 'bytes32',
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "role",
+        "type": "bytes32"
       },
       {
-        indexed: true,
-        internalType: 'address',
-        name: 'account',
-        type: 'address',
+        "indexed": true,
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
       },
       {
-        indexed: true,
-        internalType: 'address',
-        name: 'sender',
-        type: 'address',
-      },
+        "indexed": true,
+        "internalType": "address",
+        "name": "sender",
+        "type": "address"
+      }
     ],
-    name: 'RoleRevoked',
-    type: 'event',
+    "name": "RoleRevoked",
+    "type": "event"
   },
   {
-    anonymous: false,
-    inputs: [
+    "anonymous": false,
+    "inputs": [
       {
-        indexed: true,
-        internalType: 'uint256',
-        name: 'slashId',
-        type: 'uint256',
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "slashId",
+        "type": "uint256"
       },
       {
-        indexed: false,
-        internalType: 'bool',
-        name: 'upheld',
-        type: 'bool',
-      },
+        "indexed": false,
+        "internalType": "bool",
+        "name": "upheld",
+        "type": "bool"
+      }
     ],
-    name: 'SlashAppealResolved',
-    type: 'event',
+    "name": "SlashAppealResolved",
+    "type": "event"
   },
   {
-    anonymous: false,
-    inputs: [
+    "anonymous": false,
+    "inputs": [
       {
-        indexed: true,
-        internalType: 'uint256',
-        name: 'slashId',
-        type: 'uint256',
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "slashId",
+        "type": "uint256"
       },
       {
-        indexed: true,
-        internalType: 'address',
-        name: 'host',
-        type: 'address',
-      },
+        "indexed": true,
+        "internalType": "address",
+        "name": "host",
+        "type": "address"
+      }
     ],
-    name: 'SlashAppealed',
-    type: 'event',
+    "name": "SlashAppealed",
+    "type": "event"
   },
   {
-    anonymous: false,
-    inputs: [
+    "anonymous": false,
+    "inputs": [
       {
-        indexed: true,
-        internalType: 'uint256',
-        name: 'slashId',
-        type: 'uint256',
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "slashId",
+        "type": "uint256"
       },
       {
-        indexed: true,
-        internalType: 'address',
-        name: 'prover',
-        type: 'address',
+        "indexed": true,
+        "internalType": "address",
+        "name": "prover",
+        "type": "address"
       },
       {
-        indexed: false,
-        internalType: 'uint256',
-        name: 'proverBounty',
-        type: 'uint256',
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "proverBounty",
+        "type": "uint256"
       },
       {
-        indexed: true,
-        internalType: 'address',
-        name: 'modelOwner',
-        type: 'address',
+        "indexed": true,
+        "internalType": "address",
+        "name": "modelOwner",
+        "type": "address"
       },
       {
-        indexed: false,
-        internalType: 'uint256',
-        name: 'ownerShare',
-        type: 'uint256',
-      },
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "ownerShare",
+        "type": "uint256"
+      }
     ],
-    name: 'SlashExecuted',
-    type: 'event',
+    "name": "SlashExecuted",
+    "type": "event"
   },
   {
-    anonymous: false,
-    inputs: [
+    "anonymous": false,
+    "inputs": [
       {
-        indexed: true,
-        internalType: 'uint256',
-        name: 'slashId',
-        type: 'uint256',
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "slashId",
+        "type": "uint256"
       },
       {
-        indexed: true,
-        internalType: 'address',
-        name: 'host',
-        type: 'address',
+        "indexed": true,
+        "internalType": "address",
+        "name": "host",
+        "type": "address"
       },
       {
-        indexed: true,
-        internalType: 'uint256',
-        name: 'modelId',
-        type: 'uint256',
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "modelId",
+        "type": "uint256"
       },
       {
-        indexed: false,
-        internalType: 'uint256',
-        name: 'amount',
-        type: 'uint256',
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
       },
       {
-        indexed: false,
-        internalType: 'address',
-        name: 'prover',
-        type: 'address',
+        "indexed": false,
+        "internalType": "address",
+        "name": "prover",
+        "type": "address"
       },
       {
-        indexed: false,
-        internalType: 'bytes32',
-        name: 'evidenceHash',
-        type: 'bytes32',
+        "indexed": false,
+        "internalType": "bytes32",
+        "name": "evidenceHash",
+        "type": "bytes32"
       },
       {
-        indexed: false,
-        internalType: 'uint64',
-        name: 'appealDeadline',
-        type: 'uint64',
-      },
+        "indexed": false,
+        "internalType": "uint64",
+        "name": "appealDeadline",
+        "type": "uint64"
+      }
     ],
-    name: 'SlashProposed',
-    type: 'event',
+    "name": "SlashProposed",
+    "type": "event"
   },
   {
-    anonymous: false,
-    inputs: [
+    "anonymous": false,
+    "inputs": [
       {
-        indexed: true,
-        internalType: 'address',
-        name: 'host',
-        type: 'address',
+        "indexed": true,
+        "internalType": "address",
+        "name": "host",
+        "type": "address"
       },
       {
-        indexed: true,
-        internalType: 'uint256',
-        name: 'modelId',
-        type: 'uint256',
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "modelId",
+        "type": "uint256"
       },
       {
-        indexed: false,
-        internalType: 'uint256',
-        name: 'amount',
-        type: 'uint256',
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
       },
       {
-        indexed: false,
-        internalType: 'uint256',
-        name: 'active',
-        type: 'uint256',
-      },
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "active",
+        "type": "uint256"
+      }
     ],
-    name: 'Staked',
-    type: 'event',
+    "name": "Staked",
+    "type": "event"
   },
   {
-    anonymous: false,
-    inputs: [
+    "anonymous": false,
+    "inputs": [
       {
-        indexed: false,
-        internalType: 'uint64',
-        name: 'unstakeDelay',
-        type: 'uint64',
-      },
+        "indexed": false,
+        "internalType": "uint64",
+        "name": "unstakeDelay",
+        "type": "uint64"
+      }
     ],
-    name: 'UnstakeDelaySet',
-    type: 'event',
+    "name": "UnstakeDelaySet",
+    "type": "event"
   },
   {
-    anonymous: false,
-    inputs: [
+    "anonymous": false,
+    "inputs": [
       {
-        indexed: true,
-        internalType: 'address',
-        name: 'host',
-        type: 'address',
+        "indexed": true,
+        "internalType": "address",
+        "name": "host",
+        "type": "address"
       },
       {
-        indexed: true,
-        internalType: 'uint256',
-        name: 'modelId',
-        type: 'uint256',
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "modelId",
+        "type": "uint256"
       },
       {
-        indexed: false,
-        internalType: 'uint256',
-        name: 'amount',
-        type: 'uint256',
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
       },
       {
-        indexed: false,
-        internalType: 'uint64',
-        name: 'readyAt',
-        type: 'uint64',
-      },
+        "indexed": false,
+        "internalType": "uint64",
+        "name": "readyAt",
+        "type": "uint64"
+      }
     ],
-    name: 'UnstakeRequested',
-    type: 'event',
+    "name": "UnstakeRequested",
+    "type": "event"
   },
   {
-    anonymous: false,
-    inputs: [
+    "anonymous": false,
+    "inputs": [
       {
-        indexed: true,
-        internalType: 'address',
-        name: 'host',
-        type: 'address',
+        "indexed": true,
+        "internalType": "address",
+        "name": "host",
+        "type": "address"
       },
       {
-        indexed: true,
-        internalType: 'uint256',
-        name: 'modelId',
-        type: 'uint256',
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "modelId",
+        "type": "uint256"
       },
       {
-        indexed: false,
-        internalType: 'uint256',
-        name: 'amount',
-        type: 'uint256',
-      },
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
     ],
-    name: 'Withdrawn',
-    type: 'event',
+    "name": "Withdrawn",
+    "type": "event"
   },
   {
-    inputs: [],
-    name: 'BPS',
-    outputs: [
+    "inputs": [],
+    "name": "BPS",
+    "outputs": [
       {
-        internalType: 'uint16',
-        name: '',
-        type: 'uint16',
-      },
+        "internalType": "uint16",
+        "name": "",
+        "type": "uint16"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [],
-    name: 'DEFAULT_ADMIN_ROLE',
-    outputs: [
+    "inputs": [],
+    "name": "DEFAULT_ADMIN_ROLE",
+    "outputs": [
       {
-        internalType: 'bytes32',
-        name: '',
-        type: 'bytes32',
-      },
+        "internalType": "bytes32",
+        "name": "",
+        "type": "bytes32"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [],
-    name: 'GOVERNANCE_ROLE',
-    outputs: [
+    "inputs": [],
+    "name": "GOVERNANCE_ROLE",
+    "outputs": [
       {
-        internalType: 'bytes32',
-        name: '',
-        type: 'bytes32',
-      },
+        "internalType": "bytes32",
+        "name": "",
+        "type": "bytes32"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [],
-    name: 'PROTOCOL_ROLE',
-    outputs: [
+    "inputs": [],
+    "name": "PROTOCOL_ROLE",
+    "outputs": [
       {
-        internalType: 'bytes32',
-        name: '',
-        type: 'bytes32',
-      },
+        "internalType": "bytes32",
+        "name": "",
+        "type": "bytes32"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint256',
-        name: 'slashId',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "slashId",
+        "type": "uint256"
+      }
     ],
-    name: 'appeal',
-    outputs: [],
-    stateMutability: 'nonpayable',
-    type: 'function',
+    "name": "appeal",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
   },
   {
-    inputs: [],
-    name: 'appealWindow',
-    outputs: [
+    "inputs": [],
+    "name": "appealWindow",
+    "outputs": [
       {
-        internalType: 'uint64',
-        name: '',
-        type: 'uint64',
-      },
+        "internalType": "uint64",
+        "name": "",
+        "type": "uint64"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'bytes32',
-        name: 'evidenceHash',
-        type: 'bytes32',
-      },
+        "internalType": "bytes32",
+        "name": "evidenceHash",
+        "type": "bytes32"
+      }
     ],
-    name: 'evidenceUsed',
-    outputs: [
+    "name": "evidenceUsed",
+    "outputs": [
       {
-        internalType: 'bool',
-        name: '',
-        type: 'bool',
-      },
+        "internalType": "bool",
+        "name": "",
+        "type": "bool"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint256',
-        name: 'slashId',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "slashId",
+        "type": "uint256"
+      }
     ],
-    name: 'executeSlash',
-    outputs: [],
-    stateMutability: 'nonpayable',
-    type: 'function',
+    "name": "executeSlash",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'bytes32',
-        name: 'role',
-        type: 'bytes32',
-      },
+        "internalType": "bytes32",
+        "name": "role",
+        "type": "bytes32"
+      }
     ],
-    name: 'getRoleAdmin',
-    outputs: [
+    "name": "getRoleAdmin",
+    "outputs": [
       {
-        internalType: 'bytes32',
-        name: '',
-        type: 'bytes32',
-      },
+        "internalType": "bytes32",
+        "name": "",
+        "type": "bytes32"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'bytes32',
-        name: 'role',
-        type: 'bytes32',
+        "internalType": "bytes32",
+        "name": "role",
+        "type": "bytes32"
       },
       {
-        internalType: 'address',
-        name: 'account',
-        type: 'address',
-      },
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      }
     ],
-    name: 'grantRole',
-    outputs: [],
-    stateMutability: 'nonpayable',
-    type: 'function',
+    "name": "grantRole",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'bytes32',
-        name: 'role',
-        type: 'bytes32',
+        "internalType": "bytes32",
+        "name": "role",
+        "type": "bytes32"
       },
       {
-        internalType: 'address',
-        name: 'account',
-        type: 'address',
-      },
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      }
     ],
-    name: 'hasRole',
-    outputs: [
+    "name": "hasRole",
+    "outputs": [
       {
-        internalType: 'bool',
-        name: '',
-        type: 'bool',
-      },
+        "internalType": "bool",
+        "name": "",
+        "type": "bool"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'address',
-        name: 'host',
-        type: 'address',
+        "internalType": "address",
+        "name": "host",
+        "type": "address"
       },
       {
-        internalType: 'uint256',
-        name: 'modelId',
-        type: 'uint256',
+        "internalType": "uint256",
+        "name": "modelId",
+        "type": "uint256"
       },
       {
-        internalType: 'uint256',
-        name: 'amount',
-        type: 'uint256',
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
       },
       {
-        internalType: 'address',
-        name: 'prover',
-        type: 'address',
+        "internalType": "address",
+        "name": "prover",
+        "type": "address"
       },
       {
-        internalType: 'bytes32',
-        name: 'evidenceHash',
-        type: 'bytes32',
-      },
+        "internalType": "bytes32",
+        "name": "evidenceHash",
+        "type": "bytes32"
+      }
     ],
-    name: 'proposeSlash',
-    outputs: [
+    "name": "proposeSlash",
+    "outputs": [
       {
-        internalType: 'uint256',
-        name: 'slashId',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "slashId",
+        "type": "uint256"
+      }
     ],
-    stateMutability: 'nonpayable',
-    type: 'function',
+    "stateMutability": "nonpayable",
+    "type": "function"
   },
   {
-    inputs: [],
-    name: 'proverBountyBps',
-    outputs: [
+    "inputs": [],
+    "name": "proverBountyBps",
+    "outputs": [
       {
-        internalType: 'uint16',
-        name: '',
-        type: 'uint16',
-      },
+        "internalType": "uint16",
+        "name": "",
+        "type": "uint16"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [],
-    name: 'registry',
-    outputs: [
+    "inputs": [],
+    "name": "registry",
+    "outputs": [
       {
-        internalType: 'contract ModelRegistry',
-        name: '',
-        type: 'address',
-      },
+        "internalType": "contract ModelRegistry",
+        "name": "",
+        "type": "address"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'bytes32',
-        name: 'role',
-        type: 'bytes32',
+        "internalType": "bytes32",
+        "name": "role",
+        "type": "bytes32"
       },
       {
-        internalType: 'address',
-        name: 'callerConfirmation',
-        type: 'address',
-      },
+        "internalType": "address",
+        "name": "callerConfirmation",
+        "type": "address"
+      }
     ],
-    name: 'renounceRole',
-    outputs: [],
-    stateMutability: 'nonpayable',
-    type: 'function',
+    "name": "renounceRole",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint256',
-        name: 'modelId',
-        type: 'uint256',
+        "internalType": "uint256",
+        "name": "modelId",
+        "type": "uint256"
       },
       {
-        internalType: 'uint256',
-        name: 'amount',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
     ],
-    name: 'requestUnstake',
-    outputs: [],
-    stateMutability: 'nonpayable',
-    type: 'function',
+    "name": "requestUnstake",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint256',
-        name: 'slashId',
-        type: 'uint256',
+        "internalType": "uint256",
+        "name": "slashId",
+        "type": "uint256"
       },
       {
-        internalType: 'bool',
-        name: 'uphold',
-        type: 'bool',
-      },
+        "internalType": "bool",
+        "name": "uphold",
+        "type": "bool"
+      }
     ],
-    name: 'resolveAppeal',
-    outputs: [],
-    stateMutability: 'nonpayable',
-    type: 'function',
+    "name": "resolveAppeal",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'bytes32',
-        name: 'role',
-        type: 'bytes32',
+        "internalType": "bytes32",
+        "name": "role",
+        "type": "bytes32"
       },
       {
-        internalType: 'address',
-        name: 'account',
-        type: 'address',
-      },
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      }
     ],
-    name: 'revokeRole',
-    outputs: [],
-    stateMutability: 'nonpayable',
-    type: 'function',
+    "name": "revokeRole",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint64',
-        name: 'window',
-        type: 'uint64',
-      },
+        "internalType": "uint64",
+        "name": "window",
+        "type": "uint64"
+      }
     ],
-    name: 'setAppealWindow',
-    outputs: [],
-    stateMutability: 'nonpayable',
-    type: 'function',
+    "name": "setAppealWindow",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint16',
-        name: 'bps',
-        type: 'uint16',
-      },
+        "internalType": "uint16",
+        "name": "bps",
+        "type": "uint16"
+      }
     ],
-    name: 'setProverBountyBps',
-    outputs: [],
-    stateMutability: 'nonpayable',
-    type: 'function',
+    "name": "setProverBountyBps",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint64',
-        name: 'delay',
-        type: 'uint64',
-      },
+        "internalType": "uint64",
+        "name": "delay",
+        "type": "uint64"
+      }
     ],
-    name: 'setUnstakeDelay',
-    outputs: [],
-    stateMutability: 'nonpayable',
-    type: 'function',
+    "name": "setUnstakeDelay",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
   },
   {
-    inputs: [],
-    name: 'slashCount',
-    outputs: [
+    "inputs": [],
+    "name": "slashCount",
+    "outputs": [
       {
-        internalType: 'uint256',
-        name: '',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint256',
-        name: 'slashId',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "slashId",
+        "type": "uint256"
+      }
     ],
-    name: 'slashOf',
-    outputs: [
+    "name": "slashOf",
+    "outputs": [
       {
-        components: [
+        "components": [
           {
-            internalType: 'address',
-            name: 'host',
-            type: 'address',
+            "internalType": "address",
+            "name": "host",
+            "type": "address"
           },
           {
-            internalType: 'uint256',
-            name: 'modelId',
-            type: 'uint256',
+            "internalType": "uint256",
+            "name": "modelId",
+            "type": "uint256"
           },
           {
-            internalType: 'uint256',
-            name: 'amount',
-            type: 'uint256',
+            "internalType": "uint256",
+            "name": "amount",
+            "type": "uint256"
           },
           {
-            internalType: 'address',
-            name: 'prover',
-            type: 'address',
+            "internalType": "address",
+            "name": "prover",
+            "type": "address"
           },
           {
-            internalType: 'bytes32',
-            name: 'evidenceHash',
-            type: 'bytes32',
+            "internalType": "bytes32",
+            "name": "evidenceHash",
+            "type": "bytes32"
           },
           {
-            internalType: 'uint64',
-            name: 'appealDeadline',
-            type: 'uint64',
+            "internalType": "uint64",
+            "name": "appealDeadline",
+            "type": "uint64"
           },
           {
-            internalType: 'uint16',
-            name: 'proverBountyBps',
-            type: 'uint16',
+            "internalType": "uint16",
+            "name": "proverBountyBps",
+            "type": "uint16"
           },
           {
-            internalType: 'enum HostCollateral.SlashStatus',
-            name: 'status',
-            type: 'uint8',
-          },
+            "internalType": "enum HostCollateral.SlashStatus",
+            "name": "status",
+            "type": "uint8"
+          }
         ],
-        internalType: 'struct HostCollateral.Slash',
-        name: '',
-        type: 'tuple',
-      },
+        "internalType": "struct HostCollateral.Slash",
+        "name": "",
+        "type": "tuple"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint256',
-        name: 'modelId',
-        type: 'uint256',
+        "internalType": "uint256",
+        "name": "modelId",
+        "type": "uint256"
       },
       {
-        internalType: 'uint256',
-        name: 'amount',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
     ],
-    name: 'stake',
-    outputs: [],
-    stateMutability: 'nonpayable',
-    type: 'function',
+    "name": "stake",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'address',
-        name: 'host',
-        type: 'address',
+        "internalType": "address",
+        "name": "host",
+        "type": "address"
       },
       {
-        internalType: 'uint256',
-        name: 'modelId',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "modelId",
+        "type": "uint256"
+      }
     ],
-    name: 'stakeOf',
-    outputs: [
+    "name": "stakeOf",
+    "outputs": [
       {
-        components: [
+        "components": [
           {
-            internalType: 'uint256',
-            name: 'active',
-            type: 'uint256',
+            "internalType": "uint256",
+            "name": "active",
+            "type": "uint256"
           },
           {
-            internalType: 'uint256',
-            name: 'unbonding',
-            type: 'uint256',
+            "internalType": "uint256",
+            "name": "unbonding",
+            "type": "uint256"
           },
           {
-            internalType: 'uint64',
-            name: 'unbondingReadyAt',
-            type: 'uint64',
-          },
+            "internalType": "uint64",
+            "name": "unbondingReadyAt",
+            "type": "uint64"
+          }
         ],
-        internalType: 'struct HostCollateral.Stake',
-        name: '',
-        type: 'tuple',
-      },
+        "internalType": "struct HostCollateral.Stake",
+        "name": "",
+        "type": "tuple"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'bytes4',
-        name: 'interfaceId',
-        type: 'bytes4',
-      },
+        "internalType": "bytes4",
+        "name": "interfaceId",
+        "type": "bytes4"
+      }
     ],
-    name: 'supportsInterface',
-    outputs: [
+    "name": "supportsInterface",
+    "outputs": [
       {
-        internalType: 'bool',
-        name: '',
-        type: 'bool',
-      },
+        "internalType": "bool",
+        "name": "",
+        "type": "bool"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [],
-    name: 'token',
-    outputs: [
+    "inputs": [],
+    "name": "token",
+    "outputs": [
       {
-        internalType: 'contract IERC20',
-        name: '',
-        type: 'address',
-      },
+        "internalType": "contract IERC20",
+        "name": "",
+        "type": "address"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [],
-    name: 'unstakeDelay',
-    outputs: [
+    "inputs": [],
+    "name": "unstakeDelay",
+    "outputs": [
       {
-        internalType: 'uint64',
-        name: '',
-        type: 'uint64',
-      },
+        "internalType": "uint64",
+        "name": "",
+        "type": "uint64"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint256',
-        name: 'modelId',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "modelId",
+        "type": "uint256"
+      }
     ],
-    name: 'withdraw',
-    outputs: [],
-    stateMutability: 'nonpayable',
-    type: 'function',
-  },
+    "name": "withdraw",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
+  }
 ] as const;
 
-export const hostCollateralBytecode =
-  '0x60c060405234801561000f575f5ffd5b50604051611eb9380380611eb983398101604081905261002e916102d5565b600180556001600160a01b038616158061004f57506001600160a01b038516155b8061006157506001600160a01b038416155b1561007f5760405163d92e233d60e01b815260040160405180910390fd5b61271061ffff821611156100b057604051630cbf8cb160e11b815261ffff8216600482015260240160405180910390fd5b6001600160a01b03808616608052841660a0526002805461ffff8316600160801b0261ffff60801b196001600160401b0386811668010000000000000000026001600160801b03199094169088161792909217919091161790556101145f876101fa565b5061013f7f71840dc4906352362b0cdaf79870196c8e42acafade72d5d5a6d59291253ceb1876101fa565b506040516001600160401b03841681527f6148aac4fbcfb247e37dec8467e0a60cc0bcdfdbb6e83e9934b63c9ef1e24fcb9060200160405180910390a16040516001600160401b03831681527f5d2e8b291e6c3372603a682f60ab4ef51dad7296892f521226474f3a1397dcfd9060200160405180910390a160405161ffff821681527fce9ac5f5429cfd6bf86a27344b483b2ab21f2da52d1adaead0df234d2c808a409060200160405180910390a1505050505050610357565b5f828152602081815260408083206001600160a01b038516845290915281205460ff1661029a575f838152602081815260408083206001600160a01b03861684529091529020805460ff191660011790556102523390565b6001600160a01b0316826001600160a01b0316847f2f8788117e7eff1d82e926ec794901d17c78024a50270940304540a733656f0d60405160405180910390a450600161029d565b505f5b92915050565b6001600160a01b03811681146102b7575f5ffd5b50565b80516001600160401b03811681146102d0575f5ffd5b919050565b5f5f5f5f5f5f60c087890312156102ea575f5ffd5b86516102f5816102a3565b6020880151909650610306816102a3565b6040880151909550610317816102a3565b9350610325606088016102ba565b9250610333608088016102ba565b915060a087015161ffff81168114610349575f5ffd5b809150509295509295509295565b60805160a051611b176103a25f395f818161035f01528181610b110152610d3801525f818161048b0152818161072001528181610c0801528181610c420152610e480152611b175ff3fe608060405234801561000f575f5ffd5b50600436106101c6575f3560e01c80636a03f5ae116100fe57806392c090d31161009e578063ed87169c1161006e578063ed87169c14610434578063f36c8f5c14610472578063fc0c546a14610486578063fc9b8396146104ad575f5ffd5b806392c090d3146103e5578063a217fddf14610407578063d48094491461040e578063d547741f14610421575f5ffd5b80637d6e1fd5116100d95780637d6e1fd5146103995780637e69b7b0146103ac57806382bb1bca146103bf57806391d14854146103d2575f5ffd5b80636a03f5ae146103345780637b0472f0146103475780637b1039991461035a575f5ffd5b80633222012f116101695780634d21497f116101445780634d21497f146102e55780634d287874146102ee57806368d4341f1461030e57806369ae9af814610321575f5ffd5b80633222012f1461028d57806336568abe146102b85780633fd2938a146102cb575f5ffd5b8063248a9ca3116101a4578063248a9ca314610229578063249d39e91461024b5780632e1a7d4d146102675780632f2ff15d1461027a575f5ffd5b806301ffc9a7146101ca57806302768de4146101f25780631c74cf1d14610214575b5f5ffd5b6101dd6101d8366004611764565b6104c2565b60405190151581526020015b60405180910390f35b6102065f516020611ac25f395f51905f5281565b6040519081526020016101e9565b61022761022236600461179f565b6104f8565b005b6102066102373660046117cd565b5f9081526020819052604090206001015490565b61025461271081565b60405161ffff90911681526020016101e9565b6102276102753660046117cd565b610633565b6102276102883660046117f8565b610755565b6002546102a0906001600160401b031681565b6040516001600160401b0390911681526020016101e9565b6102276102c63660046117f8565b61077f565b6002546102a090600160401b90046001600160401b031681565b61020660035481565b6103016102fc3660046117cd565b6107b7565b6040516101e9919061184f565b61022761031c3660046118d1565b6108b2565b61022761032f3660046117cd565b6109c6565b6102276103423660046118f1565b610c7b565b6102276103553660046118d1565b610cfa565b6103817f000000000000000000000000000000000000000000000000000000000000000081565b6040516001600160a01b0390911681526020016101e9565b6102066103a7366004611917565b610e7a565b6102276103ba3660046117cd565b6111c2565b6102276103cd3660046118f1565b6112e1565b6101dd6103e03660046117f8565b611347565b6101dd6103f33660046117cd565b60046020525f908152604090205460ff1681565b6102065f81565b61022761041c366004611965565b61136f565b61022761042f3660046117f8565b611403565b610447610442366004611986565b611427565b604080518251815260208084015190820152918101516001600160401b0316908201526060016101e9565b6102065f516020611aa25f395f51905f5281565b6103817f000000000000000000000000000000000000000000000000000000000000000081565b60025461025490600160801b900461ffff1681565b5f6001600160e01b03198216637965db0b60e01b14806104f257506301ffc9a760e01b6001600160e01b03198316145b92915050565b5f516020611ac25f395f51905f5261050f816114a7565b5f610519846114b1565b90506002600582810154600160501b900460ff169081111561053d5761053d61181b565b14610579578381600501600a9054906101000a900460ff16604051633410c72f60e11b81526004016105709291906119b0565b60405180910390fd5b82156105995760058101805460ff60501b1916600360501b1790556105f1565b6005818101805460ff60501b1916600160521b179055600282015482546001600160a01b03165f90815260209283526040808220600186015483529093529182208054919290916105eb9084906119d8565b90915550505b837f82739eb35383de911bc7fe63831521d54aa05549f08d0a3d649bc17bbff3d0da84604051610625911515815260200190565b60405180910390a250505050565b61063b611505565b335f90815260056020908152604080832084845290915281206001810154909181900361068457604051637124033760e01b815233600482015260248101849052604401610570565b60028201546001600160401b03164210156106c3576002820154604051637ddba8a760e11b81526001600160401b039091166004820152602401610570565b5f600183015560028201805467ffffffffffffffff19169055604051818152839033907f92ccf450a286a957af52509bc1c9939d1a6a481783e142e41e2499f0bb66ebc69060200160405180910390a36107476001600160a01b037f000000000000000000000000000000000000000000000000000000000000000016338361152f565b505061075260018055565b50565b5f8281526020819052604090206001015461076f816114a7565b610779838361158e565b50505050565b6001600160a01b03811633146107a85760405163334bd91960e11b815260040160405180910390fd5b6107b2828261161d565b505050565b6107fb60408051610100810182525f80825260208201819052918101829052606081018290526080810182905260a0810182905260c081018290529060e082015290565b5f8281526006602090815260409182902082516101008101845281546001600160a01b03908116825260018301549382019390935260028201549381019390935260038101549091166060830152600481015460808301526005808201546001600160401b03811660a0850152600160401b810461ffff1660c085015260e0840191600160501b90910460ff16908111156108985761089861181b565b60058111156108a9576108a961181b565b90525092915050565b805f036108d257604051631f2a200560e01b815260040160405180910390fd5b335f9081526005602090815260408083208584529091529020805482111561091a5780546040516322df051360e11b8152600481019190915260248101839052604401610570565b81815f015f82825461092c91906119eb565b9250508190555081816001015f82825461094691906119d8565b9091555050600254610961906001600160401b0316426119fe565b60028201805467ffffffffffffffff19166001600160401b03929092169182179055604080518481526020810192909252849133917fad45e73f3869206cbe603af99c45463bc0a13c481e99d8a2efd93c7d64f2814b910160405180910390a3505050565b5f516020611ac25f395f51905f526109dd816114a7565b6109e5611505565b5f6109ef836114b1565b90506001600582810154600160501b900460ff1690811115610a1357610a1361181b565b03610a635760058101546001600160401b0316421015610a5e576005810154604051631f5359d760e21b8152600481018590526001600160401b039091166024820152604401610570565b610ab8565b6003600582810154600160501b900460ff1690811115610a8557610a8561181b565b14610ab8578281600501600a9054906101000a900460ff16604051633410c72f60e11b81526004016105709291906119b0565b60058101805460ff60501b1916600560501b179081905560028201545f9161271091610aef91600160401b900461ffff1690611a1d565b610af99190611a34565b90505f818360020154610b0c91906119eb565b90505f7f00000000000000000000000000000000000000000000000000000000000000006001600160a01b0316636352211e85600101546040518263ffffffff1660e01b8152600401610b6191815260200190565b602060405180830381865afa158015610b7c573d5f5f3e3d5ffd5b505050506040513d601f19601f82011682018060405250810190610ba09190611a53565b600385015460408051868152602081018690529293506001600160a01b03918216929184169183918a917f20b4e393f89d658f03f2593462202582dfa94cf0c2842569302674e92de2ccae910160405180910390a48315610c2f57610c2f6001600160a01b037f000000000000000000000000000000000000000000000000000000000000000016828661152f565b8215610c6957610c696001600160a01b037f000000000000000000000000000000000000000000000000000000000000000016838561152f565b5050505050610c7760018055565b5050565b5f516020611aa25f395f51905f52610c92816114a7565b600280546fffffffffffffffff00000000000000001916600160401b6001600160401b038516908102919091179091556040519081527f5d2e8b291e6c3372603a682f60ab4ef51dad7296892f521226474f3a1397dcfd906020015b60405180910390a15050565b610d02611505565b805f03610d2257604051631f2a200560e01b815260040160405180910390fd5b604051634f558e7960e01b8152600481018390527f00000000000000000000000000000000000000000000000000000000000000006001600160a01b031690634f558e7990602401602060405180830381865afa158015610d85573d5f5f3e3d5ffd5b505050506040513d601f19601f82011682018060405250810190610da99190611a6e565b610dc957604051632380022d60e01b815260048101839052602401610570565b335f9081526005602090815260408083208584529091528120805490918391839190610df69084906119d8565b90915550508054604080518481526020810192909252849133917fb4caaf29adda3eefee3ad552a8e85058589bf834c7466cae4ee58787f70589ed910160405180910390a3610e706001600160a01b037f000000000000000000000000000000000000000000000000000000000000000016333085611686565b50610c7760018055565b5f5f516020611ac25f395f51905f52610e92816114a7565b845f03610eb257604051631f2a200560e01b815260040160405180910390fd5b6001600160a01b0387161580610ecf57506001600160a01b038416155b15610eed5760405163d92e233d60e01b815260040160405180910390fd5b5f8381526004602052604090205460ff1615610f1f57604051630b6b774760e11b815260048101849052602401610570565b6001600160a01b0387165f908152600560209081526040808320898452909152812060018101548154919291610f5591906119d8565b905080871115610f82576040516322df051360e11b81526004810182905260248101889052604401610570565b81545f90881115610f94578254610f96565b875b905080835f015f828254610faa91906119eb565b90915550610fba905081896119eb565b836001015f828254610fcc91906119eb565b90915550505f868152600460205260408120805460ff1916600117905560038054909190610ff990611a89565b91829055506002549095505f9061102090600160401b90046001600160401b0316426119fe565b60408051610100810182526001600160a01b038e81168252602082018e90529181018c9052908a166060820152608081018990526001600160401b03821660a0820152600254600160801b900461ffff1660c082015290915060e08101600190525f87815260066020908152604091829020835181546001600160a01b039182166001600160a01b03199182161783559285015160018301559284015160028201556060840151600382018054919094169216919091179091556080820151600482015560a08201516005808301805460c086015161ffff16600160401b0269ffffffffffffffffffff199091166001600160401b03909416939093179290921780835560e0850151929160ff60501b1990911690600160501b90849081111561114c5761114c61181b565b021790555050604080518b81526001600160a01b038b811660208301529181018a90526001600160401b03841660608201528c9250908d169088907fb1422c9ec8c73610865bfd8e1ddb9892bdd6ba0bbbe41a787426e0c52f6beb3b9060800160405180910390a4505050505095945050505050565b5f6111cc826114b1565b80549091506001600160a01b031633146112025760405163aab17af760e01b815260048101839052336024820152604401610570565b6001600582810154600160501b900460ff16908111156112245761122461181b565b14611257578181600501600a9054906101000a900460ff16604051633410c72f60e11b81526004016105709291906119b0565b60058101546001600160401b0316421061129c576005810154604051636f776fc160e11b8152600481018490526001600160401b039091166024820152604401610570565b60058101805460ff60501b1916600160511b179055604051339083907fbd0352ee5139a1b683bb023cc369fd06666afe06da9100507190d7dea2d85e6f905f90a35050565b5f516020611aa25f395f51905f526112f8816114a7565b6002805467ffffffffffffffff19166001600160401b0384169081179091556040519081527f6148aac4fbcfb247e37dec8467e0a60cc0bcdfdbb6e83e9934b63c9ef1e24fcb90602001610cee565b5f918252602082815260408084206001600160a01b0393909316845291905290205460ff1690565b5f516020611aa25f395f51905f52611386816114a7565b61271061ffff831611156113b357604051630cbf8cb160e11b815261ffff83166004820152602401610570565b6002805461ffff60801b1916600160801b61ffff8516908102919091179091556040519081527fce9ac5f5429cfd6bf86a27344b483b2ab21f2da52d1adaead0df234d2c808a4090602001610cee565b5f8281526020819052604090206001015461141d816114a7565b610779838361161d565b61145160405180606001604052805f81526020015f81526020015f6001600160401b031681525090565b506001600160a01b0382165f908152600560209081526040808320848452825291829020825160608101845281548152600182015492810192909252600201546001600160401b03169181019190915292915050565b61075281336116bf565b5f81815260066020526040812090600582810154600160501b900460ff16908111156114df576114df61181b565b0361150057604051635996363160e11b815260048101839052602401610570565b919050565b60026001540361152857604051633ee5aeb560e01b815260040160405180910390fd5b6002600155565b6040516001600160a01b038381166024830152604482018390526107b291859182169063a9059cbb906064015b604051602081830303815290604052915060e01b6020820180516001600160e01b0383818316178352505050506116f8565b5f6115998383611347565b611616575f838152602081815260408083206001600160a01b03861684529091529020805460ff191660011790556115ce3390565b6001600160a01b0316826001600160a01b0316847f2f8788117e7eff1d82e926ec794901d17c78024a50270940304540a733656f0d60405160405180910390a45060016104f2565b505f6104f2565b5f6116288383611347565b15611616575f838152602081815260408083206001600160a01b0386168085529252808320805460ff1916905551339286917ff6391f5c32d9c69d2a47ea670b442974b53935d1edc7fd64eb21e047a839171b9190a45060016104f2565b6040516001600160a01b0384811660248301528381166044830152606482018390526107799186918216906323b872dd9060840161155c565b6116c98282611347565b610c775760405163e2517d3f60e01b81526001600160a01b038216600482015260248101839052604401610570565b5f5f60205f8451602086015f885af180611717576040513d5f823e3d81fd5b50505f513d9150811561172e57806001141561173b565b6001600160a01b0384163b155b1561077957604051635274afe760e01b81526001600160a01b0385166004820152602401610570565b5f60208284031215611774575f5ffd5b81356001600160e01b03198116811461178b575f5ffd5b9392505050565b8015158114610752575f5ffd5b5f5f604083850312156117b0575f5ffd5b8235915060208301356117c281611792565b809150509250929050565b5f602082840312156117dd575f5ffd5b5035919050565b6001600160a01b0381168114610752575f5ffd5b5f5f60408385031215611809575f5ffd5b8235915060208301356117c2816117e4565b634e487b7160e01b5f52602160045260245ffd5b6006811061184b57634e487b7160e01b5f52602160045260245ffd5b9052565b81516001600160a01b0390811682526020808401519083015260408084015190830152606080840151909116908201526080808301519082015260a0828101516001600160401b03169082015260c0808301516101008301916118b79084018261ffff169052565b5060e08301516118ca60e084018261182f565b5092915050565b5f5f604083850312156118e2575f5ffd5b50508035926020909101359150565b5f60208284031215611901575f5ffd5b81356001600160401b038116811461178b575f5ffd5b5f5f5f5f5f60a0868803121561192b575f5ffd5b8535611936816117e4565b945060208601359350604086013592506060860135611954816117e4565b949793965091946080013592915050565b5f60208284031215611975575f5ffd5b813561ffff8116811461178b575f5ffd5b5f5f60408385031215611997575f5ffd5b82356119a2816117e4565b946020939093013593505050565b8281526040810161178b602083018461182f565b634e487b7160e01b5f52601160045260245ffd5b808201808211156104f2576104f26119c4565b818103818111156104f2576104f26119c4565b6001600160401b0381811683821601908111156104f2576104f26119c4565b80820281158282048414176104f2576104f26119c4565b5f82611a4e57634e487b7160e01b5f52601260045260245ffd5b500490565b5f60208284031215611a63575f5ffd5b815161178b816117e4565b5f60208284031215611a7e575f5ffd5b815161178b81611792565b5f60018201611a9a57611a9a6119c4565b506001019056fe71840dc4906352362b0cdaf79870196c8e42acafade72d5d5a6d59291253ceb1ba279271fb7bbf76a6f3df3cc57bf80647fcafdea60ec3383d90f459de74e7c0a2646970667358221220efb8c6d4fb5acbcc7c85c72b78ca2d1bb6efba3630ad2d9ca976d7fe32c8ac3964736f6c634300081e0033' as const;
+export const hostCollateralBytecode = '0x60c060405234801561000f575f5ffd5b50604051611eb9380380611eb983398101604081905261002e916102d5565b600180556001600160a01b038616158061004f57506001600160a01b038516155b8061006157506001600160a01b038416155b1561007f5760405163d92e233d60e01b815260040160405180910390fd5b61271061ffff821611156100b057604051630cbf8cb160e11b815261ffff8216600482015260240160405180910390fd5b6001600160a01b03808616608052841660a0526002805461ffff8316600160801b0261ffff60801b196001600160401b0386811668010000000000000000026001600160801b03199094169088161792909217919091161790556101145f876101fa565b5061013f7f71840dc4906352362b0cdaf79870196c8e42acafade72d5d5a6d59291253ceb1876101fa565b506040516001600160401b03841681527f6148aac4fbcfb247e37dec8467e0a60cc0bcdfdbb6e83e9934b63c9ef1e24fcb9060200160405180910390a16040516001600160401b03831681527f5d2e8b291e6c3372603a682f60ab4ef51dad7296892f521226474f3a1397dcfd9060200160405180910390a160405161ffff821681527fce9ac5f5429cfd6bf86a27344b483b2ab21f2da52d1adaead0df234d2c808a409060200160405180910390a1505050505050610357565b5f828152602081815260408083206001600160a01b038516845290915281205460ff1661029a575f838152602081815260408083206001600160a01b03861684529091529020805460ff191660011790556102523390565b6001600160a01b0316826001600160a01b0316847f2f8788117e7eff1d82e926ec794901d17c78024a50270940304540a733656f0d60405160405180910390a450600161029d565b505f5b92915050565b6001600160a01b03811681146102b7575f5ffd5b50565b80516001600160401b03811681146102d0575f5ffd5b919050565b5f5f5f5f5f5f60c087890312156102ea575f5ffd5b86516102f5816102a3565b6020880151909650610306816102a3565b6040880151909550610317816102a3565b9350610325606088016102ba565b9250610333608088016102ba565b915060a087015161ffff81168114610349575f5ffd5b809150509295509295509295565b60805160a051611b176103a25f395f818161035f01528181610b110152610d3801525f818161048b0152818161072001528181610c0801528181610c420152610e480152611b175ff3fe608060405234801561000f575f5ffd5b50600436106101c6575f3560e01c80636a03f5ae116100fe57806392c090d31161009e578063ed87169c1161006e578063ed87169c14610434578063f36c8f5c14610472578063fc0c546a14610486578063fc9b8396146104ad575f5ffd5b806392c090d3146103e5578063a217fddf14610407578063d48094491461040e578063d547741f14610421575f5ffd5b80637d6e1fd5116100d95780637d6e1fd5146103995780637e69b7b0146103ac57806382bb1bca146103bf57806391d14854146103d2575f5ffd5b80636a03f5ae146103345780637b0472f0146103475780637b1039991461035a575f5ffd5b80633222012f116101695780634d21497f116101445780634d21497f146102e55780634d287874146102ee57806368d4341f1461030e57806369ae9af814610321575f5ffd5b80633222012f1461028d57806336568abe146102b85780633fd2938a146102cb575f5ffd5b8063248a9ca3116101a4578063248a9ca314610229578063249d39e91461024b5780632e1a7d4d146102675780632f2ff15d1461027a575f5ffd5b806301ffc9a7146101ca57806302768de4146101f25780631c74cf1d14610214575b5f5ffd5b6101dd6101d8366004611764565b6104c2565b60405190151581526020015b60405180910390f35b6102065f516020611ac25f395f51905f5281565b6040519081526020016101e9565b61022761022236600461179f565b6104f8565b005b6102066102373660046117cd565b5f9081526020819052604090206001015490565b61025461271081565b60405161ffff90911681526020016101e9565b6102276102753660046117cd565b610633565b6102276102883660046117f8565b610755565b6002546102a0906001600160401b031681565b6040516001600160401b0390911681526020016101e9565b6102276102c63660046117f8565b61077f565b6002546102a090600160401b90046001600160401b031681565b61020660035481565b6103016102fc3660046117cd565b6107b7565b6040516101e9919061184f565b61022761031c3660046118d1565b6108b2565b61022761032f3660046117cd565b6109c6565b6102276103423660046118f1565b610c7b565b6102276103553660046118d1565b610cfa565b6103817f000000000000000000000000000000000000000000000000000000000000000081565b6040516001600160a01b0390911681526020016101e9565b6102066103a7366004611917565b610e7a565b6102276103ba3660046117cd565b6111c2565b6102276103cd3660046118f1565b6112e1565b6101dd6103e03660046117f8565b611347565b6101dd6103f33660046117cd565b60046020525f908152604090205460ff1681565b6102065f81565b61022761041c366004611965565b61136f565b61022761042f3660046117f8565b611403565b610447610442366004611986565b611427565b604080518251815260208084015190820152918101516001600160401b0316908201526060016101e9565b6102065f516020611aa25f395f51905f5281565b6103817f000000000000000000000000000000000000000000000000000000000000000081565b60025461025490600160801b900461ffff1681565b5f6001600160e01b03198216637965db0b60e01b14806104f257506301ffc9a760e01b6001600160e01b03198316145b92915050565b5f516020611ac25f395f51905f5261050f816114a7565b5f610519846114b1565b90506002600582810154600160501b900460ff169081111561053d5761053d61181b565b14610579578381600501600a9054906101000a900460ff16604051633410c72f60e11b81526004016105709291906119b0565b60405180910390fd5b82156105995760058101805460ff60501b1916600360501b1790556105f1565b6005818101805460ff60501b1916600160521b179055600282015482546001600160a01b03165f90815260209283526040808220600186015483529093529182208054919290916105eb9084906119d8565b90915550505b837f82739eb35383de911bc7fe63831521d54aa05549f08d0a3d649bc17bbff3d0da84604051610625911515815260200190565b60405180910390a250505050565b61063b611505565b335f90815260056020908152604080832084845290915281206001810154909181900361068457604051637124033760e01b815233600482015260248101849052604401610570565b60028201546001600160401b03164210156106c3576002820154604051637ddba8a760e11b81526001600160401b039091166004820152602401610570565b5f600183015560028201805467ffffffffffffffff19169055604051818152839033907f92ccf450a286a957af52509bc1c9939d1a6a481783e142e41e2499f0bb66ebc69060200160405180910390a36107476001600160a01b037f000000000000000000000000000000000000000000000000000000000000000016338361152f565b505061075260018055565b50565b5f8281526020819052604090206001015461076f816114a7565b610779838361158e565b50505050565b6001600160a01b03811633146107a85760405163334bd91960e11b815260040160405180910390fd5b6107b2828261161d565b505050565b6107fb60408051610100810182525f80825260208201819052918101829052606081018290526080810182905260a0810182905260c081018290529060e082015290565b5f8281526006602090815260409182902082516101008101845281546001600160a01b03908116825260018301549382019390935260028201549381019390935260038101549091166060830152600481015460808301526005808201546001600160401b03811660a0850152600160401b810461ffff1660c085015260e0840191600160501b90910460ff16908111156108985761089861181b565b60058111156108a9576108a961181b565b90525092915050565b805f036108d257604051631f2a200560e01b815260040160405180910390fd5b335f9081526005602090815260408083208584529091529020805482111561091a5780546040516322df051360e11b8152600481019190915260248101839052604401610570565b81815f015f82825461092c91906119eb565b9250508190555081816001015f82825461094691906119d8565b9091555050600254610961906001600160401b0316426119fe565b60028201805467ffffffffffffffff19166001600160401b03929092169182179055604080518481526020810192909252849133917fad45e73f3869206cbe603af99c45463bc0a13c481e99d8a2efd93c7d64f2814b910160405180910390a3505050565b5f516020611ac25f395f51905f526109dd816114a7565b6109e5611505565b5f6109ef836114b1565b90506001600582810154600160501b900460ff1690811115610a1357610a1361181b565b03610a635760058101546001600160401b0316421015610a5e576005810154604051631f5359d760e21b8152600481018590526001600160401b039091166024820152604401610570565b610ab8565b6003600582810154600160501b900460ff1690811115610a8557610a8561181b565b14610ab8578281600501600a9054906101000a900460ff16604051633410c72f60e11b81526004016105709291906119b0565b60058101805460ff60501b1916600560501b179081905560028201545f9161271091610aef91600160401b900461ffff1690611a1d565b610af99190611a34565b90505f818360020154610b0c91906119eb565b90505f7f00000000000000000000000000000000000000000000000000000000000000006001600160a01b0316636352211e85600101546040518263ffffffff1660e01b8152600401610b6191815260200190565b602060405180830381865afa158015610b7c573d5f5f3e3d5ffd5b505050506040513d601f19601f82011682018060405250810190610ba09190611a53565b600385015460408051868152602081018690529293506001600160a01b03918216929184169183918a917f20b4e393f89d658f03f2593462202582dfa94cf0c2842569302674e92de2ccae910160405180910390a48315610c2f57610c2f6001600160a01b037f000000000000000000000000000000000000000000000000000000000000000016828661152f565b8215610c6957610c696001600160a01b037f000000000000000000000000000000000000000000000000000000000000000016838561152f565b5050505050610c7760018055565b5050565b5f516020611aa25f395f51905f52610c92816114a7565b600280546fffffffffffffffff00000000000000001916600160401b6001600160401b038516908102919091179091556040519081527f5d2e8b291e6c3372603a682f60ab4ef51dad7296892f521226474f3a1397dcfd906020015b60405180910390a15050565b610d02611505565b805f03610d2257604051631f2a200560e01b815260040160405180910390fd5b604051634f558e7960e01b8152600481018390527f00000000000000000000000000000000000000000000000000000000000000006001600160a01b031690634f558e7990602401602060405180830381865afa158015610d85573d5f5f3e3d5ffd5b505050506040513d601f19601f82011682018060405250810190610da99190611a6e565b610dc957604051632380022d60e01b815260048101839052602401610570565b335f9081526005602090815260408083208584529091528120805490918391839190610df69084906119d8565b90915550508054604080518481526020810192909252849133917fb4caaf29adda3eefee3ad552a8e85058589bf834c7466cae4ee58787f70589ed910160405180910390a3610e706001600160a01b037f000000000000000000000000000000000000000000000000000000000000000016333085611686565b50610c7760018055565b5f5f516020611ac25f395f51905f52610e92816114a7565b845f03610eb257604051631f2a200560e01b815260040160405180910390fd5b6001600160a01b0387161580610ecf57506001600160a01b038416155b15610eed5760405163d92e233d60e01b815260040160405180910390fd5b5f8381526004602052604090205460ff1615610f1f57604051630b6b774760e11b815260048101849052602401610570565b6001600160a01b0387165f908152600560209081526040808320898452909152812060018101548154919291610f5591906119d8565b905080871115610f82576040516322df051360e11b81526004810182905260248101889052604401610570565b81545f90881115610f94578254610f96565b875b905080835f015f828254610faa91906119eb565b90915550610fba905081896119eb565b836001015f828254610fcc91906119eb565b90915550505f868152600460205260408120805460ff1916600117905560038054909190610ff990611a89565b91829055506002549095505f9061102090600160401b90046001600160401b0316426119fe565b60408051610100810182526001600160a01b038e81168252602082018e90529181018c9052908a166060820152608081018990526001600160401b03821660a0820152600254600160801b900461ffff1660c082015290915060e08101600190525f87815260066020908152604091829020835181546001600160a01b039182166001600160a01b03199182161783559285015160018301559284015160028201556060840151600382018054919094169216919091179091556080820151600482015560a08201516005808301805460c086015161ffff16600160401b0269ffffffffffffffffffff199091166001600160401b03909416939093179290921780835560e0850151929160ff60501b1990911690600160501b90849081111561114c5761114c61181b565b021790555050604080518b81526001600160a01b038b811660208301529181018a90526001600160401b03841660608201528c9250908d169088907fb1422c9ec8c73610865bfd8e1ddb9892bdd6ba0bbbe41a787426e0c52f6beb3b9060800160405180910390a4505050505095945050505050565b5f6111cc826114b1565b80549091506001600160a01b031633146112025760405163aab17af760e01b815260048101839052336024820152604401610570565b6001600582810154600160501b900460ff16908111156112245761122461181b565b14611257578181600501600a9054906101000a900460ff16604051633410c72f60e11b81526004016105709291906119b0565b60058101546001600160401b0316421061129c576005810154604051636f776fc160e11b8152600481018490526001600160401b039091166024820152604401610570565b60058101805460ff60501b1916600160511b179055604051339083907fbd0352ee5139a1b683bb023cc369fd06666afe06da9100507190d7dea2d85e6f905f90a35050565b5f516020611aa25f395f51905f526112f8816114a7565b6002805467ffffffffffffffff19166001600160401b0384169081179091556040519081527f6148aac4fbcfb247e37dec8467e0a60cc0bcdfdbb6e83e9934b63c9ef1e24fcb90602001610cee565b5f918252602082815260408084206001600160a01b0393909316845291905290205460ff1690565b5f516020611aa25f395f51905f52611386816114a7565b61271061ffff831611156113b357604051630cbf8cb160e11b815261ffff83166004820152602401610570565b6002805461ffff60801b1916600160801b61ffff8516908102919091179091556040519081527fce9ac5f5429cfd6bf86a27344b483b2ab21f2da52d1adaead0df234d2c808a4090602001610cee565b5f8281526020819052604090206001015461141d816114a7565b610779838361161d565b61145160405180606001604052805f81526020015f81526020015f6001600160401b031681525090565b506001600160a01b0382165f908152600560209081526040808320848452825291829020825160608101845281548152600182015492810192909252600201546001600160401b03169181019190915292915050565b61075281336116bf565b5f81815260066020526040812090600582810154600160501b900460ff16908111156114df576114df61181b565b0361150057604051635996363160e11b815260048101839052602401610570565b919050565b60026001540361152857604051633ee5aeb560e01b815260040160405180910390fd5b6002600155565b6040516001600160a01b038381166024830152604482018390526107b291859182169063a9059cbb906064015b604051602081830303815290604052915060e01b6020820180516001600160e01b0383818316178352505050506116f8565b5f6115998383611347565b611616575f838152602081815260408083206001600160a01b03861684529091529020805460ff191660011790556115ce3390565b6001600160a01b0316826001600160a01b0316847f2f8788117e7eff1d82e926ec794901d17c78024a50270940304540a733656f0d60405160405180910390a45060016104f2565b505f6104f2565b5f6116288383611347565b15611616575f838152602081815260408083206001600160a01b0386168085529252808320805460ff1916905551339286917ff6391f5c32d9c69d2a47ea670b442974b53935d1edc7fd64eb21e047a839171b9190a45060016104f2565b6040516001600160a01b0384811660248301528381166044830152606482018390526107799186918216906323b872dd9060840161155c565b6116c98282611347565b610c775760405163e2517d3f60e01b81526001600160a01b038216600482015260248101839052604401610570565b5f5f60205f8451602086015f885af180611717576040513d5f823e3d81fd5b50505f513d9150811561172e57806001141561173b565b6001600160a01b0384163b155b1561077957604051635274afe760e01b81526001600160a01b0385166004820152602401610570565b5f60208284031215611774575f5ffd5b81356001600160e01b03198116811461178b575f5ffd5b9392505050565b8015158114610752575f5ffd5b5f5f604083850312156117b0575f5ffd5b8235915060208301356117c281611792565b809150509250929050565b5f602082840312156117dd575f5ffd5b5035919050565b6001600160a01b0381168114610752575f5ffd5b5f5f60408385031215611809575f5ffd5b8235915060208301356117c2816117e4565b634e487b7160e01b5f52602160045260245ffd5b6006811061184b57634e487b7160e01b5f52602160045260245ffd5b9052565b81516001600160a01b0390811682526020808401519083015260408084015190830152606080840151909116908201526080808301519082015260a0828101516001600160401b03169082015260c0808301516101008301916118b79084018261ffff169052565b5060e08301516118ca60e084018261182f565b5092915050565b5f5f604083850312156118e2575f5ffd5b50508035926020909101359150565b5f60208284031215611901575f5ffd5b81356001600160401b038116811461178b575f5ffd5b5f5f5f5f5f60a0868803121561192b575f5ffd5b8535611936816117e4565b945060208601359350604086013592506060860135611954816117e4565b949793965091946080013592915050565b5f60208284031215611975575f5ffd5b813561ffff8116811461178b575f5ffd5b5f5f60408385031215611997575f5ffd5b82356119a2816117e4565b946020939093013593505050565b8281526040810161178b602083018461182f565b634e487b7160e01b5f52601160045260245ffd5b808201808211156104f2576104f26119c4565b818103818111156104f2576104f26119c4565b6001600160401b0381811683821601908111156104f2576104f26119c4565b80820281158282048414176104f2576104f26119c4565b5f82611a4e57634e487b7160e01b5f52601260045260245ffd5b500490565b5f60208284031215611a63575f5ffd5b815161178b816117e4565b5f60208284031215611a7e575f5ffd5b815161178b81611792565b5f60018201611a9a57611a9a6119c4565b506001019056fe71840dc4906352362b0cdaf79870196c8e42acafade72d5d5a6d59291253ceb1ba279271fb7bbf76a6f3df3cc57bf80647fcafdea60ec3383d90f459de74e7c0a2646970667358221220efb8c6d4fb5acbcc7c85c72b78ca2d1bb6efba3630ad2d9ca976d7fe32c8ac3964736f6c634300081e0033' as const;

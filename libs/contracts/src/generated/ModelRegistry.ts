@@ -3,744 +3,743 @@
 
 export const modelRegistryAbi = [
   {
-    inputs: [],
-    stateMutability: 'nonpayable',
-    type: 'constructor',
+    "inputs": [],
+    "stateMutability": "nonpayable",
+    "type": "constructor"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'address',
-        name: 'sender',
-        type: 'address',
+        "internalType": "address",
+        "name": "sender",
+        "type": "address"
       },
       {
-        internalType: 'uint256',
-        name: 'tokenId',
-        type: 'uint256',
+        "internalType": "uint256",
+        "name": "tokenId",
+        "type": "uint256"
       },
       {
-        internalType: 'address',
-        name: 'owner',
-        type: 'address',
-      },
+        "internalType": "address",
+        "name": "owner",
+        "type": "address"
+      }
     ],
-    name: 'ERC721IncorrectOwner',
-    type: 'error',
+    "name": "ERC721IncorrectOwner",
+    "type": "error"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'address',
-        name: 'operator',
-        type: 'address',
+        "internalType": "address",
+        "name": "operator",
+        "type": "address"
       },
       {
-        internalType: 'uint256',
-        name: 'tokenId',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "tokenId",
+        "type": "uint256"
+      }
     ],
-    name: 'ERC721InsufficientApproval',
-    type: 'error',
+    "name": "ERC721InsufficientApproval",
+    "type": "error"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'address',
-        name: 'approver',
-        type: 'address',
-      },
+        "internalType": "address",
+        "name": "approver",
+        "type": "address"
+      }
     ],
-    name: 'ERC721InvalidApprover',
-    type: 'error',
+    "name": "ERC721InvalidApprover",
+    "type": "error"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'address',
-        name: 'operator',
-        type: 'address',
-      },
+        "internalType": "address",
+        "name": "operator",
+        "type": "address"
+      }
     ],
-    name: 'ERC721InvalidOperator',
-    type: 'error',
+    "name": "ERC721InvalidOperator",
+    "type": "error"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'address',
-        name: 'owner',
-        type: 'address',
-      },
+        "internalType": "address",
+        "name": "owner",
+        "type": "address"
+      }
     ],
-    name: 'ERC721InvalidOwner',
-    type: 'error',
+    "name": "ERC721InvalidOwner",
+    "type": "error"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'address',
-        name: 'receiver',
-        type: 'address',
-      },
+        "internalType": "address",
+        "name": "receiver",
+        "type": "address"
+      }
     ],
-    name: 'ERC721InvalidReceiver',
-    type: 'error',
+    "name": "ERC721InvalidReceiver",
+    "type": "error"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'address',
-        name: 'sender',
-        type: 'address',
-      },
+        "internalType": "address",
+        "name": "sender",
+        "type": "address"
+      }
     ],
-    name: 'ERC721InvalidSender',
-    type: 'error',
+    "name": "ERC721InvalidSender",
+    "type": "error"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint256',
-        name: 'tokenId',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "tokenId",
+        "type": "uint256"
+      }
     ],
-    name: 'ERC721NonexistentToken',
-    type: 'error',
+    "name": "ERC721NonexistentToken",
+    "type": "error"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint256',
-        name: 'modelId',
-        type: 'uint256',
+        "internalType": "uint256",
+        "name": "modelId",
+        "type": "uint256"
       },
       {
-        internalType: 'address',
-        name: 'caller',
-        type: 'address',
-      },
+        "internalType": "address",
+        "name": "caller",
+        "type": "address"
+      }
     ],
-    name: 'NotModelOwner',
-    type: 'error',
+    "name": "NotModelOwner",
+    "type": "error"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint256',
-        name: 'modelId',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "modelId",
+        "type": "uint256"
+      }
     ],
-    name: 'UnknownModel',
-    type: 'error',
+    "name": "UnknownModel",
+    "type": "error"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint256',
-        name: 'modelId',
-        type: 'uint256',
+        "internalType": "uint256",
+        "name": "modelId",
+        "type": "uint256"
       },
       {
-        internalType: 'uint256',
-        name: 'version',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "version",
+        "type": "uint256"
+      }
     ],
-    name: 'UnknownVersion',
-    type: 'error',
+    "name": "UnknownVersion",
+    "type": "error"
   },
   {
-    inputs: [],
-    name: 'ZeroArtefactHash',
-    type: 'error',
+    "inputs": [],
+    "name": "ZeroArtefactHash",
+    "type": "error"
   },
   {
-    anonymous: false,
-    inputs: [
+    "anonymous": false,
+    "inputs": [
       {
-        indexed: true,
-        internalType: 'address',
-        name: 'owner',
-        type: 'address',
+        "indexed": true,
+        "internalType": "address",
+        "name": "owner",
+        "type": "address"
       },
       {
-        indexed: true,
-        internalType: 'address',
-        name: 'approved',
-        type: 'address',
+        "indexed": true,
+        "internalType": "address",
+        "name": "approved",
+        "type": "address"
       },
       {
-        indexed: true,
-        internalType: 'uint256',
-        name: 'tokenId',
-        type: 'uint256',
-      },
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "tokenId",
+        "type": "uint256"
+      }
     ],
-    name: 'Approval',
-    type: 'event',
+    "name": "Approval",
+    "type": "event"
   },
   {
-    anonymous: false,
-    inputs: [
+    "anonymous": false,
+    "inputs": [
       {
-        indexed: true,
-        internalType: 'address',
-        name: 'owner',
-        type: 'address',
+        "indexed": true,
+        "internalType": "address",
+        "name": "owner",
+        "type": "address"
       },
       {
-        indexed: true,
-        internalType: 'address',
-        name: 'operator',
-        type: 'address',
+        "indexed": true,
+        "internalType": "address",
+        "name": "operator",
+        "type": "address"
       },
       {
-        indexed: false,
-        internalType: 'bool',
-        name: 'approved',
-        type: 'bool',
-      },
+        "indexed": false,
+        "internalType": "bool",
+        "name": "approved",
+        "type": "bool"
+      }
     ],
-    name: 'ApprovalForAll',
-    type: 'event',
+    "name": "ApprovalForAll",
+    "type": "event"
   },
   {
-    anonymous: false,
-    inputs: [
+    "anonymous": false,
+    "inputs": [
       {
-        indexed: true,
-        internalType: 'uint256',
-        name: 'modelId',
-        type: 'uint256',
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "modelId",
+        "type": "uint256"
       },
       {
-        indexed: false,
-        internalType: 'uint256',
-        name: 'feePerRequest',
-        type: 'uint256',
-      },
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "feePerRequest",
+        "type": "uint256"
+      }
     ],
-    name: 'FeePerRequestSet',
-    type: 'event',
+    "name": "FeePerRequestSet",
+    "type": "event"
   },
   {
-    anonymous: false,
-    inputs: [
+    "anonymous": false,
+    "inputs": [
       {
-        indexed: true,
-        internalType: 'uint256',
-        name: 'modelId',
-        type: 'uint256',
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "modelId",
+        "type": "uint256"
       },
       {
-        indexed: true,
-        internalType: 'address',
-        name: 'owner',
-        type: 'address',
+        "indexed": true,
+        "internalType": "address",
+        "name": "owner",
+        "type": "address"
       },
       {
-        indexed: false,
-        internalType: 'uint256',
-        name: 'feePerRequest',
-        type: 'uint256',
-      },
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "feePerRequest",
+        "type": "uint256"
+      }
     ],
-    name: 'ModelRegistered',
-    type: 'event',
+    "name": "ModelRegistered",
+    "type": "event"
   },
   {
-    anonymous: false,
-    inputs: [
+    "anonymous": false,
+    "inputs": [
       {
-        indexed: true,
-        internalType: 'address',
-        name: 'from',
-        type: 'address',
+        "indexed": true,
+        "internalType": "address",
+        "name": "from",
+        "type": "address"
       },
       {
-        indexed: true,
-        internalType: 'address',
-        name: 'to',
-        type: 'address',
+        "indexed": true,
+        "internalType": "address",
+        "name": "to",
+        "type": "address"
       },
       {
-        indexed: true,
-        internalType: 'uint256',
-        name: 'tokenId',
-        type: 'uint256',
-      },
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "tokenId",
+        "type": "uint256"
+      }
     ],
-    name: 'Transfer',
-    type: 'event',
+    "name": "Transfer",
+    "type": "event"
   },
   {
-    anonymous: false,
-    inputs: [
+    "anonymous": false,
+    "inputs": [
       {
-        indexed: true,
-        internalType: 'uint256',
-        name: 'modelId',
-        type: 'uint256',
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "modelId",
+        "type": "uint256"
       },
       {
-        indexed: true,
-        internalType: 'uint256',
-        name: 'version',
-        type: 'uint256',
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "version",
+        "type": "uint256"
       },
       {
-        indexed: false,
-        internalType: 'bytes32',
-        name: 'artefactHash',
-        type: 'bytes32',
+        "indexed": false,
+        "internalType": "bytes32",
+        "name": "artefactHash",
+        "type": "bytes32"
       },
       {
-        indexed: false,
-        internalType: 'bytes32',
-        name: 'licenceTermsHash',
-        type: 'bytes32',
-      },
+        "indexed": false,
+        "internalType": "bytes32",
+        "name": "licenceTermsHash",
+        "type": "bytes32"
+      }
     ],
-    name: 'VersionPublished',
-    type: 'event',
+    "name": "VersionPublished",
+    "type": "event"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'address',
-        name: 'to',
-        type: 'address',
+        "internalType": "address",
+        "name": "to",
+        "type": "address"
       },
       {
-        internalType: 'uint256',
-        name: 'tokenId',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "tokenId",
+        "type": "uint256"
+      }
     ],
-    name: 'approve',
-    outputs: [],
-    stateMutability: 'nonpayable',
-    type: 'function',
+    "name": "approve",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'address',
-        name: 'owner',
-        type: 'address',
-      },
+        "internalType": "address",
+        "name": "owner",
+        "type": "address"
+      }
     ],
-    name: 'balanceOf',
-    outputs: [
+    "name": "balanceOf",
+    "outputs": [
       {
-        internalType: 'uint256',
-        name: '',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint256',
-        name: 'modelId',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "modelId",
+        "type": "uint256"
+      }
     ],
-    name: 'exists',
-    outputs: [
+    "name": "exists",
+    "outputs": [
       {
-        internalType: 'bool',
-        name: '',
-        type: 'bool',
-      },
+        "internalType": "bool",
+        "name": "",
+        "type": "bool"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint256',
-        name: 'modelId',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "modelId",
+        "type": "uint256"
+      }
     ],
-    name: 'feePerRequest',
-    outputs: [
+    "name": "feePerRequest",
+    "outputs": [
       {
-        internalType: 'uint256',
-        name: '',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint256',
-        name: 'tokenId',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "tokenId",
+        "type": "uint256"
+      }
     ],
-    name: 'getApproved',
-    outputs: [
+    "name": "getApproved",
+    "outputs": [
       {
-        internalType: 'address',
-        name: '',
-        type: 'address',
-      },
+        "internalType": "address",
+        "name": "",
+        "type": "address"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'address',
-        name: 'owner',
-        type: 'address',
+        "internalType": "address",
+        "name": "owner",
+        "type": "address"
       },
       {
-        internalType: 'address',
-        name: 'operator',
-        type: 'address',
-      },
+        "internalType": "address",
+        "name": "operator",
+        "type": "address"
+      }
     ],
-    name: 'isApprovedForAll',
-    outputs: [
+    "name": "isApprovedForAll",
+    "outputs": [
       {
-        internalType: 'bool',
-        name: '',
-        type: 'bool',
-      },
+        "internalType": "bool",
+        "name": "",
+        "type": "bool"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [],
-    name: 'modelCount',
-    outputs: [
+    "inputs": [],
+    "name": "modelCount",
+    "outputs": [
       {
-        internalType: 'uint256',
-        name: '',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [],
-    name: 'name',
-    outputs: [
+    "inputs": [],
+    "name": "name",
+    "outputs": [
       {
-        internalType: 'string',
-        name: '',
-        type: 'string',
-      },
+        "internalType": "string",
+        "name": "",
+        "type": "string"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint256',
-        name: 'tokenId',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "tokenId",
+        "type": "uint256"
+      }
     ],
-    name: 'ownerOf',
-    outputs: [
+    "name": "ownerOf",
+    "outputs": [
       {
-        internalType: 'address',
-        name: '',
-        type: 'address',
-      },
+        "internalType": "address",
+        "name": "",
+        "type": "address"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint256',
-        name: 'modelId',
-        type: 'uint256',
+        "internalType": "uint256",
+        "name": "modelId",
+        "type": "uint256"
       },
       {
-        internalType: 'bytes32',
-        name: 'artefactHash',
-        type: 'bytes32',
+        "internalType": "bytes32",
+        "name": "artefactHash",
+        "type": "bytes32"
       },
       {
-        internalType: 'bytes32',
-        name: 'licenceTermsHash',
-        type: 'bytes32',
-      },
+        "internalType": "bytes32",
+        "name": "licenceTermsHash",
+        "type": "bytes32"
+      }
     ],
-    name: 'publishVersion',
-    outputs: [
+    "name": "publishVersion",
+    "outputs": [
       {
-        internalType: 'uint256',
-        name: 'version',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "version",
+        "type": "uint256"
+      }
     ],
-    stateMutability: 'nonpayable',
-    type: 'function',
+    "stateMutability": "nonpayable",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint256',
-        name: 'fee',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "fee",
+        "type": "uint256"
+      }
     ],
-    name: 'registerModel',
-    outputs: [
+    "name": "registerModel",
+    "outputs": [
       {
-        internalType: 'uint256',
-        name: 'modelId',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "modelId",
+        "type": "uint256"
+      }
     ],
-    stateMutability: 'nonpayable',
-    type: 'function',
+    "stateMutability": "nonpayable",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'address',
-        name: 'from',
-        type: 'address',
+        "internalType": "address",
+        "name": "from",
+        "type": "address"
       },
       {
-        internalType: 'address',
-        name: 'to',
-        type: 'address',
+        "internalType": "address",
+        "name": "to",
+        "type": "address"
       },
       {
-        internalType: 'uint256',
-        name: 'tokenId',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "tokenId",
+        "type": "uint256"
+      }
     ],
-    name: 'safeTransferFrom',
-    outputs: [],
-    stateMutability: 'nonpayable',
-    type: 'function',
+    "name": "safeTransferFrom",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'address',
-        name: 'from',
-        type: 'address',
+        "internalType": "address",
+        "name": "from",
+        "type": "address"
       },
       {
-        internalType: 'address',
-        name: 'to',
-        type: 'address',
+        "internalType": "address",
+        "name": "to",
+        "type": "address"
       },
       {
-        internalType: 'uint256',
-        name: 'tokenId',
-        type: 'uint256',
+        "internalType": "uint256",
+        "name": "tokenId",
+        "type": "uint256"
       },
       {
-        internalType: 'bytes',
-        name: 'data',
-        type: 'bytes',
-      },
+        "internalType": "bytes",
+        "name": "data",
+        "type": "bytes"
+      }
     ],
-    name: 'safeTransferFrom',
-    outputs: [],
-    stateMutability: 'nonpayable',
-    type: 'function',
+    "name": "safeTransferFrom",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'address',
-        name: 'operator',
-        type: 'address',
+        "internalType": "address",
+        "name": "operator",
+        "type": "address"
       },
       {
-        internalType: 'bool',
-        name: 'approved',
-        type: 'bool',
-      },
+        "internalType": "bool",
+        "name": "approved",
+        "type": "bool"
+      }
     ],
-    name: 'setApprovalForAll',
-    outputs: [],
-    stateMutability: 'nonpayable',
-    type: 'function',
+    "name": "setApprovalForAll",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint256',
-        name: 'modelId',
-        type: 'uint256',
+        "internalType": "uint256",
+        "name": "modelId",
+        "type": "uint256"
       },
       {
-        internalType: 'uint256',
-        name: 'fee',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "fee",
+        "type": "uint256"
+      }
     ],
-    name: 'setFeePerRequest',
-    outputs: [],
-    stateMutability: 'nonpayable',
-    type: 'function',
+    "name": "setFeePerRequest",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'bytes4',
-        name: 'interfaceId',
-        type: 'bytes4',
-      },
+        "internalType": "bytes4",
+        "name": "interfaceId",
+        "type": "bytes4"
+      }
     ],
-    name: 'supportsInterface',
-    outputs: [
+    "name": "supportsInterface",
+    "outputs": [
       {
-        internalType: 'bool',
-        name: '',
-        type: 'bool',
-      },
+        "internalType": "bool",
+        "name": "",
+        "type": "bool"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [],
-    name: 'symbol',
-    outputs: [
+    "inputs": [],
+    "name": "symbol",
+    "outputs": [
       {
-        internalType: 'string',
-        name: '',
-        type: 'string',
-      },
+        "internalType": "string",
+        "name": "",
+        "type": "string"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint256',
-        name: 'tokenId',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "tokenId",
+        "type": "uint256"
+      }
     ],
-    name: 'tokenURI',
-    outputs: [
+    "name": "tokenURI",
+    "outputs": [
       {
-        internalType: 'string',
-        name: '',
-        type: 'string',
-      },
+        "internalType": "string",
+        "name": "",
+        "type": "string"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'address',
-        name: 'from',
-        type: 'address',
+        "internalType": "address",
+        "name": "from",
+        "type": "address"
       },
       {
-        internalType: 'address',
-        name: 'to',
-        type: 'address',
+        "internalType": "address",
+        "name": "to",
+        "type": "address"
       },
       {
-        internalType: 'uint256',
-        name: 'tokenId',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "tokenId",
+        "type": "uint256"
+      }
     ],
-    name: 'transferFrom',
-    outputs: [],
-    stateMutability: 'nonpayable',
-    type: 'function',
+    "name": "transferFrom",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint256',
-        name: 'modelId',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "modelId",
+        "type": "uint256"
+      }
     ],
-    name: 'versionCount',
-    outputs: [
+    "name": "versionCount",
+    "outputs": [
       {
-        internalType: 'uint256',
-        name: '',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint256',
-        name: 'modelId',
-        type: 'uint256',
+        "internalType": "uint256",
+        "name": "modelId",
+        "type": "uint256"
       },
       {
-        internalType: 'uint256',
-        name: 'version',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "version",
+        "type": "uint256"
+      }
     ],
-    name: 'versionOf',
-    outputs: [
+    "name": "versionOf",
+    "outputs": [
       {
-        components: [
+        "components": [
           {
-            internalType: 'bytes32',
-            name: 'artefactHash',
-            type: 'bytes32',
+            "internalType": "bytes32",
+            "name": "artefactHash",
+            "type": "bytes32"
           },
           {
-            internalType: 'bytes32',
-            name: 'licenceTermsHash',
-            type: 'bytes32',
+            "internalType": "bytes32",
+            "name": "licenceTermsHash",
+            "type": "bytes32"
           },
           {
-            internalType: 'uint64',
-            name: 'publishedAt',
-            type: 'uint64',
-          },
+            "internalType": "uint64",
+            "name": "publishedAt",
+            "type": "uint64"
+          }
         ],
-        internalType: 'struct ModelRegistry.Version',
-        name: '',
-        type: 'tuple',
-      },
+        "internalType": "struct ModelRegistry.Version",
+        "name": "",
+        "type": "tuple"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
-  },
+    "stateMutability": "view",
+    "type": "function"
+  }
 ] as const;
 
-export const modelRegistryBytecode =
-  '0x608060405234801561000f575f5ffd5b506040518060400160405280600c81526020016b10db1bdc195b88135bd9195b60a21b8152506040518060400160405280600c81526020016b10d313d411538b5353d1115360a21b815250815f90816100689190610115565b5060016100758282610115565b5050506101cf565b634e487b7160e01b5f52604160045260245ffd5b600181811c908216806100a557607f821691505b6020821081036100c357634e487b7160e01b5f52602260045260245ffd5b50919050565b601f82111561011057805f5260205f20601f840160051c810160208510156100ee5750805b601f840160051c820191505b8181101561010d575f81556001016100fa565b50505b505050565b81516001600160401b0381111561012e5761012e61007d565b6101428161013c8454610091565b846100c9565b6020601f821160018114610174575f831561015d5750848201515b5f19600385901b1c1916600184901b17845561010d565b5f84815260208120601f198516915b828110156101a35787850151825560209485019460019092019101610183565b50848210156101c057868401515f19600387901b60f8161c191681555b50505050600190811b01905550565b611419806101dc5f395ff3fe608060405234801561000f575f5ffd5b5060043610610132575f3560e01c80634f558e79116100b4578063b88d4fde11610079578063b88d4fde146102b6578063c6a645fe146102c9578063c87b56dd146102d2578063cfe95f3e146102e5578063e985e9c514610324578063f600002f14610337575f5ffd5b80634f558e791461024b5780636352211e1461027557806370a082311461028857806395d89b411461029b578063a22cb465146102a3575f5ffd5b80630be4bde9116100fa5780630be4bde9146101e057806313a3d256146101ff57806323b872dd1461021257806342842e0e1461022557806349865d0e14610238575f5ffd5b806301ffc9a71461013657806303190e6d1461015e57806306fdde031461018b578063081812fc146101a0578063095ea7b3146101cb575b5f5ffd5b61014961014436600461102a565b61034a565b60405190151581526020015b60405180910390f35b61017d61016c366004611045565b5f9081526008602052604090205490565b604051908152602001610155565b61019361039b565b604051610155919061108a565b6101b36101ae366004611045565b61042a565b6040516001600160a01b039091168152602001610155565b6101de6101d93660046110b7565b610451565b005b61017d6101ee366004611045565b60076020525f908152604090205481565b6101de61020d3660046110df565b610460565b6101de6102203660046110ff565b610523565b6101de6102333660046110ff565b6105ac565b61017d610246366004611139565b6105cb565b610149610259366004611045565b5f908152600260205260409020546001600160a01b0316151590565b6101b3610283366004611045565b610717565b61017d610296366004611162565b610721565b610193610766565b6101de6102b136600461117b565b610775565b6101de6102c43660046111c8565b610780565b61017d60065481565b6101936102e0366004611045565b610798565b6102f86102f33660046110df565b610809565b6040805182518152602080840151908201529181015167ffffffffffffffff1690820152606001610155565b6101496103323660046112a5565b6108e8565b61017d610345366004611045565b610915565b5f6001600160e01b031982166380ac58cd60e01b148061037a57506001600160e01b03198216635b5e139f60e01b145b8061039557506301ffc9a760e01b6001600160e01b03198316145b92915050565b60605f80546103a9906112d6565b80601f01602080910402602001604051908101604052809291908181526020018280546103d5906112d6565b80156104205780601f106103f757610100808354040283529160200191610420565b820191905f5260205f20905b81548152906001019060200180831161040357829003601f168201915b5050505050905090565b5f61043482610981565b505f828152600460205260409020546001600160a01b0316610395565b61045c8282336109b9565b5050565b5f8281526002602052604090205482906001600160a01b03168061049f57604051632380022d60e01b8152600481018390526024015b60405180910390fd5b6001600160a01b03811633146104d1576040516304b41e2760e31b815260048101839052336024820152604401610496565b5f84815260076020526040908190208490555184907f64bb77c82d2340abd9fbd4c12ff043a5af6f670d7fa0c0608c211d5892032ad7906105159086815260200190565b60405180910390a250505050565b6001600160a01b03821661054c57604051633250574960e11b81525f6004820152602401610496565b5f6105588383336109c6565b9050836001600160a01b0316816001600160a01b0316146105a6576040516364283d7b60e01b81526001600160a01b0380861660048301526024820184905282166044820152606401610496565b50505050565b6105c683838360405180602001604052805f815250610780565b505050565b5f8381526002602052604081205484906001600160a01b03168061060557604051632380022d60e01b815260048101839052602401610496565b6001600160a01b0381163314610637576040516304b41e2760e31b815260048101839052336024820152604401610496565b8461065557604051631a006bfd60e01b815260040160405180910390fd5b5f86815260086020818152604080842081516060810183528a81528084018a81524267ffffffffffffffff908116838601908152845460018082018755868b52888b209551600390920290950190815592519383019390935591516002909101805467ffffffffffffffff191691909216179055938a9052918152915481518881529283018790529450849188917f18e306b888cc2477cebe11fda359ce9e167c99ad5d10c107100cabac7a3d9856910160405180910390a350509392505050565b5f61039582610981565b5f6001600160a01b03821661074b576040516322718ad960e21b81525f6004820152602401610496565b506001600160a01b03165f9081526003602052604090205490565b6060600180546103a9906112d6565b61045c338383610ab8565b61078b848484610523565b6105a63385858585610b56565b60606107a382610981565b505f6107b960408051602081019091525f815290565b90505f8151116107d75760405180602001604052805f815250610802565b806107e184610c7e565b6040516020016107f2929190611325565b6040516020818303038152906040525b9392505050565b61083460405180606001604052805f81526020015f81526020015f67ffffffffffffffff1681525090565b81158061084d57505f8381526008602052604090205482115b1561087557604051637be2526160e01b81526004810184905260248101839052604401610496565b5f83815260086020526040902061088d60018461134d565b8154811061089d5761089d611360565b5f9182526020918290206040805160608101825260039093029091018054835260018101549383019390935260029092015467ffffffffffffffff1691810191909152905092915050565b6001600160a01b039182165f90815260056020908152604080832093909416825291909152205460ff1690565b5f60065f815461092490611374565b91829055505f81815260076020526040902083905590506109453382610d0e565b604051828152339082907f03b7895e13932559795a6ebf5ed981bd0be96862d5d23481a6ed408d2537ebc19060200160405180910390a3919050565b5f818152600260205260408120546001600160a01b03168061039557604051637e27328960e01b815260048101849052602401610496565b6105c68383836001610d6f565b5f828152600260205260408120546001600160a01b03908116908316156109f2576109f2818486610e73565b6001600160a01b03811615610a2c57610a0d5f855f5f610d6f565b6001600160a01b0381165f90815260036020526040902080545f190190555b6001600160a01b03851615610a5a576001600160a01b0385165f908152600360205260409020805460010190555b5f8481526002602052604080822080546001600160a01b0319166001600160a01b0389811691821790925591518793918516917fddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef91a4949350505050565b6001600160a01b038216610aea57604051630b61174360e31b81526001600160a01b0383166004820152602401610496565b6001600160a01b038381165f81815260056020908152604080832094871680845294825291829020805460ff191686151590811790915591519182527f17307eab39ab6107e8899845ad3d59bd9653f200f220920489ca2b5937696c31910160405180910390a3505050565b6001600160a01b0383163b15610c7757604051630a85bd0160e11b81526001600160a01b0384169063150b7a0290610b9890889088908790879060040161138c565b6020604051808303815f875af1925050508015610bd2575060408051601f3d908101601f19168201909252610bcf918101906113c8565b60015b610c39573d808015610bff576040519150601f19603f3d011682016040523d82523d5f602084013e610c04565b606091505b5080515f03610c3157604051633250574960e11b81526001600160a01b0385166004820152602401610496565b805160208201fd5b6001600160e01b03198116630a85bd0160e11b14610c7557604051633250574960e11b81526001600160a01b0385166004820152602401610496565b505b5050505050565b60605f610c8a83610ed7565b60010190505f8167ffffffffffffffff811115610ca957610ca96111b4565b6040519080825280601f01601f191660200182016040528015610cd3576020820181803683370190505b5090508181016020015b5f19016f181899199a1a9b1b9c1cb0b131b232b360811b600a86061a8153600a8504945084610cdd57509392505050565b6001600160a01b038216610d3757604051633250574960e11b81525f6004820152602401610496565b5f610d4383835f6109c6565b90506001600160a01b038116156105c6576040516339e3563760e11b81525f6004820152602401610496565b8080610d8357506001600160a01b03821615155b15610e44575f610d9284610981565b90506001600160a01b03831615801590610dbe5750826001600160a01b0316816001600160a01b031614155b8015610dd15750610dcf81846108e8565b155b15610dfa5760405163a9fbf51f60e01b81526001600160a01b0384166004820152602401610496565b8115610e425783856001600160a01b0316826001600160a01b03167f8c5be1e5ebec7d5bd14f71427d1e84f3dd0314c0f7b2291e5b200ac8c7c3b92560405160405180910390a45b505b50505f90815260046020526040902080546001600160a01b0319166001600160a01b0392909216919091179055565b610e7e838383610fae565b6105c6576001600160a01b038316610eac57604051637e27328960e01b815260048101829052602401610496565b60405163177e802f60e01b81526001600160a01b038316600482015260248101829052604401610496565b5f8072184f03e93ff9f4daa797ed6e38ed64bf6a1f0160401b8310610f155772184f03e93ff9f4daa797ed6e38ed64bf6a1f0160401b830492506040015b6d04ee2d6d415b85acef81000000008310610f41576d04ee2d6d415b85acef8100000000830492506020015b662386f26fc100008310610f5f57662386f26fc10000830492506010015b6305f5e1008310610f77576305f5e100830492506008015b6127108310610f8b57612710830492506004015b60648310610f9d576064830492506002015b600a83106103955760010192915050565b5f6001600160a01b0383161580159061100a5750826001600160a01b0316846001600160a01b03161480610fe75750610fe784846108e8565b8061100a57505f828152600460205260409020546001600160a01b038481169116145b949350505050565b6001600160e01b031981168114611027575f5ffd5b50565b5f6020828403121561103a575f5ffd5b813561080281611012565b5f60208284031215611055575f5ffd5b5035919050565b5f81518084528060208401602086015e5f602082860101526020601f19601f83011685010191505092915050565b602081525f610802602083018461105c565b80356001600160a01b03811681146110b2575f5ffd5b919050565b5f5f604083850312156110c8575f5ffd5b6110d18361109c565b946020939093013593505050565b5f5f604083850312156110f0575f5ffd5b50508035926020909101359150565b5f5f5f60608486031215611111575f5ffd5b61111a8461109c565b92506111286020850161109c565b929592945050506040919091013590565b5f5f5f6060848603121561114b575f5ffd5b505081359360208301359350604090920135919050565b5f60208284031215611172575f5ffd5b6108028261109c565b5f5f6040838503121561118c575f5ffd5b6111958361109c565b9150602083013580151581146111a9575f5ffd5b809150509250929050565b634e487b7160e01b5f52604160045260245ffd5b5f5f5f5f608085870312156111db575f5ffd5b6111e48561109c565b93506111f26020860161109c565b925060408501359150606085013567ffffffffffffffff811115611214575f5ffd5b8501601f81018713611224575f5ffd5b803567ffffffffffffffff81111561123e5761123e6111b4565b604051601f8201601f19908116603f0116810167ffffffffffffffff8111828210171561126d5761126d6111b4565b604052818152828201602001891015611284575f5ffd5b816020840160208301375f6020838301015280935050505092959194509250565b5f5f604083850312156112b6575f5ffd5b6112bf8361109c565b91506112cd6020840161109c565b90509250929050565b600181811c908216806112ea57607f821691505b60208210810361130857634e487b7160e01b5f52602260045260245ffd5b50919050565b5f81518060208401855e5f93019283525090919050565b5f61100a611333838661130e565b8461130e565b634e487b7160e01b5f52601160045260245ffd5b8181038181111561039557610395611339565b634e487b7160e01b5f52603260045260245ffd5b5f6001820161138557611385611339565b5060010190565b6001600160a01b03858116825284166020820152604081018390526080606082018190525f906113be9083018461105c565b9695505050505050565b5f602082840312156113d8575f5ffd5b81516108028161101256fea26469706673582212206aa5bd58ff6479886973378e4c0d1a2a11d0a14bcd040c6e5d976f7a34db7af964736f6c634300081e0033' as const;
+export const modelRegistryBytecode = '0x608060405234801561000f575f5ffd5b506040518060400160405280600c81526020016b10db1bdc195b88135bd9195b60a21b8152506040518060400160405280600c81526020016b10d313d411538b5353d1115360a21b815250815f90816100689190610115565b5060016100758282610115565b5050506101cf565b634e487b7160e01b5f52604160045260245ffd5b600181811c908216806100a557607f821691505b6020821081036100c357634e487b7160e01b5f52602260045260245ffd5b50919050565b601f82111561011057805f5260205f20601f840160051c810160208510156100ee5750805b601f840160051c820191505b8181101561010d575f81556001016100fa565b50505b505050565b81516001600160401b0381111561012e5761012e61007d565b6101428161013c8454610091565b846100c9565b6020601f821160018114610174575f831561015d5750848201515b5f19600385901b1c1916600184901b17845561010d565b5f84815260208120601f198516915b828110156101a35787850151825560209485019460019092019101610183565b50848210156101c057868401515f19600387901b60f8161c191681555b50505050600190811b01905550565b611419806101dc5f395ff3fe608060405234801561000f575f5ffd5b5060043610610132575f3560e01c80634f558e79116100b4578063b88d4fde11610079578063b88d4fde146102b6578063c6a645fe146102c9578063c87b56dd146102d2578063cfe95f3e146102e5578063e985e9c514610324578063f600002f14610337575f5ffd5b80634f558e791461024b5780636352211e1461027557806370a082311461028857806395d89b411461029b578063a22cb465146102a3575f5ffd5b80630be4bde9116100fa5780630be4bde9146101e057806313a3d256146101ff57806323b872dd1461021257806342842e0e1461022557806349865d0e14610238575f5ffd5b806301ffc9a71461013657806303190e6d1461015e57806306fdde031461018b578063081812fc146101a0578063095ea7b3146101cb575b5f5ffd5b61014961014436600461102a565b61034a565b60405190151581526020015b60405180910390f35b61017d61016c366004611045565b5f9081526008602052604090205490565b604051908152602001610155565b61019361039b565b604051610155919061108a565b6101b36101ae366004611045565b61042a565b6040516001600160a01b039091168152602001610155565b6101de6101d93660046110b7565b610451565b005b61017d6101ee366004611045565b60076020525f908152604090205481565b6101de61020d3660046110df565b610460565b6101de6102203660046110ff565b610523565b6101de6102333660046110ff565b6105ac565b61017d610246366004611139565b6105cb565b610149610259366004611045565b5f908152600260205260409020546001600160a01b0316151590565b6101b3610283366004611045565b610717565b61017d610296366004611162565b610721565b610193610766565b6101de6102b136600461117b565b610775565b6101de6102c43660046111c8565b610780565b61017d60065481565b6101936102e0366004611045565b610798565b6102f86102f33660046110df565b610809565b6040805182518152602080840151908201529181015167ffffffffffffffff1690820152606001610155565b6101496103323660046112a5565b6108e8565b61017d610345366004611045565b610915565b5f6001600160e01b031982166380ac58cd60e01b148061037a57506001600160e01b03198216635b5e139f60e01b145b8061039557506301ffc9a760e01b6001600160e01b03198316145b92915050565b60605f80546103a9906112d6565b80601f01602080910402602001604051908101604052809291908181526020018280546103d5906112d6565b80156104205780601f106103f757610100808354040283529160200191610420565b820191905f5260205f20905b81548152906001019060200180831161040357829003601f168201915b5050505050905090565b5f61043482610981565b505f828152600460205260409020546001600160a01b0316610395565b61045c8282336109b9565b5050565b5f8281526002602052604090205482906001600160a01b03168061049f57604051632380022d60e01b8152600481018390526024015b60405180910390fd5b6001600160a01b03811633146104d1576040516304b41e2760e31b815260048101839052336024820152604401610496565b5f84815260076020526040908190208490555184907f64bb77c82d2340abd9fbd4c12ff043a5af6f670d7fa0c0608c211d5892032ad7906105159086815260200190565b60405180910390a250505050565b6001600160a01b03821661054c57604051633250574960e11b81525f6004820152602401610496565b5f6105588383336109c6565b9050836001600160a01b0316816001600160a01b0316146105a6576040516364283d7b60e01b81526001600160a01b0380861660048301526024820184905282166044820152606401610496565b50505050565b6105c683838360405180602001604052805f815250610780565b505050565b5f8381526002602052604081205484906001600160a01b03168061060557604051632380022d60e01b815260048101839052602401610496565b6001600160a01b0381163314610637576040516304b41e2760e31b815260048101839052336024820152604401610496565b8461065557604051631a006bfd60e01b815260040160405180910390fd5b5f86815260086020818152604080842081516060810183528a81528084018a81524267ffffffffffffffff908116838601908152845460018082018755868b52888b209551600390920290950190815592519383019390935591516002909101805467ffffffffffffffff191691909216179055938a9052918152915481518881529283018790529450849188917f18e306b888cc2477cebe11fda359ce9e167c99ad5d10c107100cabac7a3d9856910160405180910390a350509392505050565b5f61039582610981565b5f6001600160a01b03821661074b576040516322718ad960e21b81525f6004820152602401610496565b506001600160a01b03165f9081526003602052604090205490565b6060600180546103a9906112d6565b61045c338383610ab8565b61078b848484610523565b6105a63385858585610b56565b60606107a382610981565b505f6107b960408051602081019091525f815290565b90505f8151116107d75760405180602001604052805f815250610802565b806107e184610c7e565b6040516020016107f2929190611325565b6040516020818303038152906040525b9392505050565b61083460405180606001604052805f81526020015f81526020015f67ffffffffffffffff1681525090565b81158061084d57505f8381526008602052604090205482115b1561087557604051637be2526160e01b81526004810184905260248101839052604401610496565b5f83815260086020526040902061088d60018461134d565b8154811061089d5761089d611360565b5f9182526020918290206040805160608101825260039093029091018054835260018101549383019390935260029092015467ffffffffffffffff1691810191909152905092915050565b6001600160a01b039182165f90815260056020908152604080832093909416825291909152205460ff1690565b5f60065f815461092490611374565b91829055505f81815260076020526040902083905590506109453382610d0e565b604051828152339082907f03b7895e13932559795a6ebf5ed981bd0be96862d5d23481a6ed408d2537ebc19060200160405180910390a3919050565b5f818152600260205260408120546001600160a01b03168061039557604051637e27328960e01b815260048101849052602401610496565b6105c68383836001610d6f565b5f828152600260205260408120546001600160a01b03908116908316156109f2576109f2818486610e73565b6001600160a01b03811615610a2c57610a0d5f855f5f610d6f565b6001600160a01b0381165f90815260036020526040902080545f190190555b6001600160a01b03851615610a5a576001600160a01b0385165f908152600360205260409020805460010190555b5f8481526002602052604080822080546001600160a01b0319166001600160a01b0389811691821790925591518793918516917fddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef91a4949350505050565b6001600160a01b038216610aea57604051630b61174360e31b81526001600160a01b0383166004820152602401610496565b6001600160a01b038381165f81815260056020908152604080832094871680845294825291829020805460ff191686151590811790915591519182527f17307eab39ab6107e8899845ad3d59bd9653f200f220920489ca2b5937696c31910160405180910390a3505050565b6001600160a01b0383163b15610c7757604051630a85bd0160e11b81526001600160a01b0384169063150b7a0290610b9890889088908790879060040161138c565b6020604051808303815f875af1925050508015610bd2575060408051601f3d908101601f19168201909252610bcf918101906113c8565b60015b610c39573d808015610bff576040519150601f19603f3d011682016040523d82523d5f602084013e610c04565b606091505b5080515f03610c3157604051633250574960e11b81526001600160a01b0385166004820152602401610496565b805160208201fd5b6001600160e01b03198116630a85bd0160e11b14610c7557604051633250574960e11b81526001600160a01b0385166004820152602401610496565b505b5050505050565b60605f610c8a83610ed7565b60010190505f8167ffffffffffffffff811115610ca957610ca96111b4565b6040519080825280601f01601f191660200182016040528015610cd3576020820181803683370190505b5090508181016020015b5f19016f181899199a1a9b1b9c1cb0b131b232b360811b600a86061a8153600a8504945084610cdd57509392505050565b6001600160a01b038216610d3757604051633250574960e11b81525f6004820152602401610496565b5f610d4383835f6109c6565b90506001600160a01b038116156105c6576040516339e3563760e11b81525f6004820152602401610496565b8080610d8357506001600160a01b03821615155b15610e44575f610d9284610981565b90506001600160a01b03831615801590610dbe5750826001600160a01b0316816001600160a01b031614155b8015610dd15750610dcf81846108e8565b155b15610dfa5760405163a9fbf51f60e01b81526001600160a01b0384166004820152602401610496565b8115610e425783856001600160a01b0316826001600160a01b03167f8c5be1e5ebec7d5bd14f71427d1e84f3dd0314c0f7b2291e5b200ac8c7c3b92560405160405180910390a45b505b50505f90815260046020526040902080546001600160a01b0319166001600160a01b0392909216919091179055565b610e7e838383610fae565b6105c6576001600160a01b038316610eac57604051637e27328960e01b815260048101829052602401610496565b60405163177e802f60e01b81526001600160a01b038316600482015260248101829052604401610496565b5f8072184f03e93ff9f4daa797ed6e38ed64bf6a1f0160401b8310610f155772184f03e93ff9f4daa797ed6e38ed64bf6a1f0160401b830492506040015b6d04ee2d6d415b85acef81000000008310610f41576d04ee2d6d415b85acef8100000000830492506020015b662386f26fc100008310610f5f57662386f26fc10000830492506010015b6305f5e1008310610f77576305f5e100830492506008015b6127108310610f8b57612710830492506004015b60648310610f9d576064830492506002015b600a83106103955760010192915050565b5f6001600160a01b0383161580159061100a5750826001600160a01b0316846001600160a01b03161480610fe75750610fe784846108e8565b8061100a57505f828152600460205260409020546001600160a01b038481169116145b949350505050565b6001600160e01b031981168114611027575f5ffd5b50565b5f6020828403121561103a575f5ffd5b813561080281611012565b5f60208284031215611055575f5ffd5b5035919050565b5f81518084528060208401602086015e5f602082860101526020601f19601f83011685010191505092915050565b602081525f610802602083018461105c565b80356001600160a01b03811681146110b2575f5ffd5b919050565b5f5f604083850312156110c8575f5ffd5b6110d18361109c565b946020939093013593505050565b5f5f604083850312156110f0575f5ffd5b50508035926020909101359150565b5f5f5f60608486031215611111575f5ffd5b61111a8461109c565b92506111286020850161109c565b929592945050506040919091013590565b5f5f5f6060848603121561114b575f5ffd5b505081359360208301359350604090920135919050565b5f60208284031215611172575f5ffd5b6108028261109c565b5f5f6040838503121561118c575f5ffd5b6111958361109c565b9150602083013580151581146111a9575f5ffd5b809150509250929050565b634e487b7160e01b5f52604160045260245ffd5b5f5f5f5f608085870312156111db575f5ffd5b6111e48561109c565b93506111f26020860161109c565b925060408501359150606085013567ffffffffffffffff811115611214575f5ffd5b8501601f81018713611224575f5ffd5b803567ffffffffffffffff81111561123e5761123e6111b4565b604051601f8201601f19908116603f0116810167ffffffffffffffff8111828210171561126d5761126d6111b4565b604052818152828201602001891015611284575f5ffd5b816020840160208301375f6020838301015280935050505092959194509250565b5f5f604083850312156112b6575f5ffd5b6112bf8361109c565b91506112cd6020840161109c565b90509250929050565b600181811c908216806112ea57607f821691505b60208210810361130857634e487b7160e01b5f52602260045260245ffd5b50919050565b5f81518060208401855e5f93019283525090919050565b5f61100a611333838661130e565b8461130e565b634e487b7160e01b5f52601160045260245ffd5b8181038181111561039557610395611339565b634e487b7160e01b5f52603260045260245ffd5b5f6001820161138557611385611339565b5060010190565b6001600160a01b03858116825284166020820152604081018390526080606082018190525f906113be9083018461105c565b9695505050505050565b5f602082840312156113d8575f5ffd5b81516108028161101256fea26469706673582212206aa5bd58ff6479886973378e4c0d1a2a11d0a14bcd040c6e5d976f7a34db7af964736f6c634300081e0033' as const;

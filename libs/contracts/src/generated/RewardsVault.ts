@@ -3,867 +3,866 @@
 
 export const rewardsVaultAbi = [
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'address',
-        name: 'admin',
-        type: 'address',
+        "internalType": "address",
+        "name": "admin",
+        "type": "address"
       },
       {
-        internalType: 'contract IERC20',
-        name: 'token_',
-        type: 'address',
+        "internalType": "contract IERC20",
+        "name": "token_",
+        "type": "address"
       },
       {
-        internalType: 'contract ModelRegistry',
-        name: 'registry_',
-        type: 'address',
+        "internalType": "contract ModelRegistry",
+        "name": "registry_",
+        "type": "address"
       },
       {
-        components: [
+        "components": [
           {
-            internalType: 'uint16',
-            name: 'ownerBps',
-            type: 'uint16',
+            "internalType": "uint16",
+            "name": "ownerBps",
+            "type": "uint16"
           },
           {
-            internalType: 'uint16',
-            name: 'hostBps',
-            type: 'uint16',
+            "internalType": "uint16",
+            "name": "hostBps",
+            "type": "uint16"
           },
           {
-            internalType: 'uint16',
-            name: 'proverBps',
-            type: 'uint16',
+            "internalType": "uint16",
+            "name": "proverBps",
+            "type": "uint16"
           },
           {
-            internalType: 'uint16',
-            name: 'protocolBps',
-            type: 'uint16',
-          },
+            "internalType": "uint16",
+            "name": "protocolBps",
+            "type": "uint16"
+          }
         ],
-        internalType: 'struct RewardsVault.Shares',
-        name: 'shares_',
-        type: 'tuple',
-      },
+        "internalType": "struct RewardsVault.Shares",
+        "name": "shares_",
+        "type": "tuple"
+      }
     ],
-    stateMutability: 'nonpayable',
-    type: 'constructor',
+    "stateMutability": "nonpayable",
+    "type": "constructor"
   },
   {
-    inputs: [],
-    name: 'AccessControlBadConfirmation',
-    type: 'error',
+    "inputs": [],
+    "name": "AccessControlBadConfirmation",
+    "type": "error"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'address',
-        name: 'account',
-        type: 'address',
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
       },
       {
-        internalType: 'bytes32',
-        name: 'neededRole',
-        type: 'bytes32',
-      },
+        "internalType": "bytes32",
+        "name": "neededRole",
+        "type": "bytes32"
+      }
     ],
-    name: 'AccessControlUnauthorizedAccount',
-    type: 'error',
+    "name": "AccessControlUnauthorizedAccount",
+    "type": "error"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint64',
-        name: 'epoch',
-        type: 'uint64',
-      },
+        "internalType": "uint64",
+        "name": "epoch",
+        "type": "uint64"
+      }
     ],
-    name: 'AllocationAlreadyPosted',
-    type: 'error',
+    "name": "AllocationAlreadyPosted",
+    "type": "error"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint256',
-        name: 'total',
-        type: 'uint256',
+        "internalType": "uint256",
+        "name": "total",
+        "type": "uint256"
       },
       {
-        internalType: 'uint256',
-        name: 'unallocated',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "unallocated",
+        "type": "uint256"
+      }
     ],
-    name: 'AllocationExceedsDeposits',
-    type: 'error',
+    "name": "AllocationExceedsDeposits",
+    "type": "error"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint64',
-        name: 'epoch',
-        type: 'uint64',
+        "internalType": "uint64",
+        "name": "epoch",
+        "type": "uint64"
       },
       {
-        internalType: 'address',
-        name: 'account',
-        type: 'address',
-      },
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      }
     ],
-    name: 'AlreadyClaimed',
-    type: 'error',
+    "name": "AlreadyClaimed",
+    "type": "error"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint64',
-        name: 'epoch',
-        type: 'uint64',
+        "internalType": "uint64",
+        "name": "epoch",
+        "type": "uint64"
       },
       {
-        internalType: 'uint256',
-        name: 'remaining',
-        type: 'uint256',
+        "internalType": "uint256",
+        "name": "remaining",
+        "type": "uint256"
       },
       {
-        internalType: 'uint256',
-        name: 'amount',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
     ],
-    name: 'ClaimExceedsAllocation',
-    type: 'error',
+    "name": "ClaimExceedsAllocation",
+    "type": "error"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint64',
-        name: 'epoch',
-        type: 'uint64',
+        "internalType": "uint64",
+        "name": "epoch",
+        "type": "uint64"
       },
       {
-        internalType: 'address',
-        name: 'account',
-        type: 'address',
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
       },
       {
-        internalType: 'uint256',
-        name: 'amount',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
     ],
-    name: 'InvalidProof',
-    type: 'error',
+    "name": "InvalidProof",
+    "type": "error"
   },
   {
-    inputs: [],
-    name: 'ReentrancyGuardReentrantCall',
-    type: 'error',
+    "inputs": [],
+    "name": "ReentrancyGuardReentrantCall",
+    "type": "error"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'address',
-        name: 'token',
-        type: 'address',
-      },
+        "internalType": "address",
+        "name": "token",
+        "type": "address"
+      }
     ],
-    name: 'SafeERC20FailedOperation',
-    type: 'error',
+    "name": "SafeERC20FailedOperation",
+    "type": "error"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint256',
-        name: 'total',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "total",
+        "type": "uint256"
+      }
     ],
-    name: 'SharesDoNotSum',
-    type: 'error',
+    "name": "SharesDoNotSum",
+    "type": "error"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint64',
-        name: 'epoch',
-        type: 'uint64',
-      },
+        "internalType": "uint64",
+        "name": "epoch",
+        "type": "uint64"
+      }
     ],
-    name: 'UnknownAllocation',
-    type: 'error',
+    "name": "UnknownAllocation",
+    "type": "error"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint256',
-        name: 'modelId',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "modelId",
+        "type": "uint256"
+      }
     ],
-    name: 'UnknownModel',
-    type: 'error',
+    "name": "UnknownModel",
+    "type": "error"
   },
   {
-    inputs: [],
-    name: 'ZeroAddress',
-    type: 'error',
+    "inputs": [],
+    "name": "ZeroAddress",
+    "type": "error"
   },
   {
-    inputs: [],
-    name: 'ZeroAmount',
-    type: 'error',
+    "inputs": [],
+    "name": "ZeroAmount",
+    "type": "error"
   },
   {
-    inputs: [],
-    name: 'ZeroRoot',
-    type: 'error',
+    "inputs": [],
+    "name": "ZeroRoot",
+    "type": "error"
   },
   {
-    anonymous: false,
-    inputs: [
+    "anonymous": false,
+    "inputs": [
       {
-        indexed: true,
-        internalType: 'uint64',
-        name: 'epoch',
-        type: 'uint64',
+        "indexed": true,
+        "internalType": "uint64",
+        "name": "epoch",
+        "type": "uint64"
       },
       {
-        indexed: false,
-        internalType: 'bytes32',
-        name: 'root',
-        type: 'bytes32',
+        "indexed": false,
+        "internalType": "bytes32",
+        "name": "root",
+        "type": "bytes32"
       },
       {
-        indexed: false,
-        internalType: 'uint256',
-        name: 'total',
-        type: 'uint256',
-      },
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "total",
+        "type": "uint256"
+      }
     ],
-    name: 'AllocationPosted',
-    type: 'event',
+    "name": "AllocationPosted",
+    "type": "event"
   },
   {
-    anonymous: false,
-    inputs: [
+    "anonymous": false,
+    "inputs": [
       {
-        indexed: true,
-        internalType: 'uint64',
-        name: 'epoch',
-        type: 'uint64',
+        "indexed": true,
+        "internalType": "uint64",
+        "name": "epoch",
+        "type": "uint64"
       },
       {
-        indexed: true,
-        internalType: 'address',
-        name: 'account',
-        type: 'address',
+        "indexed": true,
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
       },
       {
-        indexed: false,
-        internalType: 'uint256',
-        name: 'amount',
-        type: 'uint256',
-      },
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
     ],
-    name: 'Claimed',
-    type: 'event',
+    "name": "Claimed",
+    "type": "event"
   },
   {
-    anonymous: false,
-    inputs: [
+    "anonymous": false,
+    "inputs": [
       {
-        indexed: true,
-        internalType: 'uint256',
-        name: 'modelId',
-        type: 'uint256',
+        "indexed": true,
+        "internalType": "uint256",
+        "name": "modelId",
+        "type": "uint256"
       },
       {
-        indexed: true,
-        internalType: 'address',
-        name: 'payer',
-        type: 'address',
+        "indexed": true,
+        "internalType": "address",
+        "name": "payer",
+        "type": "address"
       },
       {
-        indexed: false,
-        internalType: 'uint256',
-        name: 'amount',
-        type: 'uint256',
-      },
+        "indexed": false,
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
     ],
-    name: 'FeesDeposited',
-    type: 'event',
+    "name": "FeesDeposited",
+    "type": "event"
   },
   {
-    anonymous: false,
-    inputs: [
+    "anonymous": false,
+    "inputs": [
       {
-        indexed: true,
-        internalType: 'bytes32',
-        name: 'role',
-        type: 'bytes32',
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "role",
+        "type": "bytes32"
       },
       {
-        indexed: true,
-        internalType: 'bytes32',
-        name: 'previousAdminRole',
-        type: 'bytes32',
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "previousAdminRole",
+        "type": "bytes32"
       },
       {
-        indexed: true,
-        internalType: 'bytes32',
-        name: 'newAdminRole',
-        type: 'bytes32',
-      },
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "newAdminRole",
+        "type": "bytes32"
+      }
     ],
-    name: 'RoleAdminChanged',
-    type: 'event',
+    "name": "RoleAdminChanged",
+    "type": "event"
   },
   {
-    anonymous: false,
-    inputs: [
+    "anonymous": false,
+    "inputs": [
       {
-        indexed: true,
-        internalType: 'bytes32',
-        name: 'role',
-        type: 'bytes32',
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "role",
+        "type": "bytes32"
       },
       {
-        indexed: true,
-        internalType: 'address',
-        name: 'account',
-        type: 'address',
+        "indexed": true,
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
       },
       {
-        indexed: true,
-        internalType: 'address',
-        name: 'sender',
-        type: 'address',
-      },
+        "indexed": true,
+        "internalType": "address",
+        "name": "sender",
+        "type": "address"
+      }
     ],
-    name: 'RoleGranted',
-    type: 'event',
+    "name": "RoleGranted",
+    "type": "event"
   },
   {
-    anonymous: false,
-    inputs: [
+    "anonymous": false,
+    "inputs": [
       {
-        indexed: true,
-        internalType: 'bytes32',
-        name: 'role',
-        type: 'bytes32',
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "role",
+        "type": "bytes32"
       },
       {
-        indexed: true,
-        internalType: 'address',
-        name: 'account',
-        type: 'address',
+        "indexed": true,
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
       },
       {
-        indexed: true,
-        internalType: 'address',
-        name: 'sender',
-        type: 'address',
-      },
+        "indexed": true,
+        "internalType": "address",
+        "name": "sender",
+        "type": "address"
+      }
     ],
-    name: 'RoleRevoked',
-    type: 'event',
+    "name": "RoleRevoked",
+    "type": "event"
   },
   {
-    anonymous: false,
-    inputs: [
+    "anonymous": false,
+    "inputs": [
       {
-        indexed: false,
-        internalType: 'uint16',
-        name: 'ownerBps',
-        type: 'uint16',
+        "indexed": false,
+        "internalType": "uint16",
+        "name": "ownerBps",
+        "type": "uint16"
       },
       {
-        indexed: false,
-        internalType: 'uint16',
-        name: 'hostBps',
-        type: 'uint16',
+        "indexed": false,
+        "internalType": "uint16",
+        "name": "hostBps",
+        "type": "uint16"
       },
       {
-        indexed: false,
-        internalType: 'uint16',
-        name: 'proverBps',
-        type: 'uint16',
+        "indexed": false,
+        "internalType": "uint16",
+        "name": "proverBps",
+        "type": "uint16"
       },
       {
-        indexed: false,
-        internalType: 'uint16',
-        name: 'protocolBps',
-        type: 'uint16',
-      },
+        "indexed": false,
+        "internalType": "uint16",
+        "name": "protocolBps",
+        "type": "uint16"
+      }
     ],
-    name: 'SharesSet',
-    type: 'event',
+    "name": "SharesSet",
+    "type": "event"
   },
   {
-    inputs: [],
-    name: 'BPS',
-    outputs: [
+    "inputs": [],
+    "name": "BPS",
+    "outputs": [
       {
-        internalType: 'uint16',
-        name: '',
-        type: 'uint16',
-      },
+        "internalType": "uint16",
+        "name": "",
+        "type": "uint16"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [],
-    name: 'DEFAULT_ADMIN_ROLE',
-    outputs: [
+    "inputs": [],
+    "name": "DEFAULT_ADMIN_ROLE",
+    "outputs": [
       {
-        internalType: 'bytes32',
-        name: '',
-        type: 'bytes32',
-      },
+        "internalType": "bytes32",
+        "name": "",
+        "type": "bytes32"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [],
-    name: 'GOVERNANCE_ROLE',
-    outputs: [
+    "inputs": [],
+    "name": "GOVERNANCE_ROLE",
+    "outputs": [
       {
-        internalType: 'bytes32',
-        name: '',
-        type: 'bytes32',
-      },
+        "internalType": "bytes32",
+        "name": "",
+        "type": "bytes32"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [],
-    name: 'PROTOCOL_ROLE',
-    outputs: [
+    "inputs": [],
+    "name": "PROTOCOL_ROLE",
+    "outputs": [
       {
-        internalType: 'bytes32',
-        name: '',
-        type: 'bytes32',
-      },
+        "internalType": "bytes32",
+        "name": "",
+        "type": "bytes32"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'address',
-        name: 'account',
-        type: 'address',
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
       },
       {
-        internalType: 'uint256',
-        name: 'amount',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
     ],
-    name: 'allocationLeaf',
-    outputs: [
+    "name": "allocationLeaf",
+    "outputs": [
       {
-        internalType: 'bytes32',
-        name: '',
-        type: 'bytes32',
-      },
+        "internalType": "bytes32",
+        "name": "",
+        "type": "bytes32"
+      }
     ],
-    stateMutability: 'pure',
-    type: 'function',
+    "stateMutability": "pure",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint64',
-        name: 'epoch',
-        type: 'uint64',
-      },
+        "internalType": "uint64",
+        "name": "epoch",
+        "type": "uint64"
+      }
     ],
-    name: 'allocationOf',
-    outputs: [
+    "name": "allocationOf",
+    "outputs": [
       {
-        components: [
+        "components": [
           {
-            internalType: 'bytes32',
-            name: 'root',
-            type: 'bytes32',
+            "internalType": "bytes32",
+            "name": "root",
+            "type": "bytes32"
           },
           {
-            internalType: 'uint256',
-            name: 'total',
-            type: 'uint256',
+            "internalType": "uint256",
+            "name": "total",
+            "type": "uint256"
           },
           {
-            internalType: 'uint256',
-            name: 'claimed',
-            type: 'uint256',
-          },
+            "internalType": "uint256",
+            "name": "claimed",
+            "type": "uint256"
+          }
         ],
-        internalType: 'struct RewardsVault.Allocation',
-        name: '',
-        type: 'tuple',
-      },
+        "internalType": "struct RewardsVault.Allocation",
+        "name": "",
+        "type": "tuple"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint64',
-        name: 'epoch',
-        type: 'uint64',
+        "internalType": "uint64",
+        "name": "epoch",
+        "type": "uint64"
       },
       {
-        internalType: 'address',
-        name: 'account',
-        type: 'address',
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
       },
       {
-        internalType: 'uint256',
-        name: 'amount',
-        type: 'uint256',
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
       },
       {
-        internalType: 'bytes32[]',
-        name: 'proof',
-        type: 'bytes32[]',
-      },
+        "internalType": "bytes32[]",
+        "name": "proof",
+        "type": "bytes32[]"
+      }
     ],
-    name: 'claim',
-    outputs: [],
-    stateMutability: 'nonpayable',
-    type: 'function',
+    "name": "claim",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint64',
-        name: 'epoch',
-        type: 'uint64',
+        "internalType": "uint64",
+        "name": "epoch",
+        "type": "uint64"
       },
       {
-        internalType: 'address',
-        name: 'account',
-        type: 'address',
-      },
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      }
     ],
-    name: 'claimed',
-    outputs: [
+    "name": "claimed",
+    "outputs": [
       {
-        internalType: 'bool',
-        name: '',
-        type: 'bool',
-      },
+        "internalType": "bool",
+        "name": "",
+        "type": "bool"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint256',
-        name: 'modelId',
-        type: 'uint256',
+        "internalType": "uint256",
+        "name": "modelId",
+        "type": "uint256"
       },
       {
-        internalType: 'uint256',
-        name: 'amount',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+      }
     ],
-    name: 'deposit',
-    outputs: [],
-    stateMutability: 'nonpayable',
-    type: 'function',
+    "name": "deposit",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint256',
-        name: 'modelId',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "modelId",
+        "type": "uint256"
+      }
     ],
-    name: 'depositedFor',
-    outputs: [
+    "name": "depositedFor",
+    "outputs": [
       {
-        internalType: 'uint256',
-        name: '',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'bytes32',
-        name: 'role',
-        type: 'bytes32',
-      },
+        "internalType": "bytes32",
+        "name": "role",
+        "type": "bytes32"
+      }
     ],
-    name: 'getRoleAdmin',
-    outputs: [
+    "name": "getRoleAdmin",
+    "outputs": [
       {
-        internalType: 'bytes32',
-        name: '',
-        type: 'bytes32',
-      },
+        "internalType": "bytes32",
+        "name": "",
+        "type": "bytes32"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'bytes32',
-        name: 'role',
-        type: 'bytes32',
+        "internalType": "bytes32",
+        "name": "role",
+        "type": "bytes32"
       },
       {
-        internalType: 'address',
-        name: 'account',
-        type: 'address',
-      },
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      }
     ],
-    name: 'grantRole',
-    outputs: [],
-    stateMutability: 'nonpayable',
-    type: 'function',
+    "name": "grantRole",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'bytes32',
-        name: 'role',
-        type: 'bytes32',
+        "internalType": "bytes32",
+        "name": "role",
+        "type": "bytes32"
       },
       {
-        internalType: 'address',
-        name: 'account',
-        type: 'address',
-      },
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      }
     ],
-    name: 'hasRole',
-    outputs: [
+    "name": "hasRole",
+    "outputs": [
       {
-        internalType: 'bool',
-        name: '',
-        type: 'bool',
-      },
+        "internalType": "bool",
+        "name": "",
+        "type": "bool"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint64',
-        name: 'epoch',
-        type: 'uint64',
+        "internalType": "uint64",
+        "name": "epoch",
+        "type": "uint64"
       },
       {
-        internalType: 'bytes32',
-        name: 'root',
-        type: 'bytes32',
+        "internalType": "bytes32",
+        "name": "root",
+        "type": "bytes32"
       },
       {
-        internalType: 'uint256',
-        name: 'total',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "total",
+        "type": "uint256"
+      }
     ],
-    name: 'postAllocation',
-    outputs: [],
-    stateMutability: 'nonpayable',
-    type: 'function',
+    "name": "postAllocation",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
   },
   {
-    inputs: [],
-    name: 'registry',
-    outputs: [
+    "inputs": [],
+    "name": "registry",
+    "outputs": [
       {
-        internalType: 'contract ModelRegistry',
-        name: '',
-        type: 'address',
-      },
+        "internalType": "contract ModelRegistry",
+        "name": "",
+        "type": "address"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'bytes32',
-        name: 'role',
-        type: 'bytes32',
+        "internalType": "bytes32",
+        "name": "role",
+        "type": "bytes32"
       },
       {
-        internalType: 'address',
-        name: 'callerConfirmation',
-        type: 'address',
-      },
+        "internalType": "address",
+        "name": "callerConfirmation",
+        "type": "address"
+      }
     ],
-    name: 'renounceRole',
-    outputs: [],
-    stateMutability: 'nonpayable',
-    type: 'function',
+    "name": "renounceRole",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'bytes32',
-        name: 'role',
-        type: 'bytes32',
+        "internalType": "bytes32",
+        "name": "role",
+        "type": "bytes32"
       },
       {
-        internalType: 'address',
-        name: 'account',
-        type: 'address',
-      },
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      }
     ],
-    name: 'revokeRole',
-    outputs: [],
-    stateMutability: 'nonpayable',
-    type: 'function',
+    "name": "revokeRole",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        components: [
+        "components": [
           {
-            internalType: 'uint16',
-            name: 'ownerBps',
-            type: 'uint16',
+            "internalType": "uint16",
+            "name": "ownerBps",
+            "type": "uint16"
           },
           {
-            internalType: 'uint16',
-            name: 'hostBps',
-            type: 'uint16',
+            "internalType": "uint16",
+            "name": "hostBps",
+            "type": "uint16"
           },
           {
-            internalType: 'uint16',
-            name: 'proverBps',
-            type: 'uint16',
+            "internalType": "uint16",
+            "name": "proverBps",
+            "type": "uint16"
           },
           {
-            internalType: 'uint16',
-            name: 'protocolBps',
-            type: 'uint16',
-          },
+            "internalType": "uint16",
+            "name": "protocolBps",
+            "type": "uint16"
+          }
         ],
-        internalType: 'struct RewardsVault.Shares',
-        name: 'shares_',
-        type: 'tuple',
-      },
+        "internalType": "struct RewardsVault.Shares",
+        "name": "shares_",
+        "type": "tuple"
+      }
     ],
-    name: 'setShares',
-    outputs: [],
-    stateMutability: 'nonpayable',
-    type: 'function',
+    "name": "setShares",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
   },
   {
-    inputs: [],
-    name: 'shares',
-    outputs: [
+    "inputs": [],
+    "name": "shares",
+    "outputs": [
       {
-        components: [
+        "components": [
           {
-            internalType: 'uint16',
-            name: 'ownerBps',
-            type: 'uint16',
+            "internalType": "uint16",
+            "name": "ownerBps",
+            "type": "uint16"
           },
           {
-            internalType: 'uint16',
-            name: 'hostBps',
-            type: 'uint16',
+            "internalType": "uint16",
+            "name": "hostBps",
+            "type": "uint16"
           },
           {
-            internalType: 'uint16',
-            name: 'proverBps',
-            type: 'uint16',
+            "internalType": "uint16",
+            "name": "proverBps",
+            "type": "uint16"
           },
           {
-            internalType: 'uint16',
-            name: 'protocolBps',
-            type: 'uint16',
-          },
+            "internalType": "uint16",
+            "name": "protocolBps",
+            "type": "uint16"
+          }
         ],
-        internalType: 'struct RewardsVault.Shares',
-        name: '',
-        type: 'tuple',
-      },
+        "internalType": "struct RewardsVault.Shares",
+        "name": "",
+        "type": "tuple"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'bytes4',
-        name: 'interfaceId',
-        type: 'bytes4',
-      },
+        "internalType": "bytes4",
+        "name": "interfaceId",
+        "type": "bytes4"
+      }
     ],
-    name: 'supportsInterface',
-    outputs: [
+    "name": "supportsInterface",
+    "outputs": [
       {
-        internalType: 'bool',
-        name: '',
-        type: 'bool',
-      },
+        "internalType": "bool",
+        "name": "",
+        "type": "bool"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [],
-    name: 'token',
-    outputs: [
+    "inputs": [],
+    "name": "token",
+    "outputs": [
       {
-        internalType: 'contract IERC20',
-        name: '',
-        type: 'address',
-      },
+        "internalType": "contract IERC20",
+        "name": "",
+        "type": "address"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [],
-    name: 'totalAllocated',
-    outputs: [
+    "inputs": [],
+    "name": "totalAllocated",
+    "outputs": [
       {
-        internalType: 'uint256',
-        name: '',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [],
-    name: 'totalDeposited',
-    outputs: [
+    "inputs": [],
+    "name": "totalDeposited",
+    "outputs": [
       {
-        internalType: 'uint256',
-        name: '',
-        type: 'uint256',
-      },
+        "internalType": "uint256",
+        "name": "",
+        "type": "uint256"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
-  },
+    "stateMutability": "view",
+    "type": "function"
+  }
 ] as const;
 
-export const rewardsVaultBytecode =
-  '0x60c060405234801561000f575f5ffd5b506040516116da3803806116da83398101604081905261002e916102ca565b600180556001600160a01b038416158061004f57506001600160a01b038316155b8061006157506001600160a01b038216155b1561007f5760405163d92e233d60e01b815260040160405180910390fd5b6001600160a01b03808416608052821660a05261009c5f856100da565b506100c77f71840dc4906352362b0cdaf79870196c8e42acafade72d5d5a6d59291253ceb1856100da565b506100d181610183565b505050506103bb565b5f828152602081815260408083206001600160a01b038516845290915281205460ff1661017a575f838152602081815260408083206001600160a01b03861684529091529020805460ff191660011790556101323390565b6001600160a01b0316826001600160a01b0316847f2f8788117e7eff1d82e926ec794901d17c78024a50270940304540a733656f0d60405160405180910390a450600161017d565b505f5b92915050565b5f816060015161ffff16826040015161ffff16836020015161ffff16845f015161ffff166101b1919061039c565b6101bb919061039c565b6101c5919061039c565b905061271081146101f05760405163f3595d6160e01b81526004810182905260240160405180910390fd5b8151600780546020808601516040808801516060808a015161ffff98891663ffffffff19909716871762010000958a169586021763ffffffff60201b1916640100000000938a1693840261ffff60301b19161766010000000000009990911698890217909655815194855292840191909152820152908101919091527f3781fd609e7729299d1897af6525bdc3e2981e84491774a45577ffbecbf0dcf79060800160405180910390a15050565b6001600160a01b03811681146102b1575f5ffd5b50565b805161ffff811681146102c5575f5ffd5b919050565b5f5f5f5f84860360e08112156102de575f5ffd5b85516102e98161029d565b60208701519095506102fa8161029d565b604087015190945061030b8161029d565b92506080605f198201121561031e575f5ffd5b50604051608081016001600160401b038111828210171561034d57634e487b7160e01b5f52604160045260245ffd5b60405261035c606087016102b4565b815261036a608087016102b4565b602082015261037b60a087016102b4565b604082015261038c60c087016102b4565b6060820152939692955090935050565b8082018082111561017d57634e487b7160e01b5f52601160045260245ffd5b60805160a0516112e96103f15f395f818161031b0152610a5f01525f8181610446015281816109c50152610b6e01526112e95ff3fe608060405234801561000f575f5ffd5b5060043610610148575f3560e01c806391d14854116100bf578063d547741f11610079578063d547741f146103d5578063e2bbb158146103e8578063f150c96d146103fb578063f36c8f5c1461041a578063fc0c546a14610441578063ff50abdc14610468575f5ffd5b806391d14854146103555780639a190dc914610368578063a001b7331461037b578063a217fddf1461038e578063a2f94bd314610395578063a60628e2146103a8575f5ffd5b8063249d39e911610110578063249d39e9146102965780632f2ff15d146102b257806336568abe146102c557806345f7f249146102d85780635b418d86146102e15780637b10399914610316575f5ffd5b806301ffc9a71461014c57806302768de41461017457806303314efa146101a95780630818050a1461025f578063248a9ca314610274575b5f5ffd5b61015f61015a366004610fac565b610471565b60405190151581526020015b60405180910390f35b61019b7fba279271fb7bbf76a6f3df3cc57bf80647fcafdea60ec3383d90f459de74e7c081565b60405190815260200161016b565b610218604080516080810182525f808252602082018190529181018290526060810191909152506040805160808101825260075461ffff808216835262010000820481166020840152640100000000820481169383019390935266010000000000009004909116606082015290565b60405161016b91905f60808201905061ffff835116825261ffff602084015116602083015261ffff604084015116604083015261ffff606084015116606083015292915050565b61027261026d366004610fee565b6104a7565b005b61019b61028236600461101e565b5f9081526020819052604090206001015490565b61029f61271081565b60405161ffff909116815260200161016b565b6102726102c036600461104b565b61062f565b6102726102d336600461104b565b610659565b61019b60035481565b6102f46102ef366004611075565b610691565b604080518251815260208084015190820152918101519082015260600161016b565b61033d7f000000000000000000000000000000000000000000000000000000000000000081565b6040516001600160a01b03909116815260200161016b565b61015f61036336600461104b565b6106f3565b61027261037636600461108e565b61071b565b61019b6103893660046110a7565b610760565b61019b5f81565b6102726103a33660046110cf565b6107b9565b61015f6103b6366004611165565b600560209081525f928352604080842090915290825290205460ff1681565b6102726103e336600461104b565b6109fd565b6102726103f636600461118d565b610a21565b61019b61040936600461101e565b60046020525f908152604090205481565b61019b7f71840dc4906352362b0cdaf79870196c8e42acafade72d5d5a6d59291253ceb181565b61033d7f000000000000000000000000000000000000000000000000000000000000000081565b61019b60025481565b5f6001600160e01b03198216637965db0b60e01b14806104a157506301ffc9a760e01b6001600160e01b03198316145b92915050565b7fba279271fb7bbf76a6f3df3cc57bf80647fcafdea60ec3383d90f459de74e7c06104d181610b9f565b826104ef5760405163b263ae7360e01b815260040160405180910390fd5b815f0361050f57604051631f2a200560e01b815260040160405180910390fd5b6001600160401b0384165f90815260066020526040902054156105555760405163cd657a4960e01b81526001600160401b03851660048201526024015b60405180910390fd5b5f60035460025461056691906111c1565b90508083111561059357604051632eea49a760e11b8152600481018490526024810182905260440161054c565b8260035f8282546105a491906111d4565b90915550506040805160608101825285815260208082018681525f8385018181526001600160401b038b16808352600685529186902094518555915160018501559051600290930192909255825187815290810186905290917fe45fa4f1a850d895d5c6bf4b46164b48ad7ead4c2775219c7ecf668b2c2d604f910160405180910390a25050505050565b5f8281526020819052604090206001015461064981610b9f565b6106538383610bac565b50505050565b6001600160a01b03811633146106825760405163334bd91960e11b815260040160405180910390fd5b61068c8282610c3b565b505050565b6106b260405180606001604052805f81526020015f81526020015f81525090565b506001600160401b03165f90815260066020908152604091829020825160608101845281548152600182015492810192909252600201549181019190915290565b5f918252602082815260408084206001600160a01b0393909316845291905290205460ff1690565b7f71840dc4906352362b0cdaf79870196c8e42acafade72d5d5a6d59291253ceb161074581610b9f565b61075c610757368490038401846111f8565b610ca4565b5050565b604080516001600160a01b03841660208201529081018290525f9060600160408051601f198184030181528282528051602091820120908301520160405160208183030381529060405280519060200120905092915050565b6107c1610dbe565b6001600160401b0385165f90815260066020526040902080546108025760405163902bcfd560e01b81526001600160401b038716600482015260240161054c565b6001600160401b0386165f9081526005602090815260408083206001600160a01b038916845290915290205460ff16156108695760405163b5ffb3b560e01b81526001600160401b03871660048201526001600160a01b038616602482015260440161054c565b6108818383835f015461087c8989610760565b610de8565b6108bf5760405163353ba25760e01b81526001600160401b03871660048201526001600160a01b03861660248201526044810185905260640161054c565b806002015481600101546108d391906111c1565b8411156109205785816002015482600101546108ef91906111c1565b604051632dd0836760e11b81526001600160401b03909216600483015260248201526044810185905260640161054c565b6001600160401b0386165f9081526005602090815260408083206001600160a01b03891684529091528120805460ff1916600117905560028201805486929061096a9084906111d4565b90915550506040518481526001600160a01b038616906001600160401b038816907ff20fc6923b8057dd0c3b606483fcaa038229bb36ebc35a0040e3eaa39cf97b179060200160405180910390a36109ec6001600160a01b037f0000000000000000000000000000000000000000000000000000000000000000168686610dff565b506109f660018055565b5050505050565b5f82815260208190526040902060010154610a1781610b9f565b6106538383610c3b565b610a29610dbe565b805f03610a4957604051631f2a200560e01b815260040160405180910390fd5b604051634f558e7960e01b8152600481018390527f00000000000000000000000000000000000000000000000000000000000000006001600160a01b031690634f558e7990602401602060405180830381865afa158015610aac573d5f5f3e3d5ffd5b505050506040513d601f19601f82011682018060405250810190610ad09190611280565b610af057604051632380022d60e01b81526004810183905260240161054c565b5f8281526004602052604081208054839290610b0d9084906111d4565b925050819055508060025f828254610b2591906111d4565b9091555050604051818152339083907f2af73af7609b7bbe3c65d0c06c6ae354ee54a9736320c84dc637922eeaf234b79060200160405180910390a3610b966001600160a01b037f000000000000000000000000000000000000000000000000000000000000000016333084610e5e565b61075c60018055565b610ba98133610e97565b50565b5f610bb783836106f3565b610c34575f838152602081815260408083206001600160a01b03861684529091529020805460ff19166001179055610bec3390565b6001600160a01b0316826001600160a01b0316847f2f8788117e7eff1d82e926ec794901d17c78024a50270940304540a733656f0d60405160405180910390a45060016104a1565b505f6104a1565b5f610c4683836106f3565b15610c34575f838152602081815260408083206001600160a01b0386168085529252808320805460ff1916905551339286917ff6391f5c32d9c69d2a47ea670b442974b53935d1edc7fd64eb21e047a839171b9190a45060016104a1565b5f816060015161ffff16826040015161ffff16836020015161ffff16845f015161ffff16610cd291906111d4565b610cdc91906111d4565b610ce691906111d4565b90506127108114610d0d5760405163f3595d6160e01b81526004810182905260240161054c565b8151600780546020808601516040808801516060808a015161ffff98891663ffffffff19909716871762010000958a169586021767ffffffff000000001916640100000000938a1693840267ffff00000000000019161766010000000000009990911698890217909655815194855292840191909152820152908101919091527f3781fd609e7729299d1897af6525bdc3e2981e84491774a45577ffbecbf0dcf79060800160405180910390a15050565b600260015403610de157604051633ee5aeb560e01b815260040160405180910390fd5b6002600155565b5f82610df5868685610ed0565b1495945050505050565b6040516001600160a01b0383811660248301526044820183905261068c91859182169063a9059cbb906064015b604051602081830303815290604052915060e01b6020820180516001600160e01b038381831617835250505050610f11565b6040516001600160a01b0384811660248301528381166044830152606482018390526106539186918216906323b872dd90608401610e2c565b610ea182826106f3565b61075c5760405163e2517d3f60e01b81526001600160a01b03821660048201526024810183905260440161054c565b5f81815b84811015610f0857610efe82878784818110610ef257610ef261129f565b90506020020135610f7d565b9150600101610ed4565b50949350505050565b5f5f60205f8451602086015f885af180610f30576040513d5f823e3d81fd5b50505f513d91508115610f47578060011415610f54565b6001600160a01b0384163b155b1561065357604051635274afe760e01b81526001600160a01b038516600482015260240161054c565b5f818310610f97575f828152602084905260409020610fa5565b5f8381526020839052604090205b9392505050565b5f60208284031215610fbc575f5ffd5b81356001600160e01b031981168114610fa5575f5ffd5b80356001600160401b0381168114610fe9575f5ffd5b919050565b5f5f5f60608486031215611000575f5ffd5b61100984610fd3565b95602085013595506040909401359392505050565b5f6020828403121561102e575f5ffd5b5035919050565b80356001600160a01b0381168114610fe9575f5ffd5b5f5f6040838503121561105c575f5ffd5b8235915061106c60208401611035565b90509250929050565b5f60208284031215611085575f5ffd5b610fa582610fd3565b5f608082840312801561109f575f5ffd5b509092915050565b5f5f604083850312156110b8575f5ffd5b6110c183611035565b946020939093013593505050565b5f5f5f5f5f608086880312156110e3575f5ffd5b6110ec86610fd3565b94506110fa60208701611035565b93506040860135925060608601356001600160401b0381111561111b575f5ffd5b8601601f8101881361112b575f5ffd5b80356001600160401b03811115611140575f5ffd5b8860208260051b8401011115611154575f5ffd5b959894975092955050506020019190565b5f5f60408385031215611176575f5ffd5b61117f83610fd3565b915061106c60208401611035565b5f5f6040838503121561119e575f5ffd5b50508035926020909101359150565b634e487b7160e01b5f52601160045260245ffd5b818103818111156104a1576104a16111ad565b808201808211156104a1576104a16111ad565b803561ffff81168114610fe9575f5ffd5b5f6080828403128015611209575f5ffd5b50604051608081016001600160401b038111828210171561123857634e487b7160e01b5f52604160045260245ffd5b604052611244836111e7565b8152611252602084016111e7565b6020820152611263604084016111e7565b6040820152611274606084016111e7565b60608201529392505050565b5f60208284031215611290575f5ffd5b81518015158114610fa5575f5ffd5b634e487b7160e01b5f52603260045260245ffdfea2646970667358221220036ffccb70c488f04765d1203ac40e24fb7d41497e91e57d59a538cd27e23bc364736f6c634300081e0033' as const;
+export const rewardsVaultBytecode = '0x60c060405234801561000f575f5ffd5b506040516116da3803806116da83398101604081905261002e916102ca565b600180556001600160a01b038416158061004f57506001600160a01b038316155b8061006157506001600160a01b038216155b1561007f5760405163d92e233d60e01b815260040160405180910390fd5b6001600160a01b03808416608052821660a05261009c5f856100da565b506100c77f71840dc4906352362b0cdaf79870196c8e42acafade72d5d5a6d59291253ceb1856100da565b506100d181610183565b505050506103bb565b5f828152602081815260408083206001600160a01b038516845290915281205460ff1661017a575f838152602081815260408083206001600160a01b03861684529091529020805460ff191660011790556101323390565b6001600160a01b0316826001600160a01b0316847f2f8788117e7eff1d82e926ec794901d17c78024a50270940304540a733656f0d60405160405180910390a450600161017d565b505f5b92915050565b5f816060015161ffff16826040015161ffff16836020015161ffff16845f015161ffff166101b1919061039c565b6101bb919061039c565b6101c5919061039c565b905061271081146101f05760405163f3595d6160e01b81526004810182905260240160405180910390fd5b8151600780546020808601516040808801516060808a015161ffff98891663ffffffff19909716871762010000958a169586021763ffffffff60201b1916640100000000938a1693840261ffff60301b19161766010000000000009990911698890217909655815194855292840191909152820152908101919091527f3781fd609e7729299d1897af6525bdc3e2981e84491774a45577ffbecbf0dcf79060800160405180910390a15050565b6001600160a01b03811681146102b1575f5ffd5b50565b805161ffff811681146102c5575f5ffd5b919050565b5f5f5f5f84860360e08112156102de575f5ffd5b85516102e98161029d565b60208701519095506102fa8161029d565b604087015190945061030b8161029d565b92506080605f198201121561031e575f5ffd5b50604051608081016001600160401b038111828210171561034d57634e487b7160e01b5f52604160045260245ffd5b60405261035c606087016102b4565b815261036a608087016102b4565b602082015261037b60a087016102b4565b604082015261038c60c087016102b4565b6060820152939692955090935050565b8082018082111561017d57634e487b7160e01b5f52601160045260245ffd5b60805160a0516112e96103f15f395f818161031b0152610a5f01525f8181610446015281816109c50152610b6e01526112e95ff3fe608060405234801561000f575f5ffd5b5060043610610148575f3560e01c806391d14854116100bf578063d547741f11610079578063d547741f146103d5578063e2bbb158146103e8578063f150c96d146103fb578063f36c8f5c1461041a578063fc0c546a14610441578063ff50abdc14610468575f5ffd5b806391d14854146103555780639a190dc914610368578063a001b7331461037b578063a217fddf1461038e578063a2f94bd314610395578063a60628e2146103a8575f5ffd5b8063249d39e911610110578063249d39e9146102965780632f2ff15d146102b257806336568abe146102c557806345f7f249146102d85780635b418d86146102e15780637b10399914610316575f5ffd5b806301ffc9a71461014c57806302768de41461017457806303314efa146101a95780630818050a1461025f578063248a9ca314610274575b5f5ffd5b61015f61015a366004610fac565b610471565b60405190151581526020015b60405180910390f35b61019b7fba279271fb7bbf76a6f3df3cc57bf80647fcafdea60ec3383d90f459de74e7c081565b60405190815260200161016b565b610218604080516080810182525f808252602082018190529181018290526060810191909152506040805160808101825260075461ffff808216835262010000820481166020840152640100000000820481169383019390935266010000000000009004909116606082015290565b60405161016b91905f60808201905061ffff835116825261ffff602084015116602083015261ffff604084015116604083015261ffff606084015116606083015292915050565b61027261026d366004610fee565b6104a7565b005b61019b61028236600461101e565b5f9081526020819052604090206001015490565b61029f61271081565b60405161ffff909116815260200161016b565b6102726102c036600461104b565b61062f565b6102726102d336600461104b565b610659565b61019b60035481565b6102f46102ef366004611075565b610691565b604080518251815260208084015190820152918101519082015260600161016b565b61033d7f000000000000000000000000000000000000000000000000000000000000000081565b6040516001600160a01b03909116815260200161016b565b61015f61036336600461104b565b6106f3565b61027261037636600461108e565b61071b565b61019b6103893660046110a7565b610760565b61019b5f81565b6102726103a33660046110cf565b6107b9565b61015f6103b6366004611165565b600560209081525f928352604080842090915290825290205460ff1681565b6102726103e336600461104b565b6109fd565b6102726103f636600461118d565b610a21565b61019b61040936600461101e565b60046020525f908152604090205481565b61019b7f71840dc4906352362b0cdaf79870196c8e42acafade72d5d5a6d59291253ceb181565b61033d7f000000000000000000000000000000000000000000000000000000000000000081565b61019b60025481565b5f6001600160e01b03198216637965db0b60e01b14806104a157506301ffc9a760e01b6001600160e01b03198316145b92915050565b7fba279271fb7bbf76a6f3df3cc57bf80647fcafdea60ec3383d90f459de74e7c06104d181610b9f565b826104ef5760405163b263ae7360e01b815260040160405180910390fd5b815f0361050f57604051631f2a200560e01b815260040160405180910390fd5b6001600160401b0384165f90815260066020526040902054156105555760405163cd657a4960e01b81526001600160401b03851660048201526024015b60405180910390fd5b5f60035460025461056691906111c1565b90508083111561059357604051632eea49a760e11b8152600481018490526024810182905260440161054c565b8260035f8282546105a491906111d4565b90915550506040805160608101825285815260208082018681525f8385018181526001600160401b038b16808352600685529186902094518555915160018501559051600290930192909255825187815290810186905290917fe45fa4f1a850d895d5c6bf4b46164b48ad7ead4c2775219c7ecf668b2c2d604f910160405180910390a25050505050565b5f8281526020819052604090206001015461064981610b9f565b6106538383610bac565b50505050565b6001600160a01b03811633146106825760405163334bd91960e11b815260040160405180910390fd5b61068c8282610c3b565b505050565b6106b260405180606001604052805f81526020015f81526020015f81525090565b506001600160401b03165f90815260066020908152604091829020825160608101845281548152600182015492810192909252600201549181019190915290565b5f918252602082815260408084206001600160a01b0393909316845291905290205460ff1690565b7f71840dc4906352362b0cdaf79870196c8e42acafade72d5d5a6d59291253ceb161074581610b9f565b61075c610757368490038401846111f8565b610ca4565b5050565b604080516001600160a01b03841660208201529081018290525f9060600160408051601f198184030181528282528051602091820120908301520160405160208183030381529060405280519060200120905092915050565b6107c1610dbe565b6001600160401b0385165f90815260066020526040902080546108025760405163902bcfd560e01b81526001600160401b038716600482015260240161054c565b6001600160401b0386165f9081526005602090815260408083206001600160a01b038916845290915290205460ff16156108695760405163b5ffb3b560e01b81526001600160401b03871660048201526001600160a01b038616602482015260440161054c565b6108818383835f015461087c8989610760565b610de8565b6108bf5760405163353ba25760e01b81526001600160401b03871660048201526001600160a01b03861660248201526044810185905260640161054c565b806002015481600101546108d391906111c1565b8411156109205785816002015482600101546108ef91906111c1565b604051632dd0836760e11b81526001600160401b03909216600483015260248201526044810185905260640161054c565b6001600160401b0386165f9081526005602090815260408083206001600160a01b03891684529091528120805460ff1916600117905560028201805486929061096a9084906111d4565b90915550506040518481526001600160a01b038616906001600160401b038816907ff20fc6923b8057dd0c3b606483fcaa038229bb36ebc35a0040e3eaa39cf97b179060200160405180910390a36109ec6001600160a01b037f0000000000000000000000000000000000000000000000000000000000000000168686610dff565b506109f660018055565b5050505050565b5f82815260208190526040902060010154610a1781610b9f565b6106538383610c3b565b610a29610dbe565b805f03610a4957604051631f2a200560e01b815260040160405180910390fd5b604051634f558e7960e01b8152600481018390527f00000000000000000000000000000000000000000000000000000000000000006001600160a01b031690634f558e7990602401602060405180830381865afa158015610aac573d5f5f3e3d5ffd5b505050506040513d601f19601f82011682018060405250810190610ad09190611280565b610af057604051632380022d60e01b81526004810183905260240161054c565b5f8281526004602052604081208054839290610b0d9084906111d4565b925050819055508060025f828254610b2591906111d4565b9091555050604051818152339083907f2af73af7609b7bbe3c65d0c06c6ae354ee54a9736320c84dc637922eeaf234b79060200160405180910390a3610b966001600160a01b037f000000000000000000000000000000000000000000000000000000000000000016333084610e5e565b61075c60018055565b610ba98133610e97565b50565b5f610bb783836106f3565b610c34575f838152602081815260408083206001600160a01b03861684529091529020805460ff19166001179055610bec3390565b6001600160a01b0316826001600160a01b0316847f2f8788117e7eff1d82e926ec794901d17c78024a50270940304540a733656f0d60405160405180910390a45060016104a1565b505f6104a1565b5f610c4683836106f3565b15610c34575f838152602081815260408083206001600160a01b0386168085529252808320805460ff1916905551339286917ff6391f5c32d9c69d2a47ea670b442974b53935d1edc7fd64eb21e047a839171b9190a45060016104a1565b5f816060015161ffff16826040015161ffff16836020015161ffff16845f015161ffff16610cd291906111d4565b610cdc91906111d4565b610ce691906111d4565b90506127108114610d0d5760405163f3595d6160e01b81526004810182905260240161054c565b8151600780546020808601516040808801516060808a015161ffff98891663ffffffff19909716871762010000958a169586021767ffffffff000000001916640100000000938a1693840267ffff00000000000019161766010000000000009990911698890217909655815194855292840191909152820152908101919091527f3781fd609e7729299d1897af6525bdc3e2981e84491774a45577ffbecbf0dcf79060800160405180910390a15050565b600260015403610de157604051633ee5aeb560e01b815260040160405180910390fd5b6002600155565b5f82610df5868685610ed0565b1495945050505050565b6040516001600160a01b0383811660248301526044820183905261068c91859182169063a9059cbb906064015b604051602081830303815290604052915060e01b6020820180516001600160e01b038381831617835250505050610f11565b6040516001600160a01b0384811660248301528381166044830152606482018390526106539186918216906323b872dd90608401610e2c565b610ea182826106f3565b61075c5760405163e2517d3f60e01b81526001600160a01b03821660048201526024810183905260440161054c565b5f81815b84811015610f0857610efe82878784818110610ef257610ef261129f565b90506020020135610f7d565b9150600101610ed4565b50949350505050565b5f5f60205f8451602086015f885af180610f30576040513d5f823e3d81fd5b50505f513d91508115610f47578060011415610f54565b6001600160a01b0384163b155b1561065357604051635274afe760e01b81526001600160a01b038516600482015260240161054c565b5f818310610f97575f828152602084905260409020610fa5565b5f8381526020839052604090205b9392505050565b5f60208284031215610fbc575f5ffd5b81356001600160e01b031981168114610fa5575f5ffd5b80356001600160401b0381168114610fe9575f5ffd5b919050565b5f5f5f60608486031215611000575f5ffd5b61100984610fd3565b95602085013595506040909401359392505050565b5f6020828403121561102e575f5ffd5b5035919050565b80356001600160a01b0381168114610fe9575f5ffd5b5f5f6040838503121561105c575f5ffd5b8235915061106c60208401611035565b90509250929050565b5f60208284031215611085575f5ffd5b610fa582610fd3565b5f608082840312801561109f575f5ffd5b509092915050565b5f5f604083850312156110b8575f5ffd5b6110c183611035565b946020939093013593505050565b5f5f5f5f5f608086880312156110e3575f5ffd5b6110ec86610fd3565b94506110fa60208701611035565b93506040860135925060608601356001600160401b0381111561111b575f5ffd5b8601601f8101881361112b575f5ffd5b80356001600160401b03811115611140575f5ffd5b8860208260051b8401011115611154575f5ffd5b959894975092955050506020019190565b5f5f60408385031215611176575f5ffd5b61117f83610fd3565b915061106c60208401611035565b5f5f6040838503121561119e575f5ffd5b50508035926020909101359150565b634e487b7160e01b5f52601160045260245ffd5b818103818111156104a1576104a16111ad565b808201808211156104a1576104a16111ad565b803561ffff81168114610fe9575f5ffd5b5f6080828403128015611209575f5ffd5b50604051608081016001600160401b038111828210171561123857634e487b7160e01b5f52604160045260245ffd5b604052611244836111e7565b8152611252602084016111e7565b6020820152611263604084016111e7565b6040820152611274606084016111e7565b60608201529392505050565b5f60208284031215611290575f5ffd5b81518015158114610fa5575f5ffd5b634e487b7160e01b5f52603260045260245ffdfea2646970667358221220036ffccb70c488f04765d1203ac40e24fb7d41497e91e57d59a538cd27e23bc364736f6c634300081e0033' as const;

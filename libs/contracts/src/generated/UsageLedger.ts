@@ -3,422 +3,421 @@
 
 export const usageLedgerAbi = [
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'address',
-        name: 'admin',
-        type: 'address',
-      },
+        "internalType": "address",
+        "name": "admin",
+        "type": "address"
+      }
     ],
-    stateMutability: 'nonpayable',
-    type: 'constructor',
+    "stateMutability": "nonpayable",
+    "type": "constructor"
   },
   {
-    inputs: [],
-    name: 'AccessControlBadConfirmation',
-    type: 'error',
+    "inputs": [],
+    "name": "AccessControlBadConfirmation",
+    "type": "error"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'address',
-        name: 'account',
-        type: 'address',
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
       },
       {
-        internalType: 'bytes32',
-        name: 'neededRole',
-        type: 'bytes32',
-      },
+        "internalType": "bytes32",
+        "name": "neededRole",
+        "type": "bytes32"
+      }
     ],
-    name: 'AccessControlUnauthorizedAccount',
-    type: 'error',
+    "name": "AccessControlUnauthorizedAccount",
+    "type": "error"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint64',
-        name: 'epoch',
-        type: 'uint64',
-      },
+        "internalType": "uint64",
+        "name": "epoch",
+        "type": "uint64"
+      }
     ],
-    name: 'AssignmentRootAlreadyWritten',
-    type: 'error',
+    "name": "AssignmentRootAlreadyWritten",
+    "type": "error"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint64',
-        name: 'epoch',
-        type: 'uint64',
-      },
+        "internalType": "uint64",
+        "name": "epoch",
+        "type": "uint64"
+      }
     ],
-    name: 'UsageRootAlreadyWritten',
-    type: 'error',
+    "name": "UsageRootAlreadyWritten",
+    "type": "error"
   },
   {
-    inputs: [],
-    name: 'ZeroRoot',
-    type: 'error',
+    "inputs": [],
+    "name": "ZeroRoot",
+    "type": "error"
   },
   {
-    anonymous: false,
-    inputs: [
+    "anonymous": false,
+    "inputs": [
       {
-        indexed: true,
-        internalType: 'uint64',
-        name: 'epoch',
-        type: 'uint64',
+        "indexed": true,
+        "internalType": "uint64",
+        "name": "epoch",
+        "type": "uint64"
       },
       {
-        indexed: false,
-        internalType: 'bytes32',
-        name: 'assignmentRoot',
-        type: 'bytes32',
-      },
+        "indexed": false,
+        "internalType": "bytes32",
+        "name": "assignmentRoot",
+        "type": "bytes32"
+      }
     ],
-    name: 'AssignmentRootCommitted',
-    type: 'event',
+    "name": "AssignmentRootCommitted",
+    "type": "event"
   },
   {
-    anonymous: false,
-    inputs: [
+    "anonymous": false,
+    "inputs": [
       {
-        indexed: true,
-        internalType: 'bytes32',
-        name: 'role',
-        type: 'bytes32',
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "role",
+        "type": "bytes32"
       },
       {
-        indexed: true,
-        internalType: 'bytes32',
-        name: 'previousAdminRole',
-        type: 'bytes32',
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "previousAdminRole",
+        "type": "bytes32"
       },
       {
-        indexed: true,
-        internalType: 'bytes32',
-        name: 'newAdminRole',
-        type: 'bytes32',
-      },
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "newAdminRole",
+        "type": "bytes32"
+      }
     ],
-    name: 'RoleAdminChanged',
-    type: 'event',
+    "name": "RoleAdminChanged",
+    "type": "event"
   },
   {
-    anonymous: false,
-    inputs: [
+    "anonymous": false,
+    "inputs": [
       {
-        indexed: true,
-        internalType: 'bytes32',
-        name: 'role',
-        type: 'bytes32',
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "role",
+        "type": "bytes32"
       },
       {
-        indexed: true,
-        internalType: 'address',
-        name: 'account',
-        type: 'address',
+        "indexed": true,
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
       },
       {
-        indexed: true,
-        internalType: 'address',
-        name: 'sender',
-        type: 'address',
-      },
+        "indexed": true,
+        "internalType": "address",
+        "name": "sender",
+        "type": "address"
+      }
     ],
-    name: 'RoleGranted',
-    type: 'event',
+    "name": "RoleGranted",
+    "type": "event"
   },
   {
-    anonymous: false,
-    inputs: [
+    "anonymous": false,
+    "inputs": [
       {
-        indexed: true,
-        internalType: 'bytes32',
-        name: 'role',
-        type: 'bytes32',
+        "indexed": true,
+        "internalType": "bytes32",
+        "name": "role",
+        "type": "bytes32"
       },
       {
-        indexed: true,
-        internalType: 'address',
-        name: 'account',
-        type: 'address',
+        "indexed": true,
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
       },
       {
-        indexed: true,
-        internalType: 'address',
-        name: 'sender',
-        type: 'address',
-      },
+        "indexed": true,
+        "internalType": "address",
+        "name": "sender",
+        "type": "address"
+      }
     ],
-    name: 'RoleRevoked',
-    type: 'event',
+    "name": "RoleRevoked",
+    "type": "event"
   },
   {
-    anonymous: false,
-    inputs: [
+    "anonymous": false,
+    "inputs": [
       {
-        indexed: true,
-        internalType: 'uint64',
-        name: 'epoch',
-        type: 'uint64',
+        "indexed": true,
+        "internalType": "uint64",
+        "name": "epoch",
+        "type": "uint64"
       },
       {
-        indexed: false,
-        internalType: 'bytes32',
-        name: 'receiptRoot',
-        type: 'bytes32',
+        "indexed": false,
+        "internalType": "bytes32",
+        "name": "receiptRoot",
+        "type": "bytes32"
       },
       {
-        indexed: false,
-        internalType: 'uint64',
-        name: 'receiptCount',
-        type: 'uint64',
-      },
+        "indexed": false,
+        "internalType": "uint64",
+        "name": "receiptCount",
+        "type": "uint64"
+      }
     ],
-    name: 'UsageRootCommitted',
-    type: 'event',
+    "name": "UsageRootCommitted",
+    "type": "event"
   },
   {
-    inputs: [],
-    name: 'DEFAULT_ADMIN_ROLE',
-    outputs: [
+    "inputs": [],
+    "name": "DEFAULT_ADMIN_ROLE",
+    "outputs": [
       {
-        internalType: 'bytes32',
-        name: '',
-        type: 'bytes32',
-      },
+        "internalType": "bytes32",
+        "name": "",
+        "type": "bytes32"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [],
-    name: 'PROTOCOL_ROLE',
-    outputs: [
+    "inputs": [],
+    "name": "PROTOCOL_ROLE",
+    "outputs": [
       {
-        internalType: 'bytes32',
-        name: '',
-        type: 'bytes32',
-      },
+        "internalType": "bytes32",
+        "name": "",
+        "type": "bytes32"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint64',
-        name: 'epoch',
-        type: 'uint64',
-      },
+        "internalType": "uint64",
+        "name": "epoch",
+        "type": "uint64"
+      }
     ],
-    name: 'assignmentRoot',
-    outputs: [
+    "name": "assignmentRoot",
+    "outputs": [
       {
-        internalType: 'bytes32',
-        name: '',
-        type: 'bytes32',
-      },
+        "internalType": "bytes32",
+        "name": "",
+        "type": "bytes32"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint64',
-        name: 'epoch',
-        type: 'uint64',
+        "internalType": "uint64",
+        "name": "epoch",
+        "type": "uint64"
       },
       {
-        internalType: 'bytes32',
-        name: 'root',
-        type: 'bytes32',
-      },
+        "internalType": "bytes32",
+        "name": "root",
+        "type": "bytes32"
+      }
     ],
-    name: 'commitAssignmentRoot',
-    outputs: [],
-    stateMutability: 'nonpayable',
-    type: 'function',
+    "name": "commitAssignmentRoot",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint64',
-        name: 'epoch',
-        type: 'uint64',
+        "internalType": "uint64",
+        "name": "epoch",
+        "type": "uint64"
       },
       {
-        internalType: 'bytes32',
-        name: 'receiptRoot',
-        type: 'bytes32',
+        "internalType": "bytes32",
+        "name": "receiptRoot",
+        "type": "bytes32"
       },
       {
-        internalType: 'uint64',
-        name: 'receiptCount',
-        type: 'uint64',
-      },
+        "internalType": "uint64",
+        "name": "receiptCount",
+        "type": "uint64"
+      }
     ],
-    name: 'commitUsageRoot',
-    outputs: [],
-    stateMutability: 'nonpayable',
-    type: 'function',
+    "name": "commitUsageRoot",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'bytes32',
-        name: 'role',
-        type: 'bytes32',
-      },
+        "internalType": "bytes32",
+        "name": "role",
+        "type": "bytes32"
+      }
     ],
-    name: 'getRoleAdmin',
-    outputs: [
+    "name": "getRoleAdmin",
+    "outputs": [
       {
-        internalType: 'bytes32',
-        name: '',
-        type: 'bytes32',
-      },
+        "internalType": "bytes32",
+        "name": "",
+        "type": "bytes32"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'bytes32',
-        name: 'role',
-        type: 'bytes32',
+        "internalType": "bytes32",
+        "name": "role",
+        "type": "bytes32"
       },
       {
-        internalType: 'address',
-        name: 'account',
-        type: 'address',
-      },
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      }
     ],
-    name: 'grantRole',
-    outputs: [],
-    stateMutability: 'nonpayable',
-    type: 'function',
+    "name": "grantRole",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'bytes32',
-        name: 'role',
-        type: 'bytes32',
+        "internalType": "bytes32",
+        "name": "role",
+        "type": "bytes32"
       },
       {
-        internalType: 'address',
-        name: 'account',
-        type: 'address',
-      },
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      }
     ],
-    name: 'hasRole',
-    outputs: [
+    "name": "hasRole",
+    "outputs": [
       {
-        internalType: 'bool',
-        name: '',
-        type: 'bool',
-      },
+        "internalType": "bool",
+        "name": "",
+        "type": "bool"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'bytes32',
-        name: 'role',
-        type: 'bytes32',
+        "internalType": "bytes32",
+        "name": "role",
+        "type": "bytes32"
       },
       {
-        internalType: 'address',
-        name: 'callerConfirmation',
-        type: 'address',
-      },
+        "internalType": "address",
+        "name": "callerConfirmation",
+        "type": "address"
+      }
     ],
-    name: 'renounceRole',
-    outputs: [],
-    stateMutability: 'nonpayable',
-    type: 'function',
+    "name": "renounceRole",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'bytes32',
-        name: 'role',
-        type: 'bytes32',
+        "internalType": "bytes32",
+        "name": "role",
+        "type": "bytes32"
       },
       {
-        internalType: 'address',
-        name: 'account',
-        type: 'address',
-      },
+        "internalType": "address",
+        "name": "account",
+        "type": "address"
+      }
     ],
-    name: 'revokeRole',
-    outputs: [],
-    stateMutability: 'nonpayable',
-    type: 'function',
+    "name": "revokeRole",
+    "outputs": [],
+    "stateMutability": "nonpayable",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'bytes4',
-        name: 'interfaceId',
-        type: 'bytes4',
-      },
+        "internalType": "bytes4",
+        "name": "interfaceId",
+        "type": "bytes4"
+      }
     ],
-    name: 'supportsInterface',
-    outputs: [
+    "name": "supportsInterface",
+    "outputs": [
       {
-        internalType: 'bool',
-        name: '',
-        type: 'bool',
-      },
+        "internalType": "bool",
+        "name": "",
+        "type": "bool"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
+    "stateMutability": "view",
+    "type": "function"
   },
   {
-    inputs: [
+    "inputs": [
       {
-        internalType: 'uint64',
-        name: 'epoch',
-        type: 'uint64',
-      },
+        "internalType": "uint64",
+        "name": "epoch",
+        "type": "uint64"
+      }
     ],
-    name: 'usageOf',
-    outputs: [
+    "name": "usageOf",
+    "outputs": [
       {
-        components: [
+        "components": [
           {
-            internalType: 'bytes32',
-            name: 'receiptRoot',
-            type: 'bytes32',
+            "internalType": "bytes32",
+            "name": "receiptRoot",
+            "type": "bytes32"
           },
           {
-            internalType: 'uint64',
-            name: 'receiptCount',
-            type: 'uint64',
+            "internalType": "uint64",
+            "name": "receiptCount",
+            "type": "uint64"
           },
           {
-            internalType: 'uint64',
-            name: 'committedAt',
-            type: 'uint64',
-          },
+            "internalType": "uint64",
+            "name": "committedAt",
+            "type": "uint64"
+          }
         ],
-        internalType: 'struct UsageLedger.UsageCommitment',
-        name: '',
-        type: 'tuple',
-      },
+        "internalType": "struct UsageLedger.UsageCommitment",
+        "name": "",
+        "type": "tuple"
+      }
     ],
-    stateMutability: 'view',
-    type: 'function',
-  },
+    "stateMutability": "view",
+    "type": "function"
+  }
 ] as const;
 
-export const usageLedgerBytecode =
-  '0x608060405234801561000f575f5ffd5b5060405161092338038061092383398101604081905261002e916100e8565b6100385f8261003f565b5050610115565b5f828152602081815260408083206001600160a01b038516845290915281205460ff166100df575f838152602081815260408083206001600160a01b03861684529091529020805460ff191660011790556100973390565b6001600160a01b0316826001600160a01b0316847f2f8788117e7eff1d82e926ec794901d17c78024a50270940304540a733656f0d60405160405180910390a45060016100e2565b505f5b92915050565b5f602082840312156100f8575f5ffd5b81516001600160a01b038116811461010e575f5ffd5b9392505050565b610801806101225f395ff3fe608060405234801561000f575f5ffd5b50600436106100b1575f3560e01c806345e17b2d1161006e57806345e17b2d146101fb5780635306cddb1461020e57806391d148541461022d578063a217fddf14610240578063cc5c0eda14610247578063d547741f1461025a575f5ffd5b806301ffc9a7146100b557806302768de4146100dd578063248a9ca314610112578063296f89cc146101345780632f2ff15d146101d357806336568abe146101e8575b5f5ffd5b6100c86100c33660046106b7565b61026d565b60405190151581526020015b60405180910390f35b6101047fba279271fb7bbf76a6f3df3cc57bf80647fcafdea60ec3383d90f459de74e7c081565b6040519081526020016100d4565b6101046101203660046106e5565b5f9081526020819052604090206001015490565b61019f610142366004610718565b60408051606080820183525f808352602080840182905292840181905267ffffffffffffffff94851681526001808452908490208451928301855280548352015480851692820192909252600160401b9091049092169082015290565b604080518251815260208084015167ffffffffffffffff9081169183019190915292820151909216908201526060016100d4565b6101e66101e1366004610731565b6102a3565b005b6101e66101f6366004610731565b6102cd565b6101e661020936600461076a565b610305565b61010461021c366004610718565b60026020525f908152604090205481565b6100c861023b366004610731565b610445565b6101045f81565b6101e66102553660046107a3565b61046d565b6101e6610268366004610731565b610551565b5f6001600160e01b03198216637965db0b60e01b148061029d57506301ffc9a760e01b6001600160e01b03198316145b92915050565b5f828152602081905260409020600101546102bd81610575565b6102c78383610582565b50505050565b6001600160a01b03811633146102f65760405163334bd91960e11b815260040160405180910390fd5b6103008282610611565b505050565b7fba279271fb7bbf76a6f3df3cc57bf80647fcafdea60ec3383d90f459de74e7c061032f81610575565b8261034d5760405163b263ae7360e01b815260040160405180910390fd5b67ffffffffffffffff84165f9081526001602052604090205415610395576040516311bfadf960e11b815267ffffffffffffffff851660048201526024015b60405180910390fd5b6040805160608101825284815267ffffffffffffffff84811660208084018281524284168587019081528a85165f81815260018086529089902097518855925196909201805491518616600160401b026fffffffffffffffffffffffffffffffff1990921696909516959095179490941790925583518781529182015290917f164351574402d3c1a7425f7cfba976858a854db4e60028c00176b2bb0493e2a0910160405180910390a250505050565b5f918252602082815260408084206001600160a01b0393909316845291905290205460ff1690565b7fba279271fb7bbf76a6f3df3cc57bf80647fcafdea60ec3383d90f459de74e7c061049781610575565b816104b55760405163b263ae7360e01b815260040160405180910390fd5b67ffffffffffffffff83165f90815260026020526040902054156104f7576040516255870960e11b815267ffffffffffffffff8416600482015260240161038c565b67ffffffffffffffff83165f8181526002602052604090819020849055517fbd42dafb2990d224dcbe8d39400631dbd8ab65be897df64bd0a37411738a6a0a906105449085815260200190565b60405180910390a2505050565b5f8281526020819052604090206001015461056b81610575565b6102c78383610611565b61057f813361067a565b50565b5f61058d8383610445565b61060a575f838152602081815260408083206001600160a01b03861684529091529020805460ff191660011790556105c23390565b6001600160a01b0316826001600160a01b0316847f2f8788117e7eff1d82e926ec794901d17c78024a50270940304540a733656f0d60405160405180910390a450600161029d565b505f61029d565b5f61061c8383610445565b1561060a575f838152602081815260408083206001600160a01b0386168085529252808320805460ff1916905551339286917ff6391f5c32d9c69d2a47ea670b442974b53935d1edc7fd64eb21e047a839171b9190a450600161029d565b6106848282610445565b6106b35760405163e2517d3f60e01b81526001600160a01b03821660048201526024810183905260440161038c565b5050565b5f602082840312156106c7575f5ffd5b81356001600160e01b0319811681146106de575f5ffd5b9392505050565b5f602082840312156106f5575f5ffd5b5035919050565b803567ffffffffffffffff81168114610713575f5ffd5b919050565b5f60208284031215610728575f5ffd5b6106de826106fc565b5f5f60408385031215610742575f5ffd5b8235915060208301356001600160a01b038116811461075f575f5ffd5b809150509250929050565b5f5f5f6060848603121561077c575f5ffd5b610785846106fc565b92506020840135915061079a604085016106fc565b90509250925092565b5f5f604083850312156107b4575f5ffd5b6107bd836106fc565b94602093909301359350505056fea26469706673582212206c06ccf08548ba4e9b088cd5660af03908d49714ef5ac13166aaf61e45c522b464736f6c634300081e0033' as const;
+export const usageLedgerBytecode = '0x608060405234801561000f575f5ffd5b5060405161092338038061092383398101604081905261002e916100e8565b6100385f8261003f565b5050610115565b5f828152602081815260408083206001600160a01b038516845290915281205460ff166100df575f838152602081815260408083206001600160a01b03861684529091529020805460ff191660011790556100973390565b6001600160a01b0316826001600160a01b0316847f2f8788117e7eff1d82e926ec794901d17c78024a50270940304540a733656f0d60405160405180910390a45060016100e2565b505f5b92915050565b5f602082840312156100f8575f5ffd5b81516001600160a01b038116811461010e575f5ffd5b9392505050565b610801806101225f395ff3fe608060405234801561000f575f5ffd5b50600436106100b1575f3560e01c806345e17b2d1161006e57806345e17b2d146101fb5780635306cddb1461020e57806391d148541461022d578063a217fddf14610240578063cc5c0eda14610247578063d547741f1461025a575f5ffd5b806301ffc9a7146100b557806302768de4146100dd578063248a9ca314610112578063296f89cc146101345780632f2ff15d146101d357806336568abe146101e8575b5f5ffd5b6100c86100c33660046106b7565b61026d565b60405190151581526020015b60405180910390f35b6101047fba279271fb7bbf76a6f3df3cc57bf80647fcafdea60ec3383d90f459de74e7c081565b6040519081526020016100d4565b6101046101203660046106e5565b5f9081526020819052604090206001015490565b61019f610142366004610718565b60408051606080820183525f808352602080840182905292840181905267ffffffffffffffff94851681526001808452908490208451928301855280548352015480851692820192909252600160401b9091049092169082015290565b604080518251815260208084015167ffffffffffffffff9081169183019190915292820151909216908201526060016100d4565b6101e66101e1366004610731565b6102a3565b005b6101e66101f6366004610731565b6102cd565b6101e661020936600461076a565b610305565b61010461021c366004610718565b60026020525f908152604090205481565b6100c861023b366004610731565b610445565b6101045f81565b6101e66102553660046107a3565b61046d565b6101e6610268366004610731565b610551565b5f6001600160e01b03198216637965db0b60e01b148061029d57506301ffc9a760e01b6001600160e01b03198316145b92915050565b5f828152602081905260409020600101546102bd81610575565b6102c78383610582565b50505050565b6001600160a01b03811633146102f65760405163334bd91960e11b815260040160405180910390fd5b6103008282610611565b505050565b7fba279271fb7bbf76a6f3df3cc57bf80647fcafdea60ec3383d90f459de74e7c061032f81610575565b8261034d5760405163b263ae7360e01b815260040160405180910390fd5b67ffffffffffffffff84165f9081526001602052604090205415610395576040516311bfadf960e11b815267ffffffffffffffff851660048201526024015b60405180910390fd5b6040805160608101825284815267ffffffffffffffff84811660208084018281524284168587019081528a85165f81815260018086529089902097518855925196909201805491518616600160401b026fffffffffffffffffffffffffffffffff1990921696909516959095179490941790925583518781529182015290917f164351574402d3c1a7425f7cfba976858a854db4e60028c00176b2bb0493e2a0910160405180910390a250505050565b5f918252602082815260408084206001600160a01b0393909316845291905290205460ff1690565b7fba279271fb7bbf76a6f3df3cc57bf80647fcafdea60ec3383d90f459de74e7c061049781610575565b816104b55760405163b263ae7360e01b815260040160405180910390fd5b67ffffffffffffffff83165f90815260026020526040902054156104f7576040516255870960e11b815267ffffffffffffffff8416600482015260240161038c565b67ffffffffffffffff83165f8181526002602052604090819020849055517fbd42dafb2990d224dcbe8d39400631dbd8ab65be897df64bd0a37411738a6a0a906105449085815260200190565b60405180910390a2505050565b5f8281526020819052604090206001015461056b81610575565b6102c78383610611565b61057f813361067a565b50565b5f61058d8383610445565b61060a575f838152602081815260408083206001600160a01b03861684529091529020805460ff191660011790556105c23390565b6001600160a01b0316826001600160a01b0316847f2f8788117e7eff1d82e926ec794901d17c78024a50270940304540a733656f0d60405160405180910390a450600161029d565b505f61029d565b5f61061c8383610445565b1561060a575f838152602081815260408083206001600160a01b0386168085529252808320805460ff1916905551339286917ff6391f5c32d9c69d2a47ea670b442974b53935d1edc7fd64eb21e047a839171b9190a450600161029d565b6106848282610445565b6106b35760405163e2517d3f60e01b81526001600160a01b03821660048201526024810183905260440161038c565b5050565b5f602082840312156106c7575f5ffd5b81356001600160e01b0319811681146106de575f5ffd5b9392505050565b5f602082840312156106f5575f5ffd5b5035919050565b803567ffffffffffffffff81168114610713575f5ffd5b919050565b5f60208284031215610728575f5ffd5b6106de826106fc565b5f5f60408385031215610742575f5ffd5b8235915060208301356001600160a01b038116811461075f575f5ffd5b809150509250929050565b5f5f5f6060848603121561077c575f5ffd5b610785846106fc565b92506020840135915061079a604085016106fc565b90509250925092565b5f5f604083850312156107b4575f5ffd5b6107bd836106fc565b94602093909301359350505056fea26469706673582212206c06ccf08548ba4e9b088cd5660af03908d49714ef5ac13166aaf61e45c522b464736f6c634300081e0033' as const;

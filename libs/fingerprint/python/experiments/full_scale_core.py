@@ -4,7 +4,9 @@ wrappers, int8/int4, and the erasure search at lr 5e-4 and 1e-3. p0 is the large
 bound of the three independent bases (experiments/results/null-and-convergence-base-v2.jsonl,
 1.62e-3); the bound on other owners' copies is not measured here (the full bench does).
 
-    cd libs/fingerprint/python && /usr/bin/python3 -m experiments.full_scale_core ../models/base-v2"""
+    cd libs/fingerprint/python && /usr/bin/python3 -m experiments.full_scale_core ../models/base-v2 ['{"alphas": [1.0]}']
+
+The optional second argument overrides embedding settings (as a manifest's fields would)."""
 import json
 import sys
 import time
@@ -15,7 +17,8 @@ from clopen_fp import bench
 def main(argv):
     folder = argv[0]
     stamp = json.load(open(f"{folder}/clopen-model.json"))
-    b = bench.Bench({"base": folder, "pretrain_tokens": stamp["result"]["pretrain_tokens"], "seed": 1})
+    over = json.loads(argv[1]) if len(argv) > 1 else {}
+    b = bench.Bench({"base": folder, "pretrain_tokens": stamp["result"]["pretrain_tokens"], "seed": 1, "embed": over})
     t0 = time.time()
     b.copy_and_control(1024)
     b.p0 = 1.62e-3

@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { currentCause } from '@clopen/bus';
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import Redis from 'ioredis';
 import { CONFIG, Metrics } from '@clopen/service-kit';
@@ -43,7 +44,9 @@ export class EmbeddingQueue implements OnModuleDestroy {
   add(name: 'generate-pool', jobId: string, data: GeneratePoolJob): Promise<Job>;
   add(name: 'embed-copy', jobId: string, data: EmbedCopyJob): Promise<Job>;
   add(name: EmbeddingJobName, jobId: string, data: GeneratePoolJob | EmbedCopyJob): Promise<Job> {
-    return this.queue.add(name, data, jobOptions(jobId, this.config.EMBEDDING_ATTEMPTS, this.config.EMBEDDING_BACKOFF_MS));
+    // The job carries the correlation it was queued in, so the embedder's events join that chain.
+    const cause = currentCause();
+    return this.queue.add(name, cause ? { ...data, cause } : data, jobOptions(jobId, this.config.EMBEDDING_ATTEMPTS, this.config.EMBEDDING_BACKOFF_MS));
   }
 
   async job(jobId: string): Promise<Job | undefined> {

@@ -1,8 +1,17 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import type { Job } from 'bullmq';
 
 import { DataSource, In, type EntityManager } from 'typeorm';
-import { Outbox } from '@clopen/bus';
-import { copyContext, copyJobId, poolJobId, type EmbedCopyResult, type EmbeddingProgress, type GeneratePoolResult } from '@clopen/embedding-jobs';
+import { Outbox, withCause } from '@clopen/bus';
+import {
+  copyContext,
+  copyJobId,
+  poolJobId,
+  type EmbedCopyJob,
+  type EmbedCopyResult,
+  type EmbeddingProgress,
+  type GeneratePoolResult,
+} from '@clopen/embedding-jobs';
 import { distributionV1 } from '@clopen/proto';
 import { CONFIG } from '@clopen/service-kit';
 import type { DistributionConfig } from '../distribution.settings';
@@ -176,6 +185,13 @@ export class EmbeddingService implements OnApplicationBootstrap, OnModuleDestroy
       return;
     }
     const { job, state } = found;
+    // The end of a copy is caused by what queued it (the licence): its events join that chain.
+    const cause = (job.data as EmbedCopyJob).cause;
+    if (cause && (state === 'completed' || state === 'failed')) return withCause(cause, () => this.settle(licenceId, job, state));
+    return this.settle(licenceId, job, state);
+  }
+
+  private async settle(licenceId: string, job: Job, state: string): Promise<void> {
     if (state === 'completed') {
       const r = job.returnvalue as EmbedCopyResult;
       await this.finish(licenceId, 'completed', {

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdo
 import { Worker, type Job } from 'bullmq';
 import Redis from 'ioredis';
 import { EMBEDDING_QUEUE, cancelChannel, redisConnection, type EmbedCopyJob, type EmbeddingJobName, type GeneratePoolJob } from '@clopen/embedding-jobs';
+import { withCause, type Cause } from '@clopen/bus';
 import { CONFIG, Metrics } from '@clopen/service-kit';
 import type { EmbedderConfig } from '../embedder.settings';
 import { EmbeddingJobsService } from './embedding-jobs.service';
@@ -30,9 +31,14 @@ export class EmbeddingWorker implements OnApplicationBootstrap, OnApplicationShu
       EMBEDDING_QUEUE,
       (job: Job, _token?: string, signal?: AbortSignal) => {
         const name = job.name as EmbeddingJobName;
-        if (name === 'generate-pool') return this.jobs.generatePool(job as Job<GeneratePoolJob>, signal);
-        if (name === 'embed-copy') return this.jobs.embedCopy(job as Job<EmbedCopyJob>, signal);
-        throw new Error(`unknown job kind "${job.name}" on ${EMBEDDING_QUEUE}`);
+        const run = () => {
+          if (name === 'generate-pool') return this.jobs.generatePool(job as Job<GeneratePoolJob>, signal);
+          if (name === 'embed-copy') return this.jobs.embedCopy(job as Job<EmbedCopyJob>, signal);
+          throw new Error(`unknown job kind "${job.name}" on ${EMBEDDING_QUEUE}`);
+        };
+        // What the job publishes joins the chain of what queued it (the licence, the version).
+        const cause = (job.data as { cause?: Cause }).cause;
+        return cause ? withCause(cause, run) : run();
       },
       {
         connection: redisConnection(c.REDIS_URL),
