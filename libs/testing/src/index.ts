@@ -6,4 +6,4 @@ export { api } from './http';
 export { startHardhatNode, type HardhatNode } from './hardhat';
 export { deployedChain, type DeployedChain } from './chain';
 export { licenseHost, endLicence, type TestLicence } from './licences';
-export { READY_TIMEOUT_MS, EVENTUALLY_TIMEOUT_MS, TEST_TIMEOUT_MS } from './limits';
+export { READY_TIMEOUT_MS, EVENTUALLY_TIMEOUT_MS, TEST_TIMEOUT_MS, TRAINING_JOB_TIMEOUT_MS } from './limits';

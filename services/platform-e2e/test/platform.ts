@@ -16,6 +16,7 @@ import {
   spawnService,
   startTestS3,
   testInfra,
+  TRAINING_JOB_TIMEOUT_MS,
   type DeployedChain,
   type ServiceProcess,
   type TestBusNamespace,
@@ -151,7 +152,7 @@ export class Platform {
           if (r.state === 'failed') throw new Error(`the copy of licence ${licenceId} failed: ${r.reason}`);
           return r.state === 'completed';
         },
-        { timeoutMs: 900_000, intervalMs: 500, what: `the copy of licence ${licenceId}` },
+        { timeoutMs: TRAINING_JOB_TIMEOUT_MS, intervalMs: 500, what: `the copy of licence ${licenceId}` },
       );
     } catch (e) {
       // What the copy was doing when the wait ended, and what the services said meanwhile.
